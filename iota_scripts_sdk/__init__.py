@@ -1,0 +1,31 @@
+"""IOTA Scripts engine: JavaScript in sandboxed V8 runner processes.
+
+Pure Python, no Odoo import. Nothing heavy happens at import time: runner
+processes start on the first run, in the process that makes it.
+
+Public surface::
+
+    from iota_scripts_sdk import Engine, EngineConfig, Limits, RunResult, ScriptError
+"""
+
+from __future__ import annotations
+
+from .api import API_VERSION, typescript
+from .engine import Engine, HostFunction, RunResult, get_engine
+from .errors import CODES, ScriptError
+from .limits import EngineConfig, Limits
+
+__all__ = [
+    "API_VERSION",
+    "CODES",
+    "Engine",
+    "EngineConfig",
+    "HostFunction",
+    "Limits",
+    "RunResult",
+    "ScriptError",
+    "get_engine",
+    "typescript",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,239 @@
+"""The pool of runner processes.
+
+Runners are started lazily, on first use, with ``subprocess`` (a fresh
+interpreter, never a fork of the host, which may hold an Odoo cursor, a
+2.5 GiB RLIMIT_AS and threads). The pool remembers the pid that created it:
+after a fork the child forgets the parent's runners and starts its own.
+
+A runner runs one script at a time. Callers wait for a free one in a bounded
+queue; past ``max_waiting`` they get ``busy`` at once. A runner that died,
+timed out, or passed ``recycle_after_runs``/``recycle_rss_mb`` is replaced in
+the background so the next caller does not pay for its start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import orjson
+
+from ._protocol import FrameReader, encode, write_all
+from .errors import ScriptError
+from .limits import EngineConfig
+
+_logger = logging.getLogger(__name__)
+
+_START_TIMEOUT_SEC = 60.0
+
+
+class RunnerProcess:
+    """One runner: its process, pipes and what it has warm."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        cfg = orjson.dumps(
+            {
+                "memory_mb": config.runner_memory_mb,
+                "contexts": config.contexts_per_runner,
+                "contexts_heap_mb": config.contexts_heap_mb,
+            }
+        ).decode()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.endswith("_PROXY") and not k.endswith("_proxy")
+        }
+        env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen(
+            [config.python or sys.executable, "-m", "iota_scripts_sdk._runner", cfg],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # V8's fatal-error reports name host paths: they go to the server
+            # log through _drain_stderr, never to a script author.
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            env=env,
+            cwd="/",
+        )
+        self.pid = self.proc.pid
+        self.in_fd = self.proc.stdin.fileno()  # type: ignore[union-attr]
+        self.out_fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        self.reader = FrameReader(self.out_fd)
+        self.runs = 0
+        self.keys: set[str] = set()
+        self.dead = False
+        self.stderr_tail = b""
+        threading.Thread(
+            target=self._drain_stderr, name=f"iota-runner-{self.pid}-stderr", daemon=True
+        ).start()
+        frame = self.read_frame(time.monotonic() + _START_TIMEOUT_SEC)
+        if frame is None or orjson.loads(frame).get("op") != "ready":
+            self.kill()
+            raise ScriptError("sandbox_crashed", "the script runner failed to start")
+        self.v8_version = orjson.loads(frame).get("v8")
+
+    def _drain_stderr(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        for line in iter(stream.readline, b""):
+            self.stderr_tail = (self.stderr_tail + line)[-4096:]
+            _logger.warning("runner %s: %s", self.pid, line.decode(errors="replace").rstrip()[:500])
+
+    def send(self, obj: dict[str, object] | bytes) -> None:
+        payload = obj if isinstance(obj, bytes) else orjson.dumps(obj)
+        write_all(self.in_fd, encode(payload))
+
+    def read_frame(self, deadline: float | None) -> bytes | None:
+        """The next frame, or None at EOF. Raises TimeoutError at the deadline."""
+        import select
+
+        while True:
+            frame = self.reader.next()
+            if frame is not None:
+                return frame
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                r, _, _ = select.select([self.out_fd], [], [], remaining)
+                if not r:
+                    raise TimeoutError
+            if not self.reader.feed():
+                return None
+
+    def kill(self) -> None:
+        """Ends the process now (SIGKILL) and reaps it."""
+        self.dead = True
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(Exception):
+                stream.close()  # type: ignore[union-attr]
+
+    def wait_exit(self, timeout_sec: float) -> int | None:
+        """Waits for a runner that is ending by itself; kills it if it does not."""
+        try:
+            code = self.proc.wait(timeout=timeout_sec)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.returncode
+        self.kill()
+        return code
+
+
+class RunnerPool:
+    """Thread-safe pool of :class:`RunnerProcess`, bounded in size and waiters."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._pid = os.getpid()
+        self._lock = threading.Condition()
+        self._idle: list[RunnerProcess] = []
+        self._count = 0  # live + starting runners
+        self._waiting = 0
+        self._closed = False
+
+    def _after_fork(self) -> None:
+        # Inherited runners belong to the parent process: forget, never kill.
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._lock = threading.Condition()
+            self._idle = []
+            self._count = 0
+            self._waiting = 0
+
+    def acquire(self, key: str, timeout_sec: float | None = None) -> RunnerProcess:
+        """A free runner, preferring one that has ``key`` warm. May start one."""
+        self._after_fork()
+        deadline = time.monotonic() + (timeout_sec or self.config.wait_timeout_sec)
+        with self._lock:
+            if self._closed:
+                raise ScriptError("busy", "the engine is closed")
+            if self._waiting >= self.config.max_waiting and not self._idle:
+                raise ScriptError("busy", "too many runs are waiting for a runner")
+            self._waiting += 1
+            try:
+                while True:
+                    if self._idle:
+                        for i, r in enumerate(self._idle):
+                            if key in r.keys:
+                                return self._idle.pop(i)
+                        return self._idle.pop()
+                    if self._count < self.config.runners:
+                        self._count += 1
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise ScriptError("busy", "no script runner became free in time")
+                    self._lock.wait(remaining)
+            finally:
+                self._waiting -= 1
+        try:
+            return RunnerProcess(self.config)
+        except BaseException:
+            with self._lock:
+                self._count -= 1
+                self._lock.notify()
+            raise
+
+    def release(self, runner: RunnerProcess) -> None:
+        """Returns a runner; a dead or worn one is replaced in the background."""
+        if os.getpid() != self._pid:
+            return
+        worn = runner.runs >= self.config.recycle_after_runs
+        if worn and not runner.dead:
+            with contextlib.suppress(Exception):
+                runner.send({"op": "exit"})
+            runner.wait_exit(2.0)
+        with self._lock:
+            if runner.dead or self._closed:
+                self._count -= 1
+                respawn = not self._closed
+            else:
+                self._idle.append(runner)
+                respawn = False
+            self._lock.notify()
+        if respawn:
+            threading.Thread(target=self._prespawn, name="iota-runner-respawn", daemon=True).start()
+
+    def _prespawn(self) -> None:
+        with self._lock:
+            if self._closed or self._count >= self.config.runners:
+                return
+            self._count += 1
+        try:
+            runner = RunnerProcess(self.config)
+        except Exception:  # noqa: BLE001 - the next acquire will try (and report) again
+            _logger.exception("could not start a script runner")
+            with self._lock:
+                self._count -= 1
+                self._lock.notify()
+            return
+        with self._lock:
+            if self._closed:
+                self._count -= 1
+                runner.kill()
+                return
+            self._idle.append(runner)
+            self._lock.notify()
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"runners": self._count, "idle": len(self._idle), "waiting": self._waiting}
+
+    def close(self) -> None:
+        """Stops every idle runner; busy ones stop when released."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self._lock.notify_all()
+        for r in idle:
+            r.kill()

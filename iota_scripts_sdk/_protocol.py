@@ -1,0 +1,67 @@
+"""Framing between the engine and its runner processes.
+
+A frame is a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+Frames from the runner may splice JSON text produced inside V8 verbatim (the
+prelude's serialiser only produces valid JSON), so the host parses each
+frame exactly once.
+
+Host -> runner: ``run``, ``reply``, ``check``, ``exit``.
+Runner -> host: ``ready``, ``call``, ``log``, ``done``, ``checked``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "write_all"]
+
+#: Larger frames mean a broken or hostile runner; the host kills it.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+_HEADER = struct.Struct(">I")
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a frame."""
+
+
+def encode(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Writes every byte to a blocking pipe (raises OSError when it is gone)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class FrameReader:
+    """Incremental frame decoder over a file descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buf = bytearray()
+
+    def feed(self) -> bool:
+        """Reads what is available (one ``os.read``). False at end of file."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            return False
+        self._buf += chunk
+        return True
+
+    def next(self) -> bytes | None:
+        """The next complete frame's payload, or None when more bytes are needed."""
+        if len(self._buf) < 4:
+            return None
+        (size,) = _HEADER.unpack_from(self._buf)
+        if size > MAX_FRAME_BYTES:
+            raise ProtocolError(f"frame of {size} bytes is over the limit")
+        if len(self._buf) < 4 + size:
+            return None
+        payload = bytes(self._buf[4 : 4 + size])
+        del self._buf[: 4 + size]
+        return payload

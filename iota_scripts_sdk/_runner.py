@@ -1,0 +1,457 @@
+"""The runner process: V8 isolates behind a pipe.
+
+Started by the engine as ``python -m iota_scripts_sdk._runner CONFIG_JSON``,
+a fresh interpreter (never a fork of the host). It talks frames on
+stdin/stdout (see ``_protocol``) and writes nothing else there.
+
+The bridge is a pump, not a callback: the main thread drives V8 with
+``eval`` calls, each with a timeout, and after every eval that resumed the
+script it evaluates ``__iota_take`` to collect the messages (host calls, log
+lines, the result) the script queued as JSON text. V8 runs that take after
+the microtasks of the previous eval, so one take sees everything the script
+could do until it waits again. No JS object ever reaches Python, no script
+code runs outside an eval with a deadline except microtasks, and a script
+that keeps V8 busy in microtasks is caught by the take's own timeout. No
+other Python thread runs here, so the interpreter stays idle between evals.
+
+Limits: the runner raises the soft RLIMIT_AS it inherited (V8 reserves
+terabytes of address space and aborts under Odoo's cap), and caps itself with
+RLIMIT_DATA (heaps and ArrayBuffers together) and, per run, RLIMIT_CPU as a
+backstop. Any run that passes its deadline, CPU or memory cap ends this
+process after its error is reported: V8 microtasks cannot be interrupted
+from outside, so a fresh process is the only clean state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import resource
+import secrets
+import select
+import signal
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_HERE = Path(__file__).resolve().parent
+V8_FLAGS = (
+    "--single-threaded",
+    # eval() and new Function(string) throw EvalError: see README "eval".
+    "--disallow-code-generation-from-strings",
+)
+_SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")
+_TOKEN_BYTES = 16
+
+
+def _json_lit(text: str) -> str:
+    """A JS string literal for ``text`` (JSON strings are JS strings)."""
+    return orjson.dumps(text).decode()
+
+
+class _Exit(Exception):  # noqa: N818 - control flow, not an error
+    pass
+
+
+class _Limit(Exception):  # noqa: N818 - control flow: a run passed a limit
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Context:
+    """One V8 isolate with the prelude installed; holds at most one script."""
+
+    def __init__(self, runner: Runner) -> None:
+        from py_mini_racer import MiniRacer
+
+        self.runner = runner
+        self.mr = MiniRacer()
+        self.token = secrets.token_hex(_TOKEN_BYTES)
+        self.key: str | None = None
+        self.source: str | None = None
+        self.heap_bytes = 0
+        self.wrap_head = f'__iota_load("{self.token}", (async function ($$iota) {{"use strict";'
+        config = {
+            "token": self.token,
+            "wrapColumnShift": len(self.wrap_head),
+            "api": runner.api,
+            "version": runner.api_version,
+        }
+        self.mr.eval(
+            f"{runner.prelude_src}({_json_lit(orjson.dumps(config).decode())})\n//# sourceURL=iota:sdk\n",
+            timeout_sec=10,
+        )
+
+    def load(self, key: str, body: str, timeout_sec: float) -> None:
+        code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
+        self.mr.eval(code, timeout_sec=timeout_sec)
+        self.key = key
+
+    def heap_stats(self, timeout_sec: float) -> dict[str, Any] | None:
+        """V8 heap statistics, or None when V8 is still busy after timeout_sec."""
+        ctx = self.mr._ctx
+        with ctx._run_mr_task(ctx._get_dll().mr_heap_stats, ctx._ctx) as future:
+            try:
+                return orjson.loads(future.result(timeout=timeout_sec))
+            except Exception:  # noqa: BLE001 - busy or failed: the caller drops the context
+                return None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.mr.close()
+
+
+class Runner:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.out_fd = sys.stdout.fileno()
+        self.in_fd = sys.stdin.fileno()
+        from ._protocol import FrameReader
+
+        self.reader = FrameReader(self.in_fd)
+        self.contexts: OrderedDict[str, _Context] = OrderedDict()
+        self.spare: _Context | None = None
+        self.runs = 0
+        from .api import API_VERSION, prelude_config
+
+        self.api = prelude_config()
+        self.api_version = API_VERSION
+        self.prelude_src = (_HERE / "prelude.js").read_text().strip()
+
+    # ---- output -----------------------------------------------------------
+    def send(self, payload: bytes) -> None:
+        from ._protocol import encode, write_all
+
+        try:
+            write_all(self.out_fd, encode(payload))
+        except OSError:
+            os._exit(0)  # the host is gone
+
+    def send_obj(self, obj: dict[str, Any]) -> None:
+        self.send(orjson.dumps(obj))
+
+    # ---- setup --------------------------------------------------------------
+    def setup(self) -> None:
+        _die_with_parent()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        data = int(self.config["memory_mb"]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        from py_mini_racer import MiniRacer  # noqa: F401 - loads the library
+        from py_mini_racer._dll import init_mini_racer
+
+        init_mini_racer(flags=V8_FLAGS, ignore_duplicate_init=True)
+        from py_mini_racer import MiniRacer as _MR
+
+        self.compiler = _MR()
+        self.compiler.set_hard_memory_limit(256 * 1024 * 1024)
+        self.compiler.eval((_HERE / "vendor" / "acorn.js").read_text(), timeout_sec=30)
+        self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
+        self.spare = _Context(self)
+        self.send_obj({"op": "ready", "pid": os.getpid(), "v8": self.compiler.v8_version})
+
+    # ---- compile --------------------------------------------------------------
+    def transform(self, source: str, timeout_sec: float) -> dict[str, Any]:
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(
+                f"__iota_transform({_json_lit(source)})", timeout_sec=timeout_sec
+            )
+        except JSTimeoutException:
+            return {"ok": False, "code": "timeout", "message": "parsing the script took too long"}
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {
+                "ok": False,
+                "code": "syntax_error",
+                "message": "the script could not be parsed",
+            }
+        return orjson.loads(out)
+
+    # ---- main loop ------------------------------------------------------------
+    def serve(self) -> None:
+        while True:
+            frame = self._next_frame(None)
+            if frame is None:
+                return
+            msg = orjson.loads(frame)
+            op = msg.get("op")
+            if op == "run":
+                self.run(msg)
+            elif op == "check":
+                res = self.transform(msg["source"], 10.0)
+                self.send_obj(
+                    {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
+                )
+            elif op == "exit":
+                return
+            # stray replies of finished runs are ignored
+
+    def _next_frame(self, timeout: float | None) -> bytes | None:
+        """The next frame from the host; None at EOF. Blocks up to timeout."""
+        while True:
+            frame = self.reader.next()
+            if frame is not None:
+                return frame
+            if timeout is not None:
+                r, _, _ = select.select([self.in_fd], [], [], timeout)
+                if not r:
+                    raise TimeoutError
+            if not self.reader.feed():
+                return None
+
+    def fail(
+        self, run_id: int, code: str, message: str, t0: float, cpu0: float, **extra: Any
+    ) -> None:
+        err = {"code": code, "message": message, **extra}
+        self.send_obj(
+            {
+                "op": "done",
+                "run": run_id,
+                "msg": {"ok": False, "error": err, "calls": 0, "logsDropped": 0},
+                "stats": self._stats(t0, cpu0, 0),
+                "rss": _rss_bytes(),
+            }
+        )
+
+    def _stats(self, t0: float, cpu0: float, heap: int) -> dict[str, Any]:
+        return {
+            "wall_ms": round((time.monotonic() - t0) * 1000, 3),
+            "cpu_ms": round((time.process_time() - cpu0) * 1000, 3),
+            "heap_peak_bytes": heap,
+        }
+
+    def run(self, msg: dict[str, Any]) -> None:  # noqa: C901, PLR0912, PLR0915
+        from py_mini_racer import JSParseException, JSTimeoutException
+
+        t0 = time.monotonic()
+        cpu0 = time.process_time()
+        run_id = int(msg["run"])
+        limits = msg["limits"]
+        timeout = float(limits["timeout_sec"])
+        deadline = t0 + timeout
+        cpu_sec = float(limits.get("cpu_sec") or timeout)
+        key = msg["key"]
+        source = msg["source"]
+        self.runs += 1
+        # RLIMIT_CPU is the backstop when even the watchdog below cannot run.
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        used_sec = used.ru_utime + used.ru_stime
+        resource.setrlimit(
+            resource.RLIMIT_CPU, (int(used_sec + cpu_sec + 2), resource.RLIM_INFINITY)
+        )
+
+        ctx = self.contexts.get(key)
+        if ctx is not None and ctx.source != source:
+            self._drop(key)
+            ctx = None
+        if ctx is None:
+            res = self.transform(source, max(0.001, deadline - time.monotonic()))
+            if not res["ok"]:
+                code = res.get("code", "syntax_error")
+                extra = {k: res[k] for k in ("line", "column") if res.get(k) is not None}
+                if code == "timeout":
+                    self.fail(run_id, "timeout", res["message"], t0, cpu0)
+                    raise _Exit
+                self.fail(run_id, code, res["message"], t0, cpu0, **extra)
+                return
+            ctx = self.spare if self.spare is not None else _Context(self)
+            self.spare = None
+            try:
+                ctx.load(key, res["body"], max(0.001, deadline - time.monotonic()))
+            except JSParseException as e:
+                ctx.close()
+                m = _SYNTAX_RE.search(str(e))
+                if m:
+                    self.fail(run_id, "syntax_error", m.group(2), t0, cpu0, line=int(m.group(1)))
+                else:
+                    self.fail(run_id, "syntax_error", "the script does not compile", t0, cpu0)
+                return
+            except JSTimeoutException:
+                self.fail(run_id, "timeout", f"the run passed its {timeout:g} s deadline", t0, cpu0)
+                raise _Exit from None
+            ctx.source = source
+            self.contexts[key] = ctx
+        self.contexts.move_to_end(key)
+
+        ctx.mr.set_hard_memory_limit(int(limits["memory_mb"]) * 1024 * 1024)
+        cpu_deadline = cpu0 + cpu_sec
+        done: str | None = None
+        error: tuple[str, str] | None = None
+        try:
+            self._eval(
+                ctx,
+                f'__iota_start("{ctx.token}",{run_id},{_json_lit(msg["input"])},'
+                f"{_json_lit(msg['ctx'])},{_json_lit(orjson.dumps(limits['prelude']).decode())})",
+                deadline,
+                cpu_deadline,
+            )
+            done = self._pump(ctx, run_id, deadline, cpu_deadline)
+        except _Limit as e:
+            error = (e.code, "")
+        if error is not None or done is None:
+            code = error[0] if error else "internal_error"
+            if code in ("timeout", "internal_error") and ctx.mr.was_hard_memory_limit_reached():
+                code = "memory_limit"
+            message = {
+                "timeout": f"the run passed its {timeout:g} s deadline",
+                "cpu_limit": f"the run used more than {cpu_sec:g} s of CPU",
+                "memory_limit": f"the run passed its {limits['memory_mb']} MB heap cap",
+            }.get(code, "the run ended without a result")
+            self.fail(run_id, code, message, t0, cpu0)
+            raise _Exit
+        # The script's promise settled. V8 must be idle before this context is
+        # used again; __iota_end also deletes the globals the run added.
+        stats_t = time.monotonic()
+        clean = False
+        with contextlib.suppress(Exception):
+            clean = bool(ctx.mr.eval(f'__iota_end("{ctx.token}")', timeout_sec=0.05))
+        heap = ctx.heap_stats(0.05)
+        stats = self._stats(t0, cpu0, int(heap["total_heap_size"]) if heap else 0)
+        stats["wall_ms"] = round((stats_t - t0) * 1000, 3)
+        self.send(
+            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
+            % (run_id, done.encode(), orjson.dumps(stats), _rss_bytes())
+        )
+        if heap is None:
+            raise _Exit  # V8 is still busy: only a new process is clean
+        if not clean:
+            self._drop(key)
+        else:
+            ctx.heap_bytes = int(heap["used_heap_size"])
+            self._evict()
+        if self.spare is None:
+            self.spare = _Context(self)
+
+    def _eval(self, ctx: _Context, code: str, deadline: float, cpu_deadline: float) -> Any:
+        """Evaluates ``code`` within the run's deadlines, or raises :class:`_Limit`."""
+        from py_mini_racer import JSOOMException, JSTimeoutException
+
+        while True:
+            now = time.monotonic()
+            wall_left = deadline - now
+            cpu_left = cpu_deadline - time.process_time()
+            if wall_left <= 0:
+                raise _Limit("timeout")
+            if cpu_left <= 0:
+                raise _Limit("cpu_limit")
+            try:
+                return ctx.mr.eval(code, timeout_sec=min(wall_left, cpu_left + 0.002))
+            except JSTimeoutException:
+                # mini-racer cancelled the eval (TerminateExecution). Work
+                # queued behind it may still run: the caller ends this process.
+                raise _Limit("cpu_limit" if time.process_time() >= cpu_deadline else "timeout") from None
+            except JSOOMException:
+                raise _Limit("memory_limit") from None
+
+    def _pump(self, ctx: _Context, run_id: int, deadline: float, cpu_deadline: float) -> str | None:
+        """Moves messages until the run reports done; returns the done text."""
+        take = f'__iota_take("{ctx.token}")'
+        outstanding = 0
+        while True:
+            out = self._eval(ctx, take, deadline, cpu_deadline)
+            if ctx.mr.was_hard_memory_limit_reached():
+                raise _Limit("memory_limit")
+            if out:
+                for line in out.split("\n"):
+                    kind, text = line[0], line[1:]
+                    if kind == "D":
+                        return text
+                    if kind == "C":
+                        outstanding += 1
+                        self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text.encode()))
+                    elif kind == "L":
+                        self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text.encode()))
+            # Wait for the host's replies (or the deadline, if nothing can
+            # ever wake the script again, as with a promise that never settles).
+            replies = self._replies(run_id, deadline)
+            for msg in replies:
+                outstanding -= 1
+                ok = "true" if msg["ok"] else "false"
+                self._eval(
+                    ctx,
+                    f'__iota_reply("{ctx.token}",{run_id},{int(msg["id"])},{ok},{_json_lit(msg["payload"])})',
+                    deadline,
+                    cpu_deadline,
+                )
+
+    def _replies(self, run_id: int, deadline: float) -> list[dict[str, Any]]:
+        """At least one reply frame for this run, or raises _Limit at the deadline."""
+        out: list[dict[str, Any]] = []
+        while not out:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Limit("timeout")
+            try:
+                frame = self._next_frame(remaining)
+            except TimeoutError:
+                raise _Limit("timeout") from None
+            if frame is None:
+                raise _Exit
+            while frame is not None:
+                msg = orjson.loads(frame)
+                if msg.get("op") == "reply" and msg.get("run") == run_id:
+                    out.append(msg)
+                frame = self.reader.next()
+        return out
+
+    def _drop(self, key: str) -> None:
+        ctx = self.contexts.pop(key, None)
+        if ctx is not None:
+            ctx.close()
+
+    def _evict(self) -> None:
+        max_count = int(self.config["contexts"])
+        max_heap = int(self.config["contexts_heap_mb"]) * 1024 * 1024
+        while self.contexts and (
+            len(self.contexts) > max_count
+            or sum(c.heap_bytes for c in self.contexts.values()) > max_heap
+        ):
+            key = next(iter(self.contexts))
+            self._drop(key)
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: the kernel kills this runner when its host dies."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:
+            os._exit(0)
+
+
+def main() -> None:
+    config = orjson.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    config.setdefault("memory_mb", 2048)
+    config.setdefault("contexts", 16)
+    config.setdefault("contexts_heap_mb", 256)
+    runner = Runner(config)
+    try:
+        runner.setup()
+        runner.serve()
+    except _Exit:
+        pass
+    # Never unwind through V8's thread or run destructors: just go.
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

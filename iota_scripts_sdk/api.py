@@ -1,0 +1,373 @@
+"""The one declaration of the JS API that scripts see.
+
+Everything about the ``sdk`` global comes from :data:`API`: the runner builds
+the object from it (see ``prelude.js``), :func:`typescript` renders
+``sdk.d.ts`` from it, and the host checks incoming calls against it. Adding a
+function here is the whole of adding it to the JS surface; a host then serves
+its ``host`` name (see :class:`iota_scripts_sdk.engine.HostFunctions`).
+
+``API_VERSION`` changes whenever the surface changes in a way scripts can see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["API", "API_VERSION", "Function", "Namespace", "Param", "typescript"]
+
+API_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    ts_type: str
+    optional: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Function:
+    """One ``sdk.<namespace>.<name>`` function.
+
+    ``kind`` is ``host`` (a host call named ``host``), ``log`` (a log record,
+    no round trip) or ``http`` (a host call to ``http.fetch`` with ``method``).
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    returns: str
+    doc: str
+    kind: str = "host"
+    host: str | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    doc: str
+    functions: tuple[Function, ...] = field(default_factory=tuple)
+
+
+def _log(level: str) -> Function:
+    return Function(
+        level,
+        (
+            Param("message", "string"),
+            Param("fields", "Record<string, unknown>", True, "structured fields"),
+        ),
+        "void",
+        f"Records a `{level}` line on the run. Messages longer than the log cap throw "
+        "`argument_too_large`; lines past the per-run count are dropped and counted.",
+        kind="log",
+    )
+
+
+_DOMAIN = Param("domain", "Domain", True, "an Odoo domain, e.g. `[['is_company', '=', true]]`")
+_OPTS = Param("options", "SearchOptions", True)
+
+API: tuple[Namespace, ...] = (
+    Namespace(
+        "log",
+        "Structured, size-capped log lines, stored on the run. `console.*` writes here too.",
+        (_log("debug"), _log("info"), _log("warn"), _log("error")),
+    ),
+    Namespace(
+        "http",
+        "Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's "
+        "allow-list are reachable, only on global addresses.",
+        (
+            Function(
+                "fetch",
+                (Param("url", "string"), Param("init", "HttpInit", True)),
+                "Promise<HttpResponse>",
+                "Sends a request. Rejects with `destination_blocked`, `scheme_not_allowed`, "
+                "`too_many_redirects`, `response_too_large`, `timeout` or `http_error`.",
+                kind="http",
+            ),
+            Function(
+                "get",
+                (Param("url", "string"), Param("init", "HttpInit", True)),
+                "Promise<HttpResponse>",
+                "`fetch` with method GET.",
+                kind="http",
+                method="GET",
+            ),
+            Function(
+                "post",
+                (Param("url", "string"), Param("body", "unknown"), Param("init", "HttpInit", True)),
+                "Promise<HttpResponse>",
+                "`fetch` with method POST. A non-string body is sent as JSON.",
+                kind="http",
+                method="POST",
+            ),
+        ),
+    ),
+    Namespace(
+        "cache",
+        "A key-value cache shared by the runs of one company (Redis when configured, "
+        "else in-process). Values are JSON.",
+        (
+            Function(
+                "get",
+                (Param("key", "string"),),
+                "Promise<JsonValue | null>",
+                "The value, or null.",
+                host="cache.get",
+            ),
+            Function(
+                "set",
+                (
+                    Param("key", "string"),
+                    Param("value", "JsonValue"),
+                    Param("ttlSec", "number", True, "time to live in seconds"),
+                ),
+                "Promise<void>",
+                "Stores a value.",
+                host="cache.set",
+            ),
+            Function(
+                "delete",
+                (Param("key", "string"),),
+                "Promise<boolean>",
+                "Removes a key; true when it existed.",
+                host="cache.delete",
+            ),
+            Function(
+                "incr",
+                (
+                    Param("key", "string"),
+                    Param("by", "number", True),
+                    Param("ttlSec", "number", True, "applied when the key is created"),
+                ),
+                "Promise<number>",
+                "Atomically adds `by` (default 1) and returns the new value.",
+                host="cache.incr",
+            ),
+        ),
+    ),
+    Namespace(
+        "db",
+        "The Odoo ORM, as the run's user, pinned to the run's company. Provided by the "
+        "Odoo addon; elsewhere every call rejects with `not_available`.",
+        (
+            Function(
+                "search",
+                (Param("model", "ModelName"), _DOMAIN, _OPTS),
+                "Promise<number[]>",
+                "Ids of matching records.",
+                host="db.search",
+            ),
+            Function(
+                "read",
+                (
+                    Param("model", "ModelName"),
+                    Param("ids", "number[]"),
+                    Param("fields", "string[]", True),
+                ),
+                "Promise<OdooRecord[]>",
+                "Field values of records; many2one as `[id, name]`, dates as ISO strings.",
+                host="db.read",
+            ),
+            Function(
+                "searchRead",
+                (
+                    Param("model", "ModelName"),
+                    _DOMAIN,
+                    Param("fields", "string[]", True),
+                    _OPTS,
+                ),
+                "Promise<OdooRecord[]>",
+                "`search` then `read`.",
+                host="db.searchRead",
+            ),
+            Function(
+                "searchCount",
+                (Param("model", "ModelName"), _DOMAIN),
+                "Promise<number>",
+                "How many records match.",
+                host="db.searchCount",
+            ),
+            Function(
+                "create",
+                (Param("model", "ModelName"), Param("values", "Record<string, unknown>")),
+                "Promise<number>",
+                "Creates a record and returns its id.",
+                host="db.create",
+            ),
+            Function(
+                "write",
+                (
+                    Param("model", "ModelName"),
+                    Param("ids", "number[]"),
+                    Param("values", "Record<string, unknown>"),
+                ),
+                "Promise<boolean>",
+                "Updates records.",
+                host="db.write",
+            ),
+            Function(
+                "unlink",
+                (Param("model", "ModelName"), Param("ids", "number[]")),
+                "Promise<boolean>",
+                "Deletes records.",
+                host="db.unlink",
+            ),
+            Function(
+                "call",
+                (
+                    Param("model", "ModelName"),
+                    Param("method", "string"),
+                    Param("ids", "number[]"),
+                    Param("args", "unknown[]", True),
+                    Param("kwargs", "Record<string, unknown>", True),
+                ),
+                "Promise<JsonValue>",
+                "Calls a public model method. Private (`_…`) and escalating methods are "
+                "refused with `access_denied`.",
+                host="db.call",
+            ),
+        ),
+    ),
+    Namespace(
+        "events",
+        "Domain events. Provided by the Odoo addon; elsewhere rejects with `not_available`.",
+        (
+            Function(
+                "emit",
+                (Param("type", "string"), Param("payload", "JsonValue", True)),
+                "Promise<string>",
+                "Writes an event to the outbox, dispatched after commit. Returns its id.",
+                host="events.emit",
+            ),
+        ),
+    ),
+)
+
+_TYPES = """\
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+type ModelName = string;
+type Domain = Array<string | [string, string, unknown]>;
+type OdooRecord = { id: number; [field: string]: unknown };
+
+interface SearchOptions {
+  limit?: number;
+  offset?: number;
+  order?: string;
+}
+
+interface HttpInit {
+  method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+  headers?: Record<string, string>;
+  /** A string is sent as is; anything else as JSON. */
+  body?: unknown;
+  /** Lowers the run's HTTP deadline for this call. */
+  timeoutSec?: number;
+  /** Sent as the `Idempotency-Key` header. */
+  idempotencyKey?: string;
+}
+
+interface HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly url: string;
+  readonly redirected: boolean;
+  json(): JsonValue;
+  text(): string;
+}
+
+/** Every error the sdk throws. `code` is stable. */
+declare class SdkError extends Error {
+  readonly code:
+    | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
+    | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
+    | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
+    | "access_denied" | "internal_error";
+}
+
+/** What triggered the run. */
+interface Trigger {
+  type: "manual" | "automation" | "cron" | "endpoint" | "event" | "cli" | string;
+  [key: string]: unknown;
+}
+
+/** The argument of the script's default export. */
+interface ScriptContext<Input = JsonValue> {
+  readonly input: Input;
+  readonly trigger: Trigger;
+  readonly records?: { model: string; ids: number[] };
+  readonly event?: { id: string; type: string; payload: JsonValue };
+  readonly request?: {
+    method: string; path: string; params: Record<string, string>;
+    query: Record<string, string>; headers: Record<string, string>; body: string; json: JsonValue;
+  };
+  readonly [key: string]: unknown;
+}
+"""
+
+
+def _sig(fn: Function) -> str:
+    params = ", ".join(f"{p.name}{'?' if p.optional else ''}: {p.ts_type}" for p in fn.params)
+    return f"{fn.name}({params}): {fn.returns};"
+
+
+def typescript() -> str:
+    """Renders ``sdk.d.ts``: the ambient declarations of ``sdk`` and ``console``."""
+    out = [
+        "// Generated from iota_scripts_sdk/api.py: do not edit by hand.",
+        f"// IOTA Scripts sdk API {API_VERSION}",
+        "",
+        _TYPES,
+        "declare const sdk: {",
+        f'  readonly version: "{API_VERSION}";',
+        "  readonly SdkError: typeof SdkError;",
+    ]
+    for ns in API:
+        out.append(f"  /** {ns.doc} */")
+        out.append(f"  readonly {ns.name}: {{")
+        for fn in ns.functions:
+            doc = fn.doc
+            pdocs = [f"@param {p.name} {p.doc}" for p in fn.params if p.doc]
+            if pdocs:
+                doc = doc + "\n     * " + "\n     * ".join(pdocs)
+            out.append(f"    /** {doc} */")
+            out.append(f"    {_sig(fn)}")
+        out.append("  };")
+    out.append("};")
+    out.append("")
+    out.append("declare const console: {")
+    for level in ("log", "info", "debug", "warn", "error"):
+        out.append(f"  {level}(...args: unknown[]): void;")
+    out.append("};")
+    out.append("")
+    return "\n".join(out)
+
+
+def prelude_config() -> list[dict[str, object]]:
+    """The declaration in the shape ``prelude.js`` builds the ``sdk`` object from."""
+    return [
+        {
+            "name": ns.name,
+            "functions": [
+                {
+                    "name": fn.name,
+                    "kind": fn.kind,
+                    "host": fn.host,
+                    "method": fn.method,
+                    "params": [p.name for p in fn.params],
+                }
+                for fn in ns.functions
+            ],
+        }
+        for ns in API
+    ]
+
+
+def host_names() -> frozenset[str]:
+    """Every host call name scripts can produce."""
+    names = {fn.host for ns in API for fn in ns.functions if fn.kind == "host" and fn.host}
+    names.add("http.fetch")
+    return frozenset(names)

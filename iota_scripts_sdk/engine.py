@@ -1,0 +1,511 @@
+"""The engine: run a script in a sandboxed runner and serve its sdk calls.
+
+Usage::
+
+    engine = Engine(EngineConfig(runners=2))
+    result = engine.run(source, input={"n": 1}, limits=Limits(timeout_sec=2), tenant="db1/3")
+    result.ok, result.result, result.error, result.logs, result.stats
+
+Threads: ``run`` may be called from many threads at once. It blocks the
+calling thread until the run ends, and serves every host call (``sdk.db``,
+``sdk.http``, ...) *on that thread*, so a host that must stay on the thread
+owning its database cursor (Odoo) gets all calls there.
+
+Tenancy: ``tenant`` names who owns the run (for Odoo: database and company).
+Two runs with different ``(tenant, version)`` never share a V8 context, and
+``sdk.cache`` is namespaced by ``tenant``; scripts cannot choose either.
+
+Nothing is started at import: runners start on the first ``run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ._pool import RunnerPool, RunnerProcess
+from .api import host_names
+from .errors import ScriptError
+from .limits import EngineConfig, Limits
+
+__all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
+
+_logger = logging.getLogger(__name__)
+
+#: A host function receives the call's arguments (decoded JSON, a list) and
+#: returns a JSON-serialisable value, or raises ScriptError.
+HostFunction = Callable[[list[Any]], Any]
+
+#: Time the host grants a runner past the deadline to report by itself before
+#: it is killed.
+_KILL_GRACE_SEC = 0.25
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape."""
+
+    ok: bool
+    result: Any = None
+    error: ScriptError | None = None
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "result": self.result,
+            "error": self.error.to_dict() if self.error else None,
+            "logs": self.logs,
+            "stats": self.stats,
+        }
+
+
+def _error(code: str, message: str) -> bytes:
+    return orjson.dumps({"code": code, "message": message})
+
+
+class Engine:
+    """A pool of runners and the host side of the sdk. Safe to share between threads."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._pool = RunnerPool(self.config)
+        self._run_ids = iter(range(1, 1 << 62))
+        self._ids_lock = threading.Lock()
+        self._caches: dict[str, Any] = {}
+
+    # ---- public API ---------------------------------------------------------
+    def run(
+        self,
+        source: str,
+        *,
+        input: Any = None,  # noqa: A002 - the script sees it as ctx.input
+        ctx: Mapping[str, Any] | None = None,
+        limits: Limits | None = None,
+        tenant: str = "default",
+        version: str | None = None,
+        host: Mapping[str, HostFunction] | None = None,
+        on_log: Callable[[dict[str, Any]], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        """Runs ``source`` and returns its result. Never raises for script faults.
+
+        ``ctx`` adds fields to the script's ``ctx`` (``trigger``, ``records``,
+        ...); ``input`` becomes ``ctx.input``. ``host`` serves sdk calls by
+        host name (``db.search``, ``events.emit``, ...); it may also replace
+        the built-in ``http.fetch`` and ``cache.*``. ``on_log`` sees each log
+        record as it arrives (for live output). Setting ``cancel`` kills the
+        run and reports ``cancelled``.
+        """
+        limits = limits or Limits()
+        t0 = time.monotonic()
+        try:
+            payload, key = self._prepare(source, input, ctx, limits, tenant, version)
+        except ScriptError as e:
+            return RunResult(False, error=e, stats=_empty_stats(t0))
+        try:
+            runner = self._pool.acquire(key)
+        except ScriptError as e:
+            return RunResult(False, error=e, stats=_empty_stats(t0))
+        try:
+            return self._drive(runner, payload, limits, tenant, host or {}, on_log, cancel, t0, key)
+        finally:
+            self._pool.release(runner)
+
+    def check(self, source: str) -> ScriptError | None:
+        """Parses ``source`` without running it: None when valid, else the error."""
+        try:
+            self._check_source(source)
+        except ScriptError as e:
+            return e
+        runner = self._pool.acquire("")
+        try:
+            runner.send({"op": "check", "source": source})
+            frame = runner.read_frame(time.monotonic() + 30)
+            if frame is None:
+                runner.kill()
+                return ScriptError("sandbox_crashed", "the script runner died while parsing")
+            res = orjson.loads(frame)["res"]
+        except (OSError, TimeoutError):
+            runner.kill()
+            return ScriptError("sandbox_crashed", "the script runner failed while parsing")
+        finally:
+            self._pool.release(runner)
+        if res.get("ok"):
+            return None
+        return ScriptError(
+            res.get("code", "syntax_error"),
+            res.get("message", "syntax error"),
+            line=res.get("line"),
+            column=res.get("column"),
+        )
+
+    def stats(self) -> dict[str, int]:
+        """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
+        return self._pool.stats()
+
+    def close(self) -> None:
+        """Stops the runners. The engine cannot run scripts afterwards."""
+        self._pool.close()
+
+    # ---- internals ------------------------------------------------------------
+    def _check_source(self, source: str) -> None:
+        if not isinstance(source, str):
+            raise ScriptError("invalid_argument", "the script source must be text")
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > self.config.max_source_bytes:
+            raise ScriptError(
+                "source_too_large",
+                f"the script is {size} bytes; at most {self.config.max_source_bytes} are allowed",
+            )
+
+    def _prepare(
+        self,
+        source: str,
+        input_value: Any,
+        ctx: Mapping[str, Any] | None,
+        limits: Limits,
+        tenant: str,
+        version: str | None,
+    ) -> tuple[dict[str, Any], str]:
+        self._check_source(source)
+        try:
+            input_text = orjson.dumps(input_value).decode()
+            ctx_text = orjson.dumps(dict(ctx or {})).decode()
+        except (TypeError, orjson.JSONEncodeError) as e:
+            raise ScriptError("invalid_argument", f"the input is not JSON: {e}") from None
+        if len(input_text) > limits.max_input_bytes:
+            raise ScriptError(
+                "argument_too_large", f"the input is larger than {limits.max_input_bytes} bytes"
+            )
+        digest = version or hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{tenant}\x00{digest}"
+        payload = {
+            "op": "run",
+            "key": key,
+            "source": source,
+            "input": input_text,
+            "ctx": ctx_text,
+            "limits": {
+                "timeout_sec": limits.timeout_sec,
+                "cpu_sec": limits.cpu_sec,
+                "memory_mb": limits.memory_mb,
+                "prelude": limits.for_prelude(),
+            },
+        }
+        return payload, key
+
+    def _drive(  # noqa: C901, PLR0912
+        self,
+        runner: RunnerProcess,
+        payload: dict[str, Any],
+        limits: Limits,
+        tenant: str,
+        host: Mapping[str, HostFunction],
+        on_log: Callable[[dict[str, Any]], None] | None,
+        cancel: threading.Event | None,
+        t0: float,
+        key: str,
+    ) -> RunResult:
+        with self._ids_lock:
+            run_id = next(self._run_ids)
+        payload["run"] = run_id
+        logs: list[dict[str, Any]] = []
+        calls = 0
+        started = time.monotonic()
+        hard_deadline = started + limits.timeout_sec + _KILL_GRACE_SEC
+        runner.runs += 1
+        runner.keys.add(key)
+        try:
+            runner.send(payload)
+        except OSError:
+            runner.kill()
+            return self._crashed(runner, logs, t0, calls)
+        while True:
+            tick = hard_deadline if cancel is None else min(hard_deadline, time.monotonic() + 0.05)
+            try:
+                frame = runner.read_frame(tick)
+            except TimeoutError:
+                if cancel is not None and cancel.is_set():
+                    runner.kill()
+                    return RunResult(
+                        False,
+                        error=ScriptError("cancelled", "the run was cancelled"),
+                        logs=logs,
+                        stats=_empty_stats(t0, calls),
+                    )
+                if time.monotonic() < hard_deadline:
+                    continue
+                runner.kill()
+                err = ScriptError(
+                    "timeout", f"the run passed its {limits.timeout_sec:g} s deadline"
+                )
+                return RunResult(False, error=err, logs=logs, stats=_empty_stats(t0, calls))
+            except Exception:  # noqa: BLE001 - a broken frame means a broken runner
+                runner.kill()
+                return self._crashed(runner, logs, t0, calls)
+            if frame is None:
+                return self._crashed(runner, logs, t0, calls)
+            try:
+                msg = _loads(frame)
+            except ValueError:
+                runner.kill()
+                return self._crashed(runner, logs, t0, calls)
+            if msg.get("run") != run_id:
+                continue
+            op = msg.get("op")
+            if op == "log":
+                rec = msg["msg"]
+                rec["t_ms"] = round((time.monotonic() - started) * 1000, 3)
+                logs.append(rec)
+                if on_log is not None:
+                    with contextlib.suppress(Exception):
+                        on_log(rec)
+            elif op == "call":
+                calls += 1
+                call = msg["msg"]
+                deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
+                ok, reply = self._serve_call(call, limits, tenant, host, deadline_left)
+                try:
+                    runner.send(
+                        b'{"op":"reply","run":%d,"id":%d,"ok":%s,"payload":%s}'
+                        % (
+                            run_id,
+                            int(call["id"]),
+                            b"true" if ok else b"false",
+                            _json_string(reply),
+                        )
+                    )
+                except OSError:
+                    pass  # the runner is gone; its EOF comes next
+            elif op == "done":
+                return self._finish(runner, msg, logs, t0, calls)
+
+    def _finish(
+        self,
+        runner: RunnerProcess,
+        msg: dict[str, Any],
+        logs: list[dict[str, Any]],
+        t0: float,
+        calls: int,
+    ) -> RunResult:
+        body = msg["msg"]
+        stats = dict(msg.get("stats") or {})
+        stats["host_calls"] = max(calls, int(body.get("calls") or 0))
+        stats["logs_dropped"] = int(body.get("logsDropped") or 0)
+        stats["total_ms"] = round((time.monotonic() - t0) * 1000, 3)
+        stats.setdefault("heap_peak_bytes", 0)
+        if int(msg.get("rss") or 0) > self.config.recycle_rss_mb * 1024 * 1024:
+            runner.runs = self.config.recycle_after_runs  # replaced on release
+        if body.get("ok"):
+            return RunResult(True, result=body.get("result"), logs=logs, stats=stats)
+        err = ScriptError.from_dict(body.get("error") or {})
+        if err.code in ("timeout", "cpu_limit", "memory_limit", "internal_error"):
+            # The runner ends itself after these; wait for it so that nothing
+            # the script started keeps running after we report.
+            runner.wait_exit(1.0)
+        return RunResult(False, error=err, logs=logs, stats=stats)
+
+    def _crashed(
+        self, runner: RunnerProcess, logs: list[dict[str, Any]], t0: float, calls: int
+    ) -> RunResult:
+        code = runner.wait_exit(1.0)
+        if code is not None and code == -24:  # SIGXCPU: the RLIMIT_CPU backstop
+            err = ScriptError("cpu_limit", "the run used more CPU time than allowed")
+        else:
+            err = ScriptError(
+                "sandbox_crashed", "the script runner crashed (V8 aborted); a new runner took over"
+            )
+        _logger.warning("script runner %s ended during a run (exit %s)", runner.pid, code)
+        return RunResult(False, error=err, logs=logs, stats=_empty_stats(t0, calls))
+
+    def _serve_call(
+        self,
+        call: dict[str, Any],
+        limits: Limits,
+        tenant: str,
+        host: Mapping[str, HostFunction],
+        deadline_left: float,
+    ) -> tuple[bool, bytes]:
+        name = call.get("name")
+        args = call.get("args")
+        if not isinstance(name, str) or not isinstance(args, list):
+            return False, _error("invalid_argument", "malformed sdk call")
+        if deadline_left <= 0:
+            return False, _error("timeout", "the run's deadline has passed")
+        fn = host.get(name)
+        if fn is None:
+            fn = self._builtin(name, limits, tenant, deadline_left)
+        if fn is None:
+            if name in host_names():
+                ns = name.split(".")[0]
+                return False, _error("not_available", f"sdk.{ns} is not available on this host")
+            return False, _error("not_available", f"unknown sdk function {name!r}")
+        try:
+            value = fn(args)
+            return True, b"" if value is None else orjson.dumps(value)
+        except ScriptError as e:
+            return False, _error(e.code, e.message)
+        except (TypeError, orjson.JSONEncodeError):
+            _logger.exception("host function %s returned a value that is not JSON", name)
+            return False, _error("internal_error", f"{name} failed on the host")
+        except Exception:  # noqa: BLE001 - never let a host bug reach the script as a traceback
+            _logger.exception("host function %s failed", name)
+            return False, _error("internal_error", f"{name} failed on the host")
+
+    def _builtin(
+        self, name: str, limits: Limits, tenant: str, deadline_left: float
+    ) -> HostFunction | None:
+        if name == "http.fetch":
+            from . import _http
+
+            policy = _http.HttpPolicy(
+                allow_hosts=limits.allow_hosts,
+                timeout_sec=max(0.001, min(limits.http_timeout_sec, deadline_left)),
+                max_response_bytes=limits.max_response_bytes,
+                proxy_url=self.config.extra.get("http_proxy"),
+            )
+            return lambda args: _http_fetch(policy, args)
+        if name.startswith("cache."):
+            return _cache_function(self._cache(tenant), name)
+        return None
+
+    def _cache(self, tenant: str) -> Any:
+        cache = self._caches.get(tenant)
+        if cache is None:
+            from ._cache import open_cache
+
+            cache = open_cache(self.config.redis_url, tuple(tenant.split("/")))
+            self._caches[tenant] = cache
+        return cache
+
+
+def _loads(frame: bytes) -> Any:
+    try:
+        return orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        # V8 escapes lone surrogates ("\\ud800"), which orjson refuses and the
+        # stdlib accepts; anything else is a broken runner.
+        return json.loads(frame)
+
+
+def _json_string(payload: bytes) -> bytes:
+    """``payload`` (JSON text) as a JSON string literal."""
+    try:
+        return orjson.dumps(payload.decode())
+    except (UnicodeDecodeError, orjson.JSONEncodeError):
+        return json.dumps(payload.decode("utf-8", "surrogatepass")).encode()
+
+
+def _empty_stats(t0: float, calls: int = 0) -> dict[str, Any]:
+    ms = round((time.monotonic() - t0) * 1000, 3)
+    return {"wall_ms": ms, "cpu_ms": 0.0, "heap_peak_bytes": 0, "host_calls": calls, "total_ms": ms}
+
+
+def _arg(
+    args: list[Any], i: int, kind: type | tuple[type, ...], name: str, required: bool = True
+) -> Any:
+    v = args[i] if i < len(args) else None
+    if v is None:
+        if required:
+            raise ScriptError("invalid_argument", f"{name} is required")
+        return None
+    if (
+        not isinstance(v, kind)
+        or isinstance(v, bool)
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
+        raise ScriptError("invalid_argument", f"{name} has the wrong type")
+    return v
+
+
+def _http_fetch(policy: Any, args: list[Any]) -> dict[str, Any]:
+    from . import _http
+
+    url = _arg(args, 0, str, "url")
+    init = _arg(args, 1, dict, "init", required=False) or {}
+    known = {"method", "headers", "body", "timeoutSec", "idempotencyKey", "json"}
+    unknown = sorted(set(init) - known)
+    if unknown:
+        raise ScriptError("invalid_argument", f"unknown fetch option(s): {', '.join(unknown)}")
+    headers = init.get("headers") or {}
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise ScriptError("invalid_argument", "headers must be an object of strings")
+    if init.get("json") and not any(k.lower() == "content-type" for k in headers):
+        headers = {**headers, "Content-Type": "application/json"}
+    body = init.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ScriptError("invalid_argument", "body must be a string (objects are sent as JSON)")
+    timeout = init.get("timeoutSec")
+    if timeout is not None and (
+        not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0
+    ):
+        raise ScriptError("invalid_argument", "timeoutSec must be a positive number")
+    method = init.get("method") or "GET"
+    if not isinstance(method, str):
+        raise ScriptError("invalid_argument", "method must be a string")
+    key = init.get("idempotencyKey")
+    if key is not None and not isinstance(key, str):
+        raise ScriptError("invalid_argument", "idempotencyKey must be a string")
+    res = _http.fetch(
+        policy,
+        url,
+        method=method.upper(),
+        headers=headers,
+        body=body,
+        timeout_sec=timeout,
+        idempotency_key=key,
+    )
+    return res.to_dict()
+
+
+def _cache_function(cache: Any, name: str) -> HostFunction | None:
+    def get(args: list[Any]) -> Any:
+        text = cache.get(_arg(args, 0, str, "key"))
+        return None if text is None else orjson.loads(text)
+
+    def set_(args: list[Any]) -> None:
+        key = _arg(args, 0, str, "key")
+        if len(args) < 2:
+            raise ScriptError("invalid_argument", "value is required")
+        ttl = _arg(args, 2, (int, float), "ttlSec", required=False)
+        cache.set(key, orjson.dumps(args[1]).decode(), ttl)
+
+    def delete(args: list[Any]) -> bool:
+        return bool(cache.delete(_arg(args, 0, str, "key")))
+
+    def incr(args: list[Any]) -> int:
+        key = _arg(args, 0, str, "key")
+        by = _arg(args, 1, int, "by", required=False)
+        ttl = _arg(args, 2, (int, float), "ttlSec", required=False)
+        return int(cache.incr(key, 1 if by is None else by, ttl))
+
+    return {"cache.get": get, "cache.set": set_, "cache.delete": delete, "cache.incr": incr}.get(
+        name
+    )
+
+
+_default_engine: Engine | None = None
+_default_pid: int | None = None
+_default_lock = threading.Lock()
+
+
+def get_engine(config: EngineConfig | None = None) -> Engine:
+    """The process-wide engine, created on first use (and again after a fork)."""
+    global _default_engine, _default_pid  # noqa: PLW0603
+    with _default_lock:
+        if _default_engine is None or _default_pid != os.getpid():
+            _default_engine = Engine(config)
+            _default_pid = os.getpid()
+        return _default_engine

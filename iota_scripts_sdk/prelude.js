@@ -1,0 +1,584 @@
+// The JS side of the bridge. Evaluated once per V8 context, before any user code.
+//
+// Security goals (see ARCHITECTURE in the README):
+// - every intrinsic the bridge uses is captured here, before user code runs;
+// - every value that leaves V8 is serialised once, here, into a string, inside
+//   the run's deadline; Python never receives a live JS object;
+// - the intrinsics are frozen, so nothing a run does to them is seen by the next
+//   run; globals a run adds are deleted when it ends;
+// - the `sdk` object is frozen; the host's policy lives in Python, not here.
+//
+// The script evaluates to a function `install(configJson)`. Nothing here calls
+// into Python: messages wait in an outbox until the host takes them with
+// `__iota_take`, which it evaluates after every `eval` that resumed the
+// script (V8 runs that eval after the microtasks of the previous one). So no
+// JS object, getter or callback is ever in reach of the host's thread.
+(function install(configJson) {
+  "use strict";
+
+  // ---- captured intrinsics -------------------------------------------------
+  const G = globalThis;
+  const ObjectC = Object;
+  const { freeze, isFrozen, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
+    keys: objectKeys, create, setPrototypeOf } = Object;
+  const { apply, ownKeys, deleteProperty } = Reflect;
+  const ArrayC = Array;
+  const { isArray } = Array;
+  const JSONStringify = JSON.stringify;
+  const JSONParse = JSON.parse;
+  const PromiseC = Promise;
+  const ErrorC = Error;
+  const RangeErrorC = RangeError;
+  const TypeErrorC = TypeError;
+  const StringC = String;
+  const NumberIsFinite = Number.isFinite;
+  const MapC = Map;
+  const SetC = Set;
+  const WeakSetC = WeakSet;
+  const ProxyC = Proxy;
+  const DateProto = Date.prototype;
+  const ErrorProto = Error.prototype;
+  const ObjectProto = Object.prototype;
+  const uncurry = (fn) => (self, ...args) => apply(fn, self, args);
+  const mapGet = uncurry(Map.prototype.get);
+  const mapSet = uncurry(Map.prototype.set);
+  const mapDelete = uncurry(Map.prototype.delete);
+  const mapHas = uncurry(Map.prototype.has);
+  const setAdd = uncurry(Set.prototype.add);
+  const setHas = uncurry(Set.prototype.has);
+  const setDelete = uncurry(Set.prototype.delete);
+  const weakSetAdd = uncurry(WeakSet.prototype.add);
+  const weakSetHas = uncurry(WeakSet.prototype.has);
+  const arrayPush = uncurry(Array.prototype.push);
+  const arrayShift = uncurry(Array.prototype.shift);
+  const arrayJoin = uncurry(Array.prototype.join);
+  const stringSlice = uncurry(String.prototype.slice);
+  const stringSplit = uncurry(String.prototype.split);
+  const stringIncludes = uncurry(String.prototype.includes);
+  const regexpExec = uncurry(RegExp.prototype.exec);
+  const dateGetTime = uncurry(DateProto.getTime);
+  const dateToISOString = uncurry(DateProto.toISOString);
+  const promiseThen = uncurry(Promise.prototype.then);
+  const isPrototypeOf = uncurry(ObjectProto.isPrototypeOf);
+  const objectToString = uncurry(ObjectProto.toString);
+  const hasOwn = Object.hasOwn;
+  const FRAME_RE = /script\.js:(\d+):(\d+)/;
+
+  const config = JSONParse(configJson);
+  const TOKEN = config.token;
+  const WRAP_COLUMN_SHIFT = config.wrapColumnShift;
+
+  // ---- proxies are tracked so the serialiser can refuse them ---------------
+  // There is no JS test for "is a Proxy"; every Proxy a script can make is made
+  // through this wrapper, so membership in this set is that test.
+  const proxies = new WeakSetC();
+  function Proxy(target, handler) {
+    if (new.target === undefined) throw new TypeErrorC("Constructor Proxy requires 'new'");
+    const p = new ProxyC(target, handler);
+    weakSetAdd(proxies, p);
+    return p;
+  }
+  defineProperty(Proxy, "revocable", {
+    value: function revocable(target, handler) {
+      const r = apply(ProxyC.revocable, ProxyC, [target, handler]);
+      weakSetAdd(proxies, r.proxy);
+      return r;
+    },
+    writable: true, configurable: true,
+  });
+  deleteProperty(Proxy, "prototype");
+
+  // ---- run state -----------------------------------------------------------
+  let run = null; // the current run's state, null when idle
+  let mainModule = null; // the loaded script's module function
+
+  function SdkFail(code, message) {
+    const e = new SdkError(code, message);
+    return e;
+  }
+  const sdkErrors = new WeakSetC();
+  class SdkError extends ErrorC {
+    constructor(code, message) {
+      super(message);
+      defineProperty(this, "code", { value: code, enumerable: true });
+      weakSetAdd(sdkErrors, this);
+    }
+  }
+  defineProperty(SdkError.prototype, "name", { value: "SdkError" });
+
+  // ---- serialiser ----------------------------------------------------------
+  // One pass, each property read once. Refuses what JSON cannot carry, so a
+  // value cannot look different to the check and to the copy. `mode` is
+  // "strict" (sdk arguments and results: refuse) or "lenient" (log fields:
+  // describe). Limits count UTF-16 code units of output.
+  function serialize(value, maxChars, maxDepth, mode, tooLargeCode, tooDeepCode) {
+    const parts = [];
+    let size = 0;
+    const stack = new SetC();
+    const strict = mode === "strict";
+    function emit(s) {
+      size += s.length;
+      if (size > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+      arrayPush(parts, s);
+    }
+    function bad(what, path) {
+      if (strict) throw SdkFail("invalid_argument", what + " is not JSON-serialisable (at " + path + ")");
+      emit(JSONStringify("[" + what + "]"));
+    }
+    function walk(v, depth, path) {
+      const t = typeof v;
+      if (t === "string") {
+        if (v.length > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+        return emit(JSONStringify(v));
+      }
+      if (t === "number") return emit(NumberIsFinite(v) ? JSONStringify(v) : "null");
+      if (t === "boolean") return emit(v ? "true" : "false");
+      if (v === null || t === "undefined") return emit("null");
+      if (t === "bigint") return strict ? bad("a BigInt", path) : emit(JSONStringify(StringC(v)));
+      if (t === "symbol") return bad("a Symbol", path);
+      if (t === "function") return bad("a function", path);
+      // objects
+      if (weakSetHas(proxies, v)) return bad("a Proxy", path);
+      if (depth >= maxDepth) throw SdkFail(tooDeepCode, "value is nested deeper than " + maxDepth + " levels");
+      if (setHas(stack, v)) return bad("a cyclic reference", path);
+      let isDate = false;
+      try { dateGetTime(v); isDate = true; } catch (_) { /* not a Date */ }
+      if (isDate) {
+        const ms = dateGetTime(v);
+        if (!NumberIsFinite(ms)) return bad("an invalid Date", path);
+        return emit(JSONStringify(dateToISOString(v)));
+      }
+      if (!strict && isPrototypeOf(ErrorProto, v)) {
+        return emit(JSONStringify(StringC(v.name) + ": " + StringC(v.message)));
+      }
+      setAdd(stack, v);
+      if (isArray(v)) {
+        const n = v.length;
+        if (n > maxChars) throw SdkFail(tooLargeCode, "array is longer than allowed");
+        emit("[");
+        for (let i = 0; i < n; i++) {
+          if (i) emit(",");
+          const item = v[i];
+          const it = typeof item;
+          if (it === "undefined" || (!strict && (it === "function" || it === "symbol"))) emit("null");
+          else walk(item, depth + 1, path + "[" + i + "]");
+        }
+        emit("]");
+      } else {
+        const tag = objectToString(v);
+        if (strict && (tag === "[object Map]" || tag === "[object Set]" || tag === "[object WeakMap]"
+            || tag === "[object WeakSet]" || tag === "[object Promise]")) {
+          return bad("a " + stringSlice(tag, 8, -1), path);
+        }
+        const ks = objectKeys(v);
+        emit("{");
+        let first = true;
+        for (let i = 0; i < ks.length; i++) {
+          const k = ks[i];
+          const item = v[k];
+          const it = typeof item;
+          if (it === "undefined" || (!strict && (it === "function" || it === "symbol"))) continue;
+          if (!first) emit(",");
+          first = false;
+          emit(JSONStringify(k));
+          emit(":");
+          walk(item, depth + 1, path + "." + k);
+        }
+        emit("}");
+      }
+      setDelete(stack, v);
+    }
+    walk(value, 0, "$");
+    return arrayJoin(parts, "");
+  }
+
+  // ---- talking to the host ---------------------------------------------------
+  // Messages are strings: a one-letter kind, then JSON text (which never holds
+  // a raw newline, so the outbox is joined with "\n").
+  //   C{"id","name","args"}  host call        L{...}  log record
+  //   D{...}                 run finished
+  let outbox = [];
+  function send(kind, text) { arrayPush(outbox, kind + text); }
+  function take(token) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    if (outbox.length === 0) return "";
+    const out = arrayJoin(outbox, "\n");
+    outbox = [];
+    return out;
+  }
+
+  function hostCall(name, args) {
+    const r = run;
+    if (r === null) return PromiseC.reject(SdkFail("not_available", "no run is active"));
+    if (r.fatal !== null) return PromiseC.reject(r.fatal);
+    r.calls += 1;
+    if (r.calls > r.limits.maxHostCalls) {
+      r.fatal = SdkFail("budget_exceeded", "more than " + r.limits.maxHostCalls + " sdk calls in one run");
+      return PromiseC.reject(r.fatal);
+    }
+    let text;
+    try {
+      text = serialize(args, r.limits.maxArgChars, r.limits.maxDepth, "strict",
+        "argument_too_large", "invalid_argument");
+    } catch (e) {
+      return PromiseC.reject(e);
+    }
+    return new PromiseC((resolve, reject) => {
+      const id = r.nextId++;
+      mapSet(r.pending, id, { resolve, reject });
+      const msg = "{\"id\":" + id + ",\"name\":" + JSONStringify(name) + ",\"args\":" + text + "}";
+      if (r.inflight < r.limits.maxInflight) {
+        r.inflight += 1;
+        send("C", msg);
+      } else {
+        arrayPush(r.queue, msg);
+      }
+    });
+  }
+
+  // Entry point for host replies. `payload` is JSON text.
+  function reply(token, runId, id, ok, payload) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    const r = run;
+    if (r === null || r.id !== runId) return;
+    const p = mapGet(r.pending, id);
+    if (p === undefined) return;
+    mapDelete(r.pending, id);
+    r.inflight -= 1;
+    if (r.queue.length > 0 && r.inflight < r.limits.maxInflight) {
+      r.inflight += 1;
+      send("C", arrayShift(r.queue));
+    }
+    if (ok) {
+      p.resolve(payload === "" ? undefined : JSONParse(payload));
+    } else {
+      const e = JSONParse(payload);
+      p.reject(SdkFail(StringC(e.code), StringC(e.message)));
+    }
+  }
+
+  // ---- logging ---------------------------------------------------------------
+  const LEVELS = ["debug", "info", "warn", "error"];
+  function log(level, message, fields) {
+    const r = run;
+    if (r === null) return;
+    let msg = typeof message === "string" ? message : serialize(message, r.limits.maxLogChars,
+      r.limits.maxDepth, "lenient", "argument_too_large", "argument_too_large");
+    if (msg.length > r.limits.maxLogChars) {
+      throw SdkFail("argument_too_large", "log message is longer than " + r.limits.maxLogChars + " characters");
+    }
+    let f = "null";
+    if (fields !== undefined) {
+      f = serialize(fields, r.limits.maxLogChars, r.limits.maxDepth, "lenient",
+        "argument_too_large", "argument_too_large");
+    }
+    r.logLines += 1;
+    if (r.logLines > r.limits.maxLogLines) {
+      r.logsDropped += 1;
+      return;
+    }
+    send("L", "{\"level\":\"" + level + "\",\"message\":" + JSONStringify(msg) + ",\"fields\":" + f + "}");
+  }
+  function consoleArgs(args) {
+    const r = run;
+    const max = r === null ? 1024 : r.limits.maxLogChars;
+    const out = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      arrayPush(out, typeof a === "string" ? a : serialize(a, max, 32, "lenient",
+        "argument_too_large", "argument_too_large"));
+    }
+    return arrayJoin(out, " ");
+  }
+
+  // ---- the sdk object, built from the API declaration --------------------------
+  const api = config.api;
+  const sdk = create(null);
+  for (let i = 0; i < api.length; i++) {
+    const ns = api[i];
+    const target = create(null);
+    for (let j = 0; j < ns.functions.length; j++) {
+      const fn = ns.functions[j];
+      let impl;
+      if (fn.kind === "log") {
+        const level = fn.name;
+        impl = function (message, fields) { log(level, message, fields); };
+      } else if (fn.kind === "http") {
+        const method = fn.method;
+        impl = async function (url, a, b) {
+          let init;
+          if (method === null) init = a === undefined ? {} : a;
+          else if (method === "GET") init = { ...(a === undefined ? {} : a), method };
+          else init = { ...(b === undefined ? {} : b), method, body: a };
+          if (init !== null && typeof init === "object" && !isArray(init)
+              && hasOwn(init, "body") && typeof init.body !== "string" && init.body !== undefined) {
+            init.body = serialize(init.body, run === null ? 0 : run.limits.maxArgChars, 64, "strict",
+              "argument_too_large", "invalid_argument");
+            init.json = true;
+          }
+          const res = await hostCall("http.fetch", [url, init]);
+          return freeze({
+            status: res.status, ok: res.status >= 200 && res.status < 300,
+            headers: freeze(res.headers), body: res.body, url: res.url, redirected: res.redirected,
+            json() {
+              try { return JSONParse(res.body); } catch (e) {
+                throw SdkFail("invalid_argument", "response body is not JSON");
+              }
+            },
+            text() { return res.body; },
+          });
+        };
+      } else {
+        const host = fn.host;
+        const arity = fn.params.length;
+        impl = function (...args) {
+          if (args.length > arity) args.length = arity;
+          return hostCall(host, args);
+        };
+      }
+      defineProperty(impl, "name", { value: fn.name });
+      target[fn.name] = impl;
+    }
+    sdk[ns.name] = target;
+  }
+  sdk.SdkError = SdkError;
+  sdk.version = config.version;
+
+  const consoleObj = create(null);
+  consoleObj.log = function (...a) { log("info", consoleArgs(a)); };
+  consoleObj.info = function (...a) { log("info", consoleArgs(a)); };
+  consoleObj.debug = function (...a) { log("debug", consoleArgs(a)); };
+  consoleObj.warn = function (...a) { log("warn", consoleArgs(a)); };
+  consoleObj.error = function (...a) { log("error", consoleArgs(a)); };
+
+  // ---- hardening -----------------------------------------------------------
+  // Off-limits globals: shared memory, blocking waits, wasm, GC observation,
+  // and mini-racer's timer internals (they run script code outside any eval).
+  const REMOVED = ["WebAssembly", "SharedArrayBuffer", "Atomics", "FinalizationRegistry", "WeakRef",
+    "setTimeout", "clearTimeout", "setInterval", "clearInterval", "__timer_manager", "console",
+    "Realm", "d8", "gc", "version", "print", "readline", "quit", "load", "read"];
+  for (let i = 0; i < REMOVED.length; i++) {
+    // mini-racer declares its timers with `var`: not deletable, but a writable
+    // global var may still be turned into a read-only undefined.
+    if (!deleteProperty(G, REMOVED[i])) {
+      defineProperty(G, REMOVED[i], { value: undefined, writable: false });
+    }
+  }
+  // RegExp legacy statics would carry the last match of one run into the next.
+  const LEGACY = ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "input", "$_", "lastMatch",
+    "$&", "lastParen", "$+", "leftContext", "$`", "rightContext", "$'"];
+  for (let i = 0; i < LEGACY.length; i++) deleteProperty(RegExp, LEGACY[i]);
+
+  defineProperty(G, "Proxy", { value: Proxy, writable: false, enumerable: false, configurable: false });
+  defineProperty(G, "console", { value: consoleObj, writable: false, enumerable: false, configurable: false });
+  defineProperty(G, "sdk", { value: sdk, writable: false, enumerable: false, configurable: false });
+
+  // The "override mistake": once Object.prototype is frozen, `err.name = x`
+  // or `obj.toString = f` throws on ordinary objects. Turn those inherited
+  // data properties into accessors that define an own property on the receiver.
+  function enableOverride(obj, prop) {
+    const d = getOwnPropertyDescriptor(obj, prop);
+    if (d === undefined || !("value" in d) || !d.configurable) return;
+    const value = d.value;
+    defineProperty(obj, prop, {
+      get() { return value; },
+      set(nv) {
+        if (this === obj) throw new TypeErrorC("Cannot assign to read only property '" + StringC(prop) + "'");
+        if (hasOwn(this, prop)) this[prop] = nv;
+        else defineProperty(this, prop, { value: nv, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: d.enumerable, configurable: false,
+    });
+  }
+  const objProps = ownKeys(ObjectProto);
+  for (let i = 0; i < objProps.length; i++) if (objProps[i] !== "__proto__") enableOverride(ObjectProto, objProps[i]);
+  const errorCtors = [ErrorC, TypeErrorC, RangeErrorC, SyntaxError, ReferenceError, EvalError, URIError,
+    AggregateError, SdkError];
+  for (let i = 0; i < errorCtors.length; i++) {
+    const p = errorCtors[i].prototype;
+    enableOverride(p, "name"); enableOverride(p, "message"); enableOverride(p, "constructor");
+    enableOverride(p, "toString");
+  }
+  enableOverride(Function.prototype, "toString");
+  enableOverride(Function.prototype, "constructor");
+  enableOverride(Array.prototype, "toString");
+  enableOverride(Array.prototype, "constructor");
+  enableOverride(PromiseC.prototype, "constructor");
+  enableOverride(PromiseC.prototype, "then");
+
+  // Host entry points: read-only and non-configurable, so that no script can
+  // replace them or shadow them with a global lexical binding. Each checks the
+  // per-context token, which only the host knows.
+  const entry = (name, fn) => defineProperty(G, name, { value: fn, writable: false, enumerable: false, configurable: false });
+  entry("__iota_start", freeze(start));
+  entry("__iota_reply", freeze(reply));
+  entry("__iota_load", freeze(load));
+  entry("__iota_end", freeze(end));
+  entry("__iota_take", freeze(take));
+
+  // Freeze every intrinsic reachable from the global object and from the
+  // hidden intrinsics (iterator, generator and async prototypes).
+  const hidden = [
+    getPrototypeOf(function* () {}), getPrototypeOf(async function () {}),
+    getPrototypeOf(async function* () {}), getPrototypeOf([][Symbol.iterator]()),
+    getPrototypeOf(new MapC()[Symbol.iterator]()), getPrototypeOf(new SetC()[Symbol.iterator]()),
+    getPrototypeOf(""[Symbol.iterator]()), getPrototypeOf(/a/[Symbol.matchAll]("")),
+    getPrototypeOf(Uint8Array), getPrototypeOf((function () { return arguments; })()),
+    getOwnPropertyDescriptor(Function.prototype, "caller")?.get,
+    sdk, consoleObj,
+  ];
+  const seen = new SetC();
+  const todo = [G];
+  for (let i = 0; i < hidden.length; i++) if (hidden[i]) arrayPush(todo, hidden[i]);
+  while (todo.length > 0) {
+    const o = todo.pop();
+    if ((typeof o !== "object" && typeof o !== "function") || o === null || setHas(seen, o)) continue;
+    setAdd(seen, o);
+    if (o !== G) freeze(o);
+    arrayPush(todo, getPrototypeOf(o));
+    const ks = ownKeys(o);
+    for (let i = 0; i < ks.length; i++) {
+      const d = getOwnPropertyDescriptor(o, ks[i]);
+      if (d === undefined) continue;
+      if ("value" in d) arrayPush(todo, d.value);
+      else { arrayPush(todo, d.get); arrayPush(todo, d.set); }
+    }
+  }
+  // Global bindings of the intrinsics become read-only; scripts may still add
+  // their own globals, which are deleted when the run ends.
+  const baseline = new SetC();
+  const gkeys = ownKeys(G);
+  for (let i = 0; i < gkeys.length; i++) {
+    const k = gkeys[i];
+    const d = getOwnPropertyDescriptor(G, k);
+    if (d && d.configurable) {
+      if ("value" in d) defineProperty(G, k, { value: d.value, writable: false, enumerable: d.enumerable, configurable: false });
+      else defineProperty(G, k, { get: d.get, set: d.set, enumerable: d.enumerable, configurable: false });
+    }
+    setAdd(baseline, k);
+  }
+  const globalProto = getPrototypeOf(G);
+
+
+  function load(token, moduleFn) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    mainModule = moduleFn;
+  }
+
+  function describeError(e) {
+    // Runs inside the deadline: reading .stack/.message may run script getters.
+    let code = "script_error";
+    let name = "Error";
+    let message = "";
+    let stack = "";
+    try {
+      if (weakSetHas(sdkErrors, e)) code = e.code;
+      if (e !== null && (typeof e === "object" || typeof e === "function")) {
+        name = StringC(e.name);
+        message = StringC(e.message);
+        stack = typeof e.stack === "string" ? e.stack : "";
+      } else {
+        name = "Uncaught";
+        message = StringC(e);
+      }
+    } catch (_) {
+      message = "uncaught exception (its message could not be read)";
+    }
+    if (message.length > 2000) message = stringSlice(message, 0, 2000) + "…";
+    const frames = [];
+    let line = null;
+    let column = null;
+    const lines = stringSplit(stack, "\n");
+    for (let i = 0; i < lines.length && frames.length < 20; i++) {
+      let l = lines[i];
+      if (!stringIncludes(l, "script.js:")) continue;
+      const m = regexpExec(FRAME_RE, l);
+      if (m !== null) {
+        let ln = +m[1];
+        let col = +m[2];
+        if (ln === 1) {
+          col -= WRAP_COLUMN_SHIFT;
+          l = stringSlice(l, 0, m.index) + "script.js:1:" + col + stringSlice(l, m.index + m[0].length);
+        }
+        if (line === null) { line = ln; column = col; }
+      }
+      if (l.length > 300) l = stringSlice(l, 0, 300);
+      arrayPush(frames, l);
+    }
+    const out = { code, message: code === "script_error" ? name + ": " + message : message };
+    if (line !== null) { out.line = line; out.column = column; }
+    out.stack = arrayJoin(frames, "\n");
+    if (code === "script_error" && name === "RangeError" && message === "Array buffer allocation failed") {
+      out.code = "memory_limit";
+      out.message = "off-heap memory cap reached: " + message;
+    }
+    return out;
+  }
+
+  function finish(r, ok, value) {
+    if (run !== r || r.done) return;
+    r.done = true;
+    let body;
+    if (r.fatal !== null) {
+      body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(r.fatal)) + "}";
+    } else if (ok) {
+      try {
+        const text = value === undefined ? "null" : serialize(value, r.limits.maxResultChars,
+          r.limits.maxResultDepth, "strict", "result_too_large", "result_too_deep");
+        body = "{\"ok\":true,\"result\":" + text + "}";
+      } catch (e) {
+        body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(e)) + "}";
+      }
+    } else {
+      body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(value)) + "}";
+    }
+    body = stringSlice(body, 0, -1) + ",\"calls\":" + r.calls + ",\"logsDropped\":" + r.logsDropped + "}";
+    send("D", body);
+  }
+
+  // Starts a run. Returns synchronously; the result arrives as a "D" message.
+  function start(token, runId, inputJson, ctxJson, limitsJson) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    if (run !== null && !run.done) throw new TypeErrorC("a run is active");
+    const r = {
+      id: runId, limits: JSONParse(limitsJson), calls: 0, inflight: 0, nextId: 1,
+      pending: new MapC(), queue: [], fatal: null, done: false, logLines: 0, logsDropped: 0,
+    };
+    run = r;
+    outbox = [];
+    const ctx = JSONParse(ctxJson);
+    ctx.input = JSONParse(inputJson);
+    if (mainModule === null) return finish(r, false, SdkFail("internal_error", "no script loaded"));
+    let p;
+    try {
+      const exportsObj = create(null);
+      p = promiseThen(mainModule(exportsObj), () => {
+        const main = exportsObj.d;
+        if (typeof main !== "function") {
+          throw new TypeErrorC("the script's default export must be a function, got " + typeof main);
+        }
+        return main(ctx);
+      });
+    } catch (e) {
+      return finish(r, false, e);
+    }
+    promiseThen(p, (v) => finish(r, true, v), (e) => finish(r, false, e));
+  }
+
+  // Ends a run: forget its pending calls and delete the globals it added.
+  // Returns false when the context cannot be made clean again.
+  function end(token) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    run = null;
+    outbox = [];
+    let clean = true;
+    const ks = ownKeys(G);
+    for (let i = 0; i < ks.length; i++) {
+      if (!setHas(baseline, ks[i]) && !deleteProperty(G, ks[i])) clean = false;
+    }
+    if (getPrototypeOf(G) !== globalProto) clean = false;
+    return clean;
+  }
+
+  return true;
+})
