@@ -91,17 +91,53 @@ class _Context:
 
     def load(self, key: str, body: str, timeout_sec: float) -> None:
         code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
-        self.mr.eval(code, timeout_sec=timeout_sec)
+        self.eval(code, timeout_sec)
         self.key = key
+
+    def eval(self, code: str, timeout_sec: float) -> Any:
+        """``MiniRacer.eval`` that returns at the timeout (raising JSTimeoutException)."""
+        ctx = self.mr._ctx
+        handle = ctx._python_to_value_handle(code)
+        return self._task(timeout_sec, ctx._get_dll().mr_eval, ctx._ctx, handle.raw)
 
     def heap_stats(self, timeout_sec: float) -> dict[str, Any] | None:
         """V8 heap statistics, or None when V8 is still busy after timeout_sec."""
         ctx = self.mr._ctx
-        with ctx._run_mr_task(ctx._get_dll().mr_heap_stats, ctx._ctx) as future:
+        try:
+            return orjson.loads(self._task(timeout_sec, ctx._get_dll().mr_heap_stats, ctx._ctx))
+        except Exception:  # noqa: BLE001 - busy or failed: the caller ends the process
+            return None
+
+    def _task(self, timeout_sec: float, dll_method: Any, *args: Any) -> Any:
+        # mini-racer's own task wrapper cancels at its timeout and then waits,
+        # without limit, for the cancellation to land, which never happens
+        # while V8 is stuck in microtasks. Here a timed-out task is cancelled
+        # and left behind: every caller of a timed-out task ends this process.
+        from concurrent.futures import Future
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from py_mini_racer import JSTimeoutException
+        from py_mini_racer._exc import JSEvalException
+
+        ctx = self.mr._ctx
+        future: Future[Any] = Future()
+
+        def callback(val_handle: Any) -> None:
             try:
-                return orjson.loads(future.result(timeout=timeout_sec))
-            except Exception:  # noqa: BLE001 - busy or failed: the caller drops the context
-                return None
+                future.set_result(ctx._value_handle_to_python(val_handle))
+            except JSEvalException as e:
+                future.set_exception(e)
+
+        registration = ctx._callback_registry.register(callback)
+        callback_id = registration.__enter__()
+        task_id = dll_method(*args, callback_id)
+        try:
+            result = future.result(timeout=timeout_sec)
+        except FutureTimeout:
+            ctx._get_dll().mr_cancel_task(ctx._ctx, task_id)
+            raise JSTimeoutException from None
+        registration.__exit__(None, None, None)
+        return result
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -277,7 +313,7 @@ class Runner:
                     self.fail(run_id, "syntax_error", "the script does not compile", t0, cpu0)
                 return
             except JSTimeoutException:
-                self.fail(run_id, "timeout", f"the run passed its {timeout:g} s deadline", t0, cpu0)
+                self.fail(run_id, "timeout", f"the run passed its {float(limits['deadline_sec']):g} s deadline", t0, cpu0)
                 raise _Exit from None
             ctx.source = source
             self.contexts[key] = ctx
@@ -303,7 +339,7 @@ class Runner:
             if code in ("timeout", "internal_error") and ctx.mr.was_hard_memory_limit_reached():
                 code = "memory_limit"
             message = {
-                "timeout": f"the run passed its {timeout:g} s deadline",
+                "timeout": f"the run passed its {float(limits['deadline_sec']):g} s deadline",
                 "cpu_limit": f"the run used more than {cpu_sec:g} s of CPU",
                 "memory_limit": f"the run passed its {limits['memory_mb']} MB heap cap",
             }.get(code, "the run ended without a result")
@@ -314,7 +350,7 @@ class Runner:
         stats_t = time.monotonic()
         clean = False
         with contextlib.suppress(Exception):
-            clean = bool(ctx.mr.eval(f'__iota_end("{ctx.token}")', timeout_sec=0.05))
+            clean = bool(ctx.eval(f'__iota_end("{ctx.token}")', 0.05))
         heap = ctx.heap_stats(0.05)
         stats = self._stats(t0, cpu0, int(heap["total_heap_size"]) if heap else 0)
         stats["wall_ms"] = round((stats_t - t0) * 1000, 3)
@@ -345,7 +381,7 @@ class Runner:
             if cpu_left <= 0:
                 raise _Limit("cpu_limit")
             try:
-                return ctx.mr.eval(code, timeout_sec=min(wall_left, cpu_left + 0.002))
+                return ctx.eval(code, min(wall_left, cpu_left + 0.002))
             except JSTimeoutException:
                 # mini-racer cancelled the eval (TerminateExecution). Work
                 # queued behind it may still run: the caller ends this process.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -144,6 +145,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Runner crash reports (V8's own stderr) are for server logs, not here.
+    logging.getLogger("iota_scripts_sdk").setLevel(logging.CRITICAL)
     if args.command == "run":
         return _run(args)
     if args.command == "check":

@@ -109,6 +109,8 @@ class Engine:
         run and reports ``cancelled``.
         """
         limits = limits or Limits()
+        # The deadline is wall-clock from this call: waiting for a runner, or
+        # starting one, is part of the run's time.
         t0 = time.monotonic()
         try:
             payload, key = self._prepare(source, input, ctx, limits, tenant, version)
@@ -199,6 +201,7 @@ class Engine:
             "ctx": ctx_text,
             "limits": {
                 "timeout_sec": limits.timeout_sec,
+                "deadline_sec": limits.timeout_sec,
                 "cpu_sec": limits.cpu_sec,
                 "memory_mb": limits.memory_mb,
                 "prelude": limits.for_prelude(),
@@ -224,7 +227,12 @@ class Engine:
         logs: list[dict[str, Any]] = []
         calls = 0
         started = time.monotonic()
-        hard_deadline = started + limits.timeout_sec + _KILL_GRACE_SEC
+        remaining = t0 + limits.timeout_sec - started
+        if remaining <= 0:
+            err = ScriptError("timeout", f"the run passed its {limits.timeout_sec:g} s deadline while waiting for a runner")
+            return RunResult(False, error=err, stats=_empty_stats(t0))
+        payload["limits"]["timeout_sec"] = remaining
+        hard_deadline = started + remaining + _KILL_GRACE_SEC
         runner.runs += 1
         runner.keys.add(key)
         try:

@@ -35,7 +35,7 @@
   const MapC = Map;
   const SetC = Set;
   const WeakSetC = WeakSet;
-  const ProxyC = Proxy;
+  const ProxyC = G.Proxy;
   const DateProto = Date.prototype;
   const ErrorProto = Error.prototype;
   const ObjectProto = Object.prototype;
@@ -72,13 +72,14 @@
   // There is no JS test for "is a Proxy"; every Proxy a script can make is made
   // through this wrapper, so membership in this set is that test.
   const proxies = new WeakSetC();
-  function Proxy(target, handler) {
+  function TrackedProxy(target, handler) {
     if (new.target === undefined) throw new TypeErrorC("Constructor Proxy requires 'new'");
     const p = new ProxyC(target, handler);
     weakSetAdd(proxies, p);
     return p;
   }
-  defineProperty(Proxy, "revocable", {
+  defineProperty(TrackedProxy, "name", { value: "Proxy" });
+  defineProperty(TrackedProxy, "revocable", {
     value: function revocable(target, handler) {
       const r = apply(ProxyC.revocable, ProxyC, [target, handler]);
       weakSetAdd(proxies, r.proxy);
@@ -86,7 +87,7 @@
     },
     writable: true, configurable: true,
   });
-  deleteProperty(Proxy, "prototype");
+  deleteProperty(TrackedProxy, "prototype");
 
   // ---- run state -----------------------------------------------------------
   let run = null; // the current run's state, null when idle
@@ -369,7 +370,7 @@
     "$&", "lastParen", "$+", "leftContext", "$`", "rightContext", "$'"];
   for (let i = 0; i < LEGACY.length; i++) deleteProperty(RegExp, LEGACY[i]);
 
-  defineProperty(G, "Proxy", { value: Proxy, writable: false, enumerable: false, configurable: false });
+  defineProperty(G, "Proxy", { value: TrackedProxy, writable: false, enumerable: false, configurable: false });
   defineProperty(G, "console", { value: consoleObj, writable: false, enumerable: false, configurable: false });
   defineProperty(G, "sdk", { value: sdk, writable: false, enumerable: false, configurable: false });
 
