@@ -41,6 +41,7 @@ class RunnerProcess:
                 "memory_mb": config.runner_memory_mb,
                 "contexts": config.contexts_per_runner,
                 "contexts_heap_mb": config.contexts_heap_mb,
+                "host_pid": os.getpid(),
             }
         ).decode()
         env = {

@@ -175,7 +175,7 @@ class Runner:
 
     # ---- setup --------------------------------------------------------------
     def setup(self) -> None:
-        _die_with_parent()
+        _die_with_parent(self.config.get("host_pid"))
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if soft != hard:
             resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
@@ -464,13 +464,14 @@ def _rss_bytes() -> int:
         return 0
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(host_pid: int | None) -> None:
     """PR_SET_PDEATHSIG: the kernel kills this runner when its host dies."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-        if os.getppid() == 1:
-            os._exit(0)
+    # The host may have died before the line above: then we were reparented.
+    if host_pid is not None and os.getppid() != host_pid:
+        os._exit(0)
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+// Generated from iota_scripts_sdk/api.py: do not edit by hand.
+// IOTA Scripts sdk API 1.0
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+type ModelName = string;
+type Domain = Array<string | [string, string, unknown]>;
+type OdooRecord = { id: number; [field: string]: unknown };
+
+interface SearchOptions {
+  limit?: number;
+  offset?: number;
+  order?: string;
+}
+
+interface HttpInit {
+  method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
+  headers?: Record<string, string>;
+  /** A string is sent as is; anything else as JSON. */
+  body?: unknown;
+  /** Lowers the run's HTTP deadline for this call. */
+  timeoutSec?: number;
+  /** Sent as the `Idempotency-Key` header. */
+  idempotencyKey?: string;
+}
+
+interface HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly url: string;
+  readonly redirected: boolean;
+  json(): JsonValue;
+  text(): string;
+}
+
+/** Every error the sdk throws. `code` is stable. */
+declare class SdkError extends Error {
+  readonly code:
+    | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
+    | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
+    | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
+    | "access_denied" | "internal_error";
+}
+
+/** What triggered the run. */
+interface Trigger {
+  type: "manual" | "automation" | "cron" | "endpoint" | "event" | "cli" | string;
+  [key: string]: unknown;
+}
+
+/** The argument of the script's default export. */
+interface ScriptContext<Input = JsonValue> {
+  readonly input: Input;
+  readonly trigger: Trigger;
+  readonly records?: { model: string; ids: number[] };
+  readonly event?: { id: string; type: string; payload: JsonValue };
+  readonly request?: {
+    method: string; path: string; params: Record<string, string>;
+    query: Record<string, string>; headers: Record<string, string>; body: string; json: JsonValue;
+  };
+  readonly [key: string]: unknown;
+}
+
+declare const sdk: {
+  readonly version: "1.0";
+  readonly SdkError: typeof SdkError;
+  /** Structured, size-capped log lines, stored on the run. `console.*` writes here too. */
+  readonly log: {
+    /** Records a `debug` line on the run. Messages longer than the log cap throw `argument_too_large`; lines past the per-run count are dropped and counted.
+     * @param fields structured fields */
+    debug(message: string, fields?: Record<string, unknown>): void;
+    /** Records a `info` line on the run. Messages longer than the log cap throw `argument_too_large`; lines past the per-run count are dropped and counted.
+     * @param fields structured fields */
+    info(message: string, fields?: Record<string, unknown>): void;
+    /** Records a `warn` line on the run. Messages longer than the log cap throw `argument_too_large`; lines past the per-run count are dropped and counted.
+     * @param fields structured fields */
+    warn(message: string, fields?: Record<string, unknown>): void;
+    /** Records a `error` line on the run. Messages longer than the log cap throw `argument_too_large`; lines past the per-run count are dropped and counted.
+     * @param fields structured fields */
+    error(message: string, fields?: Record<string, unknown>): void;
+  };
+  /** Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's allow-list are reachable, only on global addresses. */
+  readonly http: {
+    /** Sends a request. Rejects with `destination_blocked`, `scheme_not_allowed`, `too_many_redirects`, `response_too_large`, `timeout` or `http_error`. */
+    fetch(url: string, init?: HttpInit): Promise<HttpResponse>;
+    /** `fetch` with method GET. */
+    get(url: string, init?: HttpInit): Promise<HttpResponse>;
+    /** `fetch` with method POST. A non-string body is sent as JSON. */
+    post(url: string, body: unknown, init?: HttpInit): Promise<HttpResponse>;
+  };
+  /** A key-value cache shared by the runs of one company (Redis when configured, else in-process). Values are JSON. */
+  readonly cache: {
+    /** The value, or null. */
+    get(key: string): Promise<JsonValue | null>;
+    /** Stores a value.
+     * @param ttlSec time to live in seconds */
+    set(key: string, value: JsonValue, ttlSec?: number): Promise<void>;
+    /** Removes a key; true when it existed. */
+    delete(key: string): Promise<boolean>;
+    /** Atomically adds `by` (default 1) and returns the new value.
+     * @param ttlSec applied when the key is created */
+    incr(key: string, by?: number, ttlSec?: number): Promise<number>;
+  };
+  /** The Odoo ORM, as the run's user, pinned to the run's company. Provided by the Odoo addon; elsewhere every call rejects with `not_available`. */
+  readonly db: {
+    /** Ids of matching records.
+     * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
+    search(model: ModelName, domain?: Domain, options?: SearchOptions): Promise<number[]>;
+    /** Field values of records; many2one as `[id, name]`, dates as ISO strings. */
+    read(model: ModelName, ids: number[], fields?: string[]): Promise<OdooRecord[]>;
+    /** `search` then `read`.
+     * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
+    searchRead(model: ModelName, domain?: Domain, fields?: string[], options?: SearchOptions): Promise<OdooRecord[]>;
+    /** How many records match.
+     * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
+    searchCount(model: ModelName, domain?: Domain): Promise<number>;
+    /** Creates a record and returns its id. */
+    create(model: ModelName, values: Record<string, unknown>): Promise<number>;
+    /** Updates records. */
+    write(model: ModelName, ids: number[], values: Record<string, unknown>): Promise<boolean>;
+    /** Deletes records. */
+    unlink(model: ModelName, ids: number[]): Promise<boolean>;
+    /** Calls a public model method. Private (`_…`) and escalating methods are refused with `access_denied`. */
+    call(model: ModelName, method: string, ids: number[], args?: unknown[], kwargs?: Record<string, unknown>): Promise<JsonValue>;
+  };
+  /** Domain events. Provided by the Odoo addon; elsewhere rejects with `not_available`. */
+  readonly events: {
+    /** Writes an event to the outbox, dispatched after commit. Returns its id. */
+    emit(type: string, payload?: JsonValue): Promise<string>;
+  };
+};
+
+declare const console: {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+};

@@ -1,0 +1,14 @@
+"""Shared fixtures: one real engine (real V8 runner processes) per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from iota_scripts_sdk import Engine, EngineConfig
+
+
+@pytest.fixture(scope="session")
+def engine():
+    eng = Engine(EngineConfig(runners=2, max_source_bytes=64 * 1024 * 1024))
+    yield eng
+    eng.close()
