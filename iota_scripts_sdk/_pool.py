@@ -13,6 +13,7 @@ the background so the next caller does not pay for its start.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import orjson
 
@@ -30,6 +32,27 @@ from .limits import EngineConfig
 _logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_SEC = 60.0
+
+_spawner: concurrent.futures.ThreadPoolExecutor | None = None
+_spawner_pid: int | None = None
+_spawner_lock = threading.Lock()
+
+
+def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Starts a runner from one long-lived thread of this process.
+
+    Runners arm PR_SET_PDEATHSIG, and Linux fires it when the *thread* that
+    started the child ends, not the process: a runner started by a request
+    thread would die with that thread. The spawner thread lives as long as
+    the process, so runners die with their host and only then.
+    """
+    global _spawner, _spawner_pid  # noqa: PLW0603
+    with _spawner_lock:
+        if _spawner is None or _spawner_pid != os.getpid():
+            _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="iota-runner-spawner")
+            _spawner_pid = os.getpid()
+        spawner = _spawner
+    return spawner.submit(subprocess.Popen, args, **kwargs).result()
 
 
 class RunnerProcess:
@@ -50,7 +73,7 @@ class RunnerProcess:
             if not k.endswith("_PROXY") and not k.endswith("_proxy")
         }
         env["PYTHONUNBUFFERED"] = "1"
-        self.proc = subprocess.Popen(
+        self.proc = _popen(
             [config.python or sys.executable, "-m", "iota_scripts_sdk._runner", cfg],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
