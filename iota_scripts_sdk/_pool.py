@@ -46,10 +46,12 @@ def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     thread would die with that thread. The spawner thread lives as long as
     the process, so runners die with their host and only then.
     """
-    global _spawner, _spawner_pid  # noqa: PLW0603
+    global _spawner, _spawner_pid
     with _spawner_lock:
         if _spawner is None or _spawner_pid != os.getpid():
-            _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="iota-runner-spawner")
+            _spawner = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="iota-runner-spawner"
+            )
             _spawner_pid = os.getpid()
         spawner = _spawner
     return spawner.submit(subprocess.Popen, args, **kwargs).result()
@@ -234,7 +236,7 @@ class RunnerPool:
             self._count += 1
         try:
             runner = RunnerProcess(self.config)
-        except Exception:  # noqa: BLE001 - the next acquire will try (and report) again
+        except Exception:
             _logger.exception("could not start a script runner")
             with self._lock:
                 self._count -= 1

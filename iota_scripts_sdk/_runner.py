@@ -55,11 +55,11 @@ def _json_lit(text: str) -> str:
     return orjson.dumps(text).decode()
 
 
-class _Exit(Exception):  # noqa: N818 - control flow, not an error
+class _Exit(Exception):
     pass
 
 
-class _Limit(Exception):  # noqa: N818 - control flow: a run passed a limit
+class _Limit(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
@@ -77,6 +77,8 @@ class _Context:
         self.key: str | None = None
         self.source: str | None = None
         self.heap_bytes = 0
+        self.heap_total = 0
+        self.runs = 0
         self.wrap_head = f'__iota_load("{self.token}", (async function ($$iota) {{"use strict";'
         config = {
             "token": self.token,
@@ -266,7 +268,7 @@ class Runner:
             "heap_peak_bytes": heap,
         }
 
-    def run(self, msg: dict[str, Any]) -> None:  # noqa: C901, PLR0912, PLR0915
+    def run(self, msg: dict[str, Any]) -> None:
         from py_mini_racer import JSParseException, JSTimeoutException
 
         t0 = time.monotonic()
@@ -275,7 +277,9 @@ class Runner:
         limits = msg["limits"]
         timeout = float(limits["timeout_sec"])
         deadline = t0 + timeout
-        cpu_sec = float(limits.get("cpu_sec") or timeout)
+        # Without its own CPU budget a run is bounded by the wall clock alone
+        # (the +1 s keeps the two from racing at the same instant).
+        cpu_sec = float(limits["cpu_sec"]) if limits.get("cpu_sec") else timeout + 1.0
         key = msg["key"]
         source = msg["source"]
         self.runs += 1
@@ -313,7 +317,13 @@ class Runner:
                     self.fail(run_id, "syntax_error", "the script does not compile", t0, cpu0)
                 return
             except JSTimeoutException:
-                self.fail(run_id, "timeout", f"the run passed its {float(limits['deadline_sec']):g} s deadline", t0, cpu0)
+                self.fail(
+                    run_id,
+                    "timeout",
+                    f"the run passed its {float(limits['deadline_sec']):g} s deadline",
+                    t0,
+                    cpu0,
+                )
                 raise _Exit from None
             ctx.source = source
             self.contexts[key] = ctx
@@ -345,25 +355,29 @@ class Runner:
             }.get(code, "the run ended without a result")
             self.fail(run_id, code, message, t0, cpu0)
             raise _Exit
-        # The script's promise settled. V8 must be idle before this context is
-        # used again; __iota_end also deletes the globals the run added.
+        # The script's promise settled, and the take that brought the result
+        # also ended the run (its globals are gone; see prelude ``take``).
         stats_t = time.monotonic()
-        clean = False
-        with contextlib.suppress(Exception):
-            clean = bool(ctx.eval(f'__iota_end("{ctx.token}")', 0.05))
-        heap = ctx.heap_stats(0.05)
-        stats = self._stats(t0, cpu0, int(heap["total_heap_size"]) if heap else 0)
-        stats["wall_ms"] = round((stats_t - t0) * 1000, 3)
+        done_text, clean = done
+        wall_ms = (stats_t - t0) * 1000
+        ctx.runs += 1
+        heap = None
+        if wall_ms > 2 or ctx.runs % 16 == 1:
+            heap = ctx.heap_stats(0.05)
+            if heap is None:
+                clean = False
+            else:
+                ctx.heap_bytes = int(heap["used_heap_size"])
+                ctx.heap_total = int(heap["total_heap_size"])
+        stats = self._stats(t0, cpu0, ctx.heap_total)
+        stats["wall_ms"] = round(wall_ms, 3)
         self.send(
             b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
-            % (run_id, done.encode(), orjson.dumps(stats), _rss_bytes())
+            % (run_id, done_text.encode(), orjson.dumps(stats), _rss_bytes())
         )
-        if heap is None:
-            raise _Exit  # V8 is still busy: only a new process is clean
         if not clean:
             self._drop(key)
         else:
-            ctx.heap_bytes = int(heap["used_heap_size"])
             self._evict()
         if self.spare is None:
             self.spare = _Context(self)
@@ -391,36 +405,37 @@ class Runner:
             except JSOOMException:
                 raise _Limit("memory_limit") from None
 
-    def _pump(self, ctx: _Context, run_id: int, deadline: float, cpu_deadline: float) -> str | None:
-        """Moves messages until the run reports done; returns the done text."""
+    def _pump(
+        self, ctx: _Context, run_id: int, deadline: float, cpu_deadline: float
+    ) -> tuple[str, bool] | None:
+        """Moves messages until the run reports done; returns (done text, context clean)."""
         take = f'__iota_take("{ctx.token}")'
-        outstanding = 0
         while True:
             out = self._eval(ctx, take, deadline, cpu_deadline)
             if ctx.mr.was_hard_memory_limit_reached():
                 raise _Limit("memory_limit")
             if out:
+                done: str | None = None
                 for line in out.split("\n"):
                     kind, text = line[0], line[1:]
                     if kind == "D":
-                        return text
-                    if kind == "C":
-                        outstanding += 1
+                        done = text
+                    elif kind == "E" and done is not None:
+                        return done, text == "1"
+                    elif kind == "C":
                         self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text.encode()))
                     elif kind == "L":
                         self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text.encode()))
             # Wait for the host's replies (or the deadline, if nothing can
             # ever wake the script again, as with a promise that never settles).
+            # Every reply that has arrived goes into V8 in one eval.
             replies = self._replies(run_id, deadline)
-            for msg in replies:
-                outstanding -= 1
-                ok = "true" if msg["ok"] else "false"
-                self._eval(
-                    ctx,
-                    f'__iota_reply("{ctx.token}",{run_id},{int(msg["id"])},{ok},{_json_lit(msg["payload"])})',
-                    deadline,
-                    cpu_deadline,
-                )
+            code = ";".join(
+                f'__iota_reply("{ctx.token}",{run_id},{int(m["id"])},{"true" if m["ok"] else "false"},'
+                f"{_json_lit(m['payload'])})"
+                for m in replies
+            )
+            self._eval(ctx, code, deadline, cpu_deadline)
 
     def _replies(self, run_id: int, deadline: float) -> list[dict[str, Any]]:
         """At least one reply frame for this run, or raises _Limit at the deadline."""

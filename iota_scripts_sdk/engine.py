@@ -90,7 +90,7 @@ class Engine:
         self,
         source: str,
         *,
-        input: Any = None,  # noqa: A002 - the script sees it as ctx.input
+        input: Any = None,
         ctx: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
         tenant: str = "default",
@@ -209,7 +209,7 @@ class Engine:
         }
         return payload, key
 
-    def _drive(  # noqa: C901, PLR0912
+    def _drive(
         self,
         runner: RunnerProcess,
         payload: dict[str, Any],
@@ -229,7 +229,10 @@ class Engine:
         started = time.monotonic()
         remaining = t0 + limits.timeout_sec - started
         if remaining <= 0:
-            err = ScriptError("timeout", f"the run passed its {limits.timeout_sec:g} s deadline while waiting for a runner")
+            err = ScriptError(
+                "timeout",
+                f"the run passed its {limits.timeout_sec:g} s deadline while waiting for a runner",
+            )
             return RunResult(False, error=err, stats=_empty_stats(t0))
         payload["limits"]["timeout_sec"] = remaining
         hard_deadline = started + remaining + _KILL_GRACE_SEC
@@ -352,15 +355,13 @@ class Engine:
             return False, _error("invalid_argument", "malformed sdk call")
         if deadline_left <= 0:
             return False, _error("timeout", "the run's deadline has passed")
-        fn = host.get(name)
-        if fn is None:
-            fn = self._builtin(name, limits, tenant, deadline_left)
-        if fn is None:
-            if name in host_names():
-                ns = name.split(".")[0]
-                return False, _error("not_available", f"sdk.{ns} is not available on this host")
-            return False, _error("not_available", f"unknown sdk function {name!r}")
         try:
+            fn = host.get(name) or self._builtin(name, limits, tenant, deadline_left)
+            if fn is None:
+                if name in host_names():
+                    ns = name.split(".")[0]
+                    return False, _error("not_available", f"sdk.{ns} is not available on this host")
+                return False, _error("not_available", f"unknown sdk function {name!r}")
             value = fn(args)
             return True, b"" if value is None else orjson.dumps(value)
         except ScriptError as e:
@@ -368,7 +369,7 @@ class Engine:
         except (TypeError, orjson.JSONEncodeError):
             _logger.exception("host function %s returned a value that is not JSON", name)
             return False, _error("internal_error", f"{name} failed on the host")
-        except Exception:  # noqa: BLE001 - never let a host bug reach the script as a traceback
+        except Exception:
             _logger.exception("host function %s failed", name)
             return False, _error("internal_error", f"{name} failed on the host")
 
@@ -429,10 +430,8 @@ def _arg(
         if required:
             raise ScriptError("invalid_argument", f"{name} is required")
         return None
-    if (
-        not isinstance(v, kind)
-        or isinstance(v, bool)
-        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    if not isinstance(v, kind) or (
+        isinstance(v, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
     ):
         raise ScriptError("invalid_argument", f"{name} has the wrong type")
     return v
@@ -511,7 +510,7 @@ _default_lock = threading.Lock()
 
 def get_engine(config: EngineConfig | None = None) -> Engine:
     """The process-wide engine, created on first use (and again after a fork)."""
-    global _default_engine, _default_pid  # noqa: PLW0603
+    global _default_engine, _default_pid
     with _default_lock:
         if _default_engine is None or _default_pid != os.getpid():
             _default_engine = Engine(config)

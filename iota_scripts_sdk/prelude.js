@@ -35,6 +35,7 @@
   const MapC = Map;
   const SetC = Set;
   const WeakSetC = WeakSet;
+  const WeakMapC = WeakMap;
   const ProxyC = G.Proxy;
   const DateProto = Date.prototype;
   const ErrorProto = Error.prototype;
@@ -49,6 +50,8 @@
   const setDelete = uncurry(Set.prototype.delete);
   const weakSetAdd = uncurry(WeakSet.prototype.add);
   const weakSetHas = uncurry(WeakSet.prototype.has);
+  const weakMapGet = uncurry(WeakMap.prototype.get);
+  const weakMapSet = uncurry(WeakMap.prototype.set);
   const arrayPush = uncurry(Array.prototype.push);
   const arrayShift = uncurry(Array.prototype.shift);
   const arrayJoin = uncurry(Array.prototype.join);
@@ -107,8 +110,81 @@
   }
   defineProperty(SdkError.prototype, "name", { value: "SdkError" });
 
-  // ---- serialiser ----------------------------------------------------------
-  // One pass, each property read once. Refuses what JSON cannot carry, so a
+  // ---- serialisers ---------------------------------------------------------
+  // Strict (sdk arguments and results): V8's own JSON.stringify, captured
+  // before any script ran, with a replacer that refuses what JSON cannot carry
+  // (functions, symbols, BigInt, Proxies, Maps and Sets, invalid Dates) and
+  // counts depth and size as it goes. Each property is read once, by V8, so a
+  // getter cannot show the check one value and the copy another.
+  let strictDates = false;
+  const nativeToJSON = DateProto.toJSON;
+  function toJSON(key) {
+    let time;
+    try { time = dateGetTime(this); } catch (_) { return apply(nativeToJSON, this, [key]); }
+    if (NumberIsFinite(time)) return dateToISOString(this);
+    if (strictDates) throw SdkFail("invalid_argument", "an invalid Date is not JSON-serialisable");
+    return null;
+  }
+  defineProperty(DateProto, "toJSON", { value: toJSON, writable: true, enumerable: false, configurable: true });
+
+  function serializeStrict(value, maxChars, maxDepth, tooLargeCode, tooDeepCode) {
+    let size = 0;
+    const depths = new WeakMapC();
+    function replacer(key, v) {
+      size += key.length;
+      const t = typeof v;
+      if (t === "string") {
+        size += v.length;
+        if (size > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+        return v;
+      }
+      if (t === "object") {
+        if (v === null) return v;
+        if (weakSetHas(proxies, v)) throw SdkFail("invalid_argument", "a Proxy is not JSON-serialisable");
+        const hd = weakMapGet(depths, this);
+        const d = hd === undefined ? 1 : hd + 1;
+        if (d > maxDepth) throw SdkFail(tooDeepCode, "value is nested deeper than " + maxDepth + " levels");
+        weakMapSet(depths, v, d);
+        if (v instanceof MapC || v instanceof SetC || v instanceof PromiseC) {
+          throw SdkFail("invalid_argument", "a " + stringSlice(objectToString(v), 8, -1) + " is not JSON-serialisable");
+        }
+        size += 2;
+        if (size > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+        return v;
+      }
+      if (t === "number" || t === "boolean" || t === "undefined") {
+        size += 4;
+        return v;
+      }
+      throw SdkFail("invalid_argument", "a " + (t === "bigint" ? "BigInt" : t === "symbol" ? "Symbol" : t)
+        + " is not JSON-serialisable" + (key === "" ? "" : " (at key " + JSONStringify(key) + ")"));
+    }
+    let text;
+    strictDates = true;
+    try {
+      text = JSONStringify(value, replacer);
+    } catch (e) {
+      if (weakSetHas(sdkErrors, e)) throw e;
+      if (e instanceof RangeErrorC) {
+        if (stringIncludes(StringC(e.message), "string length")) {
+          throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+        }
+        throw SdkFail(tooDeepCode, "value is nested deeper than " + maxDepth + " levels");
+      }
+      if (e instanceof TypeErrorC && stringIncludes(StringC(e.message), "circular")) {
+        throw SdkFail("invalid_argument", "a cyclic structure is not JSON-serialisable");
+      }
+      throw e; // thrown by a script getter or toJSON
+    } finally {
+      strictDates = false;
+    }
+    if (text === undefined) return "null";
+    if (text.length > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
+    return text;
+  }
+
+  // Lenient (log fields and console arguments): describes what JSON cannot
+  // carry instead of refusing it. One pass, each property read once. Refuses what JSON cannot carry, so a
   // value cannot look different to the check and to the copy. `mode` is
   // "strict" (sdk arguments and results: refuse) or "lenient" (log fields:
   // describe). Limits count UTF-16 code units of output.
@@ -200,11 +276,17 @@
   //   D{...}                 run finished
   let outbox = [];
   function send(kind, text) { arrayPush(outbox, kind + text); }
+  // When the run has finished, take also ends it (see `end`) and appends
+  // "E1" (the context is clean again) or "E0" (it must be dropped). V8 runs a
+  // take only once the microtask queue is empty, so nothing of the run can
+  // follow it.
   function take(token) {
     if (token !== TOKEN) throw new TypeErrorC("not allowed");
     if (outbox.length === 0) return "";
-    const out = arrayJoin(outbox, "\n");
+    const finished = run !== null && run.done;
+    let out = arrayJoin(outbox, "\n");
     outbox = [];
+    if (finished) out += end() ? "\nE1" : "\nE0";
     return out;
   }
 
@@ -219,7 +301,7 @@
     }
     let text;
     try {
-      text = serialize(args, r.limits.maxArgChars, r.limits.maxDepth, "strict",
+      text = serializeStrict(args, r.limits.maxArgChars, r.limits.maxDepth,
         "argument_too_large", "invalid_argument");
     } catch (e) {
       return PromiseC.reject(e);
@@ -313,7 +395,7 @@
           else init = { ...(b === undefined ? {} : b), method, body: a };
           if (init !== null && typeof init === "object" && !isArray(init)
               && hasOwn(init, "body") && typeof init.body !== "string" && init.body !== undefined) {
-            init.body = serialize(init.body, run === null ? 0 : run.limits.maxArgChars, 64, "strict",
+            init.body = serializeStrict(init.body, run === null ? 0 : run.limits.maxArgChars, 64,
               "argument_too_large", "invalid_argument");
             init.json = true;
           }
@@ -414,7 +496,6 @@
   entry("__iota_start", freeze(start));
   entry("__iota_reply", freeze(reply));
   entry("__iota_load", freeze(load));
-  entry("__iota_end", freeze(end));
   entry("__iota_take", freeze(take));
 
   // Freeze every intrinsic reachable from the global object and from the
@@ -524,8 +605,8 @@
       body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(r.fatal)) + "}";
     } else if (ok) {
       try {
-        const text = value === undefined ? "null" : serialize(value, r.limits.maxResultChars,
-          r.limits.maxResultDepth, "strict", "result_too_large", "result_too_deep");
+        const text = serializeStrict(value, r.limits.maxResultChars, r.limits.maxResultDepth,
+          "result_too_large", "result_too_deep");
         body = "{\"ok\":true,\"result\":" + text + "}";
       } catch (e) {
         body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(e)) + "}";
@@ -568,8 +649,7 @@
 
   // Ends a run: forget its pending calls and delete the globals it added.
   // Returns false when the context cannot be made clean again.
-  function end(token) {
-    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+  function end() {
     run = null;
     outbox = [];
     let clean = true;

@@ -6,7 +6,9 @@ import re
 
 from iota_scripts_sdk import CODES
 
-_LEAKS = re.compile(r"Traceback \(most recent call|File \"/|site-packages|/usr/|/root/|\.py\b|SELECT |INSERT |UPDATE ")
+_LEAKS = re.compile(
+    r"Traceback \(most recent call|File \"/|site-packages|/usr/|/root/|\.py\b|SELECT |INSERT |UPDATE "
+)
 
 
 def assert_clean_error(error: dict, code: str) -> None:

