@@ -79,6 +79,7 @@ class _Context:
         self.heap_bytes = 0
         self.heap_total = 0
         self.runs = 0
+        self.abandoned: list[object] = []
         self.wrap_head = f'__iota_load("{self.token}", (async function ($$iota) {{"use strict";'
         config = {
             "token": self.token,
@@ -93,32 +94,47 @@ class _Context:
 
     def load(self, key: str, body: str, timeout_sec: float) -> None:
         code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
-        self.eval(code, timeout_sec)
+        self.eval(code, timeout_sec=timeout_sec)
         self.key = key
 
-    def eval(self, code: str, timeout_sec: float) -> Any:
-        """``MiniRacer.eval`` that returns at the timeout (raising JSTimeoutException)."""
+    def eval(self, *codes: str, timeout_sec: float) -> Any:
+        """Evaluates ``codes`` in order; returns the last one's value.
+
+        The evals are queued on V8's thread together, so a later one runs as
+        soon as the earlier one and its microtasks are done, without a trip
+        back to this thread in between. Raises the first one's exception, or
+        JSTimeoutException when all have not finished within ``timeout_sec``.
+        """
+        from py_mini_racer import JSTimeoutException
+
         ctx = self.mr._ctx
-        handle = ctx._python_to_value_handle(code)
-        return self._task(timeout_sec, ctx._get_dll().mr_eval, ctx._ctx, handle.raw)
+        dll = ctx._get_dll()
+        # The handles must outlive their tasks: a ValueHandle frees its V8
+        # value when it is collected.
+        handles = [ctx._python_to_value_handle(c) for c in codes]
+        posted = [self._post(dll.mr_eval, ctx._ctx, h.raw) for h in handles]
+        try:
+            return self._wait(posted, timeout_sec)
+        except JSTimeoutException:
+            self.abandoned.append(handles)  # cancelled tasks may still read them
+            raise
 
     def heap_stats(self, timeout_sec: float) -> dict[str, Any] | None:
         """V8 heap statistics, or None when V8 is still busy after timeout_sec."""
         ctx = self.mr._ctx
         try:
-            return orjson.loads(self._task(timeout_sec, ctx._get_dll().mr_heap_stats, ctx._ctx))
-        except Exception:  # noqa: BLE001 - busy or failed: the caller ends the process
+            posted = [self._post(ctx._get_dll().mr_heap_stats, ctx._ctx)]
+            return orjson.loads(self._wait(posted, timeout_sec))
+        except Exception:  # noqa: BLE001 - busy or failed: the caller drops the context
             return None
 
-    def _task(self, timeout_sec: float, dll_method: Any, *args: Any) -> Any:
-        # mini-racer's own task wrapper cancels at its timeout and then waits,
-        # without limit, for the cancellation to land, which never happens
-        # while V8 is stuck in microtasks. Here a timed-out task is cancelled
-        # and left behind: every caller of a timed-out task ends this process.
+    # mini-racer's own task wrapper cancels at its timeout and then waits,
+    # without limit, for the cancellation to land, which never happens while
+    # V8 is stuck in microtasks. Here a timed-out task is cancelled and left
+    # behind: every caller of a timed-out task ends this process.
+    def _post(self, dll_method: Any, *args: Any) -> tuple[Any, Any, int]:
         from concurrent.futures import Future
-        from concurrent.futures import TimeoutError as FutureTimeout
 
-        from py_mini_racer import JSTimeoutException
         from py_mini_racer._exc import JSEvalException
 
         ctx = self.mr._ctx
@@ -132,13 +148,29 @@ class _Context:
 
         registration = ctx._callback_registry.register(callback)
         callback_id = registration.__enter__()
-        task_id = dll_method(*args, callback_id)
-        try:
-            result = future.result(timeout=timeout_sec)
-        except FutureTimeout:
-            ctx._get_dll().mr_cancel_task(ctx._ctx, task_id)
-            raise JSTimeoutException from None
-        registration.__exit__(None, None, None)
+        return future, registration, dll_method(*args, callback_id)
+
+    def _wait(self, posted: list[tuple[Any, Any, int]], timeout_sec: float) -> Any:
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from py_mini_racer import JSTimeoutException
+
+        deadline = time.monotonic() + timeout_sec
+        result: Any = None
+        error: BaseException | None = None
+        for i, (future, registration, task_id) in enumerate(posted):
+            try:
+                result = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                ctx = self.mr._ctx
+                for _, _, tid in posted[i:]:
+                    ctx._get_dll().mr_cancel_task(ctx._ctx, tid)
+                raise JSTimeoutException from None
+            except Exception as e:  # noqa: BLE001 - re-raised below, after the rest ran
+                error = error or e
+            registration.__exit__(None, None, None)
+        if error is not None:
+            raise error
         return result
 
     def close(self) -> None:
@@ -334,14 +366,11 @@ class Runner:
         done: str | None = None
         error: tuple[str, str] | None = None
         try:
-            self._eval(
-                ctx,
+            start = (
                 f'__iota_start("{ctx.token}",{run_id},{_json_lit(msg["input"])},'
-                f"{_json_lit(msg['ctx'])},{_json_lit(orjson.dumps(limits['prelude']).decode())})",
-                deadline,
-                cpu_deadline,
+                f"{_json_lit(msg['ctx'])},{_json_lit(orjson.dumps(limits['prelude']).decode())})"
             )
-            done = self._pump(ctx, run_id, deadline, cpu_deadline)
+            done = self._pump(ctx, run_id, start, deadline, cpu_deadline)
         except _Limit as e:
             error = (e.code, "")
         if error is not None or done is None:
@@ -362,7 +391,9 @@ class Runner:
         wall_ms = (stats_t - t0) * 1000
         ctx.runs += 1
         heap = None
-        if wall_ms > 2 or ctx.runs % 16 == 1:
+        # heap_stats costs ~0.5 ms: sample it on the first run of a context,
+        # after long runs, and every 64th run; stats report the last sample.
+        if wall_ms > 20 or ctx.runs % 64 == 1:
             heap = ctx.heap_stats(0.05)
             if heap is None:
                 clean = False
@@ -373,7 +404,7 @@ class Runner:
         stats["wall_ms"] = round(wall_ms, 3)
         self.send(
             b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
-            % (run_id, done_text.encode(), orjson.dumps(stats), _rss_bytes())
+            % (run_id, done_text.encode(), orjson.dumps(stats), _rss_bytes() if self.runs % 32 == 1 else 0)
         )
         if not clean:
             self._drop(key)
@@ -382,8 +413,8 @@ class Runner:
         if self.spare is None:
             self.spare = _Context(self)
 
-    def _eval(self, ctx: _Context, code: str, deadline: float, cpu_deadline: float) -> Any:
-        """Evaluates ``code`` within the run's deadlines, or raises :class:`_Limit`."""
+    def _eval(self, ctx: _Context, codes: tuple[str, ...], deadline: float, cpu_deadline: float) -> Any:
+        """Evaluates ``codes`` within the run's deadlines, or raises :class:`_Limit`."""
         from py_mini_racer import JSOOMException, JSTimeoutException
 
         while True:
@@ -395,7 +426,7 @@ class Runner:
             if cpu_left <= 0:
                 raise _Limit("cpu_limit")
             try:
-                return ctx.eval(code, min(wall_left, cpu_left))
+                return ctx.eval(*codes, timeout_sec=min(wall_left, cpu_left))
             except JSTimeoutException:
                 # mini-racer cancelled the eval (TerminateExecution). Work
                 # queued behind it may still run: the caller ends this process.
@@ -406,12 +437,17 @@ class Runner:
                 raise _Limit("memory_limit") from None
 
     def _pump(
-        self, ctx: _Context, run_id: int, deadline: float, cpu_deadline: float
+        self, ctx: _Context, run_id: int, start: str, deadline: float, cpu_deadline: float
     ) -> tuple[str, bool] | None:
-        """Moves messages until the run reports done; returns (done text, context clean)."""
+        """Moves messages until the run reports done; returns (done text, context clean).
+
+        Each step evaluates what resumes the script (``start``, then the host's
+        replies) together with a take, which V8 runs after their microtasks.
+        """
         take = f'__iota_take("{ctx.token}")'
+        resume = start
         while True:
-            out = self._eval(ctx, take, deadline, cpu_deadline)
+            out = self._eval(ctx, (resume, take), deadline, cpu_deadline)
             if ctx.mr.was_hard_memory_limit_reached():
                 raise _Limit("memory_limit")
             if out:
@@ -426,16 +462,14 @@ class Runner:
                         self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text.encode()))
                     elif kind == "L":
                         self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text.encode()))
-            # Wait for the host's replies (or the deadline, if nothing can
-            # ever wake the script again, as with a promise that never settles).
+            # Wait for the host's replies (or the deadline, if nothing can ever
+            # wake the script again, as with a promise that never settles).
             # Every reply that has arrived goes into V8 in one eval.
-            replies = self._replies(run_id, deadline)
-            code = ";".join(
+            resume = ";".join(
                 f'__iota_reply("{ctx.token}",{run_id},{int(m["id"])},{"true" if m["ok"] else "false"},'
                 f"{_json_lit(m['payload'])})"
-                for m in replies
+                for m in self._replies(run_id, deadline)
             )
-            self._eval(ctx, code, deadline, cpu_deadline)
 
     def _replies(self, run_id: int, deadline: float) -> list[dict[str, Any]]:
         """At least one reply frame for this run, or raises _Limit at the deadline."""
