@@ -55,6 +55,16 @@ def _json_lit(text: str) -> str:
     return orjson.dumps(text).decode()
 
 
+def _json_text_lit(json_text: str) -> str:
+    """A JS string literal for JSON text, single-quoted.
+
+    JSON text is full of double quotes and has no raw line breaks (only
+    U+2028/U+2029, which JS string literals accept), so single quotes need
+    far fewer escapes than ``_json_lit``: V8 scans large inputs faster.
+    """
+    return "'" + json_text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 class _Exit(Exception):
     pass
 
@@ -367,8 +377,8 @@ class Runner:
         error: tuple[str, str] | None = None
         try:
             start = (
-                f'__iota_start("{ctx.token}",{run_id},{_json_lit(msg["input"])},'
-                f"{_json_lit(msg['ctx'])},{_json_lit(orjson.dumps(limits['prelude']).decode())})"
+                f'__iota_start("{ctx.token}",{run_id},{_json_text_lit(msg["input"])},'
+                f"{_json_text_lit(msg['ctx'])},{_json_text_lit(orjson.dumps(limits['prelude']).decode())})"
             )
             done = self._pump(ctx, run_id, start, deadline, cpu_deadline)
         except _Limit as e:
@@ -467,7 +477,7 @@ class Runner:
             # Every reply that has arrived goes into V8 in one eval.
             resume = ";".join(
                 f'__iota_reply("{ctx.token}",{run_id},{int(m["id"])},{"true" if m["ok"] else "false"},'
-                f"{_json_lit(m['payload'])})"
+                f"{_json_text_lit(m['payload'])})"
                 for m in self._replies(run_id, deadline)
             )
 
