@@ -168,7 +168,7 @@ class _Context:
         deadline = time.monotonic() + timeout_sec
         result: Any = None
         error: BaseException | None = None
-        for i, (future, registration, task_id) in enumerate(posted):
+        for i, (future, registration, _task_id) in enumerate(posted):
             try:
                 result = future.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
@@ -414,7 +414,12 @@ class Runner:
         stats["wall_ms"] = round(wall_ms, 3)
         self.send(
             b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
-            % (run_id, done_text.encode(), orjson.dumps(stats), _rss_bytes() if self.runs % 32 == 1 else 0)
+            % (
+                run_id,
+                done_text.encode(),
+                orjson.dumps(stats),
+                _rss_bytes() if self.runs % 32 == 1 else 0,
+            )
         )
         if not clean:
             self._drop(key)
@@ -423,7 +428,9 @@ class Runner:
         if self.spare is None:
             self.spare = _Context(self)
 
-    def _eval(self, ctx: _Context, codes: tuple[str, ...], deadline: float, cpu_deadline: float) -> Any:
+    def _eval(
+        self, ctx: _Context, codes: tuple[str, ...], deadline: float, cpu_deadline: float
+    ) -> Any:
         """Evaluates ``codes`` within the run's deadlines, or raises :class:`_Limit`."""
         from py_mini_racer import JSOOMException, JSTimeoutException
 

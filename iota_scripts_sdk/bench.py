@@ -62,10 +62,10 @@ def _timed(fn: Any, n: int) -> list[float]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
+def _rss_kb(pid: int, field: str = "Rss:") -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     return 0
 
@@ -158,6 +158,10 @@ def measure(quick: bool = False) -> dict[str, Any]:
         time.sleep(0.5)
         idle = [r for r in eng._pool._idle]
         out["idle_runner_rss_mb"] = max(_rss_kb(r.pid) for r in idle) / 1024 if idle else None
+        # PSS splits pages shared between runners (V8's code, ICU data).
+        out["idle_runner_pss_mb"] = (
+            max(_rss_kb(r.pid, "Pss:") for r in idle) / 1024 if idle else None
+        )
     finally:
         eng.close()
     out["heap_limit_peak_ratio"] = _heap_ratio()

@@ -383,7 +383,7 @@ class Engine:
                 allow_hosts=limits.allow_hosts,
                 timeout_sec=max(0.001, min(limits.http_timeout_sec, deadline_left)),
                 max_response_bytes=limits.max_response_bytes,
-                proxy_url=self.config.extra.get("http_proxy"),
+                proxy_url=self.config.http_proxy_url,
             )
             return lambda args: _http_fetch(policy, args)
         if name.startswith("cache."):

@@ -7,7 +7,7 @@ raises ``ScriptError("invalid_argument")`` naming the field.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from .errors import ScriptError
 
@@ -145,9 +145,11 @@ class EngineConfig:
     max_source_bytes: int = 256 * 1024
     #: Redis for ``sdk.cache``; None uses an in-process store.
     redis_url: str | None = None
+    #: The one egress proxy ``sdk.http`` may use (``http://host:port``);
+    #: environment proxies are always ignored.
+    http_proxy_url: str | None = None
     #: Python interpreter for runners (default: the current one).
     python: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive_int(self, "runners", 256)
