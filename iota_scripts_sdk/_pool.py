@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -75,6 +76,9 @@ class RunnerProcess:
             if not k.endswith("_PROXY") and not k.endswith("_proxy")
         }
         env["PYTHONUNBUFFERED"] = "1"
+        # The runner must load this very package, whatever is installed.
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self.proc = _popen(
             [config.python or sys.executable, "-m", "iota_scripts_sdk._runner", cfg],
             stdin=subprocess.PIPE,
