@@ -401,8 +401,8 @@ class Runner:
         ctx.runs += 1
         heap = None
         # heap_stats costs ~0.5 ms: sample it on the first run of a context,
-        # after long runs, and every 64th run; stats report the last sample.
-        if wall_ms > 20 or ctx.runs % 64 == 1:
+        # after long runs, and every 256th run; stats report the last sample.
+        if wall_ms > 20 or ctx.runs % 256 == 1:
             heap = ctx.heap_stats(0.05)
             if heap is None:
                 clean = False

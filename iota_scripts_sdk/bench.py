@@ -121,6 +121,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
         for th in threads:
             th.join()
         out["throughput_2_runners_per_s"] = done[0] / (time.perf_counter() - t)
+        out["throughput_2_runners_2_hosts_per_s"] = _two_host_throughput(total)
         # 1,000 records (~150 KB JSON) in and out
         records = _records()
         out["records_json_bytes"] = len(orjson.dumps(records))
@@ -170,6 +171,34 @@ def measure(quick: bool = False) -> dict[str, Any]:
     out.update(_in_process_miniracer(20 if quick else 100))
     out.update(_node_per_run(5 if quick else 20))
     return out
+
+
+def _host_process(total: int, start: Any, out: Any) -> None:
+    eng = Engine(EngineConfig(runners=1))
+    eng.run(TRIVIAL, input=1)
+    start.wait()
+    t = time.perf_counter()
+    for _ in range(total):
+        eng.run(TRIVIAL, input=1)
+    out.put((t, time.perf_counter()))
+    eng.close()
+
+
+def _two_host_throughput(total: int) -> float:
+    """Two host processes with one runner each, as Odoo's prefork workers run."""
+    import multiprocessing
+
+    mp = multiprocessing.get_context("spawn")
+    start, out = mp.Event(), mp.Queue()
+    procs = [mp.Process(target=_host_process, args=(total // 2, start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    time.sleep(3)  # both hosts and their runners are up
+    start.set()
+    spans = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join()
+    return total / (max(e for _, e in spans) - min(s for s, _ in spans))
 
 
 def _heap_ratio() -> float | None:
