@@ -247,3 +247,37 @@ def test_check_and_types(tmp_path):
     types = subprocess.run([*cli, "types"], capture_output=True, text=True)
     assert types.returncode == 0
     assert "declare const sdk" in types.stdout and "searchRead(" in types.stdout
+
+
+def test_redis_url_shares_the_cache_between_processes(tmp_path):
+    import uuid
+
+    import redis
+
+    key = f"cli-test-{uuid.uuid4().hex}"
+    src = f"export default async () => sdk.cache.incr('{key}', 1, 60)"
+    url = "redis://127.0.0.1:6379/0"
+    first, _, _ = _run_cli(tmp_path, src, "--redis-url", url)
+    second, _, _ = _run_cli(tmp_path, src, "--redis-url", url)
+    assert (first["result"], second["result"]) == (1, 2)
+    # without Redis each CLI process has its own in-process store
+    alone, _, _ = _run_cli(tmp_path, src)
+    assert alone["result"] == 1
+    client = redis.Redis.from_url(url)
+    assert [k for k in client.scan_iter(match=f"iota:c:cli:{key}")] == [
+        f"iota:c:cli:{key}".encode()
+    ]
+    client.delete(f"iota:c:cli:{key}")
+
+
+def test_redis_down_is_cache_unavailable(tmp_path):
+    out, elapsed, rc = _run_cli(
+        tmp_path,
+        "export default async () => sdk.cache.get('k')",
+        "--redis-url",
+        "redis://127.0.0.1:1/0",
+        timeout=5,
+    )
+    assert rc == 1
+    assert_clean_error(out["error"], "cache_unavailable")
+    assert elapsed < 4
