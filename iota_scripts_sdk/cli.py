@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a script")
     run.add_argument("file")
-    run.add_argument("--input", default=None, help="JSON value passed as ctx.input")
+    run.add_argument(
+        "--input", default=None, help="JSON value passed as ctx.input (@FILE reads it from FILE)"
+    )
     run.add_argument("--timeout", type=float, default=5.0, help="wall-clock deadline in seconds")
     run.add_argument("--memory-mb", type=int, default=64, help="V8 heap cap in MiB")
     run.add_argument(
@@ -73,8 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     source = _read(args.file)
     input_value = None
     if args.input is not None:
+        text = _read(args.input[1:]) if args.input.startswith("@") else args.input
         try:
-            input_value = json.loads(args.input)
+            input_value = json.loads(text)
         except ValueError as e:
             print(f"iota-scripts: --input is not JSON: {e}", file=sys.stderr)
             return 2

@@ -556,9 +556,12 @@
     try {
       if (weakSetHas(sdkErrors, e)) code = e.code;
       if (e !== null && (typeof e === "object" || typeof e === "function")) {
-        name = StringC(e.name);
-        message = StringC(e.message);
-        stack = typeof e.stack === "string" ? e.stack : "";
+        const n = e.name;
+        const m = e.message;
+        name = n === undefined ? "Uncaught" : StringC(n);
+        message = m === undefined ? serialize(e, 2000, 8, "lenient", "argument_too_large", "argument_too_large") : StringC(m);
+        const s = e.stack;
+        stack = typeof s === "string" ? s : "";
       } else {
         name = "Uncaught";
         message = StringC(e);

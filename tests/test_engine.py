@@ -520,8 +520,16 @@ def test_engine_never_imports_odoo():
 
 
 def test_tricky_text_round_trips_exactly(engine):
-    tricky = {"q": "it's \"quoted\" \\ back\\slash \u2028\u2029 é 😀 \x00 \n\t", "n": [1.5e300, -1, 0.1], "k'\"": True}
+    tricky = {
+        "q": 'it\'s "quoted" \\ back\\slash \u2028\u2029 é 😀 \x00 \n\t',
+        "n": [1.5e300, -1, 0.1],
+        "k'\"": True,
+    }
     res = run(engine, "export default (ctx) => ctx.input", input=tricky)
     assert res.result == tricky
-    res = run(engine, "export default async () => sdk.db.read('x', [1])", host={"db.read": lambda args: tricky})
+    res = run(
+        engine,
+        "export default async () => sdk.db.read('x', [1])",
+        host={"db.read": lambda args: tricky},
+    )
     assert res.result == tricky

@@ -281,3 +281,16 @@ def test_redis_down_is_cache_unavailable(tmp_path):
     assert rc == 1
     assert_clean_error(out["error"], "cache_unavailable")
     assert elapsed < 4
+
+
+def test_input_from_file_and_thrown_values(tmp_path):
+    data = tmp_path / "in.json"
+    data.write_text(json.dumps({"rows": list(range(1000))}))
+    out, _, rc = _run_cli(
+        tmp_path, "export default (ctx) => ctx.input.rows.length", "--input", f"@{data}"
+    )
+    assert (rc, out["result"]) == (0, 1000)
+    out, _, _ = _run_cli(tmp_path, "export default () => { throw 'plain' }")
+    assert out["error"]["message"] == "Uncaught: plain"
+    out, _, _ = _run_cli(tmp_path, "export default () => { throw {message: 'obj'} }")
+    assert out["error"]["message"] == "Uncaught: obj"
