@@ -61,6 +61,8 @@ class Limits:
     max_arg_bytes: int = 1024 * 1024
     max_log_lines: int = 1000
     max_log_line_bytes: int = 16 * 1024
+    #: Log text a run may keep in all; later lines are dropped and counted.
+    max_log_bytes: int = 1024 * 1024
     #: Hosts ``sdk.http`` may reach: exact names, ``*.example.com``, or ``*``
     #: for every public host. Empty: all outbound HTTP is refused.
     allow_hosts: tuple[str, ...] = ()
@@ -80,6 +82,7 @@ class Limits:
             "max_arg_bytes",
             "max_log_lines",
             "max_log_line_bytes",
+            "max_log_bytes",
             "max_response_bytes",
         ):
             _positive_int(self, name)
@@ -102,6 +105,7 @@ class Limits:
             "maxDepth": _ARG_DEPTH,
             "maxLogChars": self.max_log_line_bytes,
             "maxLogLines": self.max_log_lines,
+            "maxLogTotalChars": self.max_log_bytes,
             "maxResultChars": self.max_result_bytes,
             "maxResultDepth": self.max_result_depth,
         }

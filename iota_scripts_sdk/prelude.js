@@ -356,7 +356,8 @@
         "argument_too_large", "argument_too_large");
     }
     r.logLines += 1;
-    if (r.logLines > r.limits.maxLogLines) {
+    r.logChars += msg.length + f.length;
+    if (r.logLines > r.limits.maxLogLines || r.logChars > r.limits.maxLogTotalChars) {
       r.logsDropped += 1;
       return;
     }
@@ -627,7 +628,7 @@
     if (run !== null && !run.done) throw new TypeErrorC("a run is active");
     const r = {
       id: runId, limits: JSONParse(limitsJson), calls: 0, inflight: 0, nextId: 1,
-      pending: new MapC(), queue: [], fatal: null, done: false, logLines: 0, logsDropped: 0,
+      pending: new MapC(), queue: [], fatal: null, done: false, logLines: 0, logChars: 0, logsDropped: 0,
     };
     run = r;
     outbox = [];

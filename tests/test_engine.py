@@ -295,6 +295,8 @@ def test_logs_are_structured_and_capped(engine):
         'line 2 {"i":2}',
     ]
     assert res.stats["logs_dropped"] == 8
+    res = run(engine, "export default () => { for (let i = 0; i < 100; i++) sdk.log.info('y'.repeat(1000)) }", limits=Limits(max_log_bytes=10_000))
+    assert len(res.logs) == 9 and res.stats["logs_dropped"] == 91
 
 
 def test_on_log_streams_before_the_result(engine):
