@@ -47,7 +47,9 @@ class FrameReader:
 
     def feed(self) -> bool:
         """Reads what is available (one ``os.read``). False at end of file."""
-        chunk = os.read(self.fd, 1 << 20)
+        # 64 KiB: os.read allocates its whole size up front, and a larger
+        # request crosses malloc's mmap threshold (page faults on every read).
+        chunk = os.read(self.fd, 65536)
         if not chunk:
             return False
         self._buf += chunk

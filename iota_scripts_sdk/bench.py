@@ -90,14 +90,15 @@ def measure(quick: bool = False) -> dict[str, Any]:
             cold.append((time.perf_counter() - t) * 1e6)
         out["cold_run_p50_us"] = statistics.median(cold)
         # host call round trip inside a run
-        calls = 200
+        calls = 2000
         host = {"db.search": lambda args: [1]}
         rt_src = f"export default async () => {{ for (let i = 0; i < {calls}; i++) await sdk.db.search('x'); return 1 }}"
         base_src = "export default async () => 1"
         per = []
-        for _ in range(10 if quick else 30):
+        eng.run(rt_src, host=host, limits=Limits(timeout_sec=30, max_host_calls=calls))
+        for _ in range(3 if quick else 15):
             t1 = time.perf_counter()
-            eng.run(rt_src, host=host)
+            eng.run(rt_src, host=host, limits=Limits(timeout_sec=30, max_host_calls=calls))
             t2 = time.perf_counter()
             eng.run(base_src, host=host)
             t3 = time.perf_counter()
