@@ -87,6 +87,9 @@ class RunnerProcess:
             # log through _drain_stderr, never to a script author.
             stderr=subprocess.PIPE,
             close_fds=True,
+            # Its own session: a Ctrl-C or SIGHUP meant for the host's terminal
+            # does not reach runners; they end with their host (PDEATHSIG).
+            start_new_session=True,
             env=env,
             cwd="/",
         )
