@@ -294,3 +294,27 @@ def test_input_from_file_and_thrown_values(tmp_path):
     assert out["error"]["message"] == "Uncaught: plain"
     out, _, _ = _run_cli(tmp_path, "export default () => { throw {message: 'obj'} }")
     assert out["error"]["message"] == "Uncaught: obj"
+
+
+def test_runner_dies_with_a_killed_cli(tmp_path):
+    script = tmp_path / "spin.js"
+    script.write_text("export default () => { for (;;) {} }")
+    before = _runner_pids()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iota_scripts_sdk.cli", "run", str(script), "--json", "--timeout", "30"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):  # wait until its runner spins
+        if _runner_pids() - before:
+            break
+        time.sleep(0.05)
+    assert _runner_pids() - before, "the CLI never started a runner"
+    time.sleep(0.3)
+    proc.kill()
+    proc.wait()
+    for _ in range(40):
+        if not _runner_pids() - before:
+            break
+        time.sleep(0.05)
+    assert _runner_pids() - before == set(), "a runner kept spinning after its CLI was killed"
