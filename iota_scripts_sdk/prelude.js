@@ -18,11 +18,9 @@
 
   // ---- captured intrinsics -------------------------------------------------
   const G = globalThis;
-  const ObjectC = Object;
-  const { freeze, isFrozen, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
-    keys: objectKeys, create, setPrototypeOf } = Object;
+  const { freeze, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
+    keys: objectKeys, create } = Object;
   const { apply, ownKeys, deleteProperty } = Reflect;
-  const ArrayC = Array;
   const { isArray } = Array;
   const JSONStringify = JSON.stringify;
   const JSONParse = JSON.parse;
@@ -44,7 +42,6 @@
   const mapGet = uncurry(Map.prototype.get);
   const mapSet = uncurry(Map.prototype.set);
   const mapDelete = uncurry(Map.prototype.delete);
-  const mapHas = uncurry(Map.prototype.has);
   const setAdd = uncurry(Set.prototype.add);
   const setHas = uncurry(Set.prototype.has);
   const setDelete = uncurry(Set.prototype.delete);
@@ -96,16 +93,23 @@
   let run = null; // the current run's state, null when idle
   let mainModule = null; // the loaded script's module function
 
-  function SdkFail(code, message) {
-    const e = new SdkError(code, message);
-    return e;
-  }
+  // Only errors the bridge makes carry their code out of the run: a script
+  // may construct sdk.SdkError (for instanceof), but not forge a code.
   const sdkErrors = new WeakSetC();
+  let minting = false;
+  function SdkFail(code, message) {
+    minting = true;
+    try {
+      return new SdkError(code, message);
+    } finally {
+      minting = false;
+    }
+  }
   class SdkError extends ErrorC {
     constructor(code, message) {
       super(message);
       defineProperty(this, "code", { value: code, enumerable: true });
-      weakSetAdd(sdkErrors, this);
+      if (minting) weakSetAdd(sdkErrors, this);
     }
   }
   defineProperty(SdkError.prototype, "name", { value: "SdkError" });
