@@ -260,6 +260,13 @@ def test_uncaught_sdk_error_keeps_its_code_forged_codes_do_not(engine):
         engine, "export default () => { throw Object.assign(new Error('x'), {code: 'timeout'}) }"
     )
     assert res.error.code == "script_error"
+    res = run(engine, "export default () => { throw new sdk.SdkError('access_denied', 'forged') }")
+    assert res.error.code == "script_error"
+    res = run(
+        engine,
+        "export default async () => { try { await sdk.http.get('ftp://x') } catch (e) { return [e instanceof sdk.SdkError, e.code] } }",
+    )
+    assert res.result == [True, "scheme_not_allowed"]
 
 
 def test_budget_exceeded_is_sticky_and_inflight_bounded(engine):
@@ -295,7 +302,11 @@ def test_logs_are_structured_and_capped(engine):
         'line 2 {"i":2}',
     ]
     assert res.stats["logs_dropped"] == 8
-    res = run(engine, "export default () => { for (let i = 0; i < 100; i++) sdk.log.info('y'.repeat(1000)) }", limits=Limits(max_log_bytes=10_000))
+    res = run(
+        engine,
+        "export default () => { for (let i = 0; i < 100; i++) sdk.log.info('y'.repeat(1000)) }",
+        limits=Limits(max_log_bytes=10_000),
+    )
     assert len(res.logs) == 9 and res.stats["logs_dropped"] == 91
 
 

@@ -301,7 +301,16 @@ def test_runner_dies_with_a_killed_cli(tmp_path):
     script.write_text("export default () => { for (;;) {} }")
     before = _runner_pids()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iota_scripts_sdk.cli", "run", str(script), "--json", "--timeout", "30"],
+        [
+            sys.executable,
+            "-m",
+            "iota_scripts_sdk.cli",
+            "run",
+            str(script),
+            "--json",
+            "--timeout",
+            "30",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
