@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+import time
 
 from iota_scripts_sdk import CODES
 
@@ -17,3 +22,62 @@ def assert_clean_error(error: dict, code: str) -> None:
     assert error["code"] in CODES
     text = " ".join(str(v) for v in error.values())
     assert not _LEAKS.search(text), f"error leaks host internals: {text[:300]}"
+
+
+def run_cli(tmp_path, source: str, *extra: str, timeout: float = 5.0) -> tuple[dict, float, int]:
+    """Runs ``source`` with ``iota-scripts run --json``: (output, seconds, exit status).
+
+    Asserts the CLI's contract that stdout holds exactly one JSON object.
+    """
+    script = tmp_path / "script.js"
+    script.write_text(source)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iota_scripts_sdk.cli",
+            "run",
+            str(script),
+            "--json",
+            "--timeout",
+            str(timeout),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=marked_env(),
+    )
+    elapsed = time.monotonic() - t0
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, f"expected exactly one JSON line, got {proc.stdout!r}"
+    return json.loads(lines[0]), elapsed, proc.returncode
+
+
+#: Runners inherit their CLI's environment: this mark tells this suite's
+#: runners from those of any other process on the machine.
+TEST_MARK = f"IOTA_TEST_MARK={os.getpid()}"
+
+
+def marked_env() -> dict[str, str]:
+    key, value = TEST_MARK.split("=")
+    return {**os.environ, key: value}
+
+
+def runner_pids() -> set[int]:
+    """Live runner processes started by this suite's CLI runs."""
+    pids = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"iota_scripts_sdk._runner" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if TEST_MARK.encode() in f.read().split(b"\0"):
+                    pids.add(int(pid))
+        except OSError:
+            pass
+    return pids

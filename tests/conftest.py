@@ -12,3 +12,7 @@ def engine():
     eng = Engine(EngineConfig(runners=2, max_source_bytes=64 * 1024 * 1024))
     yield eng
     eng.close()
+
+
+# Redis fixtures (the machine's server, private servers a test may kill).
+from redis_servers import main_redis, own_redis  # noqa: E402, F401

@@ -8,13 +8,12 @@ no runner left behind, and that the next run succeeds.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
-from _checks import assert_clean_error
+from _checks import assert_clean_error, marked_env, run_cli, runner_pids
 
 TIMEOUT = 1.0
 
@@ -93,43 +92,7 @@ CASES = {
 def _run_cli(
     tmp_path, source: str, *extra: str, timeout: float = TIMEOUT
 ) -> tuple[dict, float, int]:
-    script = tmp_path / "script.js"
-    script.write_text(source)
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "iota_scripts_sdk.cli",
-            "run",
-            str(script),
-            "--json",
-            "--timeout",
-            str(timeout),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    elapsed = time.monotonic() - t0
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, f"expected exactly one JSON line, got {proc.stdout!r}"
-    return json.loads(lines[0]), elapsed, proc.returncode
-
-
-def _runner_pids() -> set[int]:
-    pids = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"iota_scripts_sdk._runner" in f.read():
-                    pids.add(int(pid))
-        except OSError:
-            pass
-    return pids
+    return run_cli(tmp_path, source, *extra, timeout=timeout)
 
 
 # Cases whose point is a budget, not the clock, get room for a loaded CI machine.
@@ -139,18 +102,20 @@ SLOW = {"call_flood": 3.0, "v8_fatal": 3.0}
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_case(tmp_path, name):
     source, code = CASES[name]
-    before = _runner_pids()
+    before = runner_pids()
     timeout = SLOW.get(name, TIMEOUT)
     out, elapsed, rc = _run_cli(tmp_path, source, timeout=timeout)
     assert rc == 1
     assert out["ok"] is False
     assert_clean_error(out["error"], code)
-    assert elapsed < timeout + 0.5, f"{name} took {elapsed:.2f}s"  # end to end, interpreter start included
+    assert elapsed < timeout + 0.5, (
+        f"{name} took {elapsed:.2f}s"
+    )  # end to end, interpreter start included
     for _ in range(40):  # a runner started just before the CLI exited needs a moment to see it
-        if not _runner_pids() - before:
+        if not runner_pids() - before:
             break
         time.sleep(0.05)
-    assert _runner_pids() - before == set(), "a runner outlived its CLI"
+    assert runner_pids() - before == set(), "a runner outlived its CLI"
     ok, _, rc = _run_cli(tmp_path, "export default (ctx) => ctx.input * 2", "--input", "21")
     assert rc == 0 and ok["result"] == 42
 
@@ -299,7 +264,7 @@ def test_input_from_file_and_thrown_values(tmp_path):
 def test_runner_dies_with_a_killed_cli(tmp_path):
     script = tmp_path / "spin.js"
     script.write_text("export default () => { for (;;) {} }")
-    before = _runner_pids()
+    before = runner_pids()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -313,17 +278,18 @@ def test_runner_dies_with_a_killed_cli(tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=marked_env(),
     )
     for _ in range(100):  # wait until its runner spins
-        if _runner_pids() - before:
+        if runner_pids() - before:
             break
         time.sleep(0.05)
-    assert _runner_pids() - before, "the CLI never started a runner"
+    assert runner_pids() - before, "the CLI never started a runner"
     time.sleep(0.3)
     proc.kill()
     proc.wait()
     for _ in range(40):
-        if not _runner_pids() - before:
+        if not runner_pids() - before:
             break
         time.sleep(0.05)
-    assert _runner_pids() - before == set(), "a runner kept spinning after its CLI was killed"
+    assert runner_pids() - before == set(), "a runner kept spinning after its CLI was killed"

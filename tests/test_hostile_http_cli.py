@@ -9,11 +9,9 @@ the server.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-from _checks import assert_clean_error
+from _checks import assert_clean_error, run_cli
 from http_servers import LoopbackServer, redirect_route
 
 SPELLINGS = [
@@ -38,25 +36,7 @@ SPELLINGS = [
 
 
 def _run(tmp_path, source: str, *extra: str) -> dict:
-    script = tmp_path / "s.js"
-    script.write_text(source)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "iota_scripts_sdk.cli",
-            "run",
-            str(script),
-            "--json",
-            "--timeout",
-            "5",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return json.loads(proc.stdout)
+    return run_cli(tmp_path, source, *extra)[0]
 
 
 @pytest.fixture(scope="module")

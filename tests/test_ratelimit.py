@@ -8,97 +8,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
+from redis_servers import REDIS_URL, OwnRedis, free_port, redis_reachable
 
 from iota_scripts_sdk._ratelimit import RateDecision, RateLimiter
 from iota_scripts_sdk.errors import ScriptError
 
-REDIS_URL = os.environ.get("IOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _redis_reachable(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.exceptions.RedisError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class OwnRedis:
-    """A private redis-server that a test may kill and restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if _redis_reachable(self.url):
-                return
-            time.sleep(0.02)
-        raise RuntimeError("own redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(5)
-            self.proc = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0:
-        pytest.skip("redis-server binary not installed")
-    server = OwnRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
-def main_redis() -> Iterator[redis.Redis]:
-    if not _redis_reachable(REDIS_URL):
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -106,7 +28,7 @@ def namespace() -> Iterator[str]:
     """A unique limiter namespace; its Redis keys are removed after the test."""
     name = f"iota:rl-test:{uuid.uuid4().hex[:12]}"
     yield name
-    if _redis_reachable(REDIS_URL):
+    if redis_reachable(REDIS_URL):
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=f"{name}:*", count=1000))
         if keys:
@@ -366,7 +288,7 @@ def test_redis_unavailable_policies(own_redis: OwnRedis, policy: str) -> None:
 
 
 def test_unreachable_message_free_deny() -> None:
-    limiter = RateLimiter(f"redis://:pw@127.0.0.1:{_free_port()}/0")
+    limiter = RateLimiter(f"redis://:pw@127.0.0.1:{free_port()}/0")
     start = time.monotonic()
     decision = limiter.check("k", 5, 60)
     assert time.monotonic() - start < 2
