@@ -156,9 +156,12 @@ class _Context:
             except JSEvalException as e:
                 future.set_exception(e)
 
-        registration = ctx._callback_registry.register(callback)
-        callback_id = registration.__enter__()
-        return future, registration, dll_method(*args, callback_id)
+        # The registry's own context manager costs a generator per task; this
+        # is the same bookkeeping (see _CallbackRegistry.register).
+        registry = ctx._callback_registry
+        callback_id = next(registry._next_callback_id)
+        registry._active_callbacks[callback_id] = callback
+        return future, callback_id, dll_method(*args, callback_id)
 
     def _wait(self, posted: list[tuple[Any, Any, int]], timeout_sec: float) -> Any:
         from concurrent.futures import TimeoutError as FutureTimeout
@@ -175,8 +178,9 @@ class _Context:
                 if not future.done():
                     ctx._get_dll().mr_cancel_task(ctx._ctx, task_id)
             raise JSTimeoutException from None
-        for future, registration, _ in posted:
-            registration.__exit__(None, None, None)
+        active = self.mr._ctx._callback_registry._active_callbacks
+        for future, callback_id, _ in posted:
+            active.pop(callback_id, None)
             error = future.exception(timeout=0)
             if error is not None:
                 raise error
