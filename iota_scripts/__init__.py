@@ -1,0 +1,2 @@
+from . import models, wizard
+from .hooks import _post_init_hook

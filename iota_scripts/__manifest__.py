@@ -1,0 +1,52 @@
+{
+    "name": "IOTA Scripts",
+    "summary": "Write JavaScript inside Odoo and run it safely in sandboxed V8",
+    "description": """
+IOTA Scripts
+============
+
+Scripts are JavaScript modules (``export default async function (ctx) {...}``)
+stored with an immutable version history. They run in V8 runner processes
+outside the Odoo process (the ``iota_scripts_sdk`` engine), as a dedicated
+least-privilege user pinned to the script's company, and reach Odoo through
+``sdk.db`` (the ORM, with record rules), ``sdk.events`` (an outbox),
+``sdk.http`` (allow-listed hosts) and ``sdk.cache`` (per company).
+
+Every Odoo trigger reaches scripts through one server-action type,
+"Run JavaScript script": automation rules, scheduled actions and contextual
+actions. Each run is recorded as an execution with its logs, result, error
+and resource usage.
+""",
+    "version": "18.0.1.0.0",
+    "category": "Productivity/Scripting",
+    "author": "IOTA Scripts",
+    "license": "LGPL-3",
+    "depends": ["base", "mail", "base_automation"],
+    "external_dependencies": {"python": ["iota_scripts_sdk", "orjson"]},
+    "data": [
+        "security/iota_scripts_groups.xml",
+        "security/ir.model.access.csv",
+        "security/iota_scripts_rules.xml",
+        "data/ir_cron_data.xml",
+        "views/iota_script_tag_views.xml",
+        "views/iota_script_version_views.xml",
+        "views/iota_script_execution_views.xml",
+        "views/iota_script_event_views.xml",
+        "wizard/iota_script_run_wizard_views.xml",
+        "views/iota_script_views.xml",
+        "views/ir_actions_server_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/iota_scripts_menus.xml",
+    ],
+    "demo": [
+        "demo/iota_script_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "iota_scripts/static/tests/tours/**/*",
+        ],
+    },
+    "post_init_hook": "_post_init_hook",
+    "application": True,
+    "installable": True,
+}

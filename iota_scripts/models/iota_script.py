@@ -1,0 +1,483 @@
+"""Scripts: JavaScript modules owned by a company, with an immutable history.
+
+A script's ``source`` is what a developer edits. Every save that changes it
+creates an ``iota.script.version`` (number, sha256, author, note) and points
+``version_id`` at it; runs always execute ``version_id.source``. A source is
+refused at save when it is too large (``iota_scripts.max_source_bytes``) or
+does not parse (checked by the engine in a runner, reported as
+"Line L, column C: message").
+
+Runs happen as ``run_as_user_id``: by default the company's dedicated
+least-privilege user (see ``res.company._iota_scripts_runner_user``), never
+the author and never the superuser. Only IOTA Scripts administrators may
+choose another user.
+
+Archiving a script (``active``) is its soft delete: it keeps its versions and
+executions, and no trigger runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from ..tools.sentinel import as_engine, is_engine
+from ..tools.settings import ENGINE_MAX_SOURCE_BYTES, get_engine, get_setting, scripts_enabled
+
+_logger = logging.getLogger(__name__)
+
+GROUP_USER = "iota_scripts.iota_scripts_group_user"
+GROUP_DEVELOPER = "iota_scripts.iota_scripts_group_developer"
+GROUP_ADMIN = "iota_scripts.iota_scripts_group_admin"
+
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_HOST = re.compile(
+    r"^(\*|(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$"
+)
+
+DEFAULT_SOURCE = """\
+// ctx.input: the run's input; ctx.trigger: what started the run;
+// ctx.records: {model, ids} when records triggered it.
+export default async function (ctx) {
+  sdk.log.info("hello", { trigger: ctx.trigger.type });
+  return { ok: true };
+}
+"""
+
+
+class IotaScript(models.Model):
+    _name = "iota.script"
+    _description = "Script"
+    _inherit = ["mail.thread"]
+    _order = "name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, tracking=True)
+    key = fields.Char(
+        required=True,
+        compute="_compute_key",
+        store=True,
+        readonly=False,
+        precompute=True,
+        copy=False,
+        tracking=True,
+        help="Technical name, unique per company: lower-case letters, digits, '_', '.' and '-'.",
+    )
+    description = fields.Text()
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        tracking=True,
+        default=lambda self: self.env.company,
+    )
+    run_as_user_id = fields.Many2one(
+        "res.users",
+        string="Run As",
+        tracking=True,
+        copy=False,
+        ondelete="restrict",
+        context={"active_test": False},
+        domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
+        help="The user whose access rights and record rules apply to sdk.db. "
+        "By default, the company's dedicated scripts user (internal user, no other group).",
+    )
+    state = fields.Selection(
+        [("draft", "Draft"), ("active", "Active"), ("disabled", "Disabled")],
+        default="draft",
+        required=True,
+        tracking=True,
+        help="Triggers (automation rules, scheduled actions) only run active scripts; "
+        "draft scripts can be run by hand.",
+    )
+    source = fields.Text(groups=GROUP_DEVELOPER, default=DEFAULT_SOURCE)
+    version_id = fields.Many2one(
+        "iota.script.version",
+        string="Current Version",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        ondelete="set null",
+    )
+    version_number = fields.Integer(related="version_id.number", string="Version")
+    version_ids = fields.One2many("iota.script.version", "script_id", string="Versions")
+    version_count = fields.Integer(compute="_compute_version_count")
+    timeout_sec = fields.Float(
+        string="Timeout (s)",
+        tracking=True,
+        default=lambda self: get_setting(self.env, "default_timeout_sec"),
+    )
+    memory_mb = fields.Integer(
+        string="Memory (MB)",
+        tracking=True,
+        default=lambda self: get_setting(self.env, "default_memory_mb"),
+    )
+    allowed_hosts = fields.Text(
+        tracking=True,
+        help="Hosts sdk.http may reach, one per line: api.example.com, *.example.com "
+        "(subdomains), or * (any public host). Empty: no outbound HTTP.",
+    )
+    tag_ids = fields.Many2many("iota.script.tag", string="Tags")
+    active = fields.Boolean(default=True, tracking=True)
+    execution_ids = fields.One2many("iota.script.execution", "script_id", string="Executions")
+    execution_count = fields.Integer(compute="_compute_execution_count")
+    last_execution_id = fields.Many2one(
+        "iota.script.execution", compute="_compute_last_execution_id", string="Last Run"
+    )
+    last_execution_state = fields.Selection(
+        lambda self: self.env["iota.script.execution"]._fields["state"].selection,
+        compute="_compute_last_execution_id",
+        string="Last Run State",
+    )
+    server_action_ids = fields.One2many(
+        "ir.actions.server", "iota_script_id", string="Server Actions"
+    )
+    server_action_count = fields.Integer(compute="_compute_server_action_count")
+
+    _sql_constraints = [
+        (
+            "key_company_uniq",
+            "unique (company_id, key)",
+            "The key of a script must be unique per company.",
+        ),
+    ]
+
+    # ---- computes ---------------------------------------------------------------
+    @api.depends("name")
+    def _compute_key(self):
+        for script in self:
+            # keys are stable identifiers: only a script without one gets it from its name
+            slug = re.sub(r"[^a-z0-9]+", "_", (script.name or "").lower()).strip("_")[:64]
+            script.key = script.key or slug or False
+
+    def _compute_version_count(self):
+        counts = dict(
+            self.env["iota.script.version"]._read_group(
+                [("script_id", "in", self.ids)], ["script_id"], ["__count"]
+            )
+        )
+        for script in self:
+            script.version_count = counts.get(script, 0)
+
+    def _compute_execution_count(self):
+        counts = dict(
+            self.env["iota.script.execution"]._read_group(
+                [("script_id", "in", self.ids)], ["script_id"], ["__count"]
+            )
+        )
+        for script in self:
+            script.execution_count = counts.get(script, 0)
+
+    def _compute_last_execution_id(self):
+        Execution = self.env["iota.script.execution"]
+        last_ids = dict(
+            Execution._read_group([("script_id", "in", self.ids)], ["script_id"], ["id:max"])
+        )
+        for script in self:
+            last = Execution.browse(last_ids.get(script))
+            script.last_execution_id = last
+            script.last_execution_state = last.state
+
+    def _compute_server_action_count(self):
+        for script in self:
+            script.server_action_count = len(script.server_action_ids)
+
+    # ---- constraints ----------------------------------------------------------------
+    @api.constrains("key")
+    def _check_key(self):
+        for script in self:
+            if not _KEY.match(script.key or ""):
+                raise ValidationError(
+                    _(
+                        "The key %(key)r may contain only lower-case letters, digits, '_', '.' "
+                        "and '-' (64 characters at most).",
+                        key=script.key,
+                    )
+                )
+
+    @api.constrains("timeout_sec", "memory_mb")
+    def _check_limits(self):
+        max_timeout = get_setting(self.env, "max_timeout_sec")
+        max_memory = get_setting(self.env, "max_memory_mb")
+        for script in self:
+            if not 0 < script.timeout_sec <= max_timeout:
+                raise ValidationError(
+                    _(
+                        "The timeout must be more than 0 and at most %(max)s seconds.",
+                        max=max_timeout,
+                    )
+                )
+            if not 16 <= script.memory_mb <= max_memory:
+                raise ValidationError(
+                    _("The memory cap must be from 16 to %(max)s MB.", max=max_memory)
+                )
+
+    @api.constrains("allowed_hosts")
+    def _check_allowed_hosts(self):
+        for script in self:
+            for host in script._allowed_hosts():
+                if not _HOST.match(host):
+                    raise ValidationError(
+                        _(
+                            "%(host)r is not a host name. Write one host per line: "
+                            "api.example.com, *.example.com or *.",
+                            host=host,
+                        )
+                    )
+
+    @api.constrains("run_as_user_id", "company_id")
+    def _check_run_as_user(self):
+        for script in self.sudo():
+            user = script.run_as_user_id
+            if not user:
+                continue
+            if user.id == SUPERUSER_ID:
+                raise ValidationError(_("Scripts never run as the superuser."))
+            if user.share:
+                raise ValidationError(_("Scripts run as internal users only."))
+            if script.company_id not in user.company_ids:
+                raise ValidationError(
+                    _(
+                        "%(user)s cannot run scripts of %(company)s: the company is not one of the user's.",
+                        user=user.name,
+                        company=script.company_id.name,
+                    )
+                )
+
+    # ---- CRUD -------------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if "version_id" in vals and not is_engine(self.env):
+                raise UserError(_("The current version is set by saving the source."))
+            if vals.get("source"):
+                self._check_source_text(vals["source"])
+        scripts = super().create(vals_list)
+        for script, vals in zip(scripts, vals_list, strict=True):
+            if vals.get("run_as_user_id"):
+                script._check_run_as_permission(vals["run_as_user_id"])
+            else:
+                runner = script.company_id._iota_scripts_runner_user()
+                super(IotaScript, script).write({"run_as_user_id": runner.id})
+            if script.sudo().source:
+                script._create_version(
+                    self.env.context.get("iota_scripts_version_note") or _("Created")
+                )
+        for script in scripts:
+            script._emit_domain_event("script.created")
+        return scripts
+
+    def write(self, vals):
+        if "version_id" in vals and not is_engine(self.env):
+            raise UserError(_("The current version is set by saving the source."))
+        if "company_id" in vals and any(s.company_id.id != vals["company_id"] for s in self):
+            raise UserError(_("A script cannot move to another company; duplicate it instead."))
+        if vals.get("run_as_user_id"):
+            self._check_run_as_permission(vals["run_as_user_id"])
+        if vals.get("source"):
+            self._check_source_text(vals["source"])
+        res = super().write(vals)
+        if "source" in vals:
+            note = self.env.context.get("iota_scripts_version_note")
+            for script in self:
+                source = script.sudo().source
+                if source and source != script.version_id.sudo().source:
+                    script._create_version(note)
+        return res
+
+    def copy_data(self, default=None):
+        vals_list = super().copy_data(default=default)
+        for script, vals in zip(self, vals_list, strict=True):
+            if "name" not in (default or {}):
+                vals["name"] = _("%s (copy)", script.name)
+            if "key" not in (default or {}):
+                vals["key"] = script._free_key(f"{script.key}_copy")
+        return vals_list
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _free_key(self, base):
+        self.ensure_one()
+        taken = set(
+            self.with_context(active_test=False)
+            .search([("company_id", "=", self.company_id.id), ("key", "=like", f"{base}%")])
+            .mapped("key")
+        )
+        key, n = base, 1
+        while key in taken:
+            n += 1
+            key = f"{base}_{n}"
+        return key
+
+    def _allowed_hosts(self) -> list[str]:
+        self.ensure_one()
+        return [
+            line.strip().lower() for line in (self.allowed_hosts or "").splitlines() if line.strip()
+        ]
+
+    def _check_run_as_permission(self, user_id):
+        """Only administrators choose who scripts run as (anyone else: the company's runner)."""
+        if self.env.su or self.env.user.has_group(GROUP_ADMIN):
+            return
+        for script in self:
+            if user_id != script.company_id._iota_scripts_runner_user().id:
+                raise AccessError(
+                    _("Only IOTA Scripts administrators may choose the user scripts run as.")
+                )
+
+    @api.model
+    def _check_source_text(self, source):
+        """Refuses a source that is too large or does not parse (ValidationError)."""
+        if not isinstance(source, str):
+            raise ValidationError(_("The source must be text."))
+        if "\x00" in source:
+            raise ValidationError(_("The source contains a NUL character."))
+        max_bytes = min(get_setting(self.env, "max_source_bytes"), ENGINE_MAX_SOURCE_BYTES)
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > max_bytes:
+            raise ValidationError(
+                _(
+                    "The source is %(size)s bytes; at most %(max)s are allowed.",
+                    size=size,
+                    max=max_bytes,
+                )
+            )
+        if not scripts_enabled():
+            # No runner may start on this server, so nothing can parse the
+            # source; runs are refused anyway until scripts are enabled.
+            return
+        error = get_engine(self.env).check(source)
+        if error is None:
+            return
+        if error.line is not None:
+            raise ValidationError(
+                _(
+                    "Line %(line)s, column %(column)s: %(message)s",
+                    line=error.line,
+                    column=error.column or 1,
+                    message=error.message,
+                )
+            )
+        raise ValidationError(
+            _("The source could not be checked: %(message)s", message=error.message)
+        )
+
+    def _create_version(self, note=None):
+        self.ensure_one()
+        version = as_engine(self.env["iota.script.version"]).create(
+            {
+                "script_id": self.id,
+                "source": self.sudo().source,
+                "note": note or False,
+                "author_id": self.env.uid,
+            }
+        )
+        as_engine(self).write({"version_id": version.id})
+        if version.number > 1:
+            self._emit_domain_event("script.updated", {"version": version.number})
+        return version
+
+    def _emit_domain_event(self, event_type, payload=None):
+        self.ensure_one()
+        as_engine(self.env["iota.script.event"])._record(
+            event_type,
+            {"script_id": self.id, "key": self.key, **(payload or {})},
+            script=self,
+            user=self.env.user,
+            origin="system",
+        )
+
+    # ---- actions --------------------------------------------------------------------------
+    def action_run(self, input=None, trigger="manual", records=None):
+        """Runs the current version now and returns the ``iota.script.execution``.
+
+        ``input`` becomes ``ctx.input`` (JSON); ``records`` (a recordset) becomes
+        ``ctx.records``. The run happens in the caller's transaction, as the
+        script's run-as user, and never raises for script faults: the
+        execution says how it went.
+        """
+        self.ensure_one()
+        if not (self.env.su or self.env.user.has_group(GROUP_USER)):
+            raise AccessError(_("Only IOTA Scripts users may run scripts."))
+        self.check_access("read")
+        if trigger not in dict(self.env["iota.script.execution"]._fields["trigger"].selection):
+            raise UserError(_("Unknown trigger %s.", trigger))
+        if records is not None and not isinstance(records, models.BaseModel):
+            raise UserError(_("records must be a recordset."))
+        return self.env["iota.script.execution"]._run_script(
+            self, trigger={"type": trigger}, records=records, input_value=input
+        )
+
+    def action_open_run_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Run %s", self.name),
+            "res_model": "iota.script.run.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_script_id": self.id},
+        }
+
+    def action_activate(self):
+        self.write({"state": "active"})
+
+    def action_disable(self):
+        self.write({"state": "disabled"})
+
+    def action_draft(self):
+        self.write({"state": "draft"})
+
+    def action_view_versions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "iota_scripts.iota_script_version_action"
+        )
+        action["domain"] = [("script_id", "=", self.id)]
+        action["context"] = {"default_script_id": self.id}
+        return action
+
+    def action_view_executions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "iota_scripts.iota_script_execution_action"
+        )
+        action["domain"] = [("script_id", "=", self.id)]
+        action["context"] = {"search_default_script_id": self.id}
+        return action
+
+    def action_schedule(self):
+        """Creates a (paused) scheduled action that runs this script daily, and opens it."""
+        self.ensure_one()
+        cron = self.env["ir.cron"].create(
+            {
+                "name": _("Script: %s", self.name),
+                "model_id": self.env["ir.model"]._get_id("iota.script"),
+                "state": "iota_script",
+                "iota_script_id": self.id,
+                "interval_number": 1,
+                "interval_type": "days",
+                "active": False,
+            }
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ir.cron",
+            "res_id": cron.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+    def action_view_server_actions(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Server Actions"),
+            "res_model": "ir.actions.server",
+            "view_mode": "list,form",
+            "domain": [("iota_script_id", "=", self.id)],
+            "context": {"default_state": "iota_script", "default_iota_script_id": self.id},
+        }

@@ -1,0 +1,107 @@
+"""The event outbox: domain events written in the transaction that caused them.
+
+Scripts write events with ``sdk.events.emit(type, payload)``; the addon writes
+its own domain events (``script.created``, ``script.updated`` for a new
+version, ``script.executed``, ``script.failed``). An event is a row in the same
+transaction as the change it describes, so it exists if and only if the
+change was committed; a dispatcher delivers ``pending`` events after commit
+(at least once, by ``uuid``). Events of a failed run are rolled back with the
+run's writes.
+
+Only the engine path writes events (sentinel, as for executions).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..tools.sentinel import is_engine
+
+
+class IotaScriptEvent(models.Model):
+    _name = "iota.script.event"
+    _description = "Script Event (Outbox)"
+    _order = "id desc"
+    _rec_name = "type"
+
+    uuid = fields.Char(
+        string="UUID",
+        required=True,
+        readonly=True,
+        index=True,
+        copy=False,
+        default=lambda self: str(uuid.uuid4()),
+    )
+    type = fields.Char(required=True, readonly=True, index=True)
+    origin = fields.Selection(
+        [("script", "Emitted by a Script"), ("system", "Domain Event")],
+        required=True,
+        readonly=True,
+    )
+    payload_json = fields.Text(string="Payload", readonly=True)
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("done", "Delivered"),
+            ("failed", "Failed"),
+            ("dead", "Dead Letter"),
+        ],
+        default="pending",
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    last_error = fields.Text(readonly=True)
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    user_id = fields.Many2one(
+        "res.users", readonly=True, ondelete="set null", context={"active_test": False}
+    )
+    # Deleting a script (administrators only; others archive) deletes its
+    # events. With SET NULL here, one DELETE would update each event twice
+    # (script_id from the script, execution_id from the cascaded executions)
+    # and PostgreSQL refuses the second update.
+    script_id = fields.Many2one("iota.script", readonly=True, index=True, ondelete="cascade")
+    execution_id = fields.Many2one(
+        "iota.script.execution", readonly=True, index=True, ondelete="set null"
+    )
+
+    _sql_constraints = [("uuid_uniq", "unique (uuid)", "Event UUIDs are unique.")]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not is_engine(self.env):
+            raise UserError(_("Events are written by scripts and the script engine only."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if not is_engine(self.env):
+            raise UserError(_("Events are written by scripts and the script engine only."))
+        return super().write(vals)
+
+    @api.model
+    def _record(self, event_type, payload_json, *, script, user, origin, execution=None):
+        """Writes one pending event; ``payload_json`` is JSON text or a value to encode."""
+        if not isinstance(payload_json, str):
+            payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
+        return self.create(
+            {
+                "type": event_type,
+                "origin": origin,
+                "payload_json": payload_json,
+                "company_id": script.company_id.id,
+                "user_id": user.id if user else False,
+                "script_id": script.id,
+                "execution_id": execution.id if execution else False,
+            }
+        )
+
+    @api.model
+    def _prune(self, before, batch_size):
+        self.search(
+            [("state", "in", ("done", "dead")), ("create_date", "<", before)], limit=batch_size
+        ).unlink()

@@ -1,0 +1,461 @@
+"""Executions: one record per run, written only by the engine path.
+
+How a run goes (``_run_script``)
+--------------------------------
+1. The site switch (``IOTA_SCRIPTS_ENABLED``) and the run chain
+   (:mod:`..tools.chain`) decide whether the run starts now, is queued behind
+   the running script, or is dropped (already done in this chain, too deep).
+2. An execution is created (state ``running``) with the run-as user, the
+   company, the trigger and the records that user can see.
+3. Inside a savepoint, the engine runs the current version in a V8 runner
+   process. ``sdk.db``/``sdk.events`` calls come back to this thread and run
+   on this cursor as the run-as user, pinned to the script's company.
+4. When the run fails, the savepoint is rolled back: nothing the script
+   wrote survives, and the runs it triggered are dropped. The execution is
+   then completed with the outcome, logs and resource use.
+
+Runs happen in the caller's transaction and never raise for script faults
+(the execution tells). Executions are written with the engine sentinel:
+``create`` and ``write`` from anywhere else (RPC included) are refused.
+Old executions are pruned daily (``iota_scripts.retention_days``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from iota_scripts_sdk import Limits, RunResult, ScriptError
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..tools import chain as run_chain
+from ..tools.sdk_db import DbHost, EventsHost
+from ..tools.sentinel import as_engine, is_engine
+from ..tools.settings import get_engine, get_setting, scripts_enabled
+
+_logger = logging.getLogger(__name__)
+
+#: Stored input, result and logs are cut at this many characters of JSON.
+MAX_STORED_CHARS = 64 * 1024
+MAX_STORED_LOG_CHARS = 256 * 1024
+
+_STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled": "cancelled"}
+
+
+def _capped(value, cap=MAX_STORED_CHARS):
+    """``value`` as JSON text of at most ``cap`` characters, and whether it was cut."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) <= cap:
+        return text, False
+    return text[:cap], True
+
+
+class IotaScriptExecution(models.Model):
+    _name = "iota.script.execution"
+    _description = "Script Execution"
+    _order = "id desc"
+
+    script_id = fields.Many2one(
+        "iota.script", required=True, index=True, ondelete="cascade", readonly=True
+    )
+    version_id = fields.Many2one(
+        "iota.script.version",
+        string="Script Version",
+        index=True,
+        ondelete="set null",
+        readonly=True,
+    )
+    version_number = fields.Integer(related="version_id.number", string="Version")
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Run As",
+        readonly=True,
+        ondelete="set null",
+        context={"active_test": False},
+    )
+    triggered_by_id = fields.Many2one(
+        "res.users",
+        string="Triggered By",
+        readonly=True,
+        ondelete="set null",
+        context={"active_test": False},
+    )
+    trigger = fields.Selection(
+        [
+            ("manual", "Manual"),
+            ("automation", "Automation Rule"),
+            ("cron", "Scheduled Action"),
+            ("endpoint", "Endpoint"),
+            ("event", "Event"),
+        ],
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    trigger_json = fields.Text(string="Trigger Details", readonly=True)
+    generation = fields.Integer(
+        readonly=True,
+        default=1,
+        help="1 for a run started from outside; n+1 for a run triggered by a run of generation n.",
+    )
+    res_model = fields.Char(string="Model", readonly=True, index=True)
+    res_ids = fields.Text(
+        string="Record IDs", readonly=True, help="JSON list of the ids in ctx.records."
+    )
+    state = fields.Selection(
+        [
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("succeeded", "Succeeded"),
+            ("failed", "Failed"),
+            ("timed_out", "Timed Out"),
+            ("cancelled", "Cancelled"),
+        ],
+        required=True,
+        default="queued",
+        readonly=True,
+        index=True,
+    )
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    wall_ms = fields.Float(string="Wall Time (ms)", readonly=True, aggregator="avg")
+    cpu_ms = fields.Float(string="CPU Time (ms)", readonly=True, aggregator="avg")
+    heap_peak_bytes = fields.Integer(string="Peak Heap (bytes)", readonly=True, aggregator="max")
+    host_calls = fields.Integer(string="sdk Calls", readonly=True, aggregator="sum")
+    input_json = fields.Text(string="Input", readonly=True)
+    input_truncated = fields.Boolean(readonly=True)
+    result_json = fields.Text(string="Result", readonly=True)
+    result_truncated = fields.Boolean(readonly=True)
+    log_json = fields.Text(string="Logs (JSON)", readonly=True)
+    log_count = fields.Integer(string="Log Lines", readonly=True)
+    logs_dropped = fields.Integer(
+        readonly=True, help="Lines over the per-run cap, or cut when stored."
+    )
+    log_text = fields.Text(string="Logs", compute="_compute_log_text")
+    error_code = fields.Char(readonly=True, index=True)
+    error_message = fields.Text(readonly=True)
+    error_line = fields.Integer(readonly=True)
+    error_column = fields.Integer(readonly=True)
+    error_stack = fields.Text(readonly=True)
+
+    # ---- display ----------------------------------------------------------------
+    @api.depends("script_id.name")
+    def _compute_display_name(self):
+        for execution in self:
+            execution.display_name = f"{execution.script_id.name or ''} #{execution.id or ''}"
+
+    @api.depends("log_json")
+    def _compute_log_text(self):
+        for execution in self:
+            try:
+                lines = json.loads(execution.log_json or "[]")
+            except ValueError:
+                lines = []
+            out = []
+            for line in lines if isinstance(lines, list) else []:
+                text = f"{line.get('t_ms', 0):>9.1f} ms  {str(line.get('level', '')).upper():<5}  {line.get('message', '')}"
+                if line.get("fields"):
+                    text += "  " + json.dumps(line["fields"], ensure_ascii=False)
+                out.append(text)
+            execution.log_text = "\n".join(out)
+
+    # ---- the sentinel -----------------------------------------------------------
+    def _check_engine_context(self):
+        if not is_engine(self.env):
+            raise UserError(_("Executions are written by the script engine only."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_engine_context()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_engine_context()
+        return super().write(vals)
+
+    # ---- running ----------------------------------------------------------------
+    @api.model
+    def _run_script(self, script, trigger, records=None, input_value=None, guard=None):
+        """Runs ``script`` for a trigger; returns the execution (maybe empty).
+
+        ``trigger`` is ``ctx.trigger`` (``{"type": ..., ...}``). ``records``
+        becomes ``ctx.records``, restricted to what the run-as user can read.
+        ``guard`` (a hashable naming the trigger, e.g. a server action) makes
+        the run happen at most once per record within a run chain. While a
+        script is running, the run is queued and the empty recordset returned.
+        """
+        manual = trigger["type"] == "manual"
+        if not scripts_enabled():
+            if manual:
+                raise UserError(_("Scripts are disabled on this server (IOTA_SCRIPTS_ENABLED)."))
+            _logger.info("iota.script %s not run: scripts are disabled on this server", script.id)
+            return self.browse()
+        cr = self.env.cr
+        chain = run_chain.current(cr)
+        if guard is not None and records is not None:
+            done = chain.done if chain else set()
+            todo = records.filtered(lambda r: (guard, r._name, r.id) not in done)
+            if records and not todo:
+                return self.browse()
+            records = todo
+        if chain is not None:
+            if manual:
+                raise UserError(_("A script cannot start another script by hand."))
+            generation = chain.generation + 1
+            self._mark_done(chain, guard, records)
+            if generation > get_setting(self.env, "max_depth"):
+                return self._record_too_deep(script, trigger, records, generation)
+            chain.queue.append(
+                run_chain.QueuedRun(
+                    generation,
+                    lambda: self._execute(script, trigger, records, input_value, generation, chain),
+                )
+            )
+            return self.browse()
+        chain = run_chain.begin(cr)
+        try:
+            self._mark_done(chain, guard, records)
+            execution = self._execute(script, trigger, records, input_value, 1, chain)
+            while chain.queue:
+                chain.queue.popleft().start()
+        finally:
+            run_chain.end(cr, chain)
+        return execution
+
+    @api.model
+    def _mark_done(self, chain, guard, records):
+        if guard is not None and records is not None:
+            chain.done.update((guard, r._name, r.id) for r in records)
+
+    @api.model
+    def _run_env(self, script, user):
+        """The environment sdk.db runs in: the run-as user, no superuser, pinned company."""
+        return self.env(
+            user=user.id,
+            su=False,
+            context={
+                "allowed_company_ids": [script.company_id.id],
+                "lang": user.lang or self.env.lang or "en_US",
+                "tz": user.tz or "UTC",
+            },
+        )
+
+    @api.model
+    def _execute(self, script, trigger, records, input_value, generation, chain):
+        """Runs ``script`` now and returns its execution (see the module docstring)."""
+        script = script.sudo()
+        manual = trigger["type"] == "manual"
+        if not script.active or (
+            script.state != "active" and not (manual and script.state == "draft")
+        ):
+            if manual:
+                raise UserError(_("Script %s is archived or disabled.", script.display_name))
+            return self.browse()
+        version = script.version_id
+        if not version:
+            if manual:
+                raise UserError(_("Script %s has no source yet.", script.display_name))
+            return self.browse()
+        # From here on, whatever this run causes (its execution record, its
+        # sdk.db writes) triggers runs of the next generation.
+        chain.generation = generation
+        user = script.run_as_user_id or script.company_id._iota_scripts_runner_user()
+        run_env = self._run_env(script, user)
+        records_ctx = None
+        if records is not None:
+            records = records.exists()  # a queued run may find them deleted
+            visible = (
+                records.with_env(run_env)._filtered_access("read")
+                if user.company_ids & script.company_id
+                else records.browse()
+            )
+            if records and not visible and not manual:
+                # The records belong to another company, or the run-as user
+                # cannot read them: this script has no business with them.
+                return self.browse()
+            records_ctx = {"model": records._name, "ids": visible.ids}
+        input_text, input_cut = _capped(input_value)
+        execution = as_engine(self).create(
+            {
+                "script_id": script.id,
+                "version_id": version.id,
+                "company_id": script.company_id.id,
+                "user_id": user.id,
+                "triggered_by_id": self.env.uid,
+                "trigger": trigger["type"],
+                "trigger_json": json.dumps(trigger),
+                "generation": generation,
+                "res_model": records_ctx and records_ctx["model"],
+                "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+                "state": "running",
+                "date_start": fields.Datetime.now(),
+                "input_json": input_text,
+                "input_truncated": input_cut,
+            }
+        )
+        if script.company_id not in user.company_ids:
+            return execution._finish(
+                RunResult(
+                    False,
+                    error=ScriptError(
+                        "access_denied",
+                        f"the run-as user {user.login} may not work in {script.company_id.name}",
+                    ),
+                )
+            )
+        ctx = {
+            "trigger": trigger,
+            "script": {"id": script.id, "key": script.key, "version": version.number},
+            "company": {"id": script.company_id.id, "name": script.company_id.name},
+            "execution": {"id": execution.id},
+        }
+        if records_ctx is not None:
+            ctx["records"] = records_ctx
+        db_host = DbHost(run_env)
+        host = {
+            **db_host.functions(),
+            **EventsHost(
+                run_env, script, execution, get_setting(self.env, "max_events_per_run")
+            ).functions(),
+        }
+        limits = Limits(
+            timeout_sec=script.timeout_sec,
+            memory_mb=script.memory_mb,
+            allow_hosts=tuple(script._allowed_hosts()),
+        )
+        mark = len(chain.queue)
+        with self.env.cr.savepoint() as savepoint:
+            try:
+                result = get_engine(self.env).run(
+                    version.source,
+                    input=input_value,
+                    ctx=ctx,
+                    limits=limits,
+                    tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
+                    version=f"{version.id}:{version.sha256}",
+                    host=host,
+                )
+            except Exception:
+                _logger.exception(
+                    "iota.script %s: the engine failed on execution %s", script.id, execution.id
+                )
+                result = RunResult(
+                    False,
+                    error=ScriptError(
+                        "internal_error", "the engine failed; the details are in the server log"
+                    ),
+                )
+            if not result.ok:
+                # A failed run leaves nothing behind: its writes and events
+                # go, and so do the runs it triggered.
+                savepoint.close(rollback=True)
+                while len(chain.queue) > mark:
+                    chain.queue.pop()
+        if db_host.abort is not None:
+            # Let Odoo retry the transaction (and this run) from the start.
+            raise db_host.abort
+        return execution._finish(result)
+
+    def _finish(self, result):
+        """Stores the outcome of the run on the execution."""
+        self.ensure_one()
+        stats = result.stats or {}
+        vals = {
+            "date_end": fields.Datetime.now(),
+            "wall_ms": stats.get("wall_ms") or 0.0,
+            "cpu_ms": stats.get("cpu_ms") or 0.0,
+            "heap_peak_bytes": int(stats.get("heap_peak_bytes") or 0),
+            "host_calls": int(stats.get("host_calls") or 0),
+        }
+        logs, dropped = [], int(stats.get("logs_dropped") or 0)
+        size = 2
+        for line in result.logs or []:
+            text = json.dumps(line, ensure_ascii=False, default=str)
+            if size + len(text) + 1 > MAX_STORED_LOG_CHARS:
+                dropped += 1
+                continue
+            size += len(text) + 1
+            logs.append(line)
+        vals.update(
+            log_json=json.dumps(logs, ensure_ascii=False, default=str),
+            log_count=len(logs),
+            logs_dropped=dropped,
+        )
+        if result.ok:
+            text, cut = _capped(result.result)
+            vals.update(state="succeeded", result_json=text, result_truncated=cut)
+        else:
+            error = result.error or ScriptError("internal_error", "the run failed")
+            vals.update(
+                state=_STATE_BY_CODE.get(error.code, "failed"),
+                error_code=error.code,
+                error_message=error.message,
+                error_line=error.line or 0,
+                error_column=error.column or 0,
+                error_stack=error.stack or False,
+            )
+        as_engine(self).write(vals)
+        script = self.sudo().script_id
+        as_engine(self.env["iota.script.event"])._record(
+            "script.executed" if result.ok else "script.failed",
+            {
+                "script_id": script.id,
+                "key": script.key,
+                "execution_id": self.id,
+                "state": vals["state"],
+                "error_code": vals.get("error_code"),
+            },
+            script=script,
+            execution=self,
+            user=self.sudo().user_id,
+            origin="system",
+        )
+        return self
+
+    @api.model
+    def _record_too_deep(self, script, trigger, records, generation):
+        """A trigger past ``max_depth``: recorded as cancelled, not run."""
+        script = script.sudo()
+        max_depth = get_setting(self.env, "max_depth")
+        # This record must not fire rules in turn (an automation rule on
+        # executions would otherwise add a cancelled run per cancelled run).
+        return (
+            as_engine(self)
+            .with_context(iota_scripts_no_trigger=True)
+            .create(
+                {
+                    "script_id": script.id,
+                    "version_id": script.version_id.id,
+                    "company_id": script.company_id.id,
+                    "user_id": script.run_as_user_id.id,
+                    "triggered_by_id": self.env.uid,
+                    "trigger": trigger["type"],
+                    "trigger_json": json.dumps(trigger),
+                    "generation": generation,
+                    "res_model": records is not None and records._name,
+                    "res_ids": records is not None and json.dumps(records.ids),
+                    "state": "cancelled",
+                    "date_start": fields.Datetime.now(),
+                    "date_end": fields.Datetime.now(),
+                    "error_code": "budget_exceeded",
+                    "error_message": f"not run: scripts triggering scripts may chain at most {max_depth} runs deep",
+                }
+            )
+        )
+
+    # ---- retention ------------------------------------------------------------------
+    @api.model
+    def _cron_prune(self, batch_size=1000):
+        """Deletes executions (and dispatched events) older than ``retention_days``."""
+        days = get_setting(self.env, "retention_days")
+        if days <= 0:
+            return
+        limit = fields.Datetime.now() - timedelta(days=days)
+        old = self.sudo().search([("create_date", "<", limit)], limit=batch_size)
+        remaining = self.sudo().search_count([("create_date", "<", limit)]) - len(old)
+        old.unlink()
+        self.env["iota.script.event"].sudo()._prune(limit, batch_size)
+        self.env["ir.cron"]._notify_progress(done=len(old), remaining=remaining)

@@ -1,0 +1,53 @@
+"""Each company gets a dedicated, least-privilege user that its scripts run as."""
+
+from odoo import api, models
+
+RUNNER_LOGIN = "iota_scripts_runner_%s"
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        companies._iota_scripts_runner_user()
+        return companies
+
+    def _iota_scripts_runner_user(self):
+        """The run-as user of each company in ``self``, created on first use.
+
+        The user is internal with no group but "Internal User", knows only
+        its company, and is archived: it cannot log in and takes no seat (like
+        OdooBot, archived users still work as an environment's user). Its
+        login is ``iota_scripts_runner_<company id>``.
+        """
+        Users = self.env["res.users"].sudo().with_context(active_test=False)
+        group_user = self.env.ref("base.group_user")
+        users = Users.browse()
+        for company in self:
+            login = RUNNER_LOGIN % company.id
+            user = Users.search([("login", "=", login)], limit=1)
+            if not user:
+                user = Users.with_context(
+                    no_reset_password=True,
+                    mail_create_nosubscribe=True,
+                    mail_create_nolog=True,
+                    tracking_disable=True,
+                    # the user's partner must not fire the scripts this user runs
+                    iota_scripts_no_trigger=True,
+                ).create(
+                    {
+                        "name": f"IOTA Scripts ({company.name})",
+                        "login": login,
+                        "company_id": company.id,
+                        "company_ids": [(6, 0, company.ids)],
+                        "groups_id": [(6, 0, group_user.ids)],
+                    }
+                )
+                # Created active then archived: creating an archived user
+                # trips the "contact linked to an active user" check.
+                user.active = False
+                user.partner_id.with_context(active_test=True).active = False
+            users |= user
+        return users

@@ -1,0 +1,78 @@
+"""Settings page: the database keys of IOTA Scripts (``iota_scripts.*`` parameters).
+
+A key set in the environment (``IOTA_SCRIPTS_<KEY>``) or in the ``[iota_scripts]``
+section of the configuration file wins over the value saved here (see
+``tools/settings.py``); the page says so next to the field.
+"""
+
+from odoo import fields, models
+
+from ..tools.settings import scripts_enabled, setting_source
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    iota_scripts_enabled = fields.Boolean(
+        string="Scripts Enabled on This Server", compute="_compute_iota_scripts_site"
+    )
+    iota_scripts_overrides = fields.Text(
+        string="Site Overrides", compute="_compute_iota_scripts_site"
+    )
+    iota_scripts_redis_url = fields.Char(
+        string="Redis URL",
+        config_parameter="iota_scripts.redis_url",
+        help="Redis for sdk.cache (redis://host:6379/0). Empty: an in-process cache. Applies after a restart.",
+    )
+    iota_scripts_runners = fields.Integer(
+        string="Runner Processes",
+        config_parameter="iota_scripts.runners",
+        default=4,
+        help="V8 runner processes per Odoo process. Applies after a restart.",
+    )
+    iota_scripts_retention_days = fields.Integer(
+        string="Keep Executions (days)", config_parameter="iota_scripts.retention_days", default=30
+    )
+    iota_scripts_max_source_bytes = fields.Integer(
+        string="Largest Source (bytes)",
+        config_parameter="iota_scripts.max_source_bytes",
+        default=262144,
+    )
+    iota_scripts_default_timeout_sec = fields.Float(
+        string="Default Timeout (s)",
+        config_parameter="iota_scripts.default_timeout_sec",
+        default=5.0,
+    )
+    iota_scripts_max_timeout_sec = fields.Float(
+        string="Longest Timeout (s)", config_parameter="iota_scripts.max_timeout_sec", default=60.0
+    )
+    iota_scripts_default_memory_mb = fields.Integer(
+        string="Default Memory (MB)", config_parameter="iota_scripts.default_memory_mb", default=64
+    )
+    iota_scripts_max_memory_mb = fields.Integer(
+        string="Largest Memory (MB)", config_parameter="iota_scripts.max_memory_mb", default=512
+    )
+    iota_scripts_max_depth = fields.Integer(
+        string="Chain Depth",
+        config_parameter="iota_scripts.max_depth",
+        default=3,
+        help="How many generations of scripts triggering scripts one transaction may run.",
+    )
+
+    def _compute_iota_scripts_site(self):
+        keys = (
+            "enabled",
+            "redis_url",
+            "runners",
+            "retention_days",
+            "max_source_bytes",
+            "default_timeout_sec",
+            "max_timeout_sec",
+            "default_memory_mb",
+            "max_memory_mb",
+            "max_depth",
+        )
+        overrides = [f"{key}: {source}" for key in keys if (source := setting_source(key))]
+        for settings in self:
+            settings.iota_scripts_enabled = scripts_enabled()
+            settings.iota_scripts_overrides = "\n".join(overrides)

@@ -1,0 +1,550 @@
+"""The Odoo side of ``sdk.db`` and ``sdk.events``: host functions for one run.
+
+What a script can reach
+-----------------------
+Every call runs in the *run environment*: the script's run-as user, not in
+superuser mode, with ``allowed_company_ids`` pinned to the script's company
+and a context built here (``lang``, ``tz``). Access rights and record rules
+apply as they would over RPC for that user. On top of that:
+
+* Models that hold secrets or security policy are refused outright
+  (``ir.config_parameter``, API keys, ...); models that define code, access or
+  the scripts themselves are read-only (``ir.rule``, ``res.users``,
+  ``ir.actions.server``, ``iota.script*``, ...).
+* Fields whose names look like secrets (password, secret, token, API key,
+  TOTP) are refused in reads, domains, orders and values.
+* ``db.call`` reaches public methods only, as RPC does (no ``_private``, no
+  ``@api.private`` such as ``sudo``/``with_user``/``with_company``), and not
+  the data-access methods that would bypass the checks above (``read``,
+  ``search_read``, ``read_group``, ``export_data``, ...): use ``db.read`` and
+  friends instead.
+* A ``context`` passed in ``kwargs`` keeps ``lang`` and ``tz`` only; every
+  other key (``allowed_company_ids``, ``active_test``, ``install_mode``, ...)
+  is dropped.
+
+Errors reach the script as ``{code, message}``: ``access_denied`` for Odoo
+access errors and refused names, ``invalid_argument`` for bad arguments,
+user and validation errors and database refusals. Messages never carry SQL or
+a traceback.
+
+Transactions: every call runs in a savepoint on the run's cursor (the calling
+thread's), so a failing call leaves the transaction usable and undoes only
+itself. Values are plain JSON: many2one ``[id, name]``, x2many id lists, dates
+``YYYY-MM-DD``, datetimes ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), binary fields only
+when named.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import psycopg2
+import pytz
+from iota_scripts_sdk import ScriptError
+from odoo.exceptions import AccessError, MissingError, RedirectWarning, UserError
+from odoo.models import BaseModel
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, get_public_method
+
+from .sentinel import as_engine
+
+#: A search without a limit may match at most this many records.
+MAX_RECORDS = 10000
+#: Largest answer of one call, as JSON (the engine caps what scripts send,
+#: not what the host answers).
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+#: Largest JSON payload of one event.
+MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
+_MAX_DEPTH = 64
+
+#: Never reachable from scripts, not even for reading.
+DENIED_MODELS = frozenset(
+    {
+        "ir.config_parameter",
+        "res.users.apikeys",
+        "res.users.apikeys.description",
+        "res.users.apikeys.show",
+        "res.users.identitycheck",
+        "res.users.deletion",
+        "change.password.wizard",
+        "change.password.user",
+        "change.password.own",
+        "auth_totp.device",
+        "ir.logging",
+        "ir.profile",
+        "base.module.update",
+        "base.module.upgrade",
+        "base.module.uninstall",
+    }
+)
+
+#: Readable, but never created, written, deleted or called.
+READ_ONLY_MODELS = frozenset(
+    {
+        "res.users",
+        "res.groups",
+        "res.company",
+        "ir.rule",
+        "ir.model",
+        "ir.model.fields",
+        "ir.model.access",
+        "ir.model.data",
+        "ir.module.module",
+        "ir.ui.view",
+        "ir.ui.menu",
+        "ir.actions.actions",
+        "ir.actions.server",
+        "ir.actions.act_window",
+        "ir.actions.client",
+        "ir.actions.report",
+        "ir.cron",
+        "ir.default",
+        "ir.mail_server",
+        "ir.sequence",
+        "base.automation",
+        "fetchmail.server",
+    }
+)
+
+#: Extra domains that keep a run inside its company where Odoo's own rules
+#: share records across companies (every internal user is visible to every
+#: other internal user in standard Odoo).
+SCOPED_MODELS = {
+    "res.users": lambda company: [("company_ids", "in", company.ids)],
+}
+
+#: Field names that look like secrets.
+_SENSITIVE = re.compile(r"pass(word|wd)|secret|token|api_?key|totp|private_key|credential", re.I)
+
+#: Public methods db.call refuses: they would bypass the checks of db.read & co,
+#: or change the environment the run is pinned to.
+REFUSED_METHODS = frozenset(
+    {
+        "browse",
+        "sudo",
+        "with_user",
+        "with_company",
+        "with_context",
+        "with_env",
+        "with_prefetch",
+        "env",
+        "read",
+        "search_read",
+        "web_read",
+        "web_search_read",
+        "read_group",
+        "web_read_group",
+        "formatted_read_group",
+        "export_data",
+        "load",
+        "search",
+        "search_fetch",
+        "search_count",
+        "create",
+        "write",
+        "unlink",
+        "fetch",
+        "copy_data",
+        "fields_view_get",
+        "get_views",
+        "mapped",
+        "filtered",
+        "sorted",
+        "invalidate_cache",
+    }
+)
+
+_ALLOWED_CONTEXT = ("lang", "tz")
+_ORDER = re.compile(r"^\s*[a-z_][\w.]*(\s+(asc|desc))?(\s+nulls\s+(first|last))?\s*$", re.I)
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+
+
+def _denied(message: str) -> ScriptError:
+    return ScriptError("access_denied", message)
+
+
+def _invalid(message: str) -> ScriptError:
+    return ScriptError("invalid_argument", message)
+
+
+def _message(exc: BaseException) -> str:
+    """The first argument of an Odoo exception, as one short line of text."""
+    text = str(exc.args[0]) if exc.args else exc.__class__.__name__
+    text = " ".join(text.split())
+    return text[:500] or exc.__class__.__name__
+
+
+# ---- JSON ----------------------------------------------------------------------
+def to_json(value: Any, depth: int = 0) -> Any:
+    """``value`` as plain JSON types; recordsets become id lists."""
+    if depth > _MAX_DEPTH:
+        raise _invalid("the value is nested too deeply")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.replace(microsecond=0).isoformat() + "Z"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("ascii")  # binary fields read as base64
+        except UnicodeDecodeError:
+            return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, BaseModel):
+        return list(value.ids)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v, depth + 1) for v in value]
+    raise _invalid(f"a {type(value).__name__} value cannot be sent to the script")
+
+
+# ---- argument checks ---------------------------------------------------------
+def _ids(value: Any) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value
+    ):
+        raise _invalid("ids must be a list of positive integers")
+    if len(value) > MAX_RECORDS:
+        raise _invalid(f"at most {MAX_RECORDS} ids per call")
+    return value
+
+
+def _check_name(name: Any, what: str = "field") -> str:
+    if not isinstance(name, str) or not name:
+        raise _invalid(f"{what} names must be non-empty strings")
+    if _SENSITIVE.search(name):
+        raise _denied(f"the {what} {name!r} is not available to scripts")
+    return name
+
+
+def _check_path(path: Any) -> None:
+    if not isinstance(path, str) or not path:
+        raise _invalid("a domain leaf must start with a field name")
+    for part in path.split("."):
+        _check_name(part)
+
+
+def _domain(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _invalid("the domain must be a list")
+    out: list[Any] = []
+    for leaf in value:
+        if isinstance(leaf, str):
+            if leaf not in ("&", "|", "!"):
+                raise _invalid(f"unknown domain operator {leaf!r}")
+            out.append(leaf)
+            continue
+        if not (isinstance(leaf, list) and len(leaf) == 3 and isinstance(leaf[1], str)):
+            raise _invalid("a domain leaf must be [field, operator, value]")
+        _check_path(leaf[0])
+        operand = leaf[2]
+        if leaf[1].lower() in ("any", "not any") and isinstance(operand, list):
+            operand = _domain(operand)
+        out.append((leaf[0], leaf[1], operand))
+    return out
+
+
+def _field_names(model: BaseModel, names: Any) -> list[str] | None:
+    if names is None:
+        return None
+    if not isinstance(names, list):
+        raise _invalid("fields must be a list of field names")
+    for name in names:
+        _check_name(name)
+        if name not in model._fields:
+            raise _invalid(f"{model._name} has no field {name!r}")
+    return names
+
+
+def _default_fields(model: BaseModel) -> list[str]:
+    """Fields read when the script names none: no binary, no secret, none it may not read."""
+    access = model.env["ir.model.access"]
+    return [
+        name
+        for name, field in model._fields.items()
+        if field.type != "binary"
+        and not _SENSITIVE.search(name)
+        and field.is_accessible(model.env)
+        and not (
+            field.relational
+            and field.type != "many2one"
+            and not access.check(field.comodel_name, "read", raise_exception=False)
+        )
+    ]
+
+
+def _values(model: BaseModel, values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise _invalid("values must be an object")
+    for name in values:
+        _check_name(name)
+        if name not in model._fields:
+            raise _invalid(f"{model._name} has no field {name!r}")
+    return values
+
+
+def _options(value: Any) -> tuple[int | None, int, str | None]:
+    if value is None:
+        return None, 0, None
+    if not isinstance(value, dict):
+        raise _invalid("options must be an object")
+    unknown = sorted(set(value) - {"limit", "offset", "order"})
+    if unknown:
+        raise _invalid(f"unknown option(s): {', '.join(unknown)}")
+    limit, offset, order = value.get("limit"), value.get("offset") or 0, value.get("order")
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_RECORDS
+    ):
+        raise _invalid(f"limit must be an integer from 1 to {MAX_RECORDS}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise _invalid("offset must be a non-negative integer")
+    if order is not None:
+        if not isinstance(order, str):
+            raise _invalid("order must be a string")
+        for part in order.split(","):
+            if not _ORDER.match(part):
+                raise _invalid(f"invalid order {order!r}")
+            _check_path(part.split()[0])
+    return limit, offset, order
+
+
+def _context(value: Any) -> dict[str, Any]:
+    """The allowed part of a context passed by the script; the rest is dropped."""
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    lang, tz = value.get("lang"), value.get("tz")
+    if isinstance(lang, str) and re.fullmatch(r"[a-z]{2,3}(_[A-Za-z0-9@]+)?", lang):
+        out["lang"] = lang
+    if isinstance(tz, str) and tz in pytz.all_timezones_set:
+        out["tz"] = tz
+    return out
+
+
+def _arg(args: list[Any], i: int) -> Any:
+    return args[i] if i < len(args) else None
+
+
+# ---- host functions --------------------------------------------------------------
+class DbHost:
+    """``sdk.db`` for one run. ``env`` is the pinned run environment."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        #: A concurrency error (serialization failure, lock, deadlock) met by
+        #: a call. The script sees ``internal_error``; the caller re-raises
+        #: this after the run so that Odoo retries the whole transaction.
+        self.abort: Exception | None = None
+
+    def functions(self) -> dict[str, Callable[[list[Any]], Any]]:
+        return {
+            "db.search": self._guard(self.search),
+            "db.read": self._guard(self.read),
+            "db.searchRead": self._guard(self.search_read),
+            "db.searchCount": self._guard(self.search_count),
+            "db.create": self._guard(self.create),
+            "db.write": self._guard(self.write),
+            "db.unlink": self._guard(self.unlink),
+            "db.call": self._guard(self.call),
+        }
+
+    def _guard(self, fn: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        def host(args: list[Any]) -> Any:
+            try:
+                # A savepoint per call: a refused write undoes itself only and
+                # leaves the transaction (the user's, the cron's) usable.
+                with self.env.cr.savepoint():
+                    value = to_json(fn(args))
+                if len(orjson.dumps(value)) > MAX_REPLY_BYTES:
+                    raise _invalid(
+                        f"the answer is larger than {MAX_REPLY_BYTES} bytes; ask for fewer records or fields"
+                    )
+                return value
+            except ScriptError:
+                raise
+            except AccessError as e:
+                raise _denied(_message(e)) from None
+            except MissingError as e:
+                raise _invalid(_message(e)) from None
+            except UserError as e:  # ValidationError included
+                raise _invalid(_message(e)) from None
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as e:
+                self.abort = e
+                raise ScriptError(
+                    "internal_error", "a concurrent update interrupted the run; it will be retried"
+                ) from None
+            except RedirectWarning as e:
+                raise _invalid(_message(e)) from None
+            except psycopg2.IntegrityError:
+                raise _invalid("the database refused the values (a constraint failed)") from None
+            except psycopg2.Error:
+                raise _invalid("the database refused the operation") from None
+            except (ValueError, TypeError, KeyError) as e:
+                raise _invalid(_message(e)) from None
+
+        return host
+
+    def _model(self, name: Any, write: bool = False) -> BaseModel:
+        if not isinstance(name, str) or not name:
+            raise _invalid("the model name must be a non-empty string")
+        if name in DENIED_MODELS:
+            raise _denied(f"the model {name!r} is not available to scripts")
+        if name not in self.env.registry:
+            raise _invalid(f"unknown model {name!r}")
+        model = self.env[name]
+        if model._abstract:
+            raise _invalid(f"{name!r} is an abstract model")
+        if write and (name in READ_ONLY_MODELS or name.startswith("iota.script")):
+            raise _denied(f"scripts may not change {name!r}")
+        return model
+
+    def _scoped(self, model: BaseModel, domain: list[Any]) -> list[Any]:
+        scope = SCOPED_MODELS.get(model._name)
+        # a domain is a sequence of expressions ANDed together: prepending is enough
+        return scope(self.env.company) + domain if scope else domain
+
+    def _browse(self, model: BaseModel, ids: list[int]) -> BaseModel:
+        records = model.browse(ids)
+        scope = SCOPED_MODELS.get(model._name)
+        if scope:
+            existing = records.exists()
+            if existing - existing.filtered_domain(scope(self.env.company)):
+                raise _denied(f"some {model._name} records belong to another company")
+        return records
+
+    def search(self, args: list[Any]) -> list[int]:
+        model = self._model(_arg(args, 0))
+        domain = self._scoped(model, _domain(_arg(args, 1)))
+        limit, offset, order = _options(_arg(args, 2))
+        ids = model.search(domain, offset=offset, limit=limit or MAX_RECORDS + 1, order=order).ids
+        if limit is None and len(ids) > MAX_RECORDS:
+            raise _invalid(
+                f"more than {MAX_RECORDS} records match; page with options.limit and options.offset"
+            )
+        return ids
+
+    def read(self, args: list[Any]) -> list[dict[str, Any]]:
+        model = self._model(_arg(args, 0))
+        ids = _ids(_arg(args, 1))
+        names = _field_names(model, _arg(args, 2)) or _default_fields(model)
+        return self._browse(model, ids).read(names)
+
+    def search_read(self, args: list[Any]) -> list[dict[str, Any]]:
+        model = self._model(_arg(args, 0))
+        domain = self._scoped(model, _domain(_arg(args, 1)))
+        names = _field_names(model, _arg(args, 2)) or _default_fields(model)
+        limit, offset, order = _options(_arg(args, 3))
+        records = model.search(domain, offset=offset, limit=limit or MAX_RECORDS + 1, order=order)
+        if limit is None and len(records) > MAX_RECORDS:
+            raise _invalid(
+                f"more than {MAX_RECORDS} records match; page with options.limit and options.offset"
+            )
+        return records.read(names)
+
+    def search_count(self, args: list[Any]) -> int:
+        model = self._model(_arg(args, 0))
+        return model.search_count(self._scoped(model, _domain(_arg(args, 1))))
+
+    def create(self, args: list[Any]) -> int:
+        model = self._model(_arg(args, 0), write=True)
+        return model.create(_values(model, _arg(args, 1))).id
+
+    def write(self, args: list[Any]) -> bool:
+        model = self._model(_arg(args, 0), write=True)
+        records = model.browse(_ids(_arg(args, 1)))
+        return bool(records.write(_values(model, _arg(args, 2))))
+
+    def unlink(self, args: list[Any]) -> bool:
+        model = self._model(_arg(args, 0), write=True)
+        return bool(model.browse(_ids(_arg(args, 1))).unlink())
+
+    def call(self, args: list[Any]) -> Any:
+        model = self._model(_arg(args, 0), write=True)
+        name = _arg(args, 1)
+        if not isinstance(name, str) or not name:
+            raise _invalid("the method name must be a non-empty string")
+        if name.startswith("_") or name in REFUSED_METHODS:
+            raise _denied(f"scripts may not call {model._name}.{name}")
+        try:
+            method = get_public_method(model, name)
+        except AccessError:
+            raise _denied(f"scripts may not call {model._name}.{name}") from None
+        except AttributeError:
+            raise _invalid(f"{model._name} has no method {name!r}") from None
+        ids = _arg(args, 2)
+        call_args = _arg(args, 3) or []
+        kwargs = _arg(args, 4) or {}
+        if not isinstance(call_args, list):
+            raise _invalid("args must be a list")
+        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise _invalid("kwargs must be an object")
+        kwargs = dict(kwargs)
+        context = _context(kwargs.pop("context", None))
+        if getattr(method, "_api", None) in ("model", "model_create"):
+            records = model
+        else:
+            records = model.browse(_ids(ids or []))
+        if context:
+            records = records.with_context(**context)
+        return getattr(records, name)(*call_args, **kwargs)
+
+
+class EventsHost:
+    """``sdk.events`` for one run: writes outbox records in the run's transaction."""
+
+    def __init__(self, env: Any, script: Any, execution: Any, max_events: int) -> None:
+        self.env = env
+        self.script = script
+        self.execution = execution
+        self.max_events = max_events
+        self.count = 0
+
+    def functions(self) -> dict[str, Callable[[list[Any]], Any]]:
+        return {"events.emit": self.emit}
+
+    def emit(self, args: list[Any]) -> str:
+        event_type = _arg(args, 0)
+        if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+            raise _invalid("the event type must match [a-z][a-z0-9_.:-]{0,63}")
+        if event_type.startswith("script."):
+            raise _denied("event types starting with 'script.' are reserved")
+        payload = json.dumps(to_json(_arg(args, 1)), ensure_ascii=False)
+        if len(payload.encode()) > MAX_EVENT_PAYLOAD_BYTES:
+            raise ScriptError(
+                "argument_too_large",
+                f"an event payload may have at most {MAX_EVENT_PAYLOAD_BYTES} bytes",
+            )
+        if self.count >= self.max_events:
+            raise ScriptError("budget_exceeded", f"a run may emit at most {self.max_events} events")
+        self.count += 1
+        event = as_engine(self.env["iota.script.event"])._record(
+            event_type,
+            payload,
+            script=self.script,
+            execution=self.execution,
+            user=self.env.user,
+            origin="script",
+        )
+        return event.uuid

@@ -1,0 +1,160 @@
+"""Settings of IOTA Scripts, and the process-wide engine.
+
+Where a setting comes from
+--------------------------
+Every key is looked up in one documented order; the first that is set wins:
+
+1. the environment variable ``IOTA_SCRIPTS_<KEY>`` (upper case);
+2. the ``[iota_scripts]`` section of the Odoo configuration file (``<key> = ...``);
+3. the system parameter ``iota_scripts.<key>`` of the database;
+4. the default below.
+
+``enabled`` is a site switch and lives outside the database: it is read from
+the environment and the configuration file only. ``IOTA_SCRIPTS_ENABLED=0``
+stops every run and every syntax check on the server.
+
+Engine keys (``runners``, ``max_waiting``, ``runner_memory_mb``,
+``redis_url``, ``http_proxy``) configure the process-wide engine when the first
+run of the process creates it; changing them takes effect after a restart.
+Database keys (limits, retention, depth) are read at each run.
+
+Threads and processes: nothing here starts a runner at import. The engine is
+created lazily on the first run and again in each forked worker
+(``get_engine`` is fork-aware).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from odoo.tools import config
+
+_logger = logging.getLogger(__name__)
+
+#: key -> (default, type). Documented in the README; keep both in sync.
+DEFAULTS: dict[str, tuple[Any, type]] = {
+    # site switch (environment / configuration file only)
+    "enabled": (True, bool),
+    # engine, read once per process
+    "runners": (4, int),
+    "max_waiting": (64, int),
+    "runner_memory_mb": (2048, int),
+    "redis_url": (None, str),
+    "http_proxy": (None, str),
+    # per database
+    "max_source_bytes": (262144, int),
+    "retention_days": (30, int),
+    "default_timeout_sec": (5.0, float),
+    "max_timeout_sec": (60.0, float),
+    "default_memory_mb": (64, int),
+    "max_memory_mb": (512, int),
+    "max_depth": (3, int),
+    "max_events_per_run": (100, int),
+}
+
+#: Keys that never come from the database.
+_SITE_ONLY = frozenset({"enabled"})
+
+#: The engine refuses sources above this whatever a database says.
+ENGINE_MAX_SOURCE_BYTES = 4 * 1024 * 1024
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _cast(key: str, value: Any) -> Any:
+    default, kind = DEFAULTS[key]
+    if value is None:
+        return default
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        _logger.info("iota_scripts: %s=%r is not a boolean; using %r", key, value, default)
+        return default
+    if kind is str:
+        text = str(value).strip()
+        return text or default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        _logger.info("iota_scripts: %s=%r is not a number; using %r", key, value, default)
+        return default
+
+
+def get_setting(env: Any, key: str) -> Any:
+    """The value of ``key`` following the documented order (``env`` may be None)."""
+    if key not in DEFAULTS:
+        raise KeyError(key)
+    value = os.environ.get(f"IOTA_SCRIPTS_{key.upper()}")
+    if value is None:
+        value = config.misc.get("iota_scripts", {}).get(key)
+    if value is None and env is not None and key not in _SITE_ONLY:
+        param = env["ir.config_parameter"].sudo().get_param(f"iota_scripts.{key}")
+        if param not in (None, False, ""):
+            value = param
+    return _cast(key, value)
+
+
+def setting_source(key: str) -> str | None:
+    """Where a site-level override of ``key`` comes from, if any (for the settings page)."""
+    if os.environ.get(f"IOTA_SCRIPTS_{key.upper()}") is not None:
+        return f"environment variable IOTA_SCRIPTS_{key.upper()}"
+    if config.misc.get("iota_scripts", {}).get(key) is not None:
+        return "[iota_scripts] section of the configuration file"
+    return None
+
+
+def scripts_enabled() -> bool:
+    """The site switch ``IOTA_SCRIPTS_ENABLED`` (environment, then configuration file)."""
+    return bool(get_setting(None, "enabled"))
+
+
+_engine_lock = threading.Lock()
+_engine: Any = None
+_engine_pid: int | None = None
+
+
+def get_engine(env: Any) -> Any:
+    """The engine of this process, created on first use from the settings.
+
+    The engine is shared by every database served by the process; its settings
+    come from the environment, the configuration file, then the parameters of
+    the database that makes the first run.
+    """
+    global _engine, _engine_pid
+    if _engine is not None and _engine_pid == os.getpid():
+        return _engine
+    from dataclasses import fields as dataclass_fields
+
+    from iota_scripts_sdk import EngineConfig
+    from iota_scripts_sdk import get_engine as sdk_get_engine
+
+    with _engine_lock:
+        if _engine is not None and _engine_pid == os.getpid():
+            return _engine
+        values = {
+            "runners": max(1, get_setting(env, "runners")),
+            "max_waiting": max(1, get_setting(env, "max_waiting")),
+            "runner_memory_mb": max(256, get_setting(env, "runner_memory_mb")),
+            "max_source_bytes": ENGINE_MAX_SOURCE_BYTES,
+            "redis_url": get_setting(env, "redis_url"),
+            "http_proxy_url": get_setting(env, "http_proxy"),
+        }
+        known = {f.name for f in dataclass_fields(EngineConfig)}
+        for key in sorted(set(values) - known):
+            if values[key] is not None:
+                _logger.warning("iota_scripts: this engine has no setting %s; ignoring it", key)
+        cfg = EngineConfig(**{k: v for k, v in values.items() if k in known})
+        # get_engine() keeps the first config of the process and ignores
+        # later ones: the pool is process-wide by design.
+        _engine = sdk_get_engine(cfg)
+        _engine_pid = os.getpid()
+        return _engine
