@@ -1,0 +1,1 @@
+from . import iota_script_run_wizard
