@@ -1,0 +1,9 @@
+from . import (
+    test_iota_script_execution,
+    test_iota_script_version,
+    test_ir_actions_server,
+    test_sdk_db,
+    test_settings,
+    test_ui,
+    test_views,
+)

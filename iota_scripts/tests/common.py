@@ -1,0 +1,90 @@
+"""Shared fixtures: two companies, their users, and a script factory.
+
+Every test runs the real engine (V8 runner processes started by the first
+run of the Odoo process).
+"""
+
+import re
+
+from odoo.tests import TransactionCase, new_test_user
+
+#: What a user-facing error must never contain.
+LEAKS = re.compile(
+    r"Traceback|File \"|/work/|/usr/|site-packages|\bSELECT\b|\bINSERT\b|\bUPDATE\b.*\bSET\b|psycopg2"
+)
+
+
+class IotaScriptsCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The demo automation rule and scheduled action (when demo data is
+        # loaded) would add runs of their own to every partner we create.
+        demo_actions = cls.env["ir.actions.server"].search([("state", "=", "iota_script")])
+        demo_actions.base_automation_id.active = False
+        cls.env["ir.cron"].search([("ir_actions_server_id", "in", demo_actions.ids)]).active = False
+
+        cls.company_a = cls.env["res.company"].create({"name": "IOTA Company A"})
+        cls.company_b = cls.env["res.company"].create({"name": "IOTA Company B"})
+        both = [(6, 0, [cls.company_a.id, cls.company_b.id])]
+        cls.user_a = new_test_user(
+            cls.env,
+            "iota_user_a",
+            groups="base.group_user,iota_scripts.iota_scripts_group_user",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+        cls.dev_a = new_test_user(
+            cls.env,
+            "iota_dev_a",
+            groups="base.group_user,iota_scripts.iota_scripts_group_developer",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+        cls.dev_b = new_test_user(
+            cls.env,
+            "iota_dev_b",
+            groups="base.group_user,iota_scripts.iota_scripts_group_developer",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+        )
+        # A run-as user that may edit contacts, in company A only...
+        cls.bot_a = new_test_user(
+            cls.env,
+            "iota_bot_a",
+            groups="base.group_user,base.group_partner_manager",
+            company_id=cls.company_a.id,
+            company_ids=[(6, 0, cls.company_a.ids)],
+        )
+        # ...and one that belongs to both companies (runs must still see A only).
+        cls.bot_ab = new_test_user(
+            cls.env,
+            "iota_bot_ab",
+            groups="base.group_user,base.group_partner_manager",
+            company_id=cls.company_a.id,
+            company_ids=both,
+        )
+        cls.partner_a = cls.env["res.partner"].create(
+            {"name": "Partner of A", "company_id": cls.company_a.id}
+        )
+        cls.partner_b = cls.env["res.partner"].create(
+            {"name": "Partner of B", "company_id": cls.company_b.id}
+        )
+
+    @classmethod
+    def _script(cls, source, company=None, **values):
+        return cls.env["iota.script"].create(
+            {
+                "name": values.pop("name", "Test script"),
+                "company_id": (company or cls.company_a).id,
+                "state": "active",
+                "source": source,
+                **values,
+            }
+        )
+
+    def _executions(self, script):
+        return self.env["iota.script.execution"].search([("script_id", "=", script.id)], order="id")
+
+    def assertNoLeak(self, text):
+        self.assertFalse(LEAKS.search(text or ""), f"leaks internals: {text!r}")

@@ -1,0 +1,225 @@
+import json
+
+from odoo.tests import new_test_user, tagged
+
+from .common import IotaScriptsCase
+
+NORMALISE = """\
+export default async function (ctx) {
+  const rows = await sdk.db.read(ctx.records.model, ctx.records.ids, ["email"]);
+  for (const row of rows) {
+    const email = (row.email || "").trim().toLowerCase();
+    if (email !== row.email) await sdk.db.write(ctx.records.model, [row.id], { email });
+  }
+  return { trigger: ctx.trigger, records: ctx.records };
+}
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestIrActionsServer(IotaScriptsCase):
+    def _automation(self, script, trigger="on_create_or_write", domain=None, fields=()):
+        partner_model = self.env["ir.model"]._get("res.partner")
+        return self.env["base.automation"].create(
+            {
+                "name": f"Test automation for {script.name}",
+                "model_id": partner_model.id,
+                "trigger": trigger,
+                "filter_domain": domain or False,
+                "trigger_field_ids": [
+                    (6, 0, [self.env["ir.model.fields"]._get("res.partner", f).id for f in fields])
+                ],
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": f"Run {script.name}",
+                            "model_id": partner_model.id,
+                            "state": "iota_script",
+                            "iota_script_id": script.id,
+                        },
+                    )
+                ],
+            }
+        )
+
+    def test_automation_on_create_and_write(self):
+        script = self._script(NORMALISE, run_as_user_id=self.bot_a.id)
+        automation = self._automation(script, domain="[('ref', '=', 'auto')]", fields=["email"])
+        partner = self.env["res.partner"].create(
+            {"name": "Auto", "ref": "auto", "email": "  Mixed@Case.COM "}
+        )
+        self.assertEqual(partner.email, "mixed@case.com")
+        execution = self._executions(script)
+        self.assertEqual(len(execution), 1)
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        self.assertEqual((execution.trigger, execution.res_model), ("automation", "res.partner"))
+        self.assertEqual(json.loads(execution.res_ids), partner.ids)
+        result = json.loads(execution.result_json)
+        self.assertEqual(result["records"], {"model": "res.partner", "ids": partner.ids})
+        self.assertEqual(result["trigger"]["type"], "automation")
+        self.assertEqual(result["trigger"]["automation_id"], automation.id)
+        self.assertEqual(result["trigger"]["event"], "on_create_or_write")
+
+        partner.write({"email": "Second@Example.COM"})
+        self.assertEqual(partner.email, "second@example.com")
+        executions = self._executions(script)
+        self.assertEqual(len(executions), 2)
+        self.assertEqual(
+            json.loads(executions[1].result_json)["trigger"]["changed_fields"], ["email"]
+        )
+        partner.write({"phone": "123"})  # not a trigger field
+        self.assertEqual(len(self._executions(script)), 2)
+
+    def test_on_write_script_writing_its_record_runs_once(self):
+        script = self._script(
+            """export default async (ctx) => {
+              const [p] = await sdk.db.read("res.partner", ctx.records.ids, ["function"]);
+              await sdk.db.write("res.partner", ctx.records.ids, { function: (p.function || "") + "+" });
+            };""",
+            run_as_user_id=self.bot_a.id,
+        )
+        self._automation(script, domain="[('ref', '=', 'loop')]")
+        partner = self.env["res.partner"].create({"name": "Loop", "ref": "loop"})
+        self.assertEqual(len(self._executions(script)), 1)
+        partner.write({"name": "Loop again"})
+        executions = self._executions(script)
+        self.assertEqual(len(executions), 2)
+        self.assertEqual(executions.mapped("state"), ["succeeded", "succeeded"])
+        self.assertEqual(partner.function, "++")
+
+    def test_scripts_triggering_scripts_are_bounded(self):
+        script = self._script(
+            """export default async (ctx) => {
+              const [p] = await sdk.db.read("res.partner", ctx.records.ids, ["ref"]);
+              const n = Number(p.ref.slice(5)) + 1;
+              return await sdk.db.create("res.partner", { name: `chain ${n}`, ref: `chain${n}` });
+            };""",
+            run_as_user_id=self.bot_a.id,
+        )
+        self._automation(script, domain="[('ref', '=like', 'chain%')]")
+        self.env["res.partner"].create({"name": "chain 0", "ref": "chain0"})
+        executions = self._executions(script)
+        self.assertEqual(executions.mapped("state"), ["succeeded"] * 3 + ["cancelled"])
+        self.assertEqual(executions.mapped("generation"), [1, 2, 3, 4])
+        self.assertEqual(executions[-1].error_code, "budget_exceeded")
+        refs = self.env["res.partner"].search([("ref", "=like", "chain%")]).mapped("ref")
+        self.assertEqual(sorted(refs), ["chain0", "chain1", "chain2", "chain3"])
+
+    def test_records_of_another_company_are_not_passed(self):
+        script = self._script(NORMALISE, run_as_user_id=self.bot_a.id)
+        self._automation(script, domain="[('ref', '=', 'tenancy')]")
+        partner = self.env["res.partner"].create(
+            {"name": "B's", "ref": "tenancy", "email": "B@B.COM", "company_id": self.company_b.id}
+        )
+        self.assertEqual(partner.email, "B@B.COM")
+        self.assertFalse(self._executions(script))
+
+    def test_cron(self):
+        script = self._script(
+            """export default async (ctx) => {
+              sdk.log.info("tick", { type: ctx.trigger.type });
+              return { trigger: ctx.trigger, records: ctx.records ?? null,
+                       count: await sdk.db.searchCount("res.partner", [["id", "=", PARTNER_ID]]) };
+            };""".replace("PARTNER_ID", str(self.partner_a.id))
+        )
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Test cron script",
+                "model_id": self.env["ir.model"]._get("res.partner").id,
+                "state": "iota_script",
+                "iota_script_id": script.id,
+                "user_id": self.env.ref("base.user_root").id,
+                "interval_number": 1,
+                "interval_type": "days",
+            }
+        )
+        cron.method_direct_trigger()
+        execution = self._executions(script)
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        self.assertEqual(execution.trigger, "cron")
+        result = json.loads(execution.result_json)
+        self.assertEqual(
+            result["trigger"], {"type": "cron", "cron_id": cron.id, "cron_name": cron.name}
+        )
+        self.assertIsNone(result["records"])
+        self.assertEqual(result["count"], 1)
+        self.assertEqual(execution.user_id, self.company_a._iota_scripts_runner_user())
+
+    def test_contextual_action(self):
+        script = self._script(
+            "export default (ctx) => ({ trigger: ctx.trigger.type, records: ctx.records });"
+        )
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "Run from the Actions menu",
+                "model_id": self.env["ir.model"]._get("res.partner").id,
+                "state": "iota_script",
+                "iota_script_id": script.id,
+            }
+        )
+        records = self.partner_a | self.partner_b
+        action.with_context(active_model="res.partner", active_ids=records.ids).run()
+        execution = self._executions(script)
+        self.assertEqual(execution.trigger, "manual")
+        # company B's partner is not handed to company A's script
+        self.assertEqual(
+            json.loads(execution.result_json),
+            {"trigger": "manual", "records": {"model": "res.partner", "ids": self.partner_a.ids}},
+        )
+
+    def test_disabled_script_is_not_triggered(self):
+        script = self._script(NORMALISE, run_as_user_id=self.bot_a.id, state="disabled")
+        self._automation(script, domain="[('ref', '=', 'off')]")
+        partner = self.env["res.partner"].create({"name": "Off", "ref": "off", "email": "A@B.C"})
+        self.assertEqual(partner.email, "A@B.C")
+        script.write({"state": "active", "active": False})  # archived: not run either
+        partner.write({"email": "X@Y.Z"})
+        self.assertEqual(partner.email, "X@Y.Z")
+        self.assertFalse(self._executions(script))
+
+    def test_rules_on_executions_are_bounded(self):
+        """A rule on executions (e.g. "on each run, run this") cannot feed itself forever."""
+        watcher = new_test_user(
+            self.env,
+            "iota_watcher_a",
+            groups="base.group_user,iota_scripts.iota_scripts_group_user",
+            company_id=self.company_a.id,
+            company_ids=[(6, 0, self.company_a.ids)],
+        )
+        script = self._script(
+            "export default (ctx) => ctx.records ? ctx.records.ids : 'by hand';",
+            run_as_user_id=watcher.id,
+        )
+        execution_model = self.env["ir.model"]._get("iota.script.execution")
+        self.env["base.automation"].create(
+            {
+                "name": "Each run runs the script again",
+                "model_id": execution_model.id,
+                "trigger": "on_create_or_write",
+                "filter_domain": f"[('script_id', '=', {script.id})]",
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "Run again",
+                            "model_id": execution_model.id,
+                            "state": "iota_script",
+                            "iota_script_id": script.id,
+                        },
+                    )
+                ],
+            }
+        )
+        first = script.action_run()
+        executions = self._executions(script)
+        self.assertEqual(executions[0], first)
+        self.assertEqual(
+            executions.mapped("trigger"), ["manual", "automation", "automation", "automation"]
+        )
+        self.assertEqual(
+            executions.mapped("state"), ["succeeded", "succeeded", "succeeded", "cancelled"]
+        )
+        self.assertEqual(json.loads(executions[1].result_json), first.ids)

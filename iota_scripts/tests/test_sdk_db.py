@@ -1,0 +1,297 @@
+"""sdk.db from a real run: values, errors, and tenancy whatever the script tries."""
+
+import json
+from unittest.mock import patch
+
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..tools import sdk_db
+from .common import IotaScriptsCase
+
+#: Runs every attempt in ctx.input.attempts ([name, method, ...args]) and
+#: reports {name: {ok, value} | {ok: false, code, message}}.
+PROBE = """\
+export default async function (ctx) {
+  const out = {};
+  for (const [name, method, ...args] of ctx.input.attempts) {
+    try {
+      out[name] = { ok: true, value: await sdk.db[method](...args) };
+    } catch (e) {
+      out[name] = { ok: false, code: e.code, message: e.message };
+    }
+  }
+  return out;
+}
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestSdkDb(IotaScriptsCase):
+    def _probe(self, attempts, run_as=None, company=None):
+        values = {"run_as_user_id": run_as.id} if run_as else {}
+        script = self._script(
+            PROBE,
+            company=company,
+            name=f"probe as {run_as.login if run_as else 'runner'}",
+            **values,
+        )
+        execution = script.action_run(input={"attempts": attempts})
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        out = json.loads(execution.result_json)
+        for name, outcome in out.items():
+            if not outcome["ok"]:
+                self.assertNoLeak(outcome["message"])
+                self.assertNotIn("Partner of B", outcome["message"], name)
+        self.assertNotIn("Partner of B", execution.result_json + (execution.log_json or ""))
+        return out
+
+    def assertDenied(self, outcome, code="access_denied"):
+        self.assertFalse(outcome["ok"], outcome)
+        self.assertEqual(outcome["code"], code, outcome)
+
+    def test_values_are_plain_json(self):
+        partner = self.env["res.partner"].create(
+            {
+                "name": "Json",
+                "company_id": self.company_a.id,
+                "country_id": self.env.ref("base.be").id,
+            }
+        )
+        out = self._probe(
+            [
+                [
+                    "read",
+                    "read",
+                    "res.partner",
+                    [partner.id],
+                    ["name", "country_id", "category_id", "create_date", "company_id"],
+                ],
+                ["search", "search", "res.partner", [["id", "=", partner.id]]],
+                ["count", "searchCount", "res.partner", [["name", "=", "Json"]]],
+                [
+                    "page",
+                    "searchRead",
+                    "res.partner",
+                    [["id", "=", partner.id]],
+                    ["name"],
+                    {"limit": 1, "order": "name desc"},
+                ],
+                ["bad_option", "search", "res.partner", [], {"context": {"active_test": False}}],
+                ["bad_domain", "search", "res.partner", [["name", "=="]]],
+                ["bad_field", "read", "res.partner", [partner.id], ["no_such_field"]],
+                ["bad_model", "search", "no.such.model", []],
+                ["bad_ids", "read", "res.partner", ["1"], ["name"]],
+            ],
+            run_as=self.bot_a,
+        )
+        row = out["read"]["value"][0]
+        self.assertEqual(row["country_id"], [self.env.ref("base.be").id, "Belgium"])
+        self.assertEqual(row["category_id"], [])
+        self.assertRegex(row["create_date"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(row["company_id"], [self.company_a.id, self.company_a.name])
+        self.assertEqual(out["search"]["value"], partner.ids)
+        self.assertEqual(out["count"]["value"], 1)
+        self.assertEqual(out["page"]["value"], [{"id": partner.id, "name": "Json"}])
+        for name in ("bad_option", "bad_domain", "bad_field", "bad_model", "bad_ids"):
+            self.assertDenied(out[name], "invalid_argument")
+
+    @mute_logger("odoo.sql_db")  # the foreign-key refusal is logged as a bad query
+    def test_writes_and_refused_writes(self):
+        out = self._probe(
+            [
+                [
+                    "create",
+                    "create",
+                    "res.partner",
+                    {"name": "Made by a script", "email": "m@example.com"},
+                ],
+                ["invalid", "create", "res.partner", {"name": "Bad", "type": "not-a-type"}],
+                [
+                    "constraint",
+                    "create",
+                    "res.partner",
+                    {"name": "Bad VAT", "parent_id": 999999999},
+                ],
+                ["after_errors", "create", "res.partner", {"name": "Still works"}],
+            ],
+            run_as=self.bot_a,
+        )
+        self.assertTrue(out["create"]["ok"])
+        created = self.env["res.partner"].browse(out["create"]["value"])
+        self.assertEqual(created.name, "Made by a script")
+        self.assertEqual(created.create_uid, self.bot_a)
+        self.assertDenied(out["invalid"], "invalid_argument")
+        self.assertDenied(out["constraint"], "invalid_argument")
+        self.assertTrue(out["after_errors"]["ok"])  # the transaction survived the refused calls
+        self.assertTrue(self.env["res.partner"].browse(out["after_errors"]["value"]).exists())
+
+    def test_company_b_is_out_of_reach(self):
+        """A company-A script reads no company-B record, whatever it tries."""
+        b = self.partner_b.id
+        inject = {
+            "context": {
+                "allowed_company_ids": [self.company_b.id],
+                "active_test": False,
+                "lang": "en_US",
+            }
+        }
+        attempts = [
+            ["search_name", "search", "res.partner", [["name", "=", "Partner of B"]]],
+            [
+                "search_company",
+                "searchCount",
+                "res.partner",
+                [["company_id", "=", self.company_b.id]],
+            ],
+            ["read_direct", "read", "res.partner", [b], ["name"]],
+            ["search_read", "searchRead", "res.partner", [["id", "=", b]], ["name"]],
+            ["companies", "searchRead", "res.company", [], ["name"]],
+            [
+                "name_search_injected",
+                "call",
+                "res.partner",
+                "name_search",
+                [],
+                ["Partner of B"],
+                inject,
+            ],
+            ["read_via_call", "call", "res.partner", "read", [b], [["name"]]],
+            ["with_company", "call", "res.partner", "with_company", [b], [self.company_b.id]],
+            ["sudo", "call", "res.partner", "sudo", [b]],
+            ["with_user", "call", "res.partner", "with_user", [b], [1]],
+            [
+                "with_context",
+                "call",
+                "res.partner",
+                "with_context",
+                [b],
+                [{"allowed_company_ids": [self.company_b.id]}],
+            ],
+            ["private", "call", "res.partner", "_read", [b], [["name"]]],
+            ["private_search", "call", "res.partner", "_search", [], [[["id", "=", b]]]],
+            ["write_b", "write", "res.partner", [b], {"name": "Hijacked"}],
+            ["unlink_b", "unlink", "res.partner", [b]],
+            ["copy_b", "call", "res.partner", "copy", [b]],
+            ["rule_write", "write", "ir.rule", [1], {"active": False}],
+            [
+                "rule_create",
+                "create",
+                "ir.rule",
+                {"name": "x", "model_id": 1, "domain_force": "[]"},
+            ],
+            [
+                "groups",
+                "write",
+                "res.users",
+                [2],
+                {"groups_id": [[4, self.env.ref("base.group_system").id]]},
+            ],
+            [
+                "own_groups",
+                "write",
+                "res.users",
+                [self.bot_ab.id],
+                {"groups_id": [[4, self.env.ref("base.group_system").id]]},
+            ],
+            ["password", "read", "res.users", [2], ["password"]],
+            ["password_domain", "search", "res.users", [["password", "!=", False]]],
+            ["password_order", "search", "res.users", [], {"order": "password desc"}],
+            ["api_keys", "searchRead", "res.users.apikeys", [], ["name"]],
+            ["api_key_ids", "read", "res.users", [2], ["api_key_ids"]],
+            [
+                "secret",
+                "searchRead",
+                "ir.config_parameter",
+                [["key", "=", "database.secret"]],
+                ["value"],
+            ],
+            ["secret_call", "call", "ir.config_parameter", "get_param", [], ["database.secret"]],
+            ["script_edit", "write", "iota.script", [1], {"run_as_user_id": 2}],
+            ["users_b", "search", "res.users", [["login", "=", "iota_dev_b"]]],
+            ["read_user_b", "read", "res.users", [self.dev_b.id], ["name"]],
+        ]
+        for run_as in (None, self.bot_ab):  # the company's runner, and a user of both companies
+            out = self._probe(attempts, run_as=run_as)
+            self.assertEqual(out["search_name"]["value"], [])
+            self.assertEqual(out["search_company"]["value"], 0)
+            self.assertDenied(out["read_direct"])
+            self.assertEqual(out["search_read"]["value"], [])
+            self.assertEqual([c["name"] for c in out["companies"]["value"]], [self.company_a.name])
+            self.assertEqual(out["name_search_injected"]["value"], [])
+            self.assertEqual(out["users_b"]["value"], [])
+            for name in (
+                "read_via_call",
+                "with_company",
+                "sudo",
+                "with_user",
+                "with_context",
+                "private",
+                "private_search",
+                "write_b",
+                "unlink_b",
+                "copy_b",
+                "rule_write",
+                "rule_create",
+                "groups",
+                "own_groups",
+                "password",
+                "password_domain",
+                "password_order",
+                "api_keys",
+                "api_key_ids",
+                "secret",
+                "secret_call",
+                "script_edit",
+                "read_user_b",
+            ):
+                self.assertDenied(out[name])
+        self.assertEqual(self.partner_b.name, "Partner of B")
+        self.assertNotIn(self.env.ref("base.group_system"), self.bot_ab.groups_id)
+
+    def test_company_b_user_sees_nothing_of_company_a(self):
+        script = self._script(
+            'export default async () => { await sdk.events.emit("a.only", {}); return 1; };'
+        )
+        script.action_run()
+        env_b = self.env(user=self.dev_b, context={"allowed_company_ids": [self.company_b.id]})
+        for model in (
+            "iota.script",
+            "iota.script.version",
+            "iota.script.execution",
+            "iota.script.event",
+        ):
+            found = env_b[model].search([("company_id", "=", self.company_a.id)])
+            self.assertFalse(found, model)
+            self.assertFalse(
+                env_b[model].search([]).filtered(lambda r: r.sudo().company_id == self.company_a),
+                model,
+            )
+        # and trying to open one by id fails
+        with self.assertRaises(AccessError):
+            script.with_env(env_b).read(["name"])
+        # forging the company switcher does not help
+        with self.assertRaises(AccessError):
+            self.env(user=self.dev_b, context={"allowed_company_ids": [self.company_a.id]})[
+                "iota.script"
+            ].search([])
+
+    def test_large_answers_are_refused(self):
+        with patch.object(sdk_db, "MAX_REPLY_BYTES", 200):
+            out = self._probe(
+                [
+                    ["small", "searchCount", "res.partner", []],
+                    [
+                        "large",
+                        "searchRead",
+                        "res.partner",
+                        [],
+                        ["name", "display_name"],
+                        {"limit": 50},
+                    ],
+                ]
+            )
+        self.assertTrue(out["small"]["ok"])
+        self.assertDenied(out["large"], "invalid_argument")
+        self.assertIn("larger than 200 bytes", out["large"]["message"])
