@@ -114,8 +114,10 @@ class RunnerProcess:
         stream = self.proc.stderr
         assert stream is not None
         for line in iter(stream.readline, b""):
-            self.stderr_tail = (self.stderr_tail + line)[-4096:]
-            _logger.warning("runner %s: %s", self.pid, line.decode(errors="replace").rstrip()[:500])
+            # The whole report at DEBUG; the engine logs one WARNING that
+            # quotes it when the runner dies during a run.
+            self.stderr_tail = (self.stderr_tail + line)[-8192:]
+            _logger.debug("runner %s: %s", self.pid, line.decode(errors="replace").rstrip()[:500])
 
     def send(self, obj: dict[str, object] | bytes) -> None:
         payload = obj if isinstance(obj, bytes) else orjson.dumps(obj)

@@ -338,7 +338,11 @@ class Engine:
             err = ScriptError(
                 "sandbox_crashed", "the script runner crashed (V8 aborted); a new runner took over"
             )
-        _logger.warning("script runner %s ended during a run (exit %s)", runner.pid, code)
+        tail = runner.stderr_tail.decode(errors="replace").strip().splitlines()
+        fatal = [line for line in tail if line.startswith("# Fatal")] or tail[-1:] or ["no output"]
+        _logger.warning(
+            "script runner %s ended during a run (exit %s): %s", runner.pid, code, fatal[-1][:300]
+        )
         return RunResult(False, error=err, logs=logs, stats=_empty_stats(t0, calls))
 
     def _serve_call(
@@ -363,7 +367,13 @@ class Engine:
                     return False, _error("not_available", f"sdk.{ns} is not available on this host")
                 return False, _error("not_available", f"unknown sdk function {name!r}")
             value = fn(args)
-            return True, b"" if value is None else orjson.dumps(value)
+            reply = b"" if value is None else orjson.dumps(value)
+            if len(reply) > limits.max_reply_bytes:
+                return False, _error(
+                    "response_too_large",
+                    f"the answer of {name} is larger than {limits.max_reply_bytes} bytes",
+                )
+            return True, reply
         except ScriptError as e:
             return False, _error(e.code, e.message)
         except (TypeError, orjson.JSONEncodeError):
@@ -509,10 +519,18 @@ _default_lock = threading.Lock()
 
 
 def get_engine(config: EngineConfig | None = None) -> Engine:
-    """The process-wide engine, created on first use (and again after a fork)."""
+    """The process-wide engine, created on first use (and again after a fork).
+
+    With a ``config`` different from the current engine's, the current engine
+    is closed (its busy runners end when their runs do) and a new one made.
+    """
     global _default_engine, _default_pid
     with _default_lock:
-        if _default_engine is None or _default_pid != os.getpid():
-            _default_engine = Engine(config)
-            _default_pid = os.getpid()
-        return _default_engine
+        current = _default_engine if _default_pid == os.getpid() else None
+        if current is not None and config is not None and config != current.config:
+            current.close()
+            current = None
+        if current is None:
+            current = Engine(config)
+            _default_engine, _default_pid = current, os.getpid()
+        return current

@@ -68,6 +68,8 @@ class Limits:
     allow_hosts: tuple[str, ...] = ()
     http_timeout_sec: float = 10.0
     max_response_bytes: int = 5 * 1024 * 1024
+    #: Largest answer of one host call (``sdk.db`` results, ...), as JSON.
+    max_reply_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         _positive_number(self, "timeout_sec")
@@ -84,6 +86,7 @@ class Limits:
             "max_log_line_bytes",
             "max_log_bytes",
             "max_response_bytes",
+            "max_reply_bytes",
         ):
             _positive_int(self, name)
         _positive_int(self, "max_result_depth", _MAX_DEPTH)
@@ -95,6 +98,14 @@ class Limits:
             and all(isinstance(h, str) and h for h in self.allow_hosts),
             "a tuple of host names",
         )
+        # The same parser sdk.http uses, so a bad entry fails here, by name.
+        from ._http import HttpPolicy
+
+        try:
+            HttpPolicy(allow_hosts=self.allow_hosts)
+        except ScriptError as e:
+            message = e.message.removeprefix("invalid HttpPolicy: ")
+            raise ScriptError("invalid_argument", f"Limits.allow_hosts: {message}") from None
 
     def for_prelude(self) -> dict[str, int]:
         """The caps enforced inside V8, in the prelude's names."""

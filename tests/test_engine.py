@@ -356,12 +356,40 @@ def test_input_and_source_caps(engine):
     assert res.error.code == "invalid_argument"
 
 
+def test_host_answers_are_capped(engine):
+    res = run(
+        engine,
+        "export default async () => { try { await sdk.db.read('x', [1]) } catch (e) { return e.code } }",
+        host={"db.read": lambda args: "x" * 1000},
+        limits=Limits(max_reply_bytes=100),
+    )
+    assert res.result == "response_too_large"
+
+
+def test_get_engine_follows_its_config():
+    from iota_scripts_sdk import get_engine
+
+    one = get_engine(EngineConfig(runners=1))
+    assert get_engine() is one and get_engine(EngineConfig(runners=1)) is one
+    two = get_engine(EngineConfig(runners=1, max_source_bytes=1000))
+    assert two is not one and two.config.max_source_bytes == 1000
+    assert two.run("export default () => 3").result == 3
+    two.close()
+
+
 def test_limits_validate_by_name():
     with pytest.raises(ScriptError) as e:
         Limits(timeout_sec=-1)
     assert e.value.code == "invalid_argument" and "timeout_sec" in e.value.message
     with pytest.raises(ScriptError):
         Limits.from_dict({"timeout_sec": 1, "nope": 2})
+    for bad in ("https://x.com", "a*b", "x.com/path"):
+        with pytest.raises(ScriptError) as e:
+            Limits(allow_hosts=(bad,))
+        assert e.value.code == "invalid_argument" and e.value.message.startswith(
+            "Limits.allow_hosts"
+        )
+    assert Limits(allow_hosts=("*", "*.example.com", "api.example.com", "203.0.113.9")).allow_hosts
 
 
 # ---- pool, concurrency, recovery -------------------------------------------------------
