@@ -5,6 +5,7 @@ from . import (
     iota_script_tag,
     iota_script_version,
     ir_actions_server,
+    ir_rule,
     res_company,
     res_config_settings,
 )

@@ -31,7 +31,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import chain as run_chain
-from ..tools.sdk_db import DbHost, EventsHost
+from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
 
@@ -240,6 +240,8 @@ class IotaScriptExecution(models.Model):
                 "allowed_company_ids": [script.company_id.id],
                 "lang": user.lang or self.env.lang or "en_US",
                 "tz": user.tz or "UTC",
+                # access errors name no record (see models/ir_rule.py)
+                RUN_CONTEXT_KEY: True,
             },
         )
 
@@ -268,7 +270,7 @@ class IotaScriptExecution(models.Model):
         if records is not None:
             records = records.exists()  # a queued run may find them deleted
             visible = (
-                records.with_env(run_env)._filtered_access("read")
+                scope_records(records.with_env(run_env)._filtered_access("read"), script.company_id)
                 if user.company_ids & script.company_id
                 else records.browse()
             )

@@ -1,10 +1,11 @@
 """sdk.db from a real run: values, errors, and tenancy whatever the script tries."""
 
 import json
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..tools import sdk_db
@@ -249,6 +250,152 @@ class TestSdkDb(IotaScriptsCase):
                 self.assertDenied(out[name])
         self.assertEqual(self.partner_b.name, "Partner of B")
         self.assertNotIn(self.env.ref("base.group_system"), self.bot_ab.groups_id)
+
+    def test_company_b_is_out_of_reach_through_errors_and_links(self):
+        """Neither an error message nor a link to a record of B hands B's data to the script."""
+        b = self.partner_b.id
+        tech_a = new_test_user(
+            self.env,
+            "iota_tech_a",
+            groups="base.group_user,base.group_partner_manager,base.group_no_one",
+            company_id=self.company_a.id,
+            company_ids=[(6, 0, self.company_a.ids)],
+        )
+        company_a_partner = self.env["res.partner"].create(
+            {"name": "Company of A", "is_company": True, "company_id": self.company_a.id}
+        )
+        attempts = [
+            ["read_b", "read", "res.partner", [b], ["name"]],
+            ["write_b", "write", "res.partner", [b], {"name": "x"}],
+            [
+                "create_in_b",
+                "create",
+                "res.partner",
+                {"name": "x", "company_id": self.company_b.id},
+            ],
+            # Odoo checks no company on parent_id: the child would copy and show
+            # the parent's name (complete_name, commercial_company_name, VAT, ...)
+            ["hang_under_b", "write", "res.partner", [self.partner_a.id], {"parent_id": b}],
+            ["hang_pair", "write", "res.partner", [self.partner_a.id], {"parent_id": [b, "?"]}],
+            ["create_under_b", "create", "res.partner", {"name": "x", "parent_id": b}],
+            ["adopt_b", "write", "res.partner", [self.partner_a.id], {"child_ids": [[4, b]]}],
+            ["set_b", "write", "res.partner", [self.partner_a.id], {"child_ids": [[6, 0, [b]]]}],
+            ["bare_id_b", "write", "res.partner", [self.partner_a.id], {"child_ids": [b]}],
+            ["user_of_b", "write", "res.partner", [self.partner_a.id], {"user_id": self.dev_b.id}],
+            [
+                "nested_user_of_b",
+                "create",
+                "res.partner",
+                {"name": "x", "child_ids": [[0, 0, {"name": "kid", "user_id": self.dev_b.id}]]},
+            ],
+            [
+                "nested_secret",
+                "create",
+                "res.partner",
+                {"name": "x", "child_ids": [[0, 0, {"name": "kid", "password": "x"}]]},
+            ],
+            [
+                "web_save_under_b",
+                "call",
+                "res.partner",
+                "web_save",
+                [self.partner_a.id],
+                [{"parent_id": b}, {"complete_name": {}}],
+            ],
+            [
+                "copy_under_b",
+                "call",
+                "res.partner",
+                "copy",
+                [self.partner_a.id],
+                [{"parent_id": b}],
+            ],
+            [
+                "read_back",
+                "read",
+                "res.partner",
+                [self.partner_a.id],
+                ["complete_name", "parent_id"],
+            ],
+            # Odoo shows every company's partner and every internal user's
+            # partner to everyone: a run sees those of its own company only
+            [
+                "b_partners",
+                "searchRead",
+                "res.partner",
+                [["id", "in", [self.company_b.partner_id.id, self.dev_b.partner_id.id]]],
+                ["name", "email"],
+            ],
+            ["b_user_partner", "read", "res.partner", [self.dev_b.partner_id.id], ["name"]],
+            [
+                "b_user_partner_call",
+                "call",
+                "res.partner",
+                "address_get",
+                [self.dev_b.partner_id.id],
+                [["contact"]],
+            ],
+            [
+                "hang_under_company_b",
+                "write",
+                "res.partner",
+                [self.partner_a.id],
+                {"parent_id": self.company_b.partner_id.id},
+            ],
+            [
+                "a_partners",
+                "search",
+                "res.partner",
+                [["id", "in", [self.company_a.partner_id.id, self.dev_a.partner_id.id]]],
+            ],
+            # links to readable records still work
+            [
+                "own_links",
+                "write",
+                "res.partner",
+                [self.partner_a.id],
+                {
+                    "parent_id": company_a_partner.id,
+                    "country_id": self.env.ref("base.be").id,
+                    "category_id": [[6, 0, []]],
+                    "child_ids": [
+                        [0, 0, {"name": "Kid of A", "country_id": self.env.ref("base.be").id}]
+                    ],
+                },
+            ],
+        ]
+        debug_request = SimpleNamespace(session=SimpleNamespace(debug="1"))
+        # a user of both companies (Odoo would name B's company in the error) and a
+        # user with technical features in debug mode (Odoo would name the records)
+        for run_as, request in ((self.bot_ab, None), (tech_a, debug_request)):
+            with patch("odoo.addons.base.models.res_users.request", request):
+                out = self._probe(attempts, run_as=run_as)
+            for name, outcome in out.items():
+                self.assertNotIn(self.company_b.name, json.dumps(outcome), name)
+            for name in ("read_b", "write_b", "create_in_b", "hang_under_b", "hang_pair"):
+                self.assertDenied(out[name])
+            for name in ("create_under_b", "adopt_b", "set_b", "bare_id_b", "web_save_under_b"):
+                self.assertDenied(out[name])
+            for name in ("copy_under_b", "user_of_b", "nested_user_of_b", "nested_secret"):
+                self.assertDenied(out[name])
+            self.assertEqual(out["b_partners"]["value"], [])
+            for name in ("b_user_partner", "b_user_partner_call", "hang_under_company_b"):
+                self.assertDenied(out[name])
+            self.assertEqual(
+                sorted(out["a_partners"]["value"]),
+                sorted([self.company_a.partner_id.id, self.dev_a.partner_id.id]),
+            )
+            self.assertEqual(
+                out["read_b"]["message"],
+                "The run-as user may not read some res.partner records (record rules).",
+            )
+            self.assertEqual(
+                out["read_back"]["value"],
+                [{"id": self.partner_a.id, "complete_name": "Partner of A", "parent_id": False}],
+            )
+            self.assertTrue(out["own_links"]["ok"], out["own_links"])
+            self.partner_a.parent_id = False
+        self.assertEqual(self.partner_b.child_ids, self.env["res.partner"])
 
     def test_company_b_user_sees_nothing_of_company_a(self):
         script = self._script(

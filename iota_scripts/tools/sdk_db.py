@@ -16,11 +16,19 @@ apply as they would over RPC for that user. On top of that:
 * ``db.call`` reaches public methods only, as RPC does (no ``_private``, no
   ``@api.private`` such as ``sudo``/``with_user``/``with_company``), and not
   the data-access methods that would bypass the checks above (``read``,
-  ``search_read``, ``read_group``, ``export_data``, ...): use ``db.read`` and
-  friends instead.
+  ``search_read``, ``read_group``, ``web_save``, ``export_data``, ...): use
+  ``db.read`` and friends instead.
 * A ``context`` passed in ``kwargs`` keeps ``lang`` and ``tz`` only; every
   other key (``allowed_company_ids``, ``active_test``, ``install_mode``, ...)
   is dropped.
+* Values written (``db.create``, ``db.write``, the defaults of ``copy``) may
+  link only to records the run may read: Odoo checks no company on some
+  links (``res.partner.parent_id``), and a record hung under another
+  company's would show that company's data.
+* Records Odoo shares across companies are kept to the run's company where
+  that sharing would show other companies' data (``SCOPED_MODELS``: other
+  companies' users, their partners, the partners of other companies).
+* A record-rule refusal names no record and no company (``models/ir_rule.py``).
 
 Errors reach the script as ``{code, message}``: ``access_denied`` for Odoo
 access errors and refused names, ``invalid_argument`` for bad arguments,
@@ -113,12 +121,47 @@ READ_ONLY_MODELS = frozenset(
     }
 )
 
+
+def _partner_scope(company: Any) -> list[Any]:
+    """Partners of the run's company, where Odoo shares them with every company.
+
+    Odoo's rule shows every internal user's partner, whatever its company, and
+    the partners of companies have no company: without this, a script would
+    read the name, address, VAT and e-mail of the other companies and of their
+    users. Kept: partners no internal user has (customers, suppliers, ...;
+    Odoo's company rule applies to them), those of the company and its parent
+    companies, and those of users who work in the company.
+    """
+    companies = company.sudo().search([])
+    own = company | company.parent_ids
+    return [
+        ("id", "not in", (companies - own).partner_id.ids),
+        "|",
+        "|",
+        ("partner_share", "=", True),
+        ("id", "in", own.partner_id.ids),
+        ("user_ids.company_ids", "in", company.ids),
+    ]
+
+
 #: Extra domains that keep a run inside its company where Odoo's own rules
-#: share records across companies (every internal user is visible to every
-#: other internal user in standard Odoo).
-SCOPED_MODELS = {
+#: share records across companies (every internal user, and so its partner,
+#: is visible to every other internal user in standard Odoo). They apply to
+#: ``db.search``, ``db.read`` & co, to the ids given to ``db.call`` and to
+#: the ids that values link to; a model method called through ``db.call``
+#: (``name_search``, ...) and the names Odoo shows for many2one values do
+#: not know them.
+SCOPED_MODELS: dict[str, Callable[[Any], list[Any]]] = {
     "res.users": lambda company: [("company_ids", "in", company.ids)],
+    "res.partner": _partner_scope,
 }
+
+
+def scope_records(records: BaseModel, company: Any) -> BaseModel:
+    """``records`` less those the scope of their model hides from a run of ``company``."""
+    scope = SCOPED_MODELS.get(records._name)
+    return records.filtered_domain(scope(company)) if scope and records else records
+
 
 #: Field names that look like secrets.
 _SENSITIVE = re.compile(r"pass(word|wd)|secret|token|api_?key|totp|private_key|credential", re.I)
@@ -138,6 +181,8 @@ REFUSED_METHODS = frozenset(
         "read",
         "search_read",
         "web_read",
+        "web_save",
+        "web_resequence",
         "web_search_read",
         "read_group",
         "web_read_group",
@@ -160,6 +205,9 @@ REFUSED_METHODS = frozenset(
         "invalidate_cache",
     }
 )
+
+#: Context key of the run environment (see ``models/ir_rule.py``).
+RUN_CONTEXT_KEY = "iota_scripts_run"
 
 _ALLOWED_CONTEXT = ("lang", "tz")
 _ORDER = re.compile(r"^\s*[a-z_][\w.]*(\s+(asc|desc))?(\s+nulls\s+(first|last))?\s*$", re.I)
@@ -227,6 +275,31 @@ def _ids(value: Any) -> list[int]:
     if len(value) > MAX_RECORDS:
         raise _invalid(f"at most {MAX_RECORDS} ids per call")
     return value
+
+
+def _link_ids(values: list[Any]) -> list[int]:
+    """The record ids among ``values`` (relational values); the ORM judges the rest."""
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+
+
+def _command_ids(value: Any) -> tuple[list[int], list[dict[str, Any]]]:
+    """Ids an x2many value links to, and the values of the records it creates or updates."""
+    ids: list[Any] = []
+    nested: list[dict[str, Any]] = []
+    if not isinstance(value, list):
+        return [], []
+    for command in value:
+        if not isinstance(command, list) or not command:
+            ids.append(command)  # a bare id
+            continue
+        op = command[0]
+        if op in (1, 2, 3, 4) and len(command) > 1:
+            ids.append(command[1])
+        elif op == 6 and len(command) > 2 and isinstance(command[2], list):
+            ids.extend(command[2])
+        if op in (0, 1) and len(command) > 2 and isinstance(command[2], dict):
+            nested.append(command[2])
+    return _link_ids(ids), nested
 
 
 def _check_name(name: Any, what: str = "field") -> str:
@@ -427,10 +500,9 @@ class DbHost:
 
     def _browse(self, model: BaseModel, ids: list[int]) -> BaseModel:
         records = model.browse(ids)
-        scope = SCOPED_MODELS.get(model._name)
-        if scope:
+        if model._name in SCOPED_MODELS:
             existing = records.exists()
-            if existing - existing.filtered_domain(scope(self.env.company)):
+            if existing - scope_records(existing, self.env.company):
                 raise _denied(f"some {model._name} records belong to another company")
         return records
 
@@ -469,12 +541,51 @@ class DbHost:
 
     def create(self, args: list[Any]) -> int:
         model = self._model(_arg(args, 0), write=True)
-        return model.create(_values(model, _arg(args, 1))).id
+        values = _values(model, _arg(args, 1))
+        self._check_links(model, values)
+        return model.create(values).id
 
     def write(self, args: list[Any]) -> bool:
         model = self._model(_arg(args, 0), write=True)
         records = model.browse(_ids(_arg(args, 1)))
-        return bool(records.write(_values(model, _arg(args, 2))))
+        values = _values(model, _arg(args, 2))
+        self._check_links(model, values)
+        return bool(records.write(values))
+
+    def _check_links(self, model: BaseModel, values: dict[str, Any], depth: int = 0) -> None:
+        """Refuses values that point to records the run may not read.
+
+        Odoo does not check that a user may read the records that a relational
+        value points to, and not every such field checks companies
+        (``res.partner.parent_id`` does not): a script could hang one of its
+        own records under another company's and read back what is copied or
+        computed from it (its name, VAT, ...). Every id in a many2one, x2many
+        or reference value must be readable by the run, as if ``sdk.db.read``
+        asked for it; nested creations and updates are checked the same way.
+        """
+        if depth > _MAX_DEPTH:
+            raise _invalid("the values are nested too deeply")
+        for name, value in values.items():
+            field = model._fields[name]
+            nested: list[dict[str, Any]] = []
+            if field.type == "many2one":
+                ids = _link_ids([value[0] if isinstance(value, list) and value else value])
+            elif field.type in ("one2many", "many2many"):
+                ids, nested = _command_ids(value)
+            elif field.type == "reference" and isinstance(value, str) and "," in value:
+                comodel_name, _sep, rid = value.partition(",")
+                if rid.strip().isdigit():
+                    self._browse(self._model(comodel_name), [int(rid)]).check_access("read")
+                continue
+            else:
+                continue
+            if not (ids or nested):
+                continue
+            comodel = self._model(field.comodel_name)
+            if ids:
+                self._browse(comodel, ids).check_access("read")
+            for vals in nested:
+                self._check_links(comodel, _values(comodel, vals), depth + 1)
 
     def unlink(self, args: list[Any]) -> bool:
         model = self._model(_arg(args, 0), write=True)
@@ -502,10 +613,15 @@ class DbHost:
             raise _invalid("kwargs must be an object")
         kwargs = dict(kwargs)
         context = _context(kwargs.pop("context", None))
+        if name == "copy":
+            # the values of the copy are checked like those of db.create
+            default = call_args[0] if call_args else kwargs.get("default")
+            if default is not None:
+                self._check_links(model, _values(model, default))
         if getattr(method, "_api", None) in ("model", "model_create"):
             records = model
         else:
-            records = model.browse(_ids(ids or []))
+            records = self._browse(model, _ids(ids or []))
         if context:
             records = records.with_context(**context)
         return getattr(records, name)(*call_args, **kwargs)
