@@ -47,6 +47,7 @@ and resource usage.
         ],
     },
     "post_init_hook": "_post_init_hook",
+    "uninstall_hook": "_uninstall_hook",
     "application": True,
     "installable": True,
 }

@@ -1,4 +1,6 @@
-"""Install hook: give every existing company its run-as user."""
+"""Install hook: give every existing company its run-as user. Uninstall hook: drop the actions."""
+
+from .models.ir_actions_server import _delete_iota_script_actions
 
 
 def _post_init_hook(env):
@@ -6,3 +8,16 @@ def _post_init_hook(env):
     # users now keeps that work out of the first run (which may happen inside
     # an automation rule on res.partner, itself triggered by the user's partner).
     env["res.company"].search([])._iota_scripts_runner_user()
+
+
+def _uninstall_hook(env):
+    # Before the module's records go: the server actions that run scripts
+    # (automation rules', scheduled actions', contextual ones, made by users)
+    # keep the scripts they point to (ondelete="restrict"), and deleting the
+    # demo scripts would fail on them.
+    actions = (
+        env["ir.actions.server"]
+        .with_context(active_test=False)
+        .search([("state", "=", "iota_script")])
+    )
+    _delete_iota_script_actions(actions)

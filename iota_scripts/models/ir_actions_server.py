@@ -8,11 +8,29 @@ from where the action sits: ``automation`` (with the rule and its trigger),
 ``cron`` (with the job) or ``manual``.
 
 An automation that fires again because its own script wrote the record does
-not run the script again (see ``tools/chain.py``).
+not run the script again (see ``tools/chain.py``), and an "On save" rule
+without trigger fields runs the script when a record is created or written,
+not again for each stored field Odoo recomputes (see ``_iota_script_changed``).
 """
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+
+
+def _delete_iota_script_actions(actions):
+    """On uninstall, the actions of this type go, and so do the scheduled actions running them.
+
+    A scheduled action needs its server action (``ondelete="restrict"``): a
+    plain cascade failed on the first one (made by the "Schedule" button, or
+    by hand), and left every action of this type behind.
+    """
+    crons = (
+        actions.env["ir.cron"]
+        .with_context(active_test=False)
+        .search([("ir_actions_server_id", "in", actions.ids)])
+    )
+    crons.unlink()
+    actions.exists().unlink()
 
 
 class IrActionsServer(models.Model):
@@ -20,7 +38,7 @@ class IrActionsServer(models.Model):
 
     state = fields.Selection(
         selection_add=[("iota_script", "Run JavaScript script")],
-        ondelete={"iota_script": "cascade"},
+        ondelete={"iota_script": _delete_iota_script_actions},
     )
     iota_script_id = fields.Many2one(
         "iota.script",
@@ -31,6 +49,19 @@ class IrActionsServer(models.Model):
         help="The JavaScript script to run. It runs as the script's run-as user, "
         "in the script's company, with ctx.records set to the action's records.",
     )
+
+    @api.depends("iota_script_id")
+    def _compute_name(self):
+        # base_automation names the actions of a rule after what they do;
+        # "Run JavaScript script" alone would not say which script.
+        super()._compute_name()
+        for action in self:
+            if (
+                action.base_automation_id
+                and action.state == "iota_script"
+                and action.iota_script_id
+            ):
+                action.name = _("Run script: %s", action.iota_script_id.sudo().name)
 
     @api.constrains("state", "iota_script_id")
     def _check_iota_script(self):
@@ -62,11 +93,55 @@ class IrActionsServer(models.Model):
             return trigger
         return {"type": "manual", "action_id": self.id}
 
+    def _iota_script_changed(self, records):
+        """``records`` less those an "On save" rule fired for without a save.
+
+        Odoo fires a rule without trigger fields ("On save", any field) after
+        every write *and after every recomputation* of a stored computed
+        field of the record, whether or not a value changed: creating one
+        contact fired such a rule three or four times in one transaction
+        (its computed fields are computed while it is being created), and
+        renaming a contact twice (``complete_name`` follows ``name``). For
+        such a rule the script runs when the record is saved:
+
+        * created (no old values): always;
+        * written: when a written value really changed.
+
+        A recomputation alone (the fields being computed are protected while
+        Odoo processes it) does not run the script. To react to a computed
+        field, name it in the rule's trigger fields ("When updating"): rules
+        with trigger fields are left to Odoo, which compares their values.
+        """
+        automation = self.sudo().base_automation_id
+        old_values = self.env.context.get("old_values")
+        if records is None or not automation or old_values is None:
+            return records
+        if automation.trigger_field_ids:
+            return records
+        env = records.env
+
+        def saved(record):
+            record = record.sudo()  # the values are compared, never shown
+            old = {
+                name: value
+                for name, value in (old_values.get(record.id) or {}).items()
+                if name in record._fields
+            }
+            if old and all(env.is_protected(record._fields[name], record) for name in old):
+                return False  # a recomputation
+            return any(record[name] != value for name, value in old.items())
+
+        return records.filtered(saved)
+
     def _run_action_iota_script_multi(self, eval_context=None):
         if self.env.context.get("iota_scripts_no_trigger") or not self.iota_script_id:
             return False
         eval_context = eval_context or {}
         records = eval_context.get("records") or eval_context.get("record") or None
+        if records is not None:
+            records = self._iota_script_changed(records)
+            if not records:
+                return False
         self.env["iota.script.execution"]._run_script(
             self.iota_script_id,
             self._iota_script_trigger(),

@@ -2,6 +2,7 @@ import json
 
 from odoo.tests import new_test_user, tagged
 
+from ..hooks import _uninstall_hook
 from .common import IotaScriptsCase
 
 NORMALISE = """\
@@ -88,6 +89,54 @@ class TestIrActionsServer(IotaScriptsCase):
         self.assertEqual(len(executions), 2)
         self.assertEqual(executions.mapped("state"), ["succeeded", "succeeded"])
         self.assertEqual(partner.function, "++")
+
+    def test_on_save_without_trigger_fields_runs_once_per_save(self):
+        """Odoo fires such a rule for each recomputed field too: one run per save all the same."""
+        script = self._script(
+            "export default (ctx) => ({ id: ctx.records.ids[0], changed: ctx.trigger.changed_fields ?? null });",
+        )
+        self._automation(script)  # no domain, no trigger field: any save of any contact
+        company = self.env["res.partner"].create(
+            {"name": "Saved Co", "is_company": True, "company_id": self.company_a.id}
+        )
+        self.assertEqual(len(self._executions(script)), 1)
+        contact = self.env["res.partner"].create(
+            {"name": "Saved Person", "parent_id": company.id, "company_id": self.company_a.id}
+        )
+        self.env.flush_all()  # recomputes complete_name, commercial_partner_id, ...
+        self.assertEqual(
+            [json.loads(e.result_json) for e in self._executions(script)],
+            [{"id": company.id, "changed": None}, {"id": contact.id, "changed": None}],
+        )
+        contact.write({"name": "Saved Person 2"})  # complete_name follows: still one run
+        self.env.flush_all()
+        contact.write({"name": "Saved Person 2"})  # nothing changed: no run
+        self.env.flush_all()
+        company.write({"name": "Saved Co 2"})  # the contact's computed fields follow: not a save
+        self.env.flush_all()
+        self.assertEqual(
+            [json.loads(e.result_json) for e in self._executions(script)[2:]],
+            [{"id": contact.id, "changed": ["name"]}, {"id": company.id, "changed": ["name"]}],
+        )
+        self.assertEqual(contact.complete_name, "Saved Co 2, Saved Person 2")
+
+    def test_uninstall_removes_the_actions_and_their_scheduled_actions(self):
+        """A scheduled action keeps its server action (restrict): uninstalling must delete both."""
+        script = self._script("export default () => 1;")
+        automation = self._automation(script)
+        cron = self.env["ir.cron"].browse(script.action_schedule()["res_id"])
+        actions = (
+            self.env["ir.actions.server"]
+            .with_context(active_test=False)
+            .search([("state", "=", "iota_script")])
+        )
+        self.assertIn(cron.ir_actions_server_id, actions)
+        self.assertIn(automation.action_server_ids, actions)
+        _uninstall_hook(self.env)
+        self.assertFalse(cron.exists())
+        self.assertFalse(actions.exists())
+        self.assertTrue(automation.exists())  # the rule is the user's; its action goes
+        script.unlink()  # nothing points to the script any more
 
     def test_scripts_triggering_scripts_are_bounded(self):
         script = self._script(
