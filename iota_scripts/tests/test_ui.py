@@ -1,12 +1,52 @@
+import contextlib
+import json
+import re
+from unittest.mock import patch
+
 from odoo.tests import HttpCase, common, new_test_user, tagged
+
+#: A tour step that logs this (see static/tests/tours/iota_scripts_user_flow_tours.js)
+#: asks for a screenshot, saved like Odoo's own failure screenshots:
+#: <--screenshots>/<db>/screenshots/iota_<name>_<date>_TestUi.png
+SCREENSHOT_SIGNAL = "iota_scripts:screenshot "
+
+GREETER = """\
+export default async function (ctx) {
+  const rows = await sdk.db.read(ctx.records.model, ctx.records.ids, ["name"]);
+  for (const row of rows) sdk.log.info(`new contact: ${row.name}`);
+  return { seen: rows.length };
+}
+"""
+
+
+@contextlib.contextmanager
+def _screenshots_on_signal():
+    """Takes a screenshot whenever the tour logs SCREENSHOT_SIGNAL + name."""
+    browser_class = common.ChromeBrowser
+    original = browser_class._handle_console
+
+    def handle_console(browser, type, args=None, stackTrace=None, **kw):
+        first = None
+        if args and args[0].get("type") == "string":
+            first = args[0].get("value")  # read before Odoo formats args in place
+        original(browser, type, args=args, stackTrace=stackTrace, **kw)
+        if isinstance(first, str) and first.startswith(SCREENSHOT_SIGNAL):
+            name = re.sub(r"\W", "_", first[len(SCREENSHOT_SIGNAL) :])[:40]
+            browser.take_screenshot(prefix=f"iota_{name}_")
+
+    with patch.object(browser_class, "_handle_console", handle_console):
+        yield
 
 
 @tagged("post_install", "-at_install")
 class TestUi(HttpCase):
-    def test_run_dialog_tour(self):
+    def setUp(self):
+        super().setUp()
         # Odoo skips browser tests (with an info line) when websocket-client
         # is missing: a skipped tour is not a passing one.
         self.assertIsNotNone(common.websocket, "websocket-client is required for the UI tests")
+
+    def test_run_dialog_tour(self):
         developer = new_test_user(
             self.env,
             "iota_tour_dev",
@@ -25,3 +65,43 @@ class TestUi(HttpCase):
             "iota_scripts_run_tour",
             login="iota_tour_dev",
         )
+
+    def test_demo_scripts_tour(self):
+        """A new user opens the Scripts app and runs each demo script from the Run dialog."""
+        demo = [
+            self.env.ref(f"iota_scripts.{xmlid}", raise_if_not_found=False)
+            for xmlid in (
+                "iota_script_demo_normalise_email",
+                "iota_script_demo_daily_contacts",
+                "iota_script_demo_top_companies",
+            )
+        ]
+        if not all(demo):
+            self.skipTest("the demo data is not installed")
+        with _screenshots_on_signal():
+            self.start_tour("/odoo", "iota_scripts_demo_scripts_tour", login="admin")
+        for script in demo:
+            execution = script.execution_ids.filtered(lambda e: e.trigger == "manual")
+            self.assertEqual(len(execution), 1, script.name)
+            self.assertEqual(execution.state, "succeeded", execution.error_message)
+
+    def test_automation_rule_tour(self):
+        """An "On save" rule on contacts, made in the UI, runs a script once per saved contact."""
+        script = self.env["iota.script"].create(
+            {"name": "Tour greeter", "state": "active", "source": GREETER}
+        )
+        with _screenshots_on_signal():
+            self.start_tour("/odoo", "iota_scripts_automation_tour", login="admin")
+        rule = self.env["base.automation"].search([("name", "=", "Greet new contacts")])
+        self.assertEqual((rule.model_id.model, rule.trigger), ("res.partner", "on_create_or_write"))
+        self.assertEqual(rule.action_server_ids.iota_script_id, script)
+        self.assertEqual(rule.action_server_ids.name, "Run script: Tour greeter")
+        partner = self.env["res.partner"].search([("name", "=", "Ada Tour Lovelace")])
+        self.assertEqual(len(partner), 1)
+        execution = script.execution_ids
+        # one save, one run (Odoo fires the rule once per recomputed field too)
+        self.assertEqual(len(execution), 1)
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        self.assertEqual((execution.trigger, execution.res_model), ("automation", "res.partner"))
+        self.assertEqual(json.loads(execution.res_ids), partner.ids)
+        self.assertIn("new contact: Ada Tour Lovelace", execution.log_text)
