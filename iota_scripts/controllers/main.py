@@ -35,7 +35,6 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import jsonschema
-import psycopg2
 
 from odoo import SUPERUSER_ID, fields, http
 from odoo.http import request
@@ -217,7 +216,9 @@ class IotaApiController(http.Controller):
         auth="none",
         csrf=False,
         save_session=False,
-        max_content_length=16 * 1024 * 1024,
+        # auth='none' routes default to a read-only cursor; runs write executions.
+        readonly=False,
+        max_content_length=lambda controller: controller._iota_max_content_length(),
     )
     def iota_api_dispatch(self, version, subpath, **kw):
         started = time.monotonic()
@@ -251,6 +252,17 @@ class IotaApiController(http.Controller):
                     }
                 )
         return response
+
+    def _iota_max_content_length(self):
+        """Odoo reads ``request.form`` before any controller runs, and Werkzeug
+        then drains a body longer than this limit to raise its own (HTML) 413.
+        JSON is never parsed as a form, so for JSON the gateway applies the
+        endpoint's cap itself, unread (413, ``Connection: close``); any other
+        media type is refused (415) and may not be parsed beyond 1 MiB."""
+        mimetype = request.httprequest.mimetype or ""
+        if mimetype == "application/json" or mimetype.endswith("+json"):
+            return None
+        return 1024 * 1024
 
     # ---- the pipeline ------------------------------------------------------------------
     def _iota_serve(self, version, subpath, headers, state):
@@ -380,11 +392,16 @@ class IotaApiController(http.Controller):
         cap = endpoint.max_body_bytes
         length = hreq.content_length
         if length is not None and length > cap:
-            raise ApiError(413, "payload_too_large", f"The body is larger than {cap} bytes.")
+            # the body stays unread: the connection must not be reused
+            raise ApiError(
+                413, "payload_too_large", f"The body is larger than {cap} bytes.", {"Connection": "close"}
+            )
         if "chunked" in (hreq.headers.get("Transfer-Encoding") or "").lower():
             # Werkzeug 2.2 reads a chunked body whole (no cap) and Odoo hides
             # the WSGI stream: only bodies with a Content-Length are read.
-            raise ApiError(411, "length_required", "Send the body with a Content-Length.")
+            raise ApiError(
+                411, "length_required", "Send the body with a Content-Length.", {"Connection": "close"}
+            )
         if not length:
             return b"", None, None
         if hreq.mimetype != "application/json" and not hreq.mimetype.endswith("+json"):
@@ -410,13 +427,8 @@ class IotaApiController(http.Controller):
         if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
             raise ApiError(401, "bad_signature", "The signature does not match.")
         Replay = request.env["iota.script.endpoint.replay"].sudo()
-        try:
-            with request.env.cr.savepoint():
-                Replay.create(
-                    {"endpoint_id": endpoint.id, "kind": "signature", "client": "hmac", "key": expected}
-                )
-        except psycopg2.IntegrityError:
-            raise ApiError(401, "replayed", "This signature was already used.") from None
+        if not Replay._iota_reserve(endpoint, "signature", "hmac", expected):
+            raise ApiError(401, "replayed", "This signature was already used.")
 
     def _iota_idempotency(self, endpoint, client, key, raw, headers, state):
         """The stored answer when ``key`` was seen; otherwise reserve it (returns None)."""
@@ -443,20 +455,9 @@ class IotaApiController(http.Controller):
             stored.update({k: v for k, v in headers.items() if k.lower().startswith("ratelimit")})
             stored["Idempotency-Replayed"] = "true"
             return _response(seen.status, None, stored, raw=seen.body or b"", content_type=stored.get("Content-Type"))
-        try:
-            with request.env.cr.savepoint():
-                state["idempotency"] = Replay.create(
-                    {
-                        "endpoint_id": endpoint.id,
-                        "kind": "idempotency",
-                        "client": client,
-                        "key": key,
-                        "request_sha256": digest,
-                        "status": 0,
-                    }
-                )
-        except psycopg2.IntegrityError:
-            raise ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is running.") from None
+        state["idempotency"] = Replay._iota_reserve(endpoint, "idempotency", client, key, digest)
+        if not state["idempotency"]:
+            raise ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is running.")
         return None
 
     def _iota_run(self, endpoint, user, method, subpath, params, query, text, value, headers, state):

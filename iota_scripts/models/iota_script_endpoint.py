@@ -401,6 +401,29 @@ class IotaScriptEndpointReplay(models.Model):
     ]
 
     @api.model
+    def _iota_reserve(self, endpoint, kind, client, key, request_sha256=None):
+        """Inserts the row unless it exists; returns it, or an empty recordset.
+
+        ``ON CONFLICT DO NOTHING`` waits for a concurrent uncommitted insert of
+        the same key, then yields nothing: no IntegrityError, no aborted
+        transaction, no logged bad query.
+        """
+        self.env.cr.execute(
+            """
+            INSERT INTO iota_script_endpoint_replay
+                (endpoint_id, kind, client, key, request_sha256, status,
+                 create_uid, write_uid, create_date, write_date)
+            VALUES (%s, %s, %s, %s, %s, 0, %s, %s,
+                    now() at time zone 'utc', now() at time zone 'utc')
+            ON CONFLICT (endpoint_id, kind, client, key) DO NOTHING
+            RETURNING id
+            """,
+            [endpoint.id, kind, client, key, request_sha256, self.env.uid, self.env.uid],
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    @api.model
     def _cron_prune(self):
         limit = fields.Datetime.now() - timedelta(hours=24)
         self.sudo().search([("create_date", "<", limit)]).unlink()
