@@ -122,18 +122,30 @@ def _limiter(redis_url: str | None, policy: str):
         return _limiters[key]
 
 
-def _json_depth(value) -> int:
-    """Nesting depth of a parsed JSON value, iteratively."""
-    deepest, stack = 0, [(value, 1)]
+def _check_json(value) -> None:
+    """Refuses what the runner cannot take: nesting past ``MAX_JSON_DEPTH``,
+    integers outside 64 bits and strings with lone surrogates (``"\\ud800"``
+    is valid JSON text but not valid Unicode). Iterative: no recursion."""
+    stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return deepest
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return deepest
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+            raise ApiError(400, "invalid_json", "Integers must fit in 64 bits.")
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "invalid_json", "Strings may not hold lone surrogates.") from None
 
 
 def _refuse_constant(name):
@@ -151,8 +163,7 @@ def _parse_json(raw: bytes):
         raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except ValueError as e:
         raise ApiError(400, "invalid_json", f"The body is not JSON: {str(e)[:200]}") from None
-    if _json_depth(value) > MAX_JSON_DEPTH:
-        raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+    _check_json(value)
     return text, value
 
 

@@ -204,6 +204,9 @@ class TestEndpointHttp(HttpCase):
         self.assertError(self._call("POST", url, data=b'{"a": "\xff\xfe"}', headers=ctype), 400, "malformed_utf8")
         self.assertError(self._call("POST", url, data=b'{"a": NaN}', headers=ctype), 400, "invalid_json")
         self.assertError(self._call("POST", url, data=b'{"a":', headers=ctype), 400, "invalid_json")
+        self.assertError(self._call("POST", url, data=b'{"a": 1' + b"0" * 30 + b"}", headers=ctype), 400, "invalid_json")
+        self.assertError(self._call("POST", url, data=b'{"\\ud800": 1}', headers=ctype), 400, "invalid_json")
+        self.assertError(self._call("POST", url, data=b'["\\udfff"]', headers=ctype), 400, "invalid_json")
         self.assertError(self._call("POST", url, data=b"a=b", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
         self.assertError(self._call("POST", url, data=b"x" * 2048, headers=ctype), 413, "payload_too_large")
         # a nesting bomb bigger than Python's recursion limit, under a larger cap
