@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import requests
@@ -54,10 +53,25 @@ env.cr.commit()
 def odoo_args(args) -> list[str]:
     addons = args.addons_path or f"/work/odoo18/odoo/addons,{HERE}"
     return [
-        sys.executable, "-m", "odoo", "-d", args.db, "--db_host", args.db_host,
-        "--db_user", args.db_user, "--addons-path", addons,
-        "--http-interface", "127.0.0.1", "--http-port", str(args.port),
-        "--db-filter", f"^{args.db}$", "--without-demo", "all",
+        sys.executable,
+        "-m",
+        "odoo",
+        "-d",
+        args.db,
+        "--db_host",
+        args.db_host,
+        "--db_user",
+        args.db_user,
+        "--addons-path",
+        addons,
+        "--http-interface",
+        "127.0.0.1",
+        "--http-port",
+        str(args.port),
+        "--db-filter",
+        f"^{args.db}$",
+        "--without-demo",
+        "all",
     ]
 
 
@@ -66,21 +80,35 @@ def prepare(args) -> None:
         ["psql", "-h", args.db_host, "-U", args.db_user, "-lqt"], capture_output=True, text=True
     ).stdout
     if f" {args.db} " not in exists:
-        subprocess.run([*odoo_args(args), "-i", "iota_scripts", "--stop-after-init"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [*odoo_args(args), "-i", "iota_scripts", "--stop-after-init"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     else:
-        subprocess.run([*odoo_args(args), "-u", "iota_scripts", "--stop-after-init"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [*odoo_args(args), "-u", "iota_scripts", "--stop-after-init"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     code = f"REDIS_URL = {args.redis_url!r}\n" + SETUP
-    subprocess.run([*odoo_args(args)[:3], "shell", *odoo_args(args)[3:], "--no-http"], input=code,
-                   text=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*odoo_args(args)[:3], "shell", *odoo_args(args)[3:], "--no-http"],
+        input=code,
+        text=True,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_up(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=2).read()
+            requests.get(url, timeout=2).raise_for_status()
             return
         except Exception:  # noqa: BLE001 - not up yet
             time.sleep(0.3)
@@ -142,9 +170,18 @@ def main() -> int:
     prepare(args)
     env = {**os.environ, "IOTA_SCRIPTS_BENCH_BASELINE": "1"}
     server = subprocess.Popen(
-        [*odoo_args(args), "--workers", str(args.workers), "--log-level", "warn",
-         "--max-cron-threads", "0"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            *odoo_args(args),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warn",
+            "--max-cron-threads",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{args.port}"
     plain_url, endpoint_url = f"{base}/iota/bench/plain", f"{base}/iota/api/v1/bench/ping"
@@ -158,8 +195,12 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
     result = {
-        "settings": {"duration_sec": args.duration, "concurrency": args.concurrency,
-                     "workers": args.workers, "redis": bool(args.redis_url)},
+        "settings": {
+            "duration_sec": args.duration,
+            "concurrency": args.concurrency,
+            "workers": args.workers,
+            "redis": bool(args.redis_url),
+        },
         "plain_controller": plain,
         "endpoint_script": endpoint,
         "ratios": {
@@ -174,12 +215,16 @@ def main() -> int:
     else:
         for name in ("plain_controller", "endpoint_script"):
             r = result[name]
-            print(f"{name:18} {r['rps']:>9.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
-                  f"p99 {r['p99_ms']:>7.2f} ms  ({r['requests']} requests, {r['errors']} errors)")
+            print(
+                f"{name:18} {r['rps']:>9.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
+                f"p99 {r['p99_ms']:>7.2f} ms  ({r['requests']} requests, {r['errors']} errors)"
+            )
         ratios = result["ratios"]
-        print(f"ratio endpoint/plain: throughput {ratios['throughput_endpoint_over_plain']}x, "
-              f"p50 {ratios['p50_endpoint_over_plain']}x, p99 {ratios['p99_endpoint_over_plain']}x; "
-              f"target >= 0.7x throughput {'met' if result['target_0_7x_met'] else 'NOT met'}")
+        print(
+            f"ratio endpoint/plain: throughput {ratios['throughput_endpoint_over_plain']}x, "
+            f"p50 {ratios['p50_endpoint_over_plain']}x, p99 {ratios['p99_endpoint_over_plain']}x; "
+            f"target >= 0.7x throughput {'met' if result['target_0_7x_met'] else 'NOT met'}"
+        )
     return 0
 
 

@@ -35,7 +35,6 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import jsonschema
-
 from odoo import SUPERUSER_ID, fields, http
 from odoo.http import request
 
@@ -145,7 +144,9 @@ def _check_json(value) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise ApiError(400, "invalid_json", "Strings may not hold lone surrogates.") from None
+                raise ApiError(
+                    400, "invalid_json", "Strings may not hold lone surrogates."
+                ) from None
 
 
 def _refuse_constant(name):
@@ -160,7 +161,9 @@ def _parse_json(raw: bytes):
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
-        raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from None
+        raise ApiError(
+            400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels."
+        ) from None
     except ValueError as e:
         raise ApiError(400, "invalid_json", f"The body is not JSON: {str(e)[:200]}") from None
     _check_json(value)
@@ -184,7 +187,9 @@ def _validate(schema, value, where):
         error = errors[0]
         pointer = "/".join(str(p) for p in error.path)
         raise ApiError(
-            400, "validation_error", f"{where}{'/' + pointer if pointer else ''}: {error.message[:300]}"
+            400,
+            "validation_error",
+            f"{where}{'/' + pointer if pointer else ''}: {error.message[:300]}",
         )
 
 
@@ -212,11 +217,19 @@ class IotaApiController(http.Controller):
         domain = [("publish_openapi", "=", True), ("script_id.active", "=", True)]
         if company:
             if not str(company).isdigit():
-                return _response(400, {"error": {"code": "invalid_argument", "message": "company must be an id"}}, headers)
+                return _response(
+                    400,
+                    {"error": {"code": "invalid_argument", "message": "company must be an id"}},
+                    headers,
+                )
             domain.append(("company_id", "=", int(company)))
         if version:
             if not _VERSION.match(version):
-                return _response(400, {"error": {"code": "invalid_argument", "message": "version must look like v1"}}, headers)
+                return _response(
+                    400,
+                    {"error": {"code": "invalid_argument", "message": "version must look like v1"}},
+                    headers,
+                )
             domain.append(("api_version", "=", version))
         endpoints = request.env["iota.script.endpoint"].sudo().search(domain)
         return _response(200, endpoints._iota_openapi(version), headers)
@@ -239,7 +252,9 @@ class IotaApiController(http.Controller):
             response = self._iota_serve(version, subpath, headers, state)
         except ApiError as e:
             headers.update(e.headers)
-            response = _response(e.status, {"error": {"code": e.code, "message": e.message}}, headers)
+            response = _response(
+                e.status, {"error": {"code": e.code, "message": e.message}}, headers
+            )
         execution = state["execution"]
         if execution:
             as_engine(execution).write(
@@ -257,7 +272,11 @@ class IotaApiController(http.Controller):
                     {
                         "status": response.status_code,
                         "headers_json": json.dumps(
-                            {k: v for k, v in response.headers.items() if k.lower() not in ("content-length",)}
+                            {
+                                k: v
+                                for k, v in response.headers.items()
+                                if k.lower() not in ("content-length",)
+                            }
                         ),
                         "body": response.get_data(),
                     }
@@ -296,7 +315,9 @@ class IotaApiController(http.Controller):
         if endpoint.deprecated:
             headers["Deprecation"] = "true"
         if endpoint.sunset_date:
-            sunset = datetime.combine(endpoint.sunset_date, datetime.min.time(), tzinfo=timezone.utc)
+            sunset = datetime.combine(
+                endpoint.sunset_date, datetime.min.time(), tzinfo=timezone.utc
+            )
             headers["Sunset"] = format_datetime(sunset, usegmt=True)
 
         # CORS: exact origins only; credentials only when asked; never "*".
@@ -313,7 +334,12 @@ class IotaApiController(http.Controller):
                     raise ApiError(403, "cors_denied", "This origin may not call this endpoint.")
                 wanted = hreq.headers["Access-Control-Request-Method"].upper()
                 if wanted not in methods:
-                    raise ApiError(405, "method_not_allowed", f"{wanted} is not allowed here.", {"Allow": allow})
+                    raise ApiError(
+                        405,
+                        "method_not_allowed",
+                        f"{wanted} is not allowed here.",
+                        {"Allow": allow},
+                    )
                 headers.update(
                     {
                         "Access-Control-Allow-Methods": allow,
@@ -324,7 +350,9 @@ class IotaApiController(http.Controller):
             headers["Allow"] = allow
             return _response(204, None, headers, raw=b"")
         if method not in methods:
-            raise ApiError(405, "method_not_allowed", f"{method} is not allowed here.", {"Allow": allow})
+            raise ApiError(
+                405, "method_not_allowed", f"{method} is not allowed here.", {"Allow": allow}
+            )
 
         user, client = self._iota_authenticate(endpoint, origin, origin_allowed)
 
@@ -335,7 +363,9 @@ class IotaApiController(http.Controller):
         headers.update(decision.headers())
         if not decision.allowed:
             if decision.degraded:
-                raise ApiError(503, "rate_limit_unavailable", "The rate limiter is unavailable; retry later.")
+                raise ApiError(
+                    503, "rate_limit_unavailable", "The rate limiter is unavailable; retry later."
+                )
             raise ApiError(429, "rate_limited", "Too many requests; retry later.")
 
         raw, text, value = self._iota_read_body(endpoint)
@@ -355,7 +385,9 @@ class IotaApiController(http.Controller):
             if replayed := self._iota_idempotency(endpoint, client, key, raw, headers, state):
                 return replayed
 
-        return self._iota_run(endpoint, user, method, subpath, params, query, text, value, headers, state)
+        return self._iota_run(
+            endpoint, user, method, subpath, params, query, text, value, headers, state
+        )
 
     def _iota_authenticate(self, endpoint, origin, origin_allowed):
         """``(run-as user, rate-limit client key)`` or ApiError 401/403."""
@@ -379,7 +411,9 @@ class IotaApiController(http.Controller):
         else:
             header = hreq.headers.get("Authorization") or ""
             match = re.match(r"^bearer\s+(\S+)$", header, re.IGNORECASE)
-            uid = match and env["res.users.apikeys"]._check_credentials(scope="rpc", key=match.group(1))
+            uid = match and env["res.users.apikeys"]._check_credentials(
+                scope="rpc", key=match.group(1)
+            )
             if not uid:
                 raise ApiError(
                     401,
@@ -405,13 +439,19 @@ class IotaApiController(http.Controller):
         if length is not None and length > cap:
             # the body stays unread: the connection must not be reused
             raise ApiError(
-                413, "payload_too_large", f"The body is larger than {cap} bytes.", {"Connection": "close"}
+                413,
+                "payload_too_large",
+                f"The body is larger than {cap} bytes.",
+                {"Connection": "close"},
             )
         if "chunked" in (hreq.headers.get("Transfer-Encoding") or "").lower():
             # Werkzeug 2.2 reads a chunked body whole (no cap) and Odoo hides
             # the WSGI stream: only bodies with a Content-Length are read.
             raise ApiError(
-                411, "length_required", "Send the body with a Content-Length.", {"Connection": "close"}
+                411,
+                "length_required",
+                "Send the body with a Content-Length.",
+                {"Connection": "close"},
             )
         if not length:
             return b"", None, None
@@ -430,11 +470,15 @@ class IotaApiController(http.Controller):
         stamp = hreq.headers.get("X-Timestamp") or ""
         signature = (hreq.headers.get("X-Signature") or "").strip()
         if not stamp.isdigit() or not signature.startswith("sha256="):
-            raise ApiError(401, "bad_signature", "X-Timestamp and X-Signature: sha256=<hex> are required.")
+            raise ApiError(
+                401, "bad_signature", "X-Timestamp and X-Signature: sha256=<hex> are required."
+            )
         if abs(time.time() - int(stamp)) > endpoint.hmac_max_skew_sec:
             raise ApiError(401, "bad_signature", "The timestamp is too old or in the future.")
         secret = endpoint.sudo().hmac_secret or ""
-        expected = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256
+        ).hexdigest()
         if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
             raise ApiError(401, "bad_signature", "The signature does not match.")
         Replay = request.env["iota.script.endpoint.replay"].sudo()
@@ -444,7 +488,11 @@ class IotaApiController(http.Controller):
     def _iota_idempotency(self, endpoint, client, key, raw, headers, state):
         """The stored answer when ``key`` was seen; otherwise reserve it (returns None)."""
         if not _IDEMPOTENCY_KEY.match(key):
-            raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key: 1 to 255 visible ASCII characters.")
+            raise ApiError(
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key: 1 to 255 visible ASCII characters.",
+            )
         digest = hashlib.sha256(raw).hexdigest()
         Replay = request.env["iota.script.endpoint.replay"].sudo()
         domain = [
@@ -459,23 +507,43 @@ class IotaApiController(http.Controller):
             seen = Replay.browse()
         if seen:
             if seen.request_sha256 != digest:
-                raise ApiError(422, "idempotency_key_reused", "This Idempotency-Key was used with another body.")
+                raise ApiError(
+                    422,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with another body.",
+                )
             if not seen.status:
-                raise ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is running.")
+                raise ApiError(
+                    409,
+                    "idempotency_in_progress",
+                    "A request with this Idempotency-Key is running.",
+                )
             stored = json.loads(seen.headers_json or "{}")
             stored.update({k: v for k, v in headers.items() if k.lower().startswith("ratelimit")})
             stored["Idempotency-Replayed"] = "true"
-            return _response(seen.status, None, stored, raw=seen.body or b"", content_type=stored.get("Content-Type"))
+            return _response(
+                seen.status,
+                None,
+                stored,
+                raw=seen.body or b"",
+                content_type=stored.get("Content-Type"),
+            )
         state["idempotency"] = Replay._iota_reserve(endpoint, "idempotency", client, key, digest)
         if not state["idempotency"]:
-            raise ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is running.")
+            raise ApiError(
+                409, "idempotency_in_progress", "A request with this Idempotency-Key is running."
+            )
         return None
 
-    def _iota_run(self, endpoint, user, method, subpath, params, query, text, value, headers, state):
+    def _iota_run(
+        self, endpoint, user, method, subpath, params, query, text, value, headers, state
+    ):
         hreq = request.httprequest
         script = endpoint.script_id
         req_headers = {
-            name.lower(): val for name, val in hreq.headers.items() if name.lower() not in HIDDEN_HEADERS
+            name.lower(): val
+            for name, val in hreq.headers.items()
+            if name.lower() not in HIDDEN_HEADERS
         }
         path = f"/{subpath}"
         extra_vals = {
@@ -491,7 +559,12 @@ class IotaApiController(http.Controller):
         Execution = request.env["iota.script.execution"].with_user(user)
         execution = Execution._run_script(
             script,
-            trigger={"type": "endpoint", "endpoint_id": endpoint.id, "method": method, "path": path},
+            trigger={
+                "type": "endpoint",
+                "endpoint_id": endpoint.id,
+                "method": method,
+                "path": path,
+            },
             run_as=user,
             extra_ctx={
                 "request": {
@@ -540,11 +613,17 @@ class IotaApiController(http.Controller):
                     or name.lower() in RESERVED_RESPONSE_HEADERS
                     or name.lower().startswith(("access-control-", "ratelimit-"))
                 ):
-                    raise ApiError(500, "invalid_response", f"The script may not set the header {str(name)[:64]!r}.")
+                    raise ApiError(
+                        500,
+                        "invalid_response",
+                        f"The script may not set the header {str(name)[:64]!r}.",
+                    )
                 extra[name] = val
             if "body" in value:
                 if not isinstance(value["body"], str):
-                    raise ApiError(500, "invalid_response", "body must be a string (use json for values).")
+                    raise ApiError(
+                        500, "invalid_response", "body must be a string (use json for values)."
+                    )
                 raw = value["body"].encode("utf-8")
                 extra.setdefault("Content-Type", "text/plain; charset=utf-8")
                 payload = None
@@ -554,7 +633,9 @@ class IotaApiController(http.Controller):
             try:
                 _validate(endpoint._schema("response_schema"), payload, "response")
             except ApiError:
-                raise ApiError(500, "invalid_response", "The script's answer does not match its schema.") from None
+                raise ApiError(
+                    500, "invalid_response", "The script's answer does not match its schema."
+                ) from None
         ctype = extra.pop("Content-Type", None) or extra.pop("content-type", None)
         headers.update(extra)
         if status == 204:

@@ -29,7 +29,6 @@ import secrets
 from datetime import timedelta
 
 import jsonschema
-
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
@@ -123,7 +122,9 @@ class IotaScriptEndpoint(models.Model):
     @api.depends("api_version", "path", "methods")
     def _compute_name(self):
         for endpoint in self:
-            endpoint.name = f"{endpoint.methods or ''} /{endpoint.api_version or ''}{endpoint.path or ''}"
+            endpoint.name = (
+                f"{endpoint.methods or ''} /{endpoint.api_version or ''}{endpoint.path or ''}"
+            )
             endpoint.url = f"/iota/api/{endpoint.api_version or ''}{endpoint.path or ''}"
 
     # ---- normalisation --------------------------------------------------------------
@@ -131,9 +132,13 @@ class IotaScriptEndpoint(models.Model):
     def _normalise_vals(self, vals):
         if vals.get("path"):
             try:
-                vals["path"] = endpoint_path.openapi_path(endpoint_path.parse_template(vals["path"]))
+                vals["path"] = endpoint_path.openapi_path(
+                    endpoint_path.parse_template(vals["path"])
+                )
             except endpoint_path.PathError as e:
-                raise ValidationError(_("Invalid path %(path)r: %(why)s", path=vals["path"], why=e)) from None
+                raise ValidationError(
+                    _("Invalid path %(path)r: %(why)s", path=vals["path"], why=e)
+                ) from None
         if vals.get("api_version"):
             vals["api_version"] = vals["api_version"].strip().lower()
         if vals.get("methods"):
@@ -155,7 +160,9 @@ class IotaScriptEndpoint(models.Model):
     def _check_api_version(self):
         for endpoint in self:
             if not re.match(_VERSION, endpoint.api_version or ""):
-                raise ValidationError(_("The API version must look like v1, v2, ... (got %r).", endpoint.api_version))
+                raise ValidationError(
+                    _("The API version must look like v1, v2, ... (got %r).", endpoint.api_version)
+                )
 
     @api.constrains("methods")
     def _check_methods(self):
@@ -163,7 +170,11 @@ class IotaScriptEndpoint(models.Model):
             methods = endpoint._method_set()
             if not methods or methods - set(METHODS):
                 raise ValidationError(
-                    _("Methods must be among %(all)s (got %(got)r).", all=", ".join(METHODS), got=endpoint.methods)
+                    _(
+                        "Methods must be among %(all)s (got %(got)r).",
+                        all=", ".join(METHODS),
+                        got=endpoint.methods,
+                    )
                 )
 
     @api.constrains("path", "api_version", "methods", "active")
@@ -200,7 +211,9 @@ class IotaScriptEndpoint(models.Model):
             rule_endpoint, _args = adapter.match(full, method="GET")
         except Exception:  # noqa: BLE001 - NotFound, MethodNotAllowed, RequestRedirect
             raise ValidationError(_("%s collides with a core route.", full)) from None
-        func = getattr(rule_endpoint, "original_endpoint", None) or getattr(rule_endpoint, "func", None)
+        func = getattr(rule_endpoint, "original_endpoint", None) or getattr(
+            rule_endpoint, "func", None
+        )
         owner = getattr(func, "__self__", None) or getattr(rule_endpoint, "__self__", None)
         name = getattr(func, "__name__", "")
         if name != "iota_api_dispatch" and not isinstance(owner, IotaApiController):
@@ -210,7 +223,9 @@ class IotaScriptEndpoint(models.Model):
     def _check_limits(self):
         for endpoint in self:
             if not 1 <= endpoint.rate_limit_per_min <= 1_000_000:
-                raise ValidationError(_("The rate limit must be from 1 to 1000000 requests per minute."))
+                raise ValidationError(
+                    _("The rate limit must be from 1 to 1000000 requests per minute.")
+                )
             if not 0 <= endpoint.max_body_bytes <= MAX_BODY_BYTES_CEILING:
                 raise ValidationError(
                     _("The body cap must be from 0 to %s bytes.", MAX_BODY_BYTES_CEILING)
@@ -231,7 +246,10 @@ class IotaScriptEndpoint(models.Model):
             for origin in endpoint._cors_origins():
                 if not re.match(_ORIGIN, origin):
                     raise ValidationError(
-                        _("%r is not an exact origin (scheme://host[:port], no path, no '*').", origin)
+                        _(
+                            "%r is not an exact origin (scheme://host[:port], no path, no '*').",
+                            origin,
+                        )
                     )
 
     @api.constrains("script_id", "company_id")
@@ -287,7 +305,9 @@ class IotaScriptEndpoint(models.Model):
             jsonschema.Draft202012Validator.check_schema(schema)
         except (ValueError, jsonschema.SchemaError) as e:
             label = self._fields[fname].string
-            raise ValidationError(_("%(field)s is not a valid JSON Schema: %(why)s", field=label, why=str(e)[:300])) from None
+            raise ValidationError(
+                _("%(field)s is not a valid JSON Schema: %(why)s", field=label, why=str(e)[:300])
+            ) from None
         return schema
 
     def _cors_origins(self) -> list[str]:
@@ -311,13 +331,20 @@ class IotaScriptEndpoint(models.Model):
                             "error": {
                                 "type": "object",
                                 "required": ["code", "message"],
-                                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
                             }
                         },
                     }
                 },
                 "securitySchemes": {
-                    "api_key": {"type": "http", "scheme": "bearer", "description": "An Odoo API key."},
+                    "api_key": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An Odoo API key.",
+                    },
                     "user": {"type": "apiKey", "in": "cookie", "name": "session_id"},
                     "hmac": {
                         "type": "apiKey",
@@ -342,12 +369,25 @@ class IotaScriptEndpoint(models.Model):
                 required = set(query.get("required") or [])
                 for name, schema in (query.get("properties") or {}).items():
                     parameters.append(
-                        {"name": name, "in": "query", "required": name in required, "schema": schema}
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": name in required,
+                            "schema": schema,
+                        }
                     )
-            response_schema = endpoint._schema("response_schema") if endpoint.response_schema else {}
+            response_schema = (
+                endpoint._schema("response_schema") if endpoint.response_schema else {}
+            )
             responses = {
-                "200": {"description": "The script's answer", "content": {"application/json": {"schema": response_schema}}},
-                "default": {"description": "An error", "content": {"application/json": {"schema": error}}},
+                "200": {
+                    "description": "The script's answer",
+                    "content": {"application/json": {"schema": response_schema}},
+                },
+                "default": {
+                    "description": "An error",
+                    "content": {"application/json": {"schema": error}},
+                },
             }
             for method in sorted(endpoint._method_set()):
                 slug = re.sub(r"[^a-z0-9]+", "_", endpoint.path.lower()).strip("_")
@@ -357,7 +397,9 @@ class IotaScriptEndpoint(models.Model):
                     "description": endpoint.description or "",
                     "parameters": parameters,
                     "responses": responses,
-                    "security": [] if endpoint.auth_mode == "public" else [{endpoint.auth_mode: []}],
+                    "security": []
+                    if endpoint.auth_mode == "public"
+                    else [{endpoint.auth_mode: []}],
                 }
                 if method in ("POST", "PUT", "PATCH"):
                     body = endpoint._schema("body_schema") if endpoint.body_schema else {}
@@ -387,8 +429,12 @@ class IotaScriptEndpointReplay(models.Model):
     _name = "iota.script.endpoint.replay"
     _description = "Script Endpoint Replay Guard"
 
-    endpoint_id = fields.Many2one("iota.script.endpoint", required=True, ondelete="cascade", index=True)
-    kind = fields.Selection([("idempotency", "Idempotency Key"), ("signature", "HMAC Signature")], required=True)
+    endpoint_id = fields.Many2one(
+        "iota.script.endpoint", required=True, ondelete="cascade", index=True
+    )
+    kind = fields.Selection(
+        [("idempotency", "Idempotency Key"), ("signature", "HMAC Signature")], required=True
+    )
     client = fields.Char(required=True)
     key = fields.Char(required=True)
     request_sha256 = fields.Char()
@@ -427,4 +473,3 @@ class IotaScriptEndpointReplay(models.Model):
     def _cron_prune(self):
         limit = fields.Datetime.now() - timedelta(hours=24)
         self.sudo().search([("create_date", "<", limit)]).unlink()
-

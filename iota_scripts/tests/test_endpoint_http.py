@@ -6,28 +6,26 @@ is why the parallel test bounds the refills that its duration allows.
 """
 
 import hashlib
-import logging
 import hmac
 import json
+import logging
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import requests
-
 from odoo import fields
-
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import LEAKS
-
 
 _logger = logging.getLogger(__name__)
 
 
 def TOMORROW():
     return fields.Datetime.add(fields.Datetime.now(), days=1)
+
 
 ECHO = """
 export default async function (ctx) {
@@ -36,7 +34,9 @@ export default async function (ctx) {
 """
 OK = "export default async function (ctx) { return {ok: true, version: 1}; }"
 OK_V2 = "export default async function (ctx) { return {ok: true, version: 2}; }"
-THROWS = "export default async function (ctx) { throw new Error('secret internals at /work/x.js'); }"
+THROWS = (
+    "export default async function (ctx) { throw new Error('secret internals at /work/x.js'); }"
+)
 LOOPS = "export default async function (ctx) { while (true) {} }"
 MAPPED = """
 export default async function (ctx) {
@@ -65,7 +65,9 @@ class TestEndpointHttp(HttpCase):
         )
         cls.outsider = new_test_user(cls.env, "iota_api_outsider", groups="base.group_user")
         cls.api_key = (
-            cls.env["res.users.apikeys"].with_user(cls.caller)._generate(None, "test key", TOMORROW())
+            cls.env["res.users.apikeys"]
+            .with_user(cls.caller)
+            ._generate(None, "test key", TOMORROW())
         )
         cls.scripts = {}
         for key, source in (
@@ -159,14 +161,20 @@ class TestEndpointHttp(HttpCase):
             "mapped",
             "/mapped",
             methods="POST",
-            response_schema=json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}}),
+            response_schema=json.dumps(
+                {"type": "object", "properties": {"n": {"type": "integer"}}}
+            ),
         )
         response = self._call("POST", "/iota/api/v1/mapped", json={"n": 3})
         self.assertEqual(response.status_code, 201, response.text)
         self.assertEqual(response.headers["X-Thing"], "yes")
         self.assertEqual(response.json()["n"], 3)
-        self.assertError(self._call("POST", "/iota/api/v1/mapped?bad=header", json={}), 500, "invalid_response")
-        self.assertError(self._call("POST", "/iota/api/v1/mapped?bad=schema", json={}), 500, "invalid_response")
+        self.assertError(
+            self._call("POST", "/iota/api/v1/mapped?bad=header", json={}), 500, "invalid_response"
+        )
+        self.assertError(
+            self._call("POST", "/iota/api/v1/mapped?bad=schema", json={}), 500, "invalid_response"
+        )
 
     def test_script_failures(self):
         self._endpoint("throws", "/throws")
@@ -189,7 +197,11 @@ class TestEndpointHttp(HttpCase):
         response = self._call("DELETE", "/iota/api/v1/things/1")
         self.assertError(response, 405, "method_not_allowed")
         self.assertEqual(response.headers["Allow"], "GET, OPTIONS")
-        for path in ("/iota/api/v1/things/%2e%2e", "/iota/api/v1/things%2f1", "/iota/api/v1/things/1/"):
+        for path in (
+            "/iota/api/v1/things/%2e%2e",
+            "/iota/api/v1/things%2f1",
+            "/iota/api/v1/things/1/",
+        ):
             self.assertError(self._call("GET", path), 400, "invalid_path")
         # an archived script answers 404
         self.scripts["ok"].active = False
@@ -200,19 +212,41 @@ class TestEndpointHttp(HttpCase):
         self._endpoint("echo", "/body", methods="POST", max_body_bytes=1024)
         url = "/iota/api/v1/body"
         ctype = {"Content-Type": "application/json"}
-        self.assertError(self._call("POST", url, data="[" * 500 + "]" * 500, headers=ctype), 400, "too_deep")
-        self.assertError(self._call("POST", url, data=b'{"a": "\xff\xfe"}', headers=ctype), 400, "malformed_utf8")
-        self.assertError(self._call("POST", url, data=b'{"a": NaN}', headers=ctype), 400, "invalid_json")
+        self.assertError(
+            self._call("POST", url, data="[" * 500 + "]" * 500, headers=ctype), 400, "too_deep"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"a": "\xff\xfe"}', headers=ctype), 400, "malformed_utf8"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"a": NaN}', headers=ctype), 400, "invalid_json"
+        )
         self.assertError(self._call("POST", url, data=b'{"a":', headers=ctype), 400, "invalid_json")
-        self.assertError(self._call("POST", url, data=b'{"a": 1' + b"0" * 30 + b"}", headers=ctype), 400, "invalid_json")
-        self.assertError(self._call("POST", url, data=b'{"\\ud800": 1}', headers=ctype), 400, "invalid_json")
-        self.assertError(self._call("POST", url, data=b'["\\udfff"]', headers=ctype), 400, "invalid_json")
-        self.assertError(self._call("POST", url, data=b"a=b", headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
-        self.assertError(self._call("POST", url, data=b"x" * 2048, headers=ctype), 413, "payload_too_large")
+        self.assertError(
+            self._call("POST", url, data=b'{"a": 1' + b"0" * 30 + b"}", headers=ctype),
+            400,
+            "invalid_json",
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"\\ud800": 1}', headers=ctype), 400, "invalid_json"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'["\\udfff"]', headers=ctype), 400, "invalid_json"
+        )
+        self.assertError(
+            self._call("POST", url, data=b"a=b", headers={"Content-Type": "text/plain"}),
+            415,
+            "unsupported_media_type",
+        )
+        self.assertError(
+            self._call("POST", url, data=b"x" * 2048, headers=ctype), 413, "payload_too_large"
+        )
         # a nesting bomb bigger than Python's recursion limit, under a larger cap
         self._endpoint("echo", "/bomb", methods="POST", max_body_bytes=4 * 1024 * 1024)
         bomb = "[" * 1_000_000 + "]" * 1_000_000
-        self.assertError(self._call("POST", "/iota/api/v1/bomb", data=bomb, headers=ctype), 400, "too_deep")
+        self.assertError(
+            self._call("POST", "/iota/api/v1/bomb", data=bomb, headers=ctype), 400, "too_deep"
+        )
 
     def test_200_mb_body_is_refused_unread(self):
         self._endpoint("echo", "/big", methods="POST")
@@ -241,7 +275,11 @@ class TestEndpointHttp(HttpCase):
         response = self._call("GET", url)
         self.assertError(response, 401, "unauthenticated")
         self.assertEqual(response.headers["WWW-Authenticate"], "Bearer")
-        self.assertError(self._call("GET", url, headers={"Authorization": "Bearer wrong"}), 401, "unauthenticated")
+        self.assertError(
+            self._call("GET", url, headers={"Authorization": "Bearer wrong"}),
+            401,
+            "unauthenticated",
+        )
         response = self._call("GET", url, headers={"Authorization": f"Bearer {self.api_key}"})
         self.assertEqual(response.status_code, 200, response.text)
         self.assertNotIn("authorization", response.json()["request"]["headers"])
@@ -253,14 +291,22 @@ class TestEndpointHttp(HttpCase):
             "ok", "/admin-only", auth_mode="api_key", group_id=self.env.ref("base.group_system").id
         )
         self.assertError(
-            self._call("GET", "/iota/api/v1/admin-only", headers={"Authorization": f"Bearer {self.api_key}"}),
+            self._call(
+                "GET",
+                "/iota/api/v1/admin-only",
+                headers={"Authorization": f"Bearer {self.api_key}"},
+            ),
             403,
             "forbidden",
         )
         self._endpoint("ok", "/others", auth_mode="api_key")
-        outsider_key = self.env["res.users.apikeys"].with_user(self.outsider)._generate(None, "k", TOMORROW())
+        outsider_key = (
+            self.env["res.users.apikeys"].with_user(self.outsider)._generate(None, "k", TOMORROW())
+        )
         self.assertError(
-            self._call("GET", "/iota/api/v1/others", headers={"Authorization": f"Bearer {outsider_key}"}),
+            self._call(
+                "GET", "/iota/api/v1/others", headers={"Authorization": f"Bearer {outsider_key}"}
+            ),
             403,
             "forbidden",
         )
@@ -276,7 +322,9 @@ class TestEndpointHttp(HttpCase):
         self.assertEqual(execution.user_id, self.caller)
         # a cookie-authenticated call from a foreign page is refused (CSRF)
         self.assertError(
-            self._call("POST", "/iota/api/v1/me", json={}, headers={"Origin": "https://evil.example"}),
+            self._call(
+                "POST", "/iota/api/v1/me", json={}, headers={"Origin": "https://evil.example"}
+            ),
             403,
             "cors_denied",
         )
@@ -288,14 +336,32 @@ class TestEndpointHttp(HttpCase):
 
         def signed(stamp, payload=body, key=secret):
             digest = hmac.new(key, str(stamp).encode() + b"." + payload, hashlib.sha256).hexdigest()
-            return {"X-Timestamp": str(stamp), "X-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+            return {
+                "X-Timestamp": str(stamp),
+                "X-Signature": f"sha256={digest}",
+                "Content-Type": "application/json",
+            }
 
         url = "/iota/api/v1/hook"
         now = int(time.time())
-        self.assertError(self._call("POST", url, data=body, headers={"Content-Type": "application/json"}), 401, "bad_signature")
-        self.assertError(self._call("POST", url, data=body, headers=signed(now, key=b"wrong")), 401, "bad_signature")
-        self.assertError(self._call("POST", url, data=body, headers=signed(now - 3600)), 401, "bad_signature")
-        self.assertError(self._call("POST", url, data=b'{"event": "x"}', headers=signed(now)), 401, "bad_signature")
+        self.assertError(
+            self._call("POST", url, data=body, headers={"Content-Type": "application/json"}),
+            401,
+            "bad_signature",
+        )
+        self.assertError(
+            self._call("POST", url, data=body, headers=signed(now, key=b"wrong")),
+            401,
+            "bad_signature",
+        )
+        self.assertError(
+            self._call("POST", url, data=body, headers=signed(now - 3600)), 401, "bad_signature"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"event": "x"}', headers=signed(now)),
+            401,
+            "bad_signature",
+        )
         headers = signed(now)
         response = self._call("POST", url, data=body, headers=headers)
         self.assertEqual(response.status_code, 200, response.text)
@@ -320,10 +386,18 @@ class TestEndpointHttp(HttpCase):
             "/validated",
             methods="POST",
             body_schema=json.dumps(
-                {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "maximum": 10}}}
+                {
+                    "type": "object",
+                    "required": ["n"],
+                    "properties": {"n": {"type": "integer", "maximum": 10}},
+                }
             ),
             query_schema=json.dumps(
-                {"type": "object", "properties": {"mode": {"enum": ["a", "b"]}}, "additionalProperties": False}
+                {
+                    "type": "object",
+                    "properties": {"mode": {"enum": ["a", "b"]}},
+                    "additionalProperties": False,
+                }
             ),
         )
         url = "/iota/api/v1/validated"
@@ -332,8 +406,12 @@ class TestEndpointHttp(HttpCase):
         self.assertIn("body/n", response.json()["error"]["message"])
         self.assertError(self._call("POST", url, json={}), 400, "validation_error")
         self.assertError(self._call("POST", url), 400, "validation_error")
-        self.assertError(self._call("POST", url + "?mode=c", json={"n": 1}), 400, "validation_error")
-        self.assertError(self._call("POST", url + "?other=1", json={"n": 1}), 400, "validation_error")
+        self.assertError(
+            self._call("POST", url + "?mode=c", json={"n": 1}), 400, "validation_error"
+        )
+        self.assertError(
+            self._call("POST", url + "?other=1", json={"n": 1}), 400, "validation_error"
+        )
         self.assertEqual(self._call("POST", url + "?mode=a", json={"n": 1}).status_code, 200)
 
     def test_idempotency(self):
@@ -345,13 +423,24 @@ class TestEndpointHttp(HttpCase):
         self.assertEqual(again.status_code, 200)
         self.assertEqual(again.json(), first.json())
         self.assertEqual(again.headers["Idempotency-Replayed"], "true")
-        self.assertError(self._call("POST", url, json={"n": 2}, headers={"Idempotency-Key": "k-1"}), 422, "idempotency_key_reused")
+        self.assertError(
+            self._call("POST", url, json={"n": 2}, headers={"Idempotency-Key": "k-1"}),
+            422,
+            "idempotency_key_reused",
+        )
         other = self._call("POST", url, json={"n": 1}, headers={"Idempotency-Key": "k-2"})
         self.assertNotEqual(other.json()["execution"], first.json()["execution"])
         self.assertEqual(
-            self.env["iota.script.execution"].search_count([("script_id", "=", self.scripts["echo"].id)]), 2
+            self.env["iota.script.execution"].search_count(
+                [("script_id", "=", self.scripts["echo"].id)]
+            ),
+            2,
         )
-        self.assertError(self._call("POST", url, json={}, headers={"Idempotency-Key": "é"}), 400, "invalid_idempotency_key")
+        self.assertError(
+            self._call("POST", url, json={}, headers={"Idempotency-Key": "é"}),
+            400,
+            "invalid_idempotency_key",
+        )
 
     def test_openapi(self):
         self._endpoint(
@@ -360,7 +449,9 @@ class TestEndpointHttp(HttpCase):
             auth_mode="api_key",
             methods="GET,PUT",
             body_schema=json.dumps({"type": "object"}),
-            query_schema=json.dumps({"type": "object", "properties": {"fields": {"type": "string"}}}),
+            query_schema=json.dumps(
+                {"type": "object", "properties": {"fields": {"type": "string"}}}
+            ),
         )
         self._endpoint("ok2", "/status", api_version="v2", deprecated=True)
         doc = self._call("GET", "/iota/api/openapi.json").json()
@@ -368,21 +459,31 @@ class TestEndpointHttp(HttpCase):
         operation = doc["paths"]["/v1/partners/{id}"]["get"]
         self.assertEqual(operation["security"], [{"api_key": []}])
         self.assertEqual(
-            [(p["name"], p["in"]) for p in operation["parameters"]], [("id", "path"), ("fields", "query")]
+            [(p["name"], p["in"]) for p in operation["parameters"]],
+            [("id", "path"), ("fields", "query")],
         )
-        self.assertEqual(doc["paths"]["/v1/partners/{id}"]["put"]["requestBody"]["content"]["application/json"]["schema"], {"type": "object"})
+        self.assertEqual(
+            doc["paths"]["/v1/partners/{id}"]["put"]["requestBody"]["content"]["application/json"][
+                "schema"
+            ],
+            {"type": "object"},
+        )
         self.assertTrue(doc["paths"]["/v2/status"]["get"]["deprecated"])
         v2 = self._call("GET", "/iota/api/openapi.json?version=v2").json()
         self.assertEqual(list(v2["paths"]), ["/status"])
         self.assertEqual(v2["servers"], [{"url": "/iota/api/v2"}])
         other = self._call("GET", f"/iota/api/openapi.json?company={self.env.company.id}").json()
         self.assertNotIn("/v1/partners/{id}", other["paths"])
-        self.assertError(self._call("GET", "/iota/api/openapi.json?company=x"), 400, "invalid_argument")
+        self.assertError(
+            self._call("GET", "/iota/api/openapi.json?company=x"), 400, "invalid_argument"
+        )
 
     # ---- CORS ---------------------------------------------------------------------------
     def test_cors(self):
         self._endpoint("ok", "/cors", methods="GET,POST", cors_origins="https://app.example.com")
-        self._endpoint("ok", "/cors-creds", cors_origins="https://app.example.com", cors_allow_credentials=True)
+        self._endpoint(
+            "ok", "/cors-creds", cors_origins="https://app.example.com", cors_allow_credentials=True
+        )
         url = "/iota/api/v1/cors"
         good = self._call("GET", url, headers={"Origin": "https://app.example.com"})
         self.assertEqual(good.headers["Access-Control-Allow-Origin"], "https://app.example.com")
@@ -409,19 +510,33 @@ class TestEndpointHttp(HttpCase):
             headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
         )
         self.assertEqual(preflight.status_code, 204)
-        self.assertEqual(preflight.headers["Access-Control-Allow-Origin"], "https://app.example.com")
+        self.assertEqual(
+            preflight.headers["Access-Control-Allow-Origin"], "https://app.example.com"
+        )
         self.assertIn("POST", preflight.headers["Access-Control-Allow-Methods"])
         self.assertEqual(preflight.headers["Vary"], "Origin")
         self.assertError(
-            self._call("OPTIONS", url, headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "DELETE"}),
+            self._call(
+                "OPTIONS",
+                url,
+                headers={
+                    "Origin": "https://app.example.com",
+                    "Access-Control-Request-Method": "DELETE",
+                },
+            ),
             405,
             "method_not_allowed",
         )
-        creds = self._call("GET", "/iota/api/v1/cors-creds", headers={"Origin": "https://app.example.com"})
+        creds = self._call(
+            "GET", "/iota/api/v1/cors-creds", headers={"Origin": "https://app.example.com"}
+        )
         self.assertEqual(creds.headers["Access-Control-Allow-Credentials"], "true")
         self.assertEqual(creds.headers["Access-Control-Allow-Origin"], "https://app.example.com")
         # errors carry Vary too, and never a wildcard
-        for response in (self._call("GET", "/iota/api/v1/none", headers={"Origin": "https://x.example"}), good):
+        for response in (
+            self._call("GET", "/iota/api/v1/none", headers={"Origin": "https://x.example"}),
+            good,
+        ):
             self.assertEqual(response.headers["Vary"], "Origin")
             self.assertNotEqual(response.headers.get("Access-Control-Allow-Origin"), "*")
 
@@ -458,7 +573,9 @@ class TestEndpointHttp(HttpCase):
             self.assertEqual(response.headers["RateLimit-Remaining"], "0")
             self.assertEqual(response.json()["error"]["code"], "rate_limited")
         self.assertEqual(
-            self.env["iota.script.execution"].search_count([("script_id", "=", self.scripts["ok"].id)]),
+            self.env["iota.script.execution"].search_count(
+                [("script_id", "=", self.scripts["ok"].id)]
+            ),
             len(ok),
         )
 
@@ -495,10 +612,14 @@ class TestEndpointHttp(HttpCase):
             company_ids=[(6, 0, self.company.ids)],
         )
         key2 = self.env["res.users.apikeys"].with_user(caller2)._generate(None, "k2", TOMORROW())
-        self.assertEqual(self._call("GET", url, headers={"Authorization": f"Bearer {key2}"}).status_code, 200)
+        self.assertEqual(
+            self._call("GET", url, headers={"Authorization": f"Bearer {key2}"}).status_code, 200
+        )
 
     def test_redis_down_policy(self):
-        self.env["ir.config_parameter"].sudo().set_param("iota_scripts.redis_url", "redis://127.0.0.1:1/0")
+        self.env["ir.config_parameter"].sudo().set_param(
+            "iota_scripts.redis_url", "redis://127.0.0.1:1/0"
+        )
         self._endpoint("ok", "/closed")
         self._endpoint("ok", "/open", rate_limit_on_unavailable="allow")
         self.assertError(self._call("GET", "/iota/api/v1/closed"), 503, "rate_limit_unavailable")

@@ -19,7 +19,12 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
     def _endpoint(self, path, script=None, **values):
         script = script or self.script_a
         return self.env["iota.script.endpoint"].create(
-            {"script_id": script.id, "path": path, "methods": values.pop("methods", "GET"), **values}
+            {
+                "script_id": script.id,
+                "path": path,
+                "methods": values.pop("methods", "GET"),
+                **values,
+            }
         )
 
     def test_normalises_case_and_methods(self):
@@ -111,4 +116,6 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         self._endpoint("/orders/{id}")
         Endpoint = self.env["iota.script.endpoint"].with_user(self.dev_b)
         self.assertFalse(Endpoint.search([]))
-        self.assertNotIn("hmac_secret", self.env["iota.script.endpoint"].with_user(self.user_a).fields_get())
+        self.assertNotIn(
+            "hmac_secret", self.env["iota.script.endpoint"].with_user(self.user_a).fields_get()
+        )
