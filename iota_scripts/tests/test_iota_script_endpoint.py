@@ -112,6 +112,14 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         endpoint.active = False
         self.assertFalse(Endpoint._iota_resolve("v1", ["moved", "7"])[0])
 
+    def test_route_cache_follows_script_deletion(self):
+        script = self._script(SOURCE, name="doomed")
+        self._endpoint("/doomed", script=script)
+        Endpoint = self.env["iota.script.endpoint"]
+        self.assertTrue(Endpoint._iota_resolve("v1", ["doomed"])[0])
+        script.unlink()
+        self.assertFalse(Endpoint._iota_resolve("v1", ["doomed"])[0])
+
     def test_developer_of_b_cannot_see_a(self):
         self._endpoint("/orders/{id}")
         Endpoint = self.env["iota.script.endpoint"].with_user(self.dev_b)
