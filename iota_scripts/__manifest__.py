@@ -22,7 +22,7 @@ and resource usage.
     "author": "IOTA Scripts",
     "license": "LGPL-3",
     "depends": ["base", "mail", "base_automation"],
-    "external_dependencies": {"python": ["iota_scripts_sdk", "orjson"]},
+    "external_dependencies": {"python": ["iota_scripts_sdk", "orjson", "jsonschema"]},
     "data": [
         "security/iota_scripts_groups.xml",
         "security/ir.model.access.csv",
@@ -34,6 +34,7 @@ and resource usage.
         "views/iota_script_event_views.xml",
         "wizard/iota_script_run_wizard_views.xml",
         "views/iota_script_views.xml",
+        "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
         "views/iota_scripts_menus.xml",

@@ -1,5 +1,6 @@
 from . import (
     iota_script,
+    iota_script_endpoint,
     iota_script_event,
     iota_script_execution,
     iota_script_tag,

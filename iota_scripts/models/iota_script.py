@@ -289,6 +289,19 @@ class IotaScript(models.Model):
                     script._create_version(note)
         return res
 
+    def unlink(self):
+        has_endpoints = bool(
+            self.env["iota.script.endpoint"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_count([("script_id", "in", self.ids)], limit=1)
+        )
+        res = super().unlink()
+        if has_endpoints:
+            # their endpoints went with them (ON DELETE CASCADE, no ORM unlink)
+            self.env.registry.clear_cache()
+        return res
+
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
         for script, vals in zip(self, vals_list, strict=True):

@@ -140,6 +140,18 @@ class IotaScriptExecution(models.Model):
     error_line = fields.Integer(readonly=True)
     error_column = fields.Integer(readonly=True)
     error_stack = fields.Text(readonly=True)
+    # endpoint calls (trigger "endpoint")
+    endpoint_id = fields.Many2one(
+        "iota.script.endpoint", readonly=True, index="btree_not_null", ondelete="set null"
+    )
+    http_method = fields.Char(string="HTTP Method", readonly=True)
+    http_path = fields.Char(string="HTTP Path", readonly=True)
+    http_status = fields.Integer(string="HTTP Status", readonly=True, aggregator=None)
+    latency_ms = fields.Float(string="Latency (ms)", readonly=True, aggregator="avg")
+    request_body = fields.Text(
+        readonly=True, help="Kept only when the endpoint stores request bodies; capped."
+    )
+    request_body_truncated = fields.Boolean(readonly=True)
 
     # ---- display ----------------------------------------------------------------
     @api.depends("script_id.name")
@@ -178,7 +190,18 @@ class IotaScriptExecution(models.Model):
 
     # ---- running ----------------------------------------------------------------
     @api.model
-    def _run_script(self, script, trigger, records=None, input_value=None, guard=None):
+    def _run_script(
+        self,
+        script,
+        trigger,
+        records=None,
+        input_value=None,
+        guard=None,
+        run_as=None,
+        extra_ctx=None,
+        extra_vals=None,
+        outcome=None,
+    ):
         """Runs ``script`` for a trigger; returns the execution (maybe empty).
 
         ``trigger`` is ``ctx.trigger`` (``{"type": ..., ...}``). ``records``
@@ -186,7 +209,18 @@ class IotaScriptExecution(models.Model):
         ``guard`` (a hashable naming the trigger, e.g. a server action) makes
         the run happen at most once per record within a run chain. While a
         script is running, the run is queued and the empty recordset returned.
+
+        For endpoint calls: ``run_as`` replaces the script's run-as user,
+        ``extra_ctx`` is merged into ``ctx`` (``ctx.request``), ``extra_vals``
+        into the execution, and ``outcome["result"]`` receives the
+        ``RunResult`` (the stored result is capped; the HTTP answer is not).
         """
+        endpoint_kw = {
+            "run_as": run_as,
+            "extra_ctx": extra_ctx,
+            "extra_vals": extra_vals,
+            "outcome": outcome,
+        }
         manual = trigger["type"] == "manual"
         if not scripts_enabled():
             if manual:
@@ -211,14 +245,18 @@ class IotaScriptExecution(models.Model):
             chain.queue.append(
                 run_chain.QueuedRun(
                     generation,
-                    lambda: self._execute(script, trigger, records, input_value, generation, chain),
+                    lambda: self._execute(
+                        script, trigger, records, input_value, generation, chain, **endpoint_kw
+                    ),
                 )
             )
             return self.browse()
         chain = run_chain.begin(cr)
         try:
             self._mark_done(chain, guard, records)
-            execution = self._execute(script, trigger, records, input_value, 1, chain)
+            execution = self._execute(
+                script, trigger, records, input_value, 1, chain, **endpoint_kw
+            )
             while chain.queue:
                 chain.queue.popleft().start()
         finally:
@@ -246,7 +284,19 @@ class IotaScriptExecution(models.Model):
         )
 
     @api.model
-    def _execute(self, script, trigger, records, input_value, generation, chain):
+    def _execute(
+        self,
+        script,
+        trigger,
+        records,
+        input_value,
+        generation,
+        chain,
+        run_as=None,
+        extra_ctx=None,
+        extra_vals=None,
+        outcome=None,
+    ):
         """Runs ``script`` now and returns its execution (see the module docstring)."""
         script = script.sudo()
         manual = trigger["type"] == "manual"
@@ -264,7 +314,7 @@ class IotaScriptExecution(models.Model):
         # From here on, whatever this run causes (its execution record, its
         # sdk.db writes) triggers runs of the next generation.
         chain.generation = generation
-        user = script.run_as_user_id or script.company_id._iota_scripts_runner_user()
+        user = run_as or script.run_as_user_id or script.company_id._iota_scripts_runner_user()
         run_env = self._run_env(script, user)
         records_ctx = None
         if records is not None:
@@ -296,6 +346,7 @@ class IotaScriptExecution(models.Model):
                 "date_start": fields.Datetime.now(),
                 "input_json": input_text,
                 "input_truncated": input_cut,
+                **(extra_vals or {}),
             }
         )
         if script.company_id not in user.company_ids:
@@ -316,6 +367,7 @@ class IotaScriptExecution(models.Model):
         }
         if records_ctx is not None:
             ctx["records"] = records_ctx
+        ctx.update(extra_ctx or {})
         db_host = DbHost(run_env)
         host = {
             **db_host.functions(),
@@ -359,6 +411,8 @@ class IotaScriptExecution(models.Model):
         if db_host.abort is not None:
             # Let Odoo retry the transaction (and this run) from the start.
             raise db_host.abort
+        if outcome is not None:
+            outcome["result"] = result
         return execution._finish(result)
 
     def _finish(self, result):

@@ -1,4 +1,6 @@
 from . import (
+    test_endpoint_http,
+    test_iota_script_endpoint,
     test_iota_script_execution,
     test_iota_script_version,
     test_ir_actions_server,

@@ -1,0 +1,643 @@
+"""The API gateway: ``/iota/api/<version>/<path>`` runs endpoint scripts.
+
+One route serves every endpoint; the endpoint is resolved from the database
+at request time (``iota.script.endpoint._iota_resolve``, ormcached). The order
+of the checks is the contract:
+
+1. path tricks (encoded dots or slashes, ``..``, empty segments) -> 400;
+   unknown path -> 404; CORS preflight; method -> 405;
+2. authentication -> 401, group or company -> 403;
+3. rate limit per endpoint and client -> 429 (503 when Redis is down and
+   the endpoint's policy is ``deny``);
+4. body: size -> 413, media type -> 415, UTF-8, JSON, nesting -> 400,
+   JSON Schemas -> 400; HMAC signature (needs the body) -> 401;
+5. ``Idempotency-Key`` replay (POST);
+6. the run, recorded as an execution (trigger ``endpoint``) with method,
+   path, status and latency. Script faults -> 500 without internals,
+   timeouts -> 504.
+
+Every answer is JSON (errors are ``{"error": {"code", "message"}}``) and
+carries ``Vary: Origin``, the security headers and, once the limiter ran,
+``RateLimit-*``. Calls refused before step 6 are not recorded: a flood of
+refused calls must not become a flood of database rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import jsonschema
+from odoo import SUPERUSER_ID, fields, http
+from odoo.http import request
+
+from ..tools import endpoint_path
+from ..tools.sentinel import as_engine
+from ..tools.settings import get_setting
+
+_logger = logging.getLogger(__name__)
+
+#: Request headers a script never sees.
+HIDDEN_HEADERS = frozenset(
+    {
+        "cookie",
+        "authorization",
+        "proxy-authorization",
+        "x-openerp-session-id",
+        "x-odoo-session-id",
+        "x-signature",
+        "x-api-key",
+    }
+)
+#: Response headers a script may not set (the gateway owns them).
+RESERVED_RESPONSE_HEADERS = frozenset(
+    {
+        "set-cookie",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "vary",
+        "server",
+        "date",
+        "content-security-policy",
+        "x-content-type-options",
+        "x-frame-options",
+        "strict-transport-security",
+        "www-authenticate",
+        "retry-after",
+        "deprecation",
+        "sunset",
+        "idempotency-replayed",
+        "referrer-policy",
+        "cache-control",
+    }
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+MAX_JSON_DEPTH = 64
+MAX_STORED_BODY_CHARS = 16 * 1024
+IDEMPOTENCY_TTL = timedelta(hours=24)
+_VERSION = re.compile(r"^v[1-9][0-9]{0,2}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_SECRET_KEY = re.compile(r"pass|secret|token|api[-_]?key|authorization|signature|cookie", re.I)
+_ALLOWED_REQUEST_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature"
+
+_limiters: dict[tuple[str | None, str], object] = {}
+_limiters_lock = threading.Lock()
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status and a stable code; the message is shown."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def _limiter(redis_url: str | None, policy: str):
+    """The process-wide RateLimiter for a (Redis URL, outage policy) pair."""
+    from iota_scripts_sdk._ratelimit import RateLimiter
+
+    key = (redis_url, policy)
+    with _limiters_lock:
+        if key not in _limiters:
+            _limiters[key] = RateLimiter(redis_url, on_unavailable=policy, namespace="iota:api")
+        return _limiters[key]
+
+
+def _check_json(value) -> None:
+    """Refuses what the runner cannot take: nesting past ``MAX_JSON_DEPTH``,
+    integers outside 64 bits and strings with lone surrogates (``"\\ud800"``
+    is valid JSON text but not valid Unicode). Iterative: no recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
+            raise ApiError(400, "invalid_json", "Integers must fit in 64 bits.")
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(
+                    400, "invalid_json", "Strings may not hold lone surrogates."
+                ) from None
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_json(raw: bytes):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed_utf8", "The body is not valid UTF-8.") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ApiError(
+            400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels."
+        ) from None
+    except ValueError as e:
+        raise ApiError(400, "invalid_json", f"The body is not JSON: {str(e)[:200]}") from None
+    _check_json(value)
+    return text, value
+
+
+def _mask(value):
+    """``value`` with the values of secret-looking keys replaced by ``***``."""
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_KEY.search(str(k)) else _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    return value
+
+
+def _validate(schema, value, where):
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path)
+    )
+    if errors:
+        error = errors[0]
+        pointer = "/".join(str(p) for p in error.path)
+        raise ApiError(
+            400,
+            "validation_error",
+            f"{where}{'/' + pointer if pointer else ''}: {error.message[:300]}",
+        )
+
+
+def _response(status: int, payload, headers: dict, raw: bytes | None = None, content_type=None):
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    response = http.Response(body, status=status)
+    response.headers["Content-Type"] = content_type or "application/json; charset=utf-8"
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+class IotaApiController(http.Controller):
+    @http.route(
+        "/iota/api/openapi.json",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def iota_api_openapi(self, company=None, version=None, **kw):
+        """The OpenAPI 3.1 document of the published endpoints (``?company=ID&version=v1``)."""
+        headers = {"Vary": "Origin", **SECURITY_HEADERS}
+        domain = [("publish_openapi", "=", True), ("script_id.active", "=", True)]
+        if company:
+            if not str(company).isdigit():
+                return _response(
+                    400,
+                    {"error": {"code": "invalid_argument", "message": "company must be an id"}},
+                    headers,
+                )
+            domain.append(("company_id", "=", int(company)))
+        if version:
+            if not _VERSION.match(version):
+                return _response(
+                    400,
+                    {"error": {"code": "invalid_argument", "message": "version must look like v1"}},
+                    headers,
+                )
+            domain.append(("api_version", "=", version))
+        endpoints = request.env["iota.script.endpoint"].sudo().search(domain)
+        return _response(200, endpoints._iota_openapi(version), headers)
+
+    @http.route(
+        "/iota/api/<string:version>/<path:subpath>",
+        type="http",
+        auth="none",
+        csrf=False,
+        save_session=False,
+        # auth='none' routes default to a read-only cursor; runs write executions.
+        readonly=False,
+        max_content_length=lambda controller: controller._iota_max_content_length(),
+    )
+    def iota_api_dispatch(self, version, subpath, **kw):
+        started = time.monotonic()
+        headers = {"Vary": "Origin", **SECURITY_HEADERS}
+        state = {"execution": None, "idempotency": None}
+        try:
+            response = self._iota_serve(version, subpath, headers, state)
+        except ApiError as e:
+            headers.update(e.headers)
+            response = _response(
+                e.status, {"error": {"code": e.code, "message": e.message}}, headers
+            )
+        execution = state["execution"]
+        if execution:
+            as_engine(execution).write(
+                {
+                    "http_status": response.status_code,
+                    "latency_ms": round((time.monotonic() - started) * 1000, 3),
+                }
+            )
+        if replay := state["idempotency"]:
+            if response.status_code >= 500:
+                # a failed attempt may be retried with the same key
+                replay.unlink()
+            else:
+                replay.write(
+                    {
+                        "status": response.status_code,
+                        "headers_json": json.dumps(
+                            {
+                                k: v
+                                for k, v in response.headers.items()
+                                if k.lower() not in ("content-length",)
+                            }
+                        ),
+                        "body": response.get_data(),
+                    }
+                )
+        return response
+
+    def _iota_max_content_length(self):
+        """Odoo reads ``request.form`` before any controller runs, and Werkzeug
+        then drains a body longer than this limit to raise its own (HTML) 413.
+        JSON is never parsed as a form, so for JSON the gateway applies the
+        endpoint's cap itself, unread (413, ``Connection: close``); any other
+        media type is refused (415) and may not be parsed beyond 1 MiB."""
+        mimetype = request.httprequest.mimetype or ""
+        if mimetype == "application/json" or mimetype.endswith("+json"):
+            return None
+        return 1024 * 1024
+
+    # ---- the pipeline ------------------------------------------------------------------
+    def _iota_serve(self, version, subpath, headers, state):
+        hreq = request.httprequest
+        environ = hreq.environ
+        try:
+            parts = endpoint_path.split_request_path(
+                subpath, environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            )
+        except endpoint_path.PathError as e:
+            raise ApiError(400, "invalid_path", str(e)) from None
+        if not _VERSION.match(version):
+            raise ApiError(404, "not_found", "No such endpoint.")
+        Endpoint = request.env["iota.script.endpoint"].sudo()
+        endpoint, params, methods = Endpoint._iota_resolve(version, parts)
+        script = endpoint.script_id
+        if not endpoint or not script.active or script.state != "active" or not script.version_id:
+            raise ApiError(404, "not_found", "No such endpoint.")
+        method = hreq.method.upper()
+        if endpoint.deprecated:
+            headers["Deprecation"] = "true"
+        if endpoint.sunset_date:
+            sunset = datetime.combine(
+                endpoint.sunset_date, datetime.min.time(), tzinfo=timezone.utc
+            )
+            headers["Sunset"] = format_datetime(sunset, usegmt=True)
+
+        # CORS: exact origins only; credentials only when asked; never "*".
+        origin = hreq.headers.get("Origin")
+        origin_allowed = bool(origin) and origin.lower() in endpoint._cors_origins()
+        if origin_allowed:
+            headers["Access-Control-Allow-Origin"] = origin
+            if endpoint.cors_allow_credentials:
+                headers["Access-Control-Allow-Credentials"] = "true"
+        allow = ", ".join(sorted(methods | {"OPTIONS"}))
+        if method == "OPTIONS":
+            if hreq.headers.get("Access-Control-Request-Method"):
+                if not origin_allowed:
+                    raise ApiError(403, "cors_denied", "This origin may not call this endpoint.")
+                wanted = hreq.headers["Access-Control-Request-Method"].upper()
+                if wanted not in methods:
+                    raise ApiError(
+                        405,
+                        "method_not_allowed",
+                        f"{wanted} is not allowed here.",
+                        {"Allow": allow},
+                    )
+                headers.update(
+                    {
+                        "Access-Control-Allow-Methods": allow,
+                        "Access-Control-Allow-Headers": _ALLOWED_REQUEST_HEADERS,
+                        "Access-Control-Max-Age": "600",
+                    }
+                )
+            headers["Allow"] = allow
+            return _response(204, None, headers, raw=b"")
+        if method not in methods:
+            raise ApiError(
+                405, "method_not_allowed", f"{method} is not allowed here.", {"Allow": allow}
+            )
+
+        user, client = self._iota_authenticate(endpoint, origin, origin_allowed)
+
+        redis_url = get_setting(request.env, "redis_url")
+        decision = _limiter(redis_url, endpoint.rate_limit_on_unavailable).check(
+            f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60
+        )
+        headers.update(decision.headers())
+        if not decision.allowed:
+            if decision.degraded:
+                raise ApiError(
+                    503, "rate_limit_unavailable", "The rate limiter is unavailable; retry later."
+                )
+            raise ApiError(429, "rate_limited", "Too many requests; retry later.")
+
+        raw, text, value = self._iota_read_body(endpoint)
+        if endpoint.auth_mode == "hmac":
+            self._iota_check_signature(endpoint, raw, client)
+
+        query = {}
+        for name in hreq.args:
+            values = hreq.args.getlist(name)
+            query[name] = values[0] if len(values) == 1 else values
+        if endpoint.query_schema:
+            _validate(endpoint._schema("query_schema"), query, "query")
+        if endpoint.body_schema and method in ("POST", "PUT", "PATCH"):
+            _validate(endpoint._schema("body_schema"), value, "body")
+
+        if method == "POST" and (key := hreq.headers.get("Idempotency-Key")) is not None:
+            if replayed := self._iota_idempotency(endpoint, client, key, raw, headers, state):
+                return replayed
+
+        return self._iota_run(
+            endpoint, user, method, subpath, params, query, text, value, headers, state
+        )
+
+    def _iota_authenticate(self, endpoint, origin, origin_allowed):
+        """``(run-as user, rate-limit client key)`` or ApiError 401/403."""
+        hreq = request.httprequest
+        env = request.env(user=SUPERUSER_ID, su=True)
+        peer = f"ip:{hreq.remote_addr}"  # X-Forwarded-For applies only with proxy_mode
+        mode = endpoint.auth_mode
+        company = endpoint.company_id
+        if mode in ("public", "hmac"):
+            return company._iota_scripts_runner_user(), peer
+        if mode == "user":
+            # Odoo already dropped a session whose token does not check out.
+            uid = request.session.uid
+            if origin and not origin_allowed and origin.rstrip("/") != hreq.host_url.rstrip("/"):
+                # A cookie-authenticated call from a foreign page (CSRF).
+                raise ApiError(403, "cors_denied", "This origin may not call this endpoint.")
+            if not uid:
+                raise ApiError(401, "unauthenticated", "Log in first (Odoo session).")
+            user = env["res.users"].browse(uid)
+            client = f"user:{uid}"
+        else:
+            header = hreq.headers.get("Authorization") or ""
+            match = re.match(r"^bearer\s+(\S+)$", header, re.IGNORECASE)
+            uid = match and env["res.users.apikeys"]._check_credentials(
+                scope="rpc", key=match.group(1)
+            )
+            if not uid:
+                raise ApiError(
+                    401,
+                    "unauthenticated",
+                    "A valid API key is required: Authorization: Bearer <key>.",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            user = env["res.users"].browse(uid)
+            client = f"key:{uid}:{match.group(1)[:8]}"
+        if not user.active or user._is_public():
+            raise ApiError(401, "unauthenticated", "This user may not call endpoints.")
+        if endpoint.group_id and endpoint.group_id not in user.groups_id:
+            raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
+        if company not in user.company_ids:
+            raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
+        return user, client
+
+    def _iota_read_body(self, endpoint):
+        """``(raw bytes, text, parsed JSON)`` of the body, capped and checked."""
+        hreq = request.httprequest
+        cap = endpoint.max_body_bytes
+        length = hreq.content_length
+        if length is not None and length > cap:
+            # the body stays unread: the connection must not be reused
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"The body is larger than {cap} bytes.",
+                {"Connection": "close"},
+            )
+        if "chunked" in (hreq.headers.get("Transfer-Encoding") or "").lower():
+            # Werkzeug 2.2 reads a chunked body whole (no cap) and Odoo hides
+            # the WSGI stream: only bodies with a Content-Length are read.
+            raise ApiError(
+                411,
+                "length_required",
+                "Send the body with a Content-Length.",
+                {"Connection": "close"},
+            )
+        if not length:
+            return b"", None, None
+        if hreq.mimetype != "application/json" and not hreq.mimetype.endswith("+json"):
+            raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raw = hreq.get_data(cache=False)
+        if len(raw) > cap:
+            raise ApiError(413, "payload_too_large", f"The body is larger than {cap} bytes.")
+        if not raw:
+            return b"", None, None
+        text, value = _parse_json(raw)
+        return raw, text, value
+
+    def _iota_check_signature(self, endpoint, raw, client):
+        hreq = request.httprequest
+        stamp = hreq.headers.get("X-Timestamp") or ""
+        signature = (hreq.headers.get("X-Signature") or "").strip()
+        if not stamp.isdigit() or not signature.startswith("sha256="):
+            raise ApiError(
+                401, "bad_signature", "X-Timestamp and X-Signature: sha256=<hex> are required."
+            )
+        if abs(time.time() - int(stamp)) > endpoint.hmac_max_skew_sec:
+            raise ApiError(401, "bad_signature", "The timestamp is too old or in the future.")
+        secret = endpoint.sudo().hmac_secret or ""
+        expected = hmac.new(
+            secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256
+        ).hexdigest()
+        if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
+            raise ApiError(401, "bad_signature", "The signature does not match.")
+        Replay = request.env["iota.script.endpoint.replay"].sudo()
+        if not Replay._iota_reserve(endpoint, "signature", "hmac", expected):
+            raise ApiError(401, "replayed", "This signature was already used.")
+
+    def _iota_idempotency(self, endpoint, client, key, raw, headers, state):
+        """The stored answer when ``key`` was seen; otherwise reserve it (returns None)."""
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise ApiError(
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key: 1 to 255 visible ASCII characters.",
+            )
+        digest = hashlib.sha256(raw).hexdigest()
+        Replay = request.env["iota.script.endpoint.replay"].sudo()
+        domain = [
+            ("endpoint_id", "=", endpoint.id),
+            ("kind", "=", "idempotency"),
+            ("client", "=", client),
+            ("key", "=", key),
+        ]
+        seen = Replay.search(domain, limit=1)
+        if seen and seen.create_date < fields.Datetime.now() - IDEMPOTENCY_TTL:
+            seen.unlink()
+            seen = Replay.browse()
+        if seen:
+            if seen.request_sha256 != digest:
+                raise ApiError(
+                    422,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with another body.",
+                )
+            if not seen.status:
+                raise ApiError(
+                    409,
+                    "idempotency_in_progress",
+                    "A request with this Idempotency-Key is running.",
+                )
+            stored = json.loads(seen.headers_json or "{}")
+            stored.update({k: v for k, v in headers.items() if k.lower().startswith("ratelimit")})
+            stored["Idempotency-Replayed"] = "true"
+            return _response(
+                seen.status,
+                None,
+                stored,
+                raw=seen.body or b"",
+                content_type=stored.get("Content-Type"),
+            )
+        state["idempotency"] = Replay._iota_reserve(endpoint, "idempotency", client, key, digest)
+        if not state["idempotency"]:
+            raise ApiError(
+                409, "idempotency_in_progress", "A request with this Idempotency-Key is running."
+            )
+        return None
+
+    def _iota_run(
+        self, endpoint, user, method, subpath, params, query, text, value, headers, state
+    ):
+        hreq = request.httprequest
+        script = endpoint.script_id
+        req_headers = {
+            name.lower(): val
+            for name, val in hreq.headers.items()
+            if name.lower() not in HIDDEN_HEADERS
+        }
+        path = f"/{subpath}"
+        extra_vals = {
+            "endpoint_id": endpoint.id,
+            "http_method": method,
+            "http_path": f"/iota/api/{endpoint.api_version}{path}"[:2048],
+        }
+        if endpoint.store_request_body and text is not None:
+            stored = json.dumps(_mask(value), ensure_ascii=False)
+            extra_vals["request_body"] = stored[:MAX_STORED_BODY_CHARS]
+            extra_vals["request_body_truncated"] = len(stored) > MAX_STORED_BODY_CHARS
+        outcome = {}
+        Execution = request.env["iota.script.execution"].with_user(user)
+        execution = Execution._run_script(
+            script,
+            trigger={
+                "type": "endpoint",
+                "endpoint_id": endpoint.id,
+                "method": method,
+                "path": path,
+            },
+            run_as=user,
+            extra_ctx={
+                "request": {
+                    "method": method,
+                    "path": path,
+                    "params": params,
+                    "query": query,
+                    "headers": req_headers,
+                    "body": text,
+                    "json": value,
+                }
+            },
+            extra_vals=extra_vals,
+            outcome=outcome,
+        )
+        state["execution"] = execution
+        result = outcome.get("result")
+        if result is None:
+            if execution and execution.error_code == "access_denied":
+                raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
+            raise ApiError(503, "unavailable", "Scripts are not running on this server.")
+        if not result.ok:
+            code = result.error.code if result.error else "internal_error"
+            if code in ("timeout", "cpu_limit"):
+                raise ApiError(504, "timeout", "The script did not answer in time.")
+            raise ApiError(500, "script_error", f"The script failed (execution {execution.id}).")
+        return self._iota_answer(endpoint, result.result, headers)
+
+    def _iota_answer(self, endpoint, value, headers):
+        """Maps a script's return value to a response (see the module docstring)."""
+        status, extra, payload, raw = 200, {}, value, None
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("status"), int)
+            and set(value) <= {"status", "headers", "body", "json"}
+        ):
+            status = value["status"]
+            if not 200 <= status <= 599:
+                raise ApiError(500, "invalid_response", "The script answered an invalid status.")
+            for name, val in (value.get("headers") or {}).items():
+                if (
+                    not _HEADER_NAME.match(str(name))
+                    or not isinstance(val, str)
+                    or len(val) > 4096
+                    or any(c in val for c in "\r\n\x00")
+                    or name.lower() in RESERVED_RESPONSE_HEADERS
+                    or name.lower().startswith(("access-control-", "ratelimit-"))
+                ):
+                    raise ApiError(
+                        500,
+                        "invalid_response",
+                        f"The script may not set the header {str(name)[:64]!r}.",
+                    )
+                extra[name] = val
+            if "body" in value:
+                if not isinstance(value["body"], str):
+                    raise ApiError(
+                        500, "invalid_response", "body must be a string (use json for values)."
+                    )
+                raw = value["body"].encode("utf-8")
+                extra.setdefault("Content-Type", "text/plain; charset=utf-8")
+                payload = None
+            else:
+                payload = value.get("json")
+        if endpoint.response_schema and raw is None:
+            try:
+                _validate(endpoint._schema("response_schema"), payload, "response")
+            except ApiError:
+                raise ApiError(
+                    500, "invalid_response", "The script's answer does not match its schema."
+                ) from None
+        ctype = extra.pop("Content-Type", None) or extra.pop("content-type", None)
+        headers.update(extra)
+        if status == 204:
+            return _response(status, None, headers, raw=b"")
+        return _response(status, payload, headers, raw=raw, content_type=ctype)

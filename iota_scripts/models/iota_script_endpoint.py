@@ -1,0 +1,475 @@
+"""HTTP endpoints: a script published under ``/iota/api/<version>/<path>``.
+
+An endpoint binds a script to an API version (``v1``), a path template with
+parameters (``/orders/{id}``), a set of methods and an auth mode:
+
+* ``public``: anyone; runs as the company's least-privilege runner user
+  (``res.company._iota_scripts_runner_user``), never as the author;
+* ``user``: an Odoo session (cookie); runs as the session user;
+* ``api_key``: ``Authorization: Bearer <Odoo API key>`` (``res.users.apikeys``,
+  scope ``rpc``, as ``auth='bearer'``); runs as the key's user;
+* ``hmac``: third-party webhooks signing ``<timestamp>.<body>`` with a
+  per-endpoint secret (``X-Timestamp``, ``X-Signature: sha256=<hex>``);
+  runs as the runner user. A signature is accepted once.
+
+``group_id`` additionally requires a group of the calling user (user and
+api_key modes). Paths are refused at save when they are ambiguous or collide
+(see :mod:`..tools.endpoint_path`), with any endpoint of any company.
+
+Routing is read from the database at request time through
+``_iota_route_table`` (ormcached per registry); every create, write and unlink
+clears the cache, which Odoo signals to the other workers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import timedelta
+
+import jsonschema
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import ValidationError
+
+from ..tools import endpoint_path
+from .iota_script import GROUP_DEVELOPER
+
+_VERSION = r"^v[1-9][0-9]{0,2}$"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+MAX_BODY_BYTES_CEILING = 16 * 1024 * 1024
+_ORIGIN = r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+
+
+class IotaScriptEndpoint(models.Model):
+    _name = "iota.script.endpoint"
+    _description = "Script HTTP Endpoint"
+    _order = "api_version, path, id"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    active = fields.Boolean(default=True)
+    script_id = fields.Many2one(
+        "iota.script", required=True, index=True, ondelete="cascade", check_company=True
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    api_version = fields.Char(string="API Version", required=True, default="v1")
+    path = fields.Char(
+        required=True,
+        help="Path under /iota/api/<version>, with parameters in braces: /orders/{id}. "
+        "Literal segments are stored in lower case.",
+    )
+    methods = fields.Char(
+        required=True, default="GET", help="Comma-separated: GET, POST, PUT, PATCH, DELETE."
+    )
+    auth_mode = fields.Selection(
+        [
+            ("public", "Public (runs as the company's scripts user)"),
+            ("user", "Odoo session"),
+            ("api_key", "API key (Bearer)"),
+            ("hmac", "HMAC signature (webhooks)"),
+        ],
+        required=True,
+        default="api_key",
+    )
+    group_id = fields.Many2one(
+        "res.groups",
+        string="Required Group",
+        help="Session and API-key callers must belong to this group (403 otherwise).",
+    )
+    rate_limit_per_min = fields.Integer(
+        string="Rate Limit (per minute per client)", required=True, default=60
+    )
+    rate_limit_on_unavailable = fields.Selection(
+        [
+            ("deny", "Refuse requests (503)"),
+            ("local", "Per-process limit"),
+            ("allow", "Allow without limit"),
+        ],
+        string="When Redis Is Down",
+        required=True,
+        default="deny",
+    )
+    max_body_bytes = fields.Integer(string="Body Cap (bytes)", required=True, default=1024 * 1024)
+    body_schema = fields.Text(string="Request Body JSON Schema")
+    query_schema = fields.Text(
+        string="Query JSON Schema", help="Validated against the query as an object of strings."
+    )
+    response_schema = fields.Text(string="Response JSON Schema")
+    cors_origins = fields.Text(
+        string="CORS Allowed Origins",
+        help="Exact origins, one per line: https://app.example.com. Empty: no CORS.",
+    )
+    cors_allow_credentials = fields.Boolean(string="CORS With Credentials")
+    deprecated = fields.Boolean()
+    sunset_date = fields.Date()
+    store_request_body = fields.Boolean(
+        help="Keep request bodies (capped) on the executions. Off by default: they may hold personal data."
+    )
+    hmac_secret = fields.Char(
+        string="HMAC Secret",
+        groups=GROUP_DEVELOPER,
+        copy=False,
+        default=lambda self: secrets.token_urlsafe(32),
+    )
+    hmac_max_skew_sec = fields.Integer(string="HMAC Max Clock Skew (s)", default=300)
+    publish_openapi = fields.Boolean(string="In OpenAPI Document", default=True)
+    description = fields.Text()
+    url = fields.Char(compute="_compute_name", store=True)
+
+    @api.depends("api_version", "path", "methods")
+    def _compute_name(self):
+        for endpoint in self:
+            endpoint.name = (
+                f"{endpoint.methods or ''} /{endpoint.api_version or ''}{endpoint.path or ''}"
+            )
+            endpoint.url = f"/iota/api/{endpoint.api_version or ''}{endpoint.path or ''}"
+
+    # ---- normalisation --------------------------------------------------------------
+    @api.model
+    def _normalise_vals(self, vals):
+        if vals.get("path"):
+            try:
+                vals["path"] = endpoint_path.openapi_path(
+                    endpoint_path.parse_template(vals["path"])
+                )
+            except endpoint_path.PathError as e:
+                raise ValidationError(
+                    _("Invalid path %(path)r: %(why)s", path=vals["path"], why=e)
+                ) from None
+        if vals.get("api_version"):
+            vals["api_version"] = vals["api_version"].strip().lower()
+        if vals.get("methods"):
+            wanted = {m.strip().upper() for m in vals["methods"].split(",") if m.strip()}
+            rank = {m: i for i, m in enumerate(METHODS)}
+            vals["methods"] = ",".join(sorted(wanted, key=lambda m: (rank.get(m, 99), m)))
+        return vals
+
+    def _method_set(self) -> frozenset[str]:
+        self.ensure_one()
+        return frozenset(m for m in (self.methods or "").split(",") if m)
+
+    def _segments(self) -> tuple[str, ...]:
+        self.ensure_one()
+        return endpoint_path.parse_template(self.path)
+
+    # ---- constraints ----------------------------------------------------------------
+    @api.constrains("api_version")
+    def _check_api_version(self):
+        for endpoint in self:
+            if not re.match(_VERSION, endpoint.api_version or ""):
+                raise ValidationError(
+                    _("The API version must look like v1, v2, ... (got %r).", endpoint.api_version)
+                )
+
+    @api.constrains("methods")
+    def _check_methods(self):
+        for endpoint in self:
+            methods = endpoint._method_set()
+            if not methods or methods - set(METHODS):
+                raise ValidationError(
+                    _(
+                        "Methods must be among %(all)s (got %(got)r).",
+                        all=", ".join(METHODS),
+                        got=endpoint.methods,
+                    )
+                )
+
+    @api.constrains("path", "api_version", "methods", "active")
+    def _check_path_collisions(self):
+        """Refuses overlapping paths of any company (searched as superuser)."""
+        every = self.sudo().with_context(active_test=False).search([("active", "=", True)])
+        for endpoint in self.filtered("active"):
+            segments = endpoint._segments()
+            for other in every:
+                if other.id == endpoint.id or other.api_version != endpoint.api_version:
+                    continue
+                if not (other._method_set() & endpoint._method_set()):
+                    continue
+                if endpoint_path.overlap(segments, other._segments()):
+                    raise ValidationError(
+                        _(
+                            "%(path)s (%(version)s) collides with an existing endpoint %(other)s: "
+                            "some request would match both.",
+                            path=endpoint.path,
+                            version=endpoint.api_version,
+                            other=other.name,
+                        )
+                    )
+            endpoint._check_core_route(segments)
+
+    def _check_core_route(self, segments):
+        """Refuses a path that an Odoo route other than the gateway would serve."""
+        from ..controllers.main import IotaApiController
+
+        sample = "/".join("x" if endpoint_path.is_param(s) else s for s in segments)
+        full = f"/iota/api/{self.api_version}/{sample}"
+        adapter = self.env["ir.http"].routing_map().bind("localhost")
+        try:
+            rule_endpoint, _args = adapter.match(full, method="GET")
+        except Exception:  # noqa: BLE001 - NotFound, MethodNotAllowed, RequestRedirect
+            raise ValidationError(_("%s collides with a core route.", full)) from None
+        func = getattr(rule_endpoint, "original_endpoint", None) or getattr(
+            rule_endpoint, "func", None
+        )
+        owner = getattr(func, "__self__", None) or getattr(rule_endpoint, "__self__", None)
+        name = getattr(func, "__name__", "")
+        if name != "iota_api_dispatch" and not isinstance(owner, IotaApiController):
+            raise ValidationError(_("%s collides with a core route.", full))
+
+    @api.constrains("rate_limit_per_min", "max_body_bytes", "hmac_max_skew_sec")
+    def _check_limits(self):
+        for endpoint in self:
+            if not 1 <= endpoint.rate_limit_per_min <= 1_000_000:
+                raise ValidationError(
+                    _("The rate limit must be from 1 to 1000000 requests per minute.")
+                )
+            if not 0 <= endpoint.max_body_bytes <= MAX_BODY_BYTES_CEILING:
+                raise ValidationError(
+                    _("The body cap must be from 0 to %s bytes.", MAX_BODY_BYTES_CEILING)
+                )
+            if not 1 <= endpoint.hmac_max_skew_sec <= 3600:
+                raise ValidationError(_("The HMAC clock skew must be from 1 to 3600 seconds."))
+
+    @api.constrains("body_schema", "query_schema", "response_schema")
+    def _check_schemas(self):
+        for endpoint in self:
+            for fname in ("body_schema", "query_schema", "response_schema"):
+                if endpoint[fname]:
+                    endpoint._schema(fname)
+
+    @api.constrains("cors_origins")
+    def _check_cors_origins(self):
+        for endpoint in self:
+            for origin in endpoint._cors_origins():
+                if not re.match(_ORIGIN, origin):
+                    raise ValidationError(
+                        _(
+                            "%r is not an exact origin (scheme://host[:port], no path, no '*').",
+                            origin,
+                        )
+                    )
+
+    @api.constrains("script_id", "company_id")
+    def _check_script_company(self):
+        for endpoint in self:
+            if endpoint.script_id.company_id != endpoint.company_id:
+                raise ValidationError(_("An endpoint belongs to its script's company."))
+
+    # ---- CRUD: normalise and invalidate the route cache -------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._normalise_vals(vals)
+            if vals.get("script_id") and "company_id" not in vals:
+                vals["company_id"] = self.env["iota.script"].browse(vals["script_id"]).company_id.id
+        records = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return records
+
+    def write(self, vals):
+        self._normalise_vals(vals)
+        res = super().write(vals)
+        self.env.registry.clear_cache()
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
+
+    # ---- request-time helpers (called by the controller) -------------------------------
+    @api.model
+    @tools.ormcache("api_version")
+    def _iota_route_table(self, api_version):
+        """``((id, methods, segments), ...)`` of the active endpoints of a version."""
+        rows = self.sudo().search([("api_version", "=", api_version)])
+        return tuple((e.id, e._method_set(), e._segments()) for e in rows)
+
+    @api.model
+    def _iota_resolve(self, api_version, parts):
+        """``(endpoint, params, allowed_methods)``; endpoint is empty when nothing matches."""
+        for endpoint_id, methods, segments in self._iota_route_table(api_version):
+            params = endpoint_path.match(segments, parts)
+            if params is not None:
+                return self.sudo().browse(endpoint_id), params, methods
+        return self.sudo().browse(), None, frozenset()
+
+    def _schema(self, fname):
+        """The parsed JSON Schema of ``fname`` (ValidationError when invalid)."""
+        self.ensure_one()
+        try:
+            schema = json.loads(self[fname])
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except (ValueError, jsonschema.SchemaError) as e:
+            label = self._fields[fname].string
+            raise ValidationError(
+                _("%(field)s is not a valid JSON Schema: %(why)s", field=label, why=str(e)[:300])
+            ) from None
+        return schema
+
+    def _cors_origins(self) -> list[str]:
+        self.ensure_one()
+        return [o.strip().lower() for o in (self.cors_origins or "").splitlines() if o.strip()]
+
+    def _iota_openapi(self, version=None):
+        """An OpenAPI 3.1 document describing ``self`` (paths prefixed by version unless given)."""
+        error = {"$ref": "#/components/schemas/Error"}
+        doc = {
+            "openapi": "3.1.0",
+            "info": {"title": "IOTA Scripts API", "version": version or "all"},
+            "servers": [{"url": f"/iota/api/{version}" if version else "/iota/api"}],
+            "paths": {},
+            "components": {
+                "schemas": {
+                    "Error": {
+                        "type": "object",
+                        "required": ["error"],
+                        "properties": {
+                            "error": {
+                                "type": "object",
+                                "required": ["code", "message"],
+                                "properties": {
+                                    "code": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            }
+                        },
+                    }
+                },
+                "securitySchemes": {
+                    "api_key": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An Odoo API key.",
+                    },
+                    "user": {"type": "apiKey", "in": "cookie", "name": "session_id"},
+                    "hmac": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-Signature",
+                        "description": "sha256=<hex HMAC of '<X-Timestamp>.<body>' with the endpoint secret>",
+                    },
+                },
+            },
+        }
+        for endpoint in self.sorted(lambda e: (e.api_version, e.path)):
+            segments = endpoint._segments()
+            key = endpoint.path if version else f"/{endpoint.api_version}{endpoint.path}"
+            item = doc["paths"].setdefault(key, {})
+            parameters = [
+                {"name": s[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+                for s in segments
+                if endpoint_path.is_param(s)
+            ]
+            if endpoint.query_schema:
+                query = endpoint._schema("query_schema")
+                required = set(query.get("required") or [])
+                for name, schema in (query.get("properties") or {}).items():
+                    parameters.append(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": name in required,
+                            "schema": schema,
+                        }
+                    )
+            response_schema = (
+                endpoint._schema("response_schema") if endpoint.response_schema else {}
+            )
+            responses = {
+                "200": {
+                    "description": "The script's answer",
+                    "content": {"application/json": {"schema": response_schema}},
+                },
+                "default": {
+                    "description": "An error",
+                    "content": {"application/json": {"schema": error}},
+                },
+            }
+            for method in sorted(endpoint._method_set()):
+                slug = re.sub(r"[^a-z0-9]+", "_", endpoint.path.lower()).strip("_")
+                operation = {
+                    "operationId": f"{method.lower()}_{endpoint.api_version}_{slug}",
+                    "summary": endpoint.script_id.name,
+                    "description": endpoint.description or "",
+                    "parameters": parameters,
+                    "responses": responses,
+                    "security": []
+                    if endpoint.auth_mode == "public"
+                    else [{endpoint.auth_mode: []}],
+                }
+                if method in ("POST", "PUT", "PATCH"):
+                    body = endpoint._schema("body_schema") if endpoint.body_schema else {}
+                    operation["requestBody"] = {
+                        "required": bool(endpoint.body_schema),
+                        "content": {"application/json": {"schema": body}},
+                    }
+                if endpoint.deprecated:
+                    operation["deprecated"] = True
+                item[method.lower()] = operation
+        return doc
+
+    def action_rotate_hmac_secret(self):
+        for endpoint in self:
+            endpoint.hmac_secret = secrets.token_urlsafe(32)
+
+
+class IotaScriptEndpointReplay(models.Model):
+    """Idempotency keys and seen HMAC signatures, kept 24 hours.
+
+    ``kind='idempotency'`` rows hold the stored response of a POST carrying
+    ``Idempotency-Key`` (status 0 while the first request is running);
+    ``kind='signature'`` rows remember accepted HMAC signatures. The unique
+    index is the lock: a concurrent duplicate fails to insert.
+    """
+
+    _name = "iota.script.endpoint.replay"
+    _description = "Script Endpoint Replay Guard"
+
+    endpoint_id = fields.Many2one(
+        "iota.script.endpoint", required=True, ondelete="cascade", index=True
+    )
+    kind = fields.Selection(
+        [("idempotency", "Idempotency Key"), ("signature", "HMAC Signature")], required=True
+    )
+    client = fields.Char(required=True)
+    key = fields.Char(required=True)
+    request_sha256 = fields.Char()
+    status = fields.Integer()
+    headers_json = fields.Text()
+    body = fields.Binary(attachment=False)
+
+    _sql_constraints = [
+        ("key_uniq", "unique (endpoint_id, kind, client, key)", "This key was already used."),
+    ]
+
+    @api.model
+    def _iota_reserve(self, endpoint, kind, client, key, request_sha256=None):
+        """Inserts the row unless it exists; returns it, or an empty recordset.
+
+        ``ON CONFLICT DO NOTHING`` waits for a concurrent uncommitted insert of
+        the same key, then yields nothing: no IntegrityError, no aborted
+        transaction, no logged bad query.
+        """
+        self.env.cr.execute(
+            """
+            INSERT INTO iota_script_endpoint_replay
+                (endpoint_id, kind, client, key, request_sha256, status,
+                 create_uid, write_uid, create_date, write_date)
+            VALUES (%s, %s, %s, %s, %s, 0, %s, %s,
+                    now() at time zone 'utc', now() at time zone 'utc')
+            ON CONFLICT (endpoint_id, kind, client, key) DO NOTHING
+            RETURNING id
+            """,
+            [endpoint.id, kind, client, key, request_sha256, self.env.uid, self.env.uid],
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    @api.model
+    def _cron_prune(self):
+        limit = fields.Datetime.now() - timedelta(hours=24)
+        self.sudo().search([("create_date", "<", limit)]).unlink()

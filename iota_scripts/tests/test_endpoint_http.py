@@ -1,0 +1,626 @@
+"""The gateway against the real Odoo HTTP server (the cases of HOSTILE.md "HTTP routes").
+
+Requests carry the test cookie (``test_request_key``) so that the server
+uses this test's cursor; the server serialises them on that cursor, which
+is why the parallel test bounds the refills that its duration allows.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import requests
+from odoo import fields
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from .common import LEAKS
+
+_logger = logging.getLogger(__name__)
+
+
+def TOMORROW():
+    return fields.Datetime.add(fields.Datetime.now(), days=1)
+
+
+ECHO = """
+export default async function (ctx) {
+  return {request: ctx.request, execution: ctx.execution.id, company: ctx.company.id};
+}
+"""
+OK = "export default async function (ctx) { return {ok: true, version: 1}; }"
+OK_V2 = "export default async function (ctx) { return {ok: true, version: 2}; }"
+THROWS = (
+    "export default async function (ctx) { throw new Error('secret internals at /work/x.js'); }"
+)
+LOOPS = "export default async function (ctx) { while (true) {} }"
+MAPPED = """
+export default async function (ctx) {
+  if (ctx.request.query.bad === "header") return {status: 200, headers: {"Set-Cookie": "a=b"}, json: {}};
+  if (ctx.request.query.bad === "schema") return {status: 200, json: {n: "nope"}};
+  return {status: 201, headers: {"X-Thing": "yes"}, json: {n: ctx.request.json.n, id: ctx.execution.id}};
+}
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestEndpointHttp(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "iota_scripts.redis_url", "redis://127.0.0.1:6379/0"
+        )
+        cls.company = cls.env["res.company"].create({"name": "IOTA API Company"})
+        cls.caller = new_test_user(
+            cls.env,
+            "iota_api_caller",
+            groups="base.group_user",
+            company_id=cls.company.id,
+            company_ids=[(6, 0, cls.company.ids)],
+        )
+        cls.outsider = new_test_user(cls.env, "iota_api_outsider", groups="base.group_user")
+        cls.api_key = (
+            cls.env["res.users.apikeys"]
+            .with_user(cls.caller)
+            ._generate(None, "test key", TOMORROW())
+        )
+        cls.scripts = {}
+        for key, source in (
+            ("echo", ECHO),
+            ("ok", OK),
+            ("ok2", OK_V2),
+            ("throws", THROWS),
+            ("loops", LOOPS),
+            ("mapped", MAPPED),
+        ):
+            cls.scripts[key] = cls.env["iota.script"].create(
+                {
+                    "name": key,
+                    "company_id": cls.company.id,
+                    "state": "active",
+                    "source": source,
+                    "timeout_sec": 1 if key == "loops" else 5,
+                }
+            )
+
+    def _endpoint(self, script, path, **values):
+        return self.env["iota.script.endpoint"].create(
+            {
+                "script_id": self.scripts[script].id,
+                "path": path,
+                "auth_mode": values.pop("auth_mode", "public"),
+                "methods": values.pop("methods", "GET"),
+                **values,
+            }
+        )
+
+    def _call(self, method, path, **kw):
+        kw.setdefault("timeout", 30)
+        return self.opener.request(method, self.base_url() + path, **kw)
+
+    def assertError(self, response, status, code):
+        self.assertEqual(response.status_code, status, response.text)
+        self.assertEqual(response.headers.get("Content-Type"), "application/json; charset=utf-8")
+        self.assertEqual(response.json()["error"]["code"], code)
+        self.assertEqual(response.headers.get("Vary"), "Origin")
+        self.assertFalse(LEAKS.search(response.text), response.text)
+
+    # ---- request mapping -------------------------------------------------------------
+    def test_request_mapping_and_execution(self):
+        self._endpoint("echo", "/echo/{id}", methods="GET,POST", store_request_body=True)
+        response = self._call(
+            "POST",
+            "/iota/api/v1/echo/AbC?x=1&x=2&y=3",
+            data=json.dumps({"n": 1, "password": "hunter2"}),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": "Bearer nope",
+                "X-Openerp-Session-Id": "s",
+                "X-Custom": "kept",
+            },
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.headers["X-Content-Type-Options"], "nosniff")
+        self.assertEqual(response.headers["Cache-Control"], "no-store")
+        self.assertIn("RateLimit-Remaining", response.headers)
+        got = response.json()
+        request = got["request"]
+        self.assertEqual(request["method"], "POST")
+        self.assertEqual(request["path"], "/echo/AbC")
+        self.assertEqual(request["params"], {"id": "AbC"})
+        self.assertEqual(request["query"], {"x": ["1", "2"], "y": "3"})
+        self.assertEqual(request["json"], {"n": 1, "password": "hunter2"})
+        self.assertEqual(request["headers"]["x-custom"], "kept")
+        for hidden in ("cookie", "authorization", "x-openerp-session-id"):
+            self.assertNotIn(hidden, request["headers"])
+        self.assertEqual(got["company"], self.company.id)
+        execution = self.env["iota.script.execution"].browse(got["execution"])
+        self.assertEqual(execution.trigger, "endpoint")
+        self.assertEqual(execution.http_method, "POST")
+        self.assertEqual(execution.http_path, "/iota/api/v1/echo/AbC")
+        self.assertEqual(execution.http_status, 200)
+        self.assertGreater(execution.latency_ms, 0)
+        # public endpoints run as the company's runner, never as the author
+        self.assertEqual(execution.user_id, self.company._iota_scripts_runner_user())
+        self.assertEqual(json.loads(execution.request_body), {"n": 1, "password": "***"})
+        self.assertNotIn("hunter2", execution.trigger_json + (execution.input_json or ""))
+
+    def test_request_body_not_stored_by_default(self):
+        self._endpoint("echo", "/echo", methods="POST")
+        response = self._call("POST", "/iota/api/v1/echo", json={"a": 1})
+        execution = self.env["iota.script.execution"].browse(response.json()["execution"])
+        self.assertFalse(execution.request_body)
+
+    def test_response_mapping(self):
+        self._endpoint(
+            "mapped",
+            "/mapped",
+            methods="POST",
+            response_schema=json.dumps(
+                {"type": "object", "properties": {"n": {"type": "integer"}}}
+            ),
+        )
+        response = self._call("POST", "/iota/api/v1/mapped", json={"n": 3})
+        self.assertEqual(response.status_code, 201, response.text)
+        self.assertEqual(response.headers["X-Thing"], "yes")
+        self.assertEqual(response.json()["n"], 3)
+        self.assertError(
+            self._call("POST", "/iota/api/v1/mapped?bad=header", json={}), 500, "invalid_response"
+        )
+        self.assertError(
+            self._call("POST", "/iota/api/v1/mapped?bad=schema", json={}), 500, "invalid_response"
+        )
+
+    def test_script_failures(self):
+        self._endpoint("throws", "/throws")
+        self._endpoint("loops", "/loops")
+        response = self._call("GET", "/iota/api/v1/throws")
+        self.assertError(response, 500, "script_error")
+        self.assertNotIn("secret internals", response.text)
+        self.assertError(self._call("GET", "/iota/api/v1/loops"), 504, "timeout")
+        execution = self.env["iota.script.execution"].search(
+            [("script_id", "=", self.scripts["loops"].id)]
+        )
+        self.assertEqual((execution.state, execution.http_status), ("timed_out", 504))
+
+    def test_not_found_and_methods(self):
+        self._endpoint("ok", "/things/{id}", methods="GET")
+        self.assertError(self._call("GET", "/iota/api/v1/nothing"), 404, "not_found")
+        self.assertError(self._call("GET", "/iota/api/v9/things/1"), 404, "not_found")
+        self.assertError(self._call("GET", "/iota/api/V1/things/1"), 404, "not_found")
+        self.assertError(self._call("GET", "/iota/api/v1/Things/1"), 404, "not_found")
+        response = self._call("DELETE", "/iota/api/v1/things/1")
+        self.assertError(response, 405, "method_not_allowed")
+        self.assertEqual(response.headers["Allow"], "GET, OPTIONS")
+        for path in (
+            "/iota/api/v1/things/%2e%2e",
+            "/iota/api/v1/things%2f1",
+            "/iota/api/v1/things/1/",
+        ):
+            self.assertError(self._call("GET", path), 400, "invalid_path")
+        # an archived script answers 404
+        self.scripts["ok"].active = False
+        self.assertError(self._call("GET", "/iota/api/v1/things/1"), 404, "not_found")
+
+    # ---- hostile bodies ----------------------------------------------------------------
+    def test_hostile_bodies(self):
+        self._endpoint("echo", "/body", methods="POST", max_body_bytes=1024)
+        url = "/iota/api/v1/body"
+        ctype = {"Content-Type": "application/json"}
+        self.assertError(
+            self._call("POST", url, data="[" * 500 + "]" * 500, headers=ctype), 400, "too_deep"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"a": "\xff\xfe"}', headers=ctype), 400, "malformed_utf8"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"a": NaN}', headers=ctype), 400, "invalid_json"
+        )
+        self.assertError(self._call("POST", url, data=b'{"a":', headers=ctype), 400, "invalid_json")
+        self.assertError(
+            self._call("POST", url, data=b'{"a": 1' + b"0" * 30 + b"}", headers=ctype),
+            400,
+            "invalid_json",
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"\\ud800": 1}', headers=ctype), 400, "invalid_json"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'["\\udfff"]', headers=ctype), 400, "invalid_json"
+        )
+        self.assertError(
+            self._call("POST", url, data=b"a=b", headers={"Content-Type": "text/plain"}),
+            415,
+            "unsupported_media_type",
+        )
+        self.assertError(
+            self._call("POST", url, data=b"x" * 2048, headers=ctype), 413, "payload_too_large"
+        )
+        # a nesting bomb bigger than Python's recursion limit, under a larger cap
+        self._endpoint("echo", "/bomb", methods="POST", max_body_bytes=4 * 1024 * 1024)
+        bomb = "[" * 1_000_000 + "]" * 1_000_000
+        self.assertError(
+            self._call("POST", "/iota/api/v1/bomb", data=bomb, headers=ctype), 400, "too_deep"
+        )
+
+    def test_200_mb_body_is_refused_unread(self):
+        self._endpoint("echo", "/big", methods="POST")
+        host = urlparse(self.base_url())
+        with socket.create_connection((host.hostname, host.port), timeout=30) as sock:
+            head = (
+                "POST /iota/api/v1/big HTTP/1.1\r\n"
+                f"Host: {host.netloc}\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {200 * 1024 * 1024}\r\n"
+                f"Cookie: test_request_key={self.http_request_key}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b"[" * 65536)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        status_line, _, rest = answer.partition(b"\r\n")
+        self.assertIn(b" 413 ", status_line)
+        self.assertIn(b'"payload_too_large"', rest)
+
+    # ---- auth modes ---------------------------------------------------------------------
+    def test_api_key(self):
+        self._endpoint("echo", "/partners/{id}", auth_mode="api_key")
+        url = "/iota/api/v1/partners/1"
+        response = self._call("GET", url)
+        self.assertError(response, 401, "unauthenticated")
+        self.assertEqual(response.headers["WWW-Authenticate"], "Bearer")
+        self.assertError(
+            self._call("GET", url, headers={"Authorization": "Bearer wrong"}),
+            401,
+            "unauthenticated",
+        )
+        response = self._call("GET", url, headers={"Authorization": f"Bearer {self.api_key}"})
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertNotIn("authorization", response.json()["request"]["headers"])
+        execution = self.env["iota.script.execution"].browse(response.json()["execution"])
+        self.assertEqual(execution.user_id, self.caller)
+
+    def test_api_key_group_and_company(self):
+        self._endpoint(
+            "ok", "/admin-only", auth_mode="api_key", group_id=self.env.ref("base.group_system").id
+        )
+        self.assertError(
+            self._call(
+                "GET",
+                "/iota/api/v1/admin-only",
+                headers={"Authorization": f"Bearer {self.api_key}"},
+            ),
+            403,
+            "forbidden",
+        )
+        self._endpoint("ok", "/others", auth_mode="api_key")
+        outsider_key = (
+            self.env["res.users.apikeys"].with_user(self.outsider)._generate(None, "k", TOMORROW())
+        )
+        self.assertError(
+            self._call(
+                "GET", "/iota/api/v1/others", headers={"Authorization": f"Bearer {outsider_key}"}
+            ),
+            403,
+            "forbidden",
+        )
+
+    def test_user_session(self):
+        self._endpoint("echo", "/me", auth_mode="user", methods="GET,POST")
+        self.assertError(self._call("GET", "/iota/api/v1/me"), 401, "unauthenticated")
+        self.authenticate("iota_api_caller", "iota_api_caller")
+        response = self._call("GET", "/iota/api/v1/me")
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertNotIn("cookie", response.json()["request"]["headers"])
+        execution = self.env["iota.script.execution"].browse(response.json()["execution"])
+        self.assertEqual(execution.user_id, self.caller)
+        # a cookie-authenticated call from a foreign page is refused (CSRF)
+        self.assertError(
+            self._call(
+                "POST", "/iota/api/v1/me", json={}, headers={"Origin": "https://evil.example"}
+            ),
+            403,
+            "cors_denied",
+        )
+
+    def test_hmac(self):
+        endpoint = self._endpoint("echo", "/hook", auth_mode="hmac", methods="POST")
+        secret = endpoint.hmac_secret.encode()
+        body = b'{"event": "paid"}'
+
+        def signed(stamp, payload=body, key=secret):
+            digest = hmac.new(key, str(stamp).encode() + b"." + payload, hashlib.sha256).hexdigest()
+            return {
+                "X-Timestamp": str(stamp),
+                "X-Signature": f"sha256={digest}",
+                "Content-Type": "application/json",
+            }
+
+        url = "/iota/api/v1/hook"
+        now = int(time.time())
+        self.assertError(
+            self._call("POST", url, data=body, headers={"Content-Type": "application/json"}),
+            401,
+            "bad_signature",
+        )
+        self.assertError(
+            self._call("POST", url, data=body, headers=signed(now, key=b"wrong")),
+            401,
+            "bad_signature",
+        )
+        self.assertError(
+            self._call("POST", url, data=body, headers=signed(now - 3600)), 401, "bad_signature"
+        )
+        self.assertError(
+            self._call("POST", url, data=b'{"event": "x"}', headers=signed(now)),
+            401,
+            "bad_signature",
+        )
+        headers = signed(now)
+        response = self._call("POST", url, data=body, headers=headers)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertNotIn("x-signature", response.json()["request"]["headers"])
+        self.assertError(self._call("POST", url, data=body, headers=headers), 401, "replayed")
+
+    # ---- versions, schemas, idempotency, OpenAPI ---------------------------------------------
+    def test_versions_and_deprecation(self):
+        self._endpoint("ok", "/status", deprecated=True, sunset_date="2027-01-31")
+        self._endpoint("ok2", "/status", api_version="v2")
+        v1 = self._call("GET", "/iota/api/v1/status")
+        v2 = self._call("GET", "/iota/api/v2/status")
+        self.assertEqual((v1.json()["version"], v2.json()["version"]), (1, 2))
+        self.assertEqual(v1.headers["Deprecation"], "true")
+        self.assertEqual(v1.headers["Sunset"], "Sun, 31 Jan 2027 00:00:00 GMT")
+        self.assertNotIn("Deprecation", v2.headers)
+        self.assertNotIn("Sunset", v2.headers)
+
+    def test_schema_validation(self):
+        self._endpoint(
+            "echo",
+            "/validated",
+            methods="POST",
+            body_schema=json.dumps(
+                {
+                    "type": "object",
+                    "required": ["n"],
+                    "properties": {"n": {"type": "integer", "maximum": 10}},
+                }
+            ),
+            query_schema=json.dumps(
+                {
+                    "type": "object",
+                    "properties": {"mode": {"enum": ["a", "b"]}},
+                    "additionalProperties": False,
+                }
+            ),
+        )
+        url = "/iota/api/v1/validated"
+        response = self._call("POST", url, json={"n": 11})
+        self.assertError(response, 400, "validation_error")
+        self.assertIn("body/n", response.json()["error"]["message"])
+        self.assertError(self._call("POST", url, json={}), 400, "validation_error")
+        self.assertError(self._call("POST", url), 400, "validation_error")
+        self.assertError(
+            self._call("POST", url + "?mode=c", json={"n": 1}), 400, "validation_error"
+        )
+        self.assertError(
+            self._call("POST", url + "?other=1", json={"n": 1}), 400, "validation_error"
+        )
+        self.assertEqual(self._call("POST", url + "?mode=a", json={"n": 1}).status_code, 200)
+
+    def test_idempotency(self):
+        self._endpoint("echo", "/orders", methods="POST")
+        url = "/iota/api/v1/orders"
+        first = self._call("POST", url, json={"n": 1}, headers={"Idempotency-Key": "k-1"})
+        self.assertEqual(first.status_code, 200)
+        again = self._call("POST", url, json={"n": 1}, headers={"Idempotency-Key": "k-1"})
+        self.assertEqual(again.status_code, 200)
+        self.assertEqual(again.json(), first.json())
+        self.assertEqual(again.headers["Idempotency-Replayed"], "true")
+        self.assertError(
+            self._call("POST", url, json={"n": 2}, headers={"Idempotency-Key": "k-1"}),
+            422,
+            "idempotency_key_reused",
+        )
+        other = self._call("POST", url, json={"n": 1}, headers={"Idempotency-Key": "k-2"})
+        self.assertNotEqual(other.json()["execution"], first.json()["execution"])
+        self.assertEqual(
+            self.env["iota.script.execution"].search_count(
+                [("script_id", "=", self.scripts["echo"].id)]
+            ),
+            2,
+        )
+        self.assertError(
+            self._call("POST", url, json={}, headers={"Idempotency-Key": "é"}),
+            400,
+            "invalid_idempotency_key",
+        )
+
+    def test_openapi(self):
+        self._endpoint(
+            "echo",
+            "/partners/{id}",
+            auth_mode="api_key",
+            methods="GET,PUT",
+            body_schema=json.dumps({"type": "object"}),
+            query_schema=json.dumps(
+                {"type": "object", "properties": {"fields": {"type": "string"}}}
+            ),
+        )
+        self._endpoint("ok2", "/status", api_version="v2", deprecated=True)
+        doc = self._call("GET", "/iota/api/openapi.json").json()
+        self.assertEqual(doc["openapi"], "3.1.0")
+        operation = doc["paths"]["/v1/partners/{id}"]["get"]
+        self.assertEqual(operation["security"], [{"api_key": []}])
+        self.assertEqual(
+            [(p["name"], p["in"]) for p in operation["parameters"]],
+            [("id", "path"), ("fields", "query")],
+        )
+        self.assertEqual(
+            doc["paths"]["/v1/partners/{id}"]["put"]["requestBody"]["content"]["application/json"][
+                "schema"
+            ],
+            {"type": "object"},
+        )
+        self.assertTrue(doc["paths"]["/v2/status"]["get"]["deprecated"])
+        v2 = self._call("GET", "/iota/api/openapi.json?version=v2").json()
+        self.assertEqual(list(v2["paths"]), ["/status"])
+        self.assertEqual(v2["servers"], [{"url": "/iota/api/v2"}])
+        other = self._call("GET", f"/iota/api/openapi.json?company={self.env.company.id}").json()
+        self.assertNotIn("/v1/partners/{id}", other["paths"])
+        self.assertError(
+            self._call("GET", "/iota/api/openapi.json?company=x"), 400, "invalid_argument"
+        )
+
+    # ---- CORS ---------------------------------------------------------------------------
+    def test_cors(self):
+        self._endpoint("ok", "/cors", methods="GET,POST", cors_origins="https://app.example.com")
+        self._endpoint(
+            "ok", "/cors-creds", cors_origins="https://app.example.com", cors_allow_credentials=True
+        )
+        url = "/iota/api/v1/cors"
+        good = self._call("GET", url, headers={"Origin": "https://app.example.com"})
+        self.assertEqual(good.headers["Access-Control-Allow-Origin"], "https://app.example.com")
+        self.assertNotIn("Access-Control-Allow-Credentials", good.headers)
+        self.assertEqual(good.headers["Vary"], "Origin")
+        for origin in (
+            "https://app.example.com.evil.com",
+            "https://evil.com",
+            "http://app.example.com",
+            "null",
+            "https://app.example.com:444",
+        ):
+            response = self._call("GET", url, headers={"Origin": origin})
+            self.assertNotIn("Access-Control-Allow-Origin", response.headers, origin)
+            self.assertEqual(response.headers["Vary"], "Origin")
+            preflight = self._call(
+                "OPTIONS", url, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+            )
+            self.assertError(preflight, 403, "cors_denied")
+            self.assertNotIn("Access-Control-Allow-Origin", preflight.headers)
+        preflight = self._call(
+            "OPTIONS",
+            url,
+            headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
+        )
+        self.assertEqual(preflight.status_code, 204)
+        self.assertEqual(
+            preflight.headers["Access-Control-Allow-Origin"], "https://app.example.com"
+        )
+        self.assertIn("POST", preflight.headers["Access-Control-Allow-Methods"])
+        self.assertEqual(preflight.headers["Vary"], "Origin")
+        self.assertError(
+            self._call(
+                "OPTIONS",
+                url,
+                headers={
+                    "Origin": "https://app.example.com",
+                    "Access-Control-Request-Method": "DELETE",
+                },
+            ),
+            405,
+            "method_not_allowed",
+        )
+        creds = self._call(
+            "GET", "/iota/api/v1/cors-creds", headers={"Origin": "https://app.example.com"}
+        )
+        self.assertEqual(creds.headers["Access-Control-Allow-Credentials"], "true")
+        self.assertEqual(creds.headers["Access-Control-Allow-Origin"], "https://app.example.com")
+        # errors carry Vary too, and never a wildcard
+        for response in (
+            self._call("GET", "/iota/api/v1/none", headers={"Origin": "https://x.example"}),
+            good,
+        ):
+            self.assertEqual(response.headers["Vary"], "Origin")
+            self.assertNotEqual(response.headers.get("Access-Control-Allow-Origin"), "*")
+
+    # ---- rate limits ----------------------------------------------------------------------
+    def test_200_parallel_requests_against_50_per_minute(self):
+        self._endpoint("ok", "/limited", rate_limit_per_min=50)
+        url = self.base_url() + "/iota/api/v1/limited"
+        cookies = dict(self.opener.cookies)
+
+        def call(_):
+            with requests.Session() as session:
+                session.cookies.update(cookies)
+                return session.get(url, timeout=60)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            responses = list(pool.map(call, range(200)))
+        elapsed = time.monotonic() - started
+        ok = [r for r in responses if r.status_code == 200]
+        limited = [r for r in responses if r.status_code == 429]
+        self.assertEqual(len(ok) + len(limited), 200, {r.status_code for r in responses})
+        # GCRA: a burst of exactly 50, then one more per 1.2 s of elapsed time
+        # (the test server serialises requests on the test cursor).
+        refills = int(elapsed / 1.2)
+        _logger.info(
+            "200 parallel requests in %.2fs: %s allowed, %s limited", elapsed, len(ok), len(limited)
+        )
+        self.assertGreaterEqual(len(ok), 50)
+        self.assertLessEqual(len(ok), 50 + refills, f"{len(ok)} allowed in {elapsed:.2f}s")
+        if elapsed < 1.2:
+            self.assertEqual((len(ok), len(limited)), (50, 150))
+        for response in limited:
+            self.assertGreaterEqual(int(response.headers["Retry-After"]), 1)
+            self.assertEqual(response.headers["RateLimit-Remaining"], "0")
+            self.assertEqual(response.json()["error"]["code"], "rate_limited")
+        self.assertEqual(
+            self.env["iota.script.execution"].search_count(
+                [("script_id", "=", self.scripts["ok"].id)]
+            ),
+            len(ok),
+        )
+
+    def test_spoofed_forwarded_for_does_not_reset_the_limiter(self):
+        self._endpoint("ok", "/spoof", rate_limit_per_min=3)
+        url = "/iota/api/v1/spoof"
+        for _ in range(3):
+            self.assertEqual(self._call("GET", url).status_code, 200)
+        for n in range(5):
+            spoofed = self._call(
+                "GET",
+                url,
+                headers={
+                    "X-Forwarded-For": f"203.0.113.{n}",
+                    "X-Forwarded-Host": "evil.example",
+                    "X-Real-IP": f"198.51.100.{n}",
+                },
+            )
+            self.assertError(spoofed, 429, "rate_limited")
+            self.assertIn("Retry-After", spoofed.headers)
+
+    def test_limits_are_per_client(self):
+        self._endpoint("ok", "/per-client", rate_limit_per_min=2, auth_mode="api_key")
+        url = "/iota/api/v1/per-client"
+        auth = {"Authorization": f"Bearer {self.api_key}"}
+        for _ in range(2):
+            self.assertEqual(self._call("GET", url, headers=auth).status_code, 200)
+        self.assertError(self._call("GET", url, headers=auth), 429, "rate_limited")
+        caller2 = new_test_user(
+            self.env,
+            "iota_api_caller2",
+            groups="base.group_user",
+            company_id=self.company.id,
+            company_ids=[(6, 0, self.company.ids)],
+        )
+        key2 = self.env["res.users.apikeys"].with_user(caller2)._generate(None, "k2", TOMORROW())
+        self.assertEqual(
+            self._call("GET", url, headers={"Authorization": f"Bearer {key2}"}).status_code, 200
+        )
+
+    def test_redis_down_policy(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "iota_scripts.redis_url", "redis://127.0.0.1:1/0"
+        )
+        self._endpoint("ok", "/closed")
+        self._endpoint("ok", "/open", rate_limit_on_unavailable="allow")
+        self.assertError(self._call("GET", "/iota/api/v1/closed"), 503, "rate_limit_unavailable")
+        self.assertEqual(self._call("GET", "/iota/api/v1/open").status_code, 200)

@@ -1,0 +1,129 @@
+"""Endpoint records: paths refused or normalised at save, collisions of any company."""
+
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import IotaScriptsCase
+
+SOURCE = "export default async function (ctx) { return {ok: true}; }"
+
+
+@tagged("post_install", "-at_install")
+class TestIotaScriptEndpoint(IotaScriptsCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.script_a = cls._script(SOURCE)
+        cls.script_b = cls._script(SOURCE, company=cls.company_b, name="B")
+
+    def _endpoint(self, path, script=None, **values):
+        script = script or self.script_a
+        return self.env["iota.script.endpoint"].create(
+            {
+                "script_id": script.id,
+                "path": path,
+                "methods": values.pop("methods", "GET"),
+                **values,
+            }
+        )
+
+    def test_normalises_case_and_methods(self):
+        endpoint = self._endpoint("/Orders/{id}", methods="post, get,GET")
+        self.assertEqual(endpoint.path, "/orders/{id}")
+        self.assertEqual(endpoint.methods, "GET,POST")
+        self.assertEqual(endpoint.company_id, self.company_a)
+        self.assertEqual(endpoint.url, "/iota/api/v1/orders/{id}")
+
+    def test_refuses_tricky_paths(self):
+        for path in (
+            "/orders/..",
+            "/orders/./x",
+            "/orders/%2e%2e",
+            "/orders%2fx",
+            "/orders/%2E",
+            "/orders/",
+            "/orders//x",
+            "orders",
+            "/orders\\x",
+            "/web/login",
+            "/xmlrpc/2/object",
+            "/jsonrpc",
+            "/orders/{id}/{id}",
+            "/or ders",
+            "/",
+            "/orders/a..b",
+        ):
+            with self.subTest(path=path), self.assertRaises(ValidationError):
+                self._endpoint(path)
+
+    def test_collisions_of_any_company(self):
+        self._endpoint("/orders/{id}")
+        for path, script in (
+            ("/orders/{id}", self.script_b),  # another company
+            ("/ORDERS/{id}", self.script_a),  # case trick
+            ("/orders/{other}", self.script_a),  # same shape
+            ("/orders/new", self.script_b),  # ambiguous with the parameter
+            ("/{x}/{y}", self.script_a),
+        ):
+            with self.subTest(path=path), self.assertRaises(ValidationError):
+                self._endpoint(path, script=script)
+        # another method, another version, another shape: fine
+        self._endpoint("/orders/{id}", methods="POST")
+        self._endpoint("/orders/{id}", api_version="v2")
+        self._endpoint("/orders/{id}/lines")
+
+    def test_write_checks_collisions_too(self):
+        self._endpoint("/orders/{id}")
+        other = self._endpoint("/invoices/{id}")
+        with self.assertRaises(ValidationError):
+            other.path = "/Orders/{n}"
+        # an archived endpoint frees its path
+        other.active = False
+        self._endpoint("/invoices/{id}")
+
+    def test_refuses_bad_settings(self):
+        for values in (
+            {"api_version": "1"},
+            {"api_version": "v0"},
+            {"methods": "GET,TRACE"},
+            {"rate_limit_per_min": 0},
+            {"max_body_bytes": 64 * 1024 * 1024},
+            {"body_schema": "{not json"},
+            {"body_schema": '{"type": "nope"}'},
+            {"cors_origins": "*"},
+            {"cors_origins": "https://app.example.com/path"},
+            {"cors_origins": "null"},
+        ):
+            with self.subTest(values=values), self.assertRaises(ValidationError):
+                self._endpoint("/things", **values)
+
+    def test_script_of_another_company(self):
+        with self.assertRaises(ValidationError):
+            self._endpoint("/things", script=self.script_b, company_id=self.company_a.id)
+
+    def test_route_cache_follows_writes(self):
+        Endpoint = self.env["iota.script.endpoint"]
+        endpoint = self._endpoint("/cached/{id}")
+        found, params, _methods = Endpoint._iota_resolve("v1", ["cached", "7"])
+        self.assertEqual((found, params), (endpoint, {"id": "7"}))
+        endpoint.path = "/moved/{id}"
+        self.assertFalse(Endpoint._iota_resolve("v1", ["cached", "7"])[0])
+        self.assertEqual(Endpoint._iota_resolve("v1", ["moved", "7"])[0], endpoint)
+        endpoint.active = False
+        self.assertFalse(Endpoint._iota_resolve("v1", ["moved", "7"])[0])
+
+    def test_route_cache_follows_script_deletion(self):
+        script = self._script(SOURCE, name="doomed")
+        self._endpoint("/doomed", script=script)
+        Endpoint = self.env["iota.script.endpoint"]
+        self.assertTrue(Endpoint._iota_resolve("v1", ["doomed"])[0])
+        script.unlink()
+        self.assertFalse(Endpoint._iota_resolve("v1", ["doomed"])[0])
+
+    def test_developer_of_b_cannot_see_a(self):
+        self._endpoint("/orders/{id}")
+        Endpoint = self.env["iota.script.endpoint"].with_user(self.dev_b)
+        self.assertFalse(Endpoint.search([]))
+        self.assertNotIn(
+            "hmac_secret", self.env["iota.script.endpoint"].with_user(self.user_a).fields_get()
+        )
