@@ -1,11 +1,13 @@
 import json
 import os
+import resource
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
+from odoo.tools import config
 
 from .common import IotaScriptsCase
 
@@ -161,6 +163,24 @@ class TestIotaScriptExecution(IotaScriptsCase):
         self.assertNoLeak(execution.error_message)
         after = self._script("export default () => 40 + 2;", name="after the crash")
         self.assertEqual(json.loads(after.action_run().result_json), 42)
+
+    def test_runs_under_odoo_default_memory_limit(self):
+        # The server sets RLIMIT_AS (limit_memory_hard, 2.5 GiB by default)
+        # before the tests run, and V8 aborts under it: runs must still work,
+        # because V8 lives in runner processes that lift it.
+        limit = config["limit_memory_hard"]
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if not limit or soft != limit:
+            self.skipTest("the suite was not started by an Odoo server with limit_memory_hard")
+        script = self._script(
+            "export default () => { const a = []; for (let i = 0; i < 300000; i++) a.push('x' + i); return a.length }",
+            memory_mb=256,
+        )
+        execution = script.action_run()
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        self.assertEqual(json.loads(execution.result_json), 300000)
+        self.assertGreater(execution.heap_peak_bytes, 10 * 1024 * 1024)
+        self.assertEqual(resource.getrlimit(resource.RLIMIT_AS)[0], limit)
 
     def test_retention(self):
         script = self._script(HELLO)
