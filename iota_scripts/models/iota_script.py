@@ -391,13 +391,14 @@ class IotaScript(models.Model):
         )
 
     # ---- actions --------------------------------------------------------------------------
-    def action_run(self, input=None, trigger="manual", records=None):
+    def action_run(self, input=None, trigger="manual", records=None, background=False):
         """Runs the current version now and returns the ``iota.script.execution``.
 
         ``input`` becomes ``ctx.input`` (JSON); ``records`` (a recordset) becomes
         ``ctx.records``. The run happens in the caller's transaction, as the
         script's run-as user, and never raises for script faults: the
-        execution says how it went.
+        execution says how it went. With ``background``, the run is queued
+        instead (state ``queued``) and a queue worker runs it after commit.
         """
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(GROUP_USER)):
@@ -407,6 +408,10 @@ class IotaScript(models.Model):
             raise UserError(_("Unknown trigger %s.", trigger))
         if records is not None and not isinstance(records, models.BaseModel):
             raise UserError(_("records must be a recordset."))
+        if background:
+            return self.env["iota.script.execution"]._enqueue(
+                self, {"type": trigger}, records=records, input_value=input
+            )
         return self.env["iota.script.execution"]._run_script(
             self, trigger={"type": trigger}, records=records, input_value=input
         )

@@ -32,6 +32,13 @@ class IrActionsServer(models.Model):
         "in the script's company, with ctx.records set to the action's records.",
     )
 
+    iota_script_background = fields.Boolean(
+        string="Run in Background",
+        help="Queue the run instead of running it in the transaction of the trigger: "
+        "the trigger returns at once and a queue worker runs the script in its own "
+        "transaction (with retries, see Settings).",
+    )
+
     @api.constrains("state", "iota_script_id")
     def _check_iota_script(self):
         for action in self:
@@ -67,6 +74,11 @@ class IrActionsServer(models.Model):
             return False
         eval_context = eval_context or {}
         records = eval_context.get("records") or eval_context.get("record") or None
+        if self.iota_script_background:
+            self.env["iota.script.execution"]._enqueue(
+                self.iota_script_id, self._iota_script_trigger(), records=records
+            )
+            return False
         self.env["iota.script.execution"]._run_script(
             self.iota_script_id,
             self._iota_script_trigger(),
