@@ -3,6 +3,7 @@ from . import (
     iota_script_event,
     iota_script_execution,
     iota_script_queue,
+    iota_script_schedule,
     iota_script_tag,
     iota_script_version,
     ir_actions_server,

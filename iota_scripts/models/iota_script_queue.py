@@ -131,11 +131,16 @@ class IotaScriptExecution(models.Model):
 
     priority = fields.Integer(default=10, readonly=True, index=True, help="Lower runs first.")
     eta = fields.Datetime(string="Not Before", readonly=True, index=True)
-    attempt = fields.Integer(default=0, readonly=True, help="How many times a worker claimed this run.")
+    attempt = fields.Integer(
+        default=0, readonly=True, help="How many times a worker claimed this run."
+    )
     max_attempts = fields.Integer(default=1, readonly=True)
     lease_until = fields.Datetime(readonly=True)
     worker_id = fields.Char(string="Worker", readonly=True)
     cancel_requested = fields.Boolean(compute="_compute_cancel_requested")
+    schedule_id = fields.Many2one(
+        "iota.script.schedule", readonly=True, index="btree_not_null", ondelete="set null"
+    )
 
     def init(self):
         super().init()
@@ -179,6 +184,7 @@ class IotaScriptExecution(models.Model):
         priority=10,
         eta=None,
         max_attempts=None,
+        schedule=None,
     ):
         """Queues a run of ``script`` and wakes a worker after commit; returns it.
 
@@ -211,6 +217,7 @@ class IotaScriptExecution(models.Model):
                 "eta": eta or False,
                 "max_attempts": max(1, max_attempts),
                 "input_json": input_text,
+                "schedule_id": schedule.id if schedule else False,
             }
         )
         self._queue_wake(eta)
@@ -438,4 +445,9 @@ class IotaScriptExecution(models.Model):
                 worker_id=False,
             )
             self._queue_wake(values["eta"])
+        elif execution.schedule_id:
+            # a "catch up" slot may be waiting for this run to end
+            cron = self.env.ref("iota_scripts.iota_script_schedule_cron_enqueue", False)
+            if cron:
+                cron.sudo()._trigger()
         as_engine(execution).write(values)

@@ -3,6 +3,7 @@ from . import (
     test_iota_script_version,
     test_ir_actions_server,
     test_queue,
+    test_schedule,
     test_sdk_db,
     test_settings,
     test_ui,

@@ -8,7 +8,6 @@ works on committed data of the main company and deletes it afterwards.
 import json
 import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -16,7 +15,9 @@ from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
 
 from ..models.iota_script_queue import backoff_sec
-from .common import IotaScriptsCase
+from .common import IotaScriptsCase, RealCursorMixin
+
+QUEUE_LOGGER = "odoo.addons.iota_scripts.models.iota_script_queue"
 
 BUSY_50MS = """\
 export default async function (ctx) {
@@ -86,41 +87,10 @@ class TestQueueEnqueue(IotaScriptsCase):
 
 
 @tagged("post_install", "-at_install")
-class TestQueueWorkers(TransactionCase):
-    @contextmanager
-    def _env(self):
-        """An environment on a connection of its own, committed on exit."""
-        with self.registry.cursor() as cr:
-            cr.execute("SET lock_timeout = '10s'")
-            # Environment() would look the registry up by name, under the
-            # registry lock that the test runner holds: threads would wait.
-            cr.transaction = api.Transaction(self.registry)
-            yield api.Environment(cr, SUPERUSER_ID, {})
-
+class TestQueueWorkers(RealCursorMixin, TransactionCase):
     def setUp(self):
         super().setUp()
-        with self._env() as env:
-            script = env["iota.script"].create(
-                {
-                    "name": "Queue test",
-                    "key": f"queue_test_{time.monotonic_ns()}",
-                    "company_id": env.ref("base.main_company").id,
-                    "state": "active",
-                    "source": BUSY_50MS,
-                    "timeout_sec": 5,
-                }
-            )
-            self.script_id = script.id
-        self.addCleanup(self._cleanup)
-
-    def _cleanup(self):
-        with self._env() as env:
-            env.cr.execute(
-                "DELETE FROM iota_script_execution_cancel WHERE execution_id IN "
-                "(SELECT id FROM iota_script_execution WHERE script_id = %s)",
-                [self.script_id],
-            )
-            env["iota.script"].browse(self.script_id).unlink()
+        self.script_id = self._committed_script(BUSY_50MS, timeout_sec=5)
 
     def _enqueue(self, n=1, **kw):
         with self._env() as env:
@@ -185,7 +155,9 @@ class TestQueueWorkers(TransactionCase):
                 "- interval '1 second' WHERE id = %s",
                 [exec_id],
             )
-        self.assertEqual(self._work("w2"), 1)
+        with self.assertLogs(QUEUE_LOGGER, "WARNING") as logs:
+            self.assertEqual(self._work("w2"), 1)
+        self.assertIn("queued again", logs.output[0])
         row = self._read([exec_id])[exec_id]
         self.assertEqual((row["state"], row["attempt"], row["worker_id"]), ("succeeded", 2, "w2"))
         self.assertEqual(self._executed_events([exec_id]), [exec_id])
@@ -223,7 +195,9 @@ class TestQueueWorkers(TransactionCase):
                 "- interval '1 second' WHERE id = %s",
                 [exec_id],
             )
-        self.assertEqual(self._work("w"), 0)
+        with self.assertLogs(QUEUE_LOGGER, "WARNING") as logs:
+            self.assertEqual(self._work("w"), 0)
+        self.assertIn("moved to dead", logs.output[0])
         row = self._read([exec_id])[exec_id]
         self.assertEqual((row["state"], row["error_code"]), ("dead", "lease_expired"))
         self.assertEqual(self._executed_events([exec_id]), [])

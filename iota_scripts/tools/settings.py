@@ -59,6 +59,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "queue_lease_margin_sec": (60.0, float),
     "queue_retry_base_sec": (10.0, float),
     "queue_retry_max_sec": (3600.0, float),
+    # schedules (models/iota_script_schedule.py)
+    "schedule_grace_sec": (300.0, float),
 }
 
 #: Keys that never come from the database.
