@@ -33,6 +33,7 @@ and resource usage.
         "views/iota_script_execution_views.xml",
         "views/iota_script_event_views.xml",
         "views/iota_script_schedule_views.xml",
+        "views/iota_script_subscription_views.xml",
         "wizard/iota_script_run_wizard_views.xml",
         "views/iota_script_views.xml",
         "views/ir_actions_server_views.xml",

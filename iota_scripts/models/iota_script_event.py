@@ -56,6 +56,10 @@ class IotaScriptEvent(models.Model):
         index=True,
     )
     attempts = fields.Integer(readonly=True)
+    hop = fields.Integer(
+        readonly=True,
+        help="0 for an event from outside; n+1 for one emitted by a handler of a hop-n event.",
+    )
     last_error = fields.Text(readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     user_id = fields.Many2one(
@@ -88,8 +92,14 @@ class IotaScriptEvent(models.Model):
         """Writes one pending event; ``payload_json`` is JSON text or a value to encode."""
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
+        delivery = execution.sudo().delivery_id if execution else None
+        cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
+        if cron:
+            # ir.cron notifies after commit only: a rolled-back event wakes no one
+            cron.sudo()._trigger()
         return self.create(
             {
+                "hop": delivery.hop + 1 if delivery else 0,
                 "type": event_type,
                 "origin": origin,
                 "payload_json": payload_json,

@@ -340,6 +340,10 @@ class IotaScriptExecution(models.Model):
         }
         if records_ctx is not None:
             ctx["records"] = records_ctx
+        if trigger.get("delivery_id"):
+            delivery = self.env["iota.script.delivery"].sudo().browse(trigger["delivery_id"])
+            if delivery.exists():
+                ctx["event"] = delivery._ctx_event()
         db_host = DbHost(run_env)
         host = {
             **db_host.functions(),

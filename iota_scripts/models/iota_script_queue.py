@@ -138,6 +138,9 @@ class IotaScriptExecution(models.Model):
     lease_until = fields.Datetime(readonly=True)
     worker_id = fields.Char(string="Worker", readonly=True)
     cancel_requested = fields.Boolean(compute="_compute_cancel_requested")
+    delivery_id = fields.Many2one(
+        "iota.script.delivery", readonly=True, index="btree_not_null", ondelete="set null"
+    )
     schedule_id = fields.Many2one(
         "iota.script.schedule", readonly=True, index="btree_not_null", ondelete="set null"
     )
@@ -185,6 +188,8 @@ class IotaScriptExecution(models.Model):
         eta=None,
         max_attempts=None,
         schedule=None,
+        delivery=None,
+        triggered_by=None,
     ):
         """Queues a run of ``script`` and wakes a worker after commit; returns it.
 
@@ -207,7 +212,7 @@ class IotaScriptExecution(models.Model):
                 "script_id": script.id,
                 "company_id": script.company_id.id,
                 "user_id": script.run_as_user_id.id,
-                "triggered_by_id": self.env.uid,
+                "triggered_by_id": triggered_by.id if triggered_by else self.env.uid,
                 "trigger": trigger["type"],
                 "trigger_json": json.dumps(trigger),
                 "res_model": records is not None and records._name,
@@ -218,6 +223,7 @@ class IotaScriptExecution(models.Model):
                 "max_attempts": max(1, max_attempts),
                 "input_json": input_text,
                 "schedule_id": schedule.id if schedule else False,
+                "delivery_id": delivery.id if delivery else False,
             }
         )
         self._queue_wake(eta)
@@ -323,6 +329,16 @@ class IotaScriptExecution(models.Model):
                        date_end = now() at time zone 'UTC', error_code = 'lease_expired',
                        error_message = 'the worker stopped before the run ended, too many times'
                  WHERE id IN %s
+                """,
+                [tuple(dead)],
+            )
+            cr.execute(
+                """
+                UPDATE iota_script_delivery d
+                   SET state = 'dead', attempts = e.attempt,
+                       last_error = 'lease_expired: the worker stopped before the run ended'
+                  FROM iota_script_execution e
+                 WHERE e.id IN %s AND d.execution_id = e.id
                 """,
                 [tuple(dead)],
             )
@@ -451,3 +467,5 @@ class IotaScriptExecution(models.Model):
             if cron:
                 cron.sudo()._trigger()
         as_engine(execution).write(values)
+        if execution.delivery_id:
+            execution.delivery_id._after_run(execution)

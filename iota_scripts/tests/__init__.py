@@ -1,4 +1,5 @@
 from . import (
+    test_events,
     test_iota_script_execution,
     test_iota_script_version,
     test_ir_actions_server,

@@ -4,7 +4,9 @@ Every test runs the real engine (V8 runner processes started by the first
 run of the Odoo process).
 """
 
+import itertools
 import re
+import time
 from contextlib import contextmanager
 
 from odoo import SUPERUSER_ID, api
@@ -92,6 +94,9 @@ class IotaScriptsCase(TransactionCase):
         self.assertFalse(LEAKS.search(text or ""), f"leaks internals: {text!r}")
 
 
+_KEYS = itertools.count(time.monotonic_ns())
+
+
 class RealCursorMixin:
     """Environments on connections of their own, committed on exit.
 
@@ -115,7 +120,7 @@ class RealCursorMixin:
             script = env["iota.script"].create(
                 {
                     "name": values.pop("name", "Committed test script"),
-                    "key": f"committed_{id(self)}_{self._testMethodName}".lower()[:64],
+                    "key": f"committed_{next(_KEYS)}_{self._testMethodName}".lower()[:64],
                     "company_id": env.ref("base.main_company").id,
                     "state": "active",
                     "source": source,

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "queue_retry_max_sec": (3600.0, float),
     # schedules (models/iota_script_schedule.py)
     "schedule_grace_sec": (300.0, float),
+    # the event bus (models/iota_script_delivery.py)
+    "event_max_hops": (5, int),
+    "event_quota_per_minute": (1000, int),
 }
 
 #: Keys that never come from the database.
