@@ -133,6 +133,12 @@ class IotaScript(models.Model):
         compute="_compute_last_execution_id",
         string="Last Run State",
     )
+    schedule_ids = fields.One2many(
+        "iota.script.schedule", "script_id", string="Schedules", context={"active_test": False}
+    )
+    recent_execution_ids = fields.One2many(
+        "iota.script.execution", compute="_compute_recent_execution_ids", string="Recent Runs"
+    )
     server_action_ids = fields.One2many(
         "ir.actions.server", "iota_script_id", string="Server Actions"
     )
@@ -181,6 +187,13 @@ class IotaScript(models.Model):
             last = Execution.browse(last_ids.get(script))
             script.last_execution_id = last
             script.last_execution_state = last.state
+
+    def _compute_recent_execution_ids(self):
+        Execution = self.env["iota.script.execution"]
+        for script in self:
+            script.recent_execution_ids = Execution.search(
+                [("script_id", "=", script.id)] if script.id else [("id", "=", 0)], limit=20
+            )
 
     def _compute_server_action_count(self):
         for script in self:

@@ -150,6 +150,7 @@ class IotaScriptDelivery(models.Model):
     @api.model
     def _dispatch_batch(self, batch_size):
         cr = self.env.cr
+        self.env.flush_all()
         cr.execute(
             "SELECT id FROM iota_script_event WHERE state = 'pending' ORDER BY id LIMIT %s "
             "FOR UPDATE SKIP LOCKED",

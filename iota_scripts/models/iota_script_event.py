@@ -88,7 +88,9 @@ class IotaScriptEvent(models.Model):
         return super().write(vals)
 
     @api.model
-    def _record(self, event_type, payload_json, *, script, user, origin, execution=None):
+    def _record(
+        self, event_type, payload_json, *, user, origin, script=None, execution=None, company=None
+    ):
         """Writes one pending event; ``payload_json`` is JSON text or a value to encode."""
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
@@ -103,9 +105,9 @@ class IotaScriptEvent(models.Model):
                 "type": event_type,
                 "origin": origin,
                 "payload_json": payload_json,
-                "company_id": script.company_id.id,
+                "company_id": (company or script.company_id).id,
                 "user_id": user.id if user else False,
-                "script_id": script.id,
+                "script_id": script.id if script else False,
                 "execution_id": execution.id if execution else False,
             }
         )

@@ -349,6 +349,7 @@ class IotaScriptExecution(models.Model):
     def _queue_claim(self, worker):
         """Claims the next due run in a transaction of its own (committed)."""
         cr = self.env.cr
+        self.env.flush_all()
         self._queue_requeue_expired()
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
         cr.execute(

@@ -14,13 +14,24 @@ not run the script again (see ``tools/chain.py``).
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.sentinel import as_engine
+
 
 class IrActionsServer(models.Model):
     _inherit = "ir.actions.server"
 
     state = fields.Selection(
-        selection_add=[("iota_script", "Run JavaScript script")],
-        ondelete={"iota_script": "cascade"},
+        selection_add=[
+            ("iota_script", "Run JavaScript script"),
+            ("iota_event", "Emit script event"),
+        ],
+        ondelete={"iota_script": "cascade", "iota_event": "cascade"},
+    )
+    iota_event_type = fields.Char(
+        string="Event Type",
+        help="The event written to the outbox for each record, e.g. partner.created. "
+        "Its payload is {model, id, display_name, changed_fields}; subscriptions "
+        "of the record's company (or the current company) receive it after commit.",
     )
     iota_script_id = fields.Many2one(
         "iota.script",
@@ -68,6 +79,31 @@ class IrActionsServer(models.Model):
                 )
             return trigger
         return {"type": "manual", "action_id": self.id}
+
+    def _run_action_iota_event_multi(self, eval_context=None):
+        if self.env.context.get("iota_scripts_no_trigger") or not self.iota_event_type:
+            return False
+        eval_context = eval_context or {}
+        records = eval_context.get("records") or eval_context.get("record") or None
+        old_values = self.env.context.get("old_values") or {}
+        Event = as_engine(self.env["iota.script.event"])
+        for record in records or []:
+            company = (
+                record.company_id if "company_id" in record._fields and record.company_id else None
+            ) or self.env.company
+            Event._record(
+                self.iota_event_type,
+                {
+                    "model": record._name,
+                    "id": record.id,
+                    "display_name": record.display_name,
+                    "changed_fields": sorted(old_values.get(record.id, {})),
+                },
+                company=company,
+                user=self.env.user,
+                origin="system",
+            )
+        return False
 
     def _run_action_iota_script_multi(self, eval_context=None):
         if self.env.context.get("iota_scripts_no_trigger") or not self.iota_script_id:

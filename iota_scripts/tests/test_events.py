@@ -236,3 +236,48 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertEqual(
             self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
         )
+
+
+@tagged("post_install", "-at_install")
+class TestRecordEvents(IotaScriptsCase):
+    def test_partner_created_reaches_its_subscriber(self):
+        handler = self._script(ECHO)
+        sub = self.env["iota.script.subscription"].create(
+            {"event_type": "partner.created", "script_id": handler.id}
+        )
+        self.env["base.automation"].create(
+            {
+                "name": "partner.created",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "trigger": "on_create",
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "emit partner.created",
+                            "model_id": self.env["ir.model"]._get_id("res.partner"),
+                            "state": "iota_event",
+                            "iota_event_type": "partner.created",
+                        },
+                    )
+                ],
+            }
+        )
+        partner = self.env["res.partner"].create({"name": "New", "company_id": self.company_a.id})
+        event = self.env["iota.script.event"].search([("type", "=", "partner.created")])
+        self.assertEqual(len(event), 1)
+        self.assertEqual(event.company_id, self.company_a)
+        self.assertEqual(json.loads(event.payload_json)["id"], partner.id)
+        self.env["iota.script.delivery"]._dispatch_batch(500)
+        delivery = self.env["iota.script.delivery"].search([("subscription_id", "=", sub.id)])
+        self.assertEqual(delivery.state, "queued")
+        self.assertEqual(delivery.execution_id.state, "queued")
+        self.assertEqual(delivery._ctx_event()["payload"]["id"], partner.id)
+        self.assertEqual(event.state, "done")
+        # a partner of another company does not reach company A's handler
+        self.env["res.partner"].create({"name": "Other", "company_id": self.company_b.id})
+        self.env["iota.script.delivery"]._dispatch_batch(500)
+        self.assertEqual(
+            self.env["iota.script.delivery"].search_count([("subscription_id", "=", sub.id)]), 1
+        )
