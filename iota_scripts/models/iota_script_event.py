@@ -95,10 +95,15 @@ class IotaScriptEvent(models.Model):
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
         delivery = execution.sudo().delivery_id if execution else None
-        cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
-        if cron:
-            # ir.cron notifies after commit only: a rolled-back event wakes no one
-            cron.sudo()._trigger()
+        data = self.env.cr.postcommit.data
+        trigger = data.get("iota_scripts.dispatch_trigger")
+        if trigger is None or not trigger.exists():
+            # Once per transaction (postcommit data is dropped on commit and on
+            # rollback; exists() sees a trigger undone by a savepoint rollback).
+            # ir.cron notifies after commit only: a rolled-back event wakes no one.
+            cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
+            if cron:
+                data["iota_scripts.dispatch_trigger"] = cron.sudo()._trigger()
         return self.create(
             {
                 "hop": delivery.hop + 1 if delivery else 0,

@@ -228,6 +228,8 @@ class TestEventBusAccess(IotaScriptsCase):
         script = self._script(ECHO)
         Event = as_engine(self.env["iota.script.event"])
         cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch")
+        # as in a new transaction: no dispatch trigger yet
+        self.env.cr.postcommit.data.pop("iota_scripts.dispatch_trigger", None)
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         with self.assertRaises(ZeroDivisionError), self.env.cr.savepoint():
             Event._record("gone.event", {}, script=script, user=self.env.user, origin="system")
@@ -235,6 +237,12 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertFalse(Event.search([("type", "=", "gone.event")]))
         self.assertEqual(
             self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
+        )
+        # the next event of the transaction still wakes the dispatcher
+        Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
+        Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
         )
 
 
