@@ -1,8 +1,10 @@
 """The event bus end to end: outbox, dispatch, queue, retries, dead letters, replay."""
 
 import json
+from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
@@ -206,6 +208,37 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertFalse(
             self.env["iota.script.execution"].search([("delivery_id", "=", delivery.id)])
         )
+
+    def _dead_delivery(self, script, event_type, user):
+        event = as_engine(self.env["iota.script.event"])._record(
+            event_type, {"t": event_type}, script=script, user=user, origin="script"
+        )
+        return as_engine(self.env["iota.script.delivery"]).create(
+            {
+                "event_id": event.id,
+                "script_id": script.id,
+                "company_id": script.company_id.id,
+                "user_id": user.id,
+                "state": "dead",
+            }
+        )
+
+    def test_replay_range_by_type_as_the_original_user(self):
+        script = self._script(ECHO)
+        wanted = self._dead_delivery(script, "order.created", self.user_a)
+        other = self._dead_delivery(script, "invoice.created", self.user_a)
+        now = fields.Datetime.now()
+        replayed = (
+            self.env["iota.script.delivery"]
+            .with_user(self.dev_a)
+            ._replay_range("order.*", now - timedelta(hours=1), now + timedelta(hours=1))
+        )
+        self.assertEqual(replayed, wanted)
+        self.assertEqual((wanted.state, wanted.replay_count), ("queued", 1))
+        self.assertEqual(wanted.execution_id.state, "queued")
+        self.assertEqual(wanted.execution_id.triggered_by_id, self.user_a)
+        self.assertEqual(other.state, "dead")
+        self.assertFalse(other.execution_id)
 
     def test_subscription_patterns_and_filters(self):
         script = self._script(ECHO)
