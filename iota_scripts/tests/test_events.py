@@ -239,6 +239,14 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertEqual(wanted.execution_id.triggered_by_id, self.user_a)
         self.assertEqual(other.state, "dead")
         self.assertFalse(other.execution_id)
+        # the same from the dialog
+        wizard = (
+            self.env["iota.script.replay.wizard"]
+            .with_user(self.dev_a)
+            .create({"event_type": "invoice.created", "date_from": now - timedelta(hours=1)})
+        )
+        wizard.action_replay()
+        self.assertEqual((other.state, other.execution_id.triggered_by_id), ("queued", self.user_a))
 
     def test_subscription_patterns_and_filters(self):
         script = self._script(ECHO)
