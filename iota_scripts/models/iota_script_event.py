@@ -95,6 +95,45 @@ class IotaScriptEvent(models.Model):
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
         delivery = execution.sudo().delivery_id if execution else None
+        company = company or script.company_id
+        if self._has_subscribers(event_type, company):
+            self._wake_dispatcher()
+        return self.create(
+            {
+                "hop": delivery.hop + 1 if delivery else 0,
+                "type": event_type,
+                "origin": origin,
+                "payload_json": payload_json,
+                "company_id": company.id,
+                "user_id": user.id if user else False,
+                "script_id": script.id if script else False,
+                "execution_id": execution.id if execution else False,
+            }
+        )
+
+    @api.model
+    def _has_subscribers(self, event_type, company):
+        """Whether an active subscription of ``company`` may want ``event_type``.
+
+        Events nobody listens to (most ``script.executed``) do not wake the
+        dispatcher: they wait for its one-minute round, which marks them done.
+        The patterns are read once per transaction.
+        """
+        from .iota_script_subscription import type_regex
+
+        data = self.env.cr.postcommit.data.setdefault("iota_scripts.patterns", {})
+        if company.id not in data:
+            self.env["iota.script.subscription"].flush_model(["event_type", "active", "company_id"])
+            self.env.cr.execute(
+                "SELECT DISTINCT event_type FROM iota_script_subscription "
+                "WHERE active AND company_id = %s",
+                [company.id],
+            )
+            data[company.id] = [type_regex(row[0]) for row in self.env.cr.fetchall()]
+        return any(regex.match(event_type) for regex in data[company.id])
+
+    @api.model
+    def _wake_dispatcher(self):
         data = self.env.cr.postcommit.data
         trigger = data.get("iota_scripts.dispatch_trigger")
         if trigger is None or not trigger.exists():
@@ -104,18 +143,6 @@ class IotaScriptEvent(models.Model):
             cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
             if cron:
                 data["iota_scripts.dispatch_trigger"] = cron.sudo()._trigger()
-        return self.create(
-            {
-                "hop": delivery.hop + 1 if delivery else 0,
-                "type": event_type,
-                "origin": origin,
-                "payload_json": payload_json,
-                "company_id": (company or script.company_id).id,
-                "user_id": user.id if user else False,
-                "script_id": script.id if script else False,
-                "execution_id": execution.id if execution else False,
-            }
-        )
 
     @api.model
     def _prune(self, before, batch_size):

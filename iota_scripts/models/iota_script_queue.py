@@ -231,9 +231,22 @@ class IotaScriptExecution(models.Model):
 
     @api.model
     def _queue_wake(self, at=None):
+        """Wakes a worker after commit (at ``at`` when in the future).
+
+        An immediate wake-up is written once per transaction: each one costs
+        a trigger row and, after commit, a NOTIFY on a connection of its own.
+        """
         cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(at=at if at and at > fields.Datetime.now() else None)
+        if not cron:
+            return
+        if at and at > fields.Datetime.now():
+            cron.sudo()._trigger(at=at)
+            return
+        data = self.env.cr.postcommit.data
+        trigger = data.get("iota_scripts.queue_trigger")
+        # exists(): a savepoint rollback may have undone the trigger
+        if trigger is None or not trigger.exists():
+            data["iota_scripts.queue_trigger"] = cron.sudo()._trigger()
 
     # ---- cancel ---------------------------------------------------------------------
     def action_cancel(self):

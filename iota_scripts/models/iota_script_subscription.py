@@ -101,6 +101,16 @@ class IotaScriptSubscription(models.Model):
                 if not isinstance(value, dict):
                     raise ValidationError(_("The payload filter must be a JSON object."))
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        subs = super().create(vals_list)
+        self.env.cr.postcommit.data.pop("iota_scripts.patterns", None)
+        return subs
+
+    def write(self, vals):
+        self.env.cr.postcommit.data.pop("iota_scripts.patterns", None)
+        return super().write(vals)
+
     def _matches(self, event_type, payload):
         """True when this subscription wants an event of ``event_type`` with ``payload``."""
         self.ensure_one()

@@ -267,6 +267,9 @@ class TestEventBusAccess(IotaScriptsCase):
 
     def test_rolled_back_event_leaves_nothing(self):
         script = self._script(ECHO)
+        self.env["iota.script.subscription"].create(
+            {"event_type": "*.event", "script_id": script.id}
+        )
         Event = as_engine(self.env["iota.script.event"])
         cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch")
         # as in a new transaction: no dispatch trigger yet
@@ -282,6 +285,11 @@ class TestEventBusAccess(IotaScriptsCase):
         # the next event of the transaction still wakes the dispatcher
         Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
         Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
+        )
+        # nobody listens to this one: it waits for the dispatcher's round
+        Event._record("unheard.thing", {}, script=script, user=self.env.user, origin="system")
         self.assertEqual(
             self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
         )
