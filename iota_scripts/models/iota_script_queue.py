@@ -367,12 +367,15 @@ class IotaScriptExecution(models.Model):
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
         cr.execute(
             """
+            WITH busy AS (
+                SELECT company_id FROM iota_script_execution
+                 WHERE state = 'running' GROUP BY company_id HAVING count(*) >= %s
+            )
             SELECT e.id FROM iota_script_execution e
              WHERE e.state = 'queued'
                AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
-               AND (SELECT count(*) FROM iota_script_execution r
-                     WHERE r.state = 'running' AND r.company_id = e.company_id) < %s
-             ORDER BY e.priority, e.eta NULLS FIRST, e.id
+               AND e.company_id NOT IN (SELECT company_id FROM busy)
+             ORDER BY e.priority, e.eta, e.id
              LIMIT 1
              FOR UPDATE OF e SKIP LOCKED
             """,
