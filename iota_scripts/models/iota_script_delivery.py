@@ -46,6 +46,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from psycopg2 import errors as pg_errors
 
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_setting
@@ -140,8 +141,13 @@ class IotaScriptDelivery(models.Model):
         deadline = time.monotonic() + budget_sec
         total = 0
         while time.monotonic() < deadline:
-            done = self._dispatch_batch(batch_size)
-            self.env.cr.commit()
+            try:
+                done = self._dispatch_batch(batch_size)
+                self.env.cr.commit()
+            except pg_errors.SerializationFailure:
+                # another dispatcher took these events after our snapshot
+                self.env.cr.rollback()
+                continue
             total += done
             if done < batch_size:
                 break
@@ -155,6 +161,7 @@ class IotaScriptDelivery(models.Model):
             "SELECT id FROM iota_script_event WHERE state = 'pending' ORDER BY id LIMIT %s "
             "FOR UPDATE SKIP LOCKED",
             [batch_size],
+            log_exceptions=False,
         )
         events = self.env["iota.script.event"].sudo().browse([r[0] for r in cr.fetchall()])
         if not events:

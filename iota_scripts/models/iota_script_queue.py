@@ -54,6 +54,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.sql_db import db_connect
+from psycopg2 import errors as pg_errors
 
 from ..tools import chain as run_chain
 from ..tools.sentinel import as_engine
@@ -317,7 +318,8 @@ class IotaScriptExecution(models.Model):
             SELECT id, attempt, max_attempts FROM iota_script_execution
              WHERE state = 'running' AND lease_until < now() at time zone 'UTC'
              FOR UPDATE SKIP LOCKED
-            """
+            """,
+            log_exceptions=False,
         )
         requeued, dead = [], []
         for exec_id, attempt, max_attempts in cr.fetchall():
@@ -360,10 +362,27 @@ class IotaScriptExecution(models.Model):
 
     @api.model
     def _queue_claim(self, worker):
-        """Claims the next due run in a transaction of its own (committed)."""
+        """Claims the next due run in a transaction of its own (committed).
+
+        Under REPEATABLE READ, locking a row that another worker claimed and
+        committed after this transaction's snapshot raises a serialization
+        failure (SKIP LOCKED only skips rows locked right now): the claim is
+        then simply tried again in a new transaction.
+        """
         cr = self.env.cr
         self.env.flush_all()
-        self._queue_requeue_expired()
+        for _try in range(10):
+            try:
+                self._queue_requeue_expired()
+                cr.commit()
+                return self._queue_claim_once(worker)
+            except pg_errors.SerializationFailure:
+                cr.rollback()
+        return self.browse()
+
+    @api.model
+    def _queue_claim_once(self, worker):
+        cr = self.env.cr
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
         cr.execute(
             """
@@ -380,6 +399,7 @@ class IotaScriptExecution(models.Model):
              FOR UPDATE OF e SKIP LOCKED
             """,
             [cap],
+            log_exceptions=False,
         )
         row = cr.fetchone()
         if not row:

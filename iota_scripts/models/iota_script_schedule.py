@@ -214,6 +214,7 @@ class IotaScriptSchedule(models.Model):
              FOR UPDATE SKIP LOCKED
             """,
             [schedule_id, now],
+            log_exceptions=False,
         )
         if not cr.fetchone():
             return 0
