@@ -151,6 +151,7 @@ class IotaScriptDelivery(models.Model):
             total += done
             if done < batch_size:
                 break
+        self.env["ir.cron"]._notify_progress(done=total, remaining=0)
         return total
 
     @api.model

@@ -304,6 +304,7 @@ class IotaScriptExecution(models.Model):
         else:
             self._queue_wake()
             self.env.cr.commit()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
         return done
 
     @api.model

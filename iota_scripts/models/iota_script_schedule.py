@@ -195,6 +195,7 @@ class IotaScriptSchedule(models.Model):
                 cr.rollback()
         self.search([("active", "=", True), ("next_run", "!=", False)], limit=1)._wake()
         cr.commit()
+        self.env["ir.cron"]._notify_progress(done=fired, remaining=0)
         return fired
 
     @api.model
