@@ -13,6 +13,7 @@ from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
 
 from ..models.iota_script_queue import backoff_sec
 from .common import IotaScriptsCase, RealCursorMixin
@@ -184,6 +185,67 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
             claimed._queue_run("slow-worker")
         row = self._read([exec_id])[exec_id]
         self.assertEqual((row["state"], row["attempt"]), ("succeeded", 1))
+        self.assertEqual(self._executed_events([exec_id]), [exec_id])
+
+    def test_worker_whose_connection_dies_mid_run(self):
+        # first attempt spins until its worker is gone; the second one ends well
+        with self._env() as env:
+            env["iota.script"].browse(self.script_id).write(
+                {
+                    "timeout_sec": 2,
+                    "source": """export default async (ctx) => {
+                      const n = await sdk.cache.incr("killed:" + ctx.execution.id);
+                      if (n === 1) { while (true) {} }
+                      return { attempt: n };
+                    };""",
+                }
+            )
+        (exec_id,) = self._enqueue(max_attempts=2)
+        backend, failures = {}, []
+
+        def victim():
+            try:
+                with (
+                    self._env() as env,
+                    patch(
+                        "odoo.addons.iota_scripts.models.iota_script_queue.worker_name",
+                        lambda: "victim",
+                    ),
+                ):
+                    backend["pid"] = env.cr._cnx.get_backend_pid()
+                    env["iota.script.execution"]._cron_process_queue(budget_sec=10)
+            except Exception as e:  # noqa: BLE001 - the worker dies, as expected
+                failures.append(e)
+
+        with mute_logger("odoo.sql_db", QUEUE_LOGGER):
+            thread = threading.Thread(target=victim)
+            thread.start()
+            t0 = time.monotonic()
+            while (
+                self._read([exec_id])[exec_id]["state"] != "running" and time.monotonic() - t0 < 5
+            ):
+                time.sleep(0.02)
+            with self._env() as env:
+                env.cr.execute("SELECT pg_terminate_backend(%s)", [backend["pid"]])
+            thread.join(10)
+        self.assertFalse(thread.is_alive())
+        self.assertTrue(failures, "the worker lost its connection")
+        row = self._read([exec_id])[exec_id]
+        self.assertEqual((row["state"], row["worker_id"]), ("running", "victim"))
+        # nobody holds the run any more; once its lease is over, another worker takes it
+        with self._env() as env:
+            env.cr.execute(
+                "UPDATE iota_script_execution SET lease_until = now() at time zone 'UTC' "
+                "- interval '1 second' WHERE id = %s",
+                [exec_id],
+            )
+        with self.assertLogs(QUEUE_LOGGER, "WARNING"):
+            self.assertEqual(self._work("rescuer"), 1)
+        row = self._read([exec_id], ("state", "attempt", "worker_id", "result_json"))[exec_id]
+        self.assertEqual(
+            (row["state"], row["attempt"], row["worker_id"]), ("succeeded", 2, "rescuer")
+        )
+        self.assertEqual(json.loads(row["result_json"]), {"attempt": 2})
         self.assertEqual(self._executed_events([exec_id]), [exec_id])
 
     def test_expired_lease_after_max_attempts_is_dead(self):
