@@ -260,14 +260,18 @@ class IotaScriptDelivery(models.Model):
 
     @api.model
     def _replay_range(self, event_type, date_from, date_to, states=("dead",)):
-        """Replays the deliveries of ``event_type`` (``*`` allowed) created in a time range."""
+        """Replays the deliveries of ``event_type`` (``*`` allowed) created in a time range.
+
+        Both ends are included, ``date_to`` with its whole second (dates in
+        the interface have no fractions; records have).
+        """
         from .iota_script_subscription import type_regex
 
         regex = type_regex(event_type)
         deliveries = self.search(
             [
                 ("create_date", ">=", date_from),
-                ("create_date", "<=", date_to),
+                ("create_date", "<", date_to + timedelta(seconds=1)),
                 ("state", "in", list(states)),
             ]
         ).filtered(lambda d: regex.match(d.event_type or ""))
