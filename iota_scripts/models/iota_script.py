@@ -133,6 +133,12 @@ class IotaScript(models.Model):
         compute="_compute_last_execution_id",
         string="Last Run State",
     )
+    schedule_ids = fields.One2many(
+        "iota.script.schedule", "script_id", string="Schedules", context={"active_test": False}
+    )
+    recent_execution_ids = fields.One2many(
+        "iota.script.execution", compute="_compute_recent_execution_ids", string="Recent Runs"
+    )
     server_action_ids = fields.One2many(
         "ir.actions.server", "iota_script_id", string="Server Actions"
     )
@@ -181,6 +187,13 @@ class IotaScript(models.Model):
             last = Execution.browse(last_ids.get(script))
             script.last_execution_id = last
             script.last_execution_state = last.state
+
+    def _compute_recent_execution_ids(self):
+        Execution = self.env["iota.script.execution"]
+        for script in self:
+            script.recent_execution_ids = Execution.search(
+                [("script_id", "=", script.id)] if script.id else [("id", "=", 0)], limit=20
+            )
 
     def _compute_server_action_count(self):
         for script in self:
@@ -404,13 +417,14 @@ class IotaScript(models.Model):
         )
 
     # ---- actions --------------------------------------------------------------------------
-    def action_run(self, input=None, trigger="manual", records=None):
+    def action_run(self, input=None, trigger="manual", records=None, background=False):
         """Runs the current version now and returns the ``iota.script.execution``.
 
         ``input`` becomes ``ctx.input`` (JSON); ``records`` (a recordset) becomes
         ``ctx.records``. The run happens in the caller's transaction, as the
         script's run-as user, and never raises for script faults: the
-        execution says how it went.
+        execution says how it went. With ``background``, the run is queued
+        instead (state ``queued``) and a queue worker runs it after commit.
         """
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(GROUP_USER)):
@@ -420,6 +434,10 @@ class IotaScript(models.Model):
             raise UserError(_("Unknown trigger %s.", trigger))
         if records is not None and not isinstance(records, models.BaseModel):
             raise UserError(_("records must be a recordset."))
+        if background:
+            return self.env["iota.script.execution"]._enqueue(
+                self, {"type": trigger}, records=records, input_value=input
+            )
         return self.env["iota.script.execution"]._run_script(
             self, trigger={"type": trigger}, records=records, input_value=input
         )

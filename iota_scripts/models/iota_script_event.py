@@ -56,6 +56,10 @@ class IotaScriptEvent(models.Model):
         index=True,
     )
     attempts = fields.Integer(readonly=True)
+    hop = fields.Integer(
+        readonly=True,
+        help="0 for an event from outside; n+1 for one emitted by a handler of a hop-n event.",
+    )
     last_error = fields.Text(readonly=True)
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     user_id = fields.Many2one(
@@ -84,21 +88,61 @@ class IotaScriptEvent(models.Model):
         return super().write(vals)
 
     @api.model
-    def _record(self, event_type, payload_json, *, script, user, origin, execution=None):
+    def _record(
+        self, event_type, payload_json, *, user, origin, script=None, execution=None, company=None
+    ):
         """Writes one pending event; ``payload_json`` is JSON text or a value to encode."""
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
+        delivery = execution.sudo().delivery_id if execution else None
+        company = company or script.company_id
+        if self._has_subscribers(event_type, company):
+            self._wake_dispatcher()
         return self.create(
             {
+                "hop": delivery.hop + 1 if delivery else 0,
                 "type": event_type,
                 "origin": origin,
                 "payload_json": payload_json,
-                "company_id": script.company_id.id,
+                "company_id": company.id,
                 "user_id": user.id if user else False,
-                "script_id": script.id,
+                "script_id": script.id if script else False,
                 "execution_id": execution.id if execution else False,
             }
         )
+
+    @api.model
+    def _has_subscribers(self, event_type, company):
+        """Whether an active subscription of ``company`` may want ``event_type``.
+
+        Events nobody listens to (most ``script.executed``) do not wake the
+        dispatcher: they wait for its one-minute round, which marks them done.
+        The patterns are read once per transaction.
+        """
+        from .iota_script_subscription import type_regex
+
+        data = self.env.cr.postcommit.data.setdefault("iota_scripts.patterns", {})
+        if company.id not in data:
+            self.env["iota.script.subscription"].flush_model(["event_type", "active", "company_id"])
+            self.env.cr.execute(
+                "SELECT DISTINCT event_type FROM iota_script_subscription "
+                "WHERE active AND company_id = %s",
+                [company.id],
+            )
+            data[company.id] = [type_regex(row[0]) for row in self.env.cr.fetchall()]
+        return any(regex.match(event_type) for regex in data[company.id])
+
+    @api.model
+    def _wake_dispatcher(self):
+        data = self.env.cr.postcommit.data
+        trigger = data.get("iota_scripts.dispatch_trigger")
+        if trigger is None or not trigger.exists():
+            # Once per transaction (postcommit data is dropped on commit and on
+            # rollback; exists() sees a trigger undone by a savepoint rollback).
+            # ir.cron notifies after commit only: a rolled-back event wakes no one.
+            cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
+            if cron:
+                data["iota_scripts.dispatch_trigger"] = cron.sudo()._trigger()
 
     @api.model
     def _prune(self, before, batch_size):

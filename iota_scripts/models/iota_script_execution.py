@@ -113,6 +113,7 @@ class IotaScriptExecution(models.Model):
             ("failed", "Failed"),
             ("timed_out", "Timed Out"),
             ("cancelled", "Cancelled"),
+            ("dead", "Dead"),
         ],
         required=True,
         default="queued",
@@ -296,8 +297,16 @@ class IotaScriptExecution(models.Model):
         extra_ctx=None,
         extra_vals=None,
         outcome=None,
+        queued=None,
+        cancel=None,
     ):
-        """Runs ``script`` now and returns its execution (see the module docstring)."""
+        """Runs ``script`` now and returns its execution (see the module docstring).
+
+        ``queued`` is a claimed run of the queue (``models/iota_script_queue.py``):
+        it becomes the execution instead of a new one, and a run that cannot
+        start is recorded on it as cancelled. ``cancel`` (a ``threading.Event``)
+        kills the runner when set.
+        """
         script = script.sudo()
         manual = trigger["type"] == "manual"
         if not script.active or (
@@ -305,12 +314,16 @@ class IotaScriptExecution(models.Model):
         ):
             if manual:
                 raise UserError(_("Script %s is archived or disabled.", script.display_name))
-            return self.browse()
+            return (
+                queued._abandon("not run: the script is archived or disabled")
+                if queued
+                else self.browse()
+            )
         version = script.version_id
         if not version:
             if manual:
                 raise UserError(_("Script %s has no source yet.", script.display_name))
-            return self.browse()
+            return queued._abandon("not run: the script has no source") if queued else self.browse()
         # From here on, whatever this run causes (its execution record, its
         # sdk.db writes) triggers runs of the next generation.
         chain.generation = generation
@@ -327,28 +340,41 @@ class IotaScriptExecution(models.Model):
             if records and not visible and not manual:
                 # The records belong to another company, or the run-as user
                 # cannot read them: this script has no business with them.
+                if queued:
+                    return queued._abandon("not run: the run-as user cannot read the records")
                 return self.browse()
             records_ctx = {"model": records._name, "ids": visible.ids}
-        input_text, input_cut = _capped(input_value)
-        execution = as_engine(self).create(
-            {
-                "script_id": script.id,
-                "version_id": version.id,
-                "company_id": script.company_id.id,
-                "user_id": user.id,
-                "triggered_by_id": self.env.uid,
-                "trigger": trigger["type"],
-                "trigger_json": json.dumps(trigger),
-                "generation": generation,
-                "res_model": records_ctx and records_ctx["model"],
-                "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
-                "state": "running",
-                "date_start": fields.Datetime.now(),
-                "input_json": input_text,
-                "input_truncated": input_cut,
-                **(extra_vals or {}),
-            }
-        )
+        if queued:
+            execution = queued
+            as_engine(execution).write(
+                {
+                    "version_id": version.id,
+                    "user_id": user.id,
+                    "date_start": fields.Datetime.now(),
+                    "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+                }
+            )
+        else:
+            input_text, input_cut = _capped(input_value)
+            execution = as_engine(self).create(
+                {
+                    "script_id": script.id,
+                    "version_id": version.id,
+                    "company_id": script.company_id.id,
+                    "user_id": user.id,
+                    "triggered_by_id": self.env.uid,
+                    "trigger": trigger["type"],
+                    "trigger_json": json.dumps(trigger),
+                    "generation": generation,
+                    "res_model": records_ctx and records_ctx["model"],
+                    "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+                    "state": "running",
+                    "date_start": fields.Datetime.now(),
+                    "input_json": input_text,
+                    "input_truncated": input_cut,
+                    **(extra_vals or {}),
+                }
+            )
         if script.company_id not in user.company_ids:
             return execution._finish(
                 RunResult(
@@ -368,6 +394,10 @@ class IotaScriptExecution(models.Model):
         if records_ctx is not None:
             ctx["records"] = records_ctx
         ctx.update(extra_ctx or {})
+        if trigger.get("delivery_id"):
+            delivery = self.env["iota.script.delivery"].sudo().browse(trigger["delivery_id"])
+            if delivery.exists():
+                ctx["event"] = delivery._ctx_event()
         db_host = DbHost(run_env)
         host = {
             **db_host.functions(),
@@ -391,6 +421,7 @@ class IotaScriptExecution(models.Model):
                     tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
                     version=f"{version.id}:{version.sha256}",
                     host=host,
+                    cancel=cancel,
                 )
             except Exception:
                 _logger.exception(

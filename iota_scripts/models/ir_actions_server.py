@@ -16,6 +16,8 @@ not again for each stored field Odoo recomputes (see ``_iota_script_changed``).
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.sentinel import as_engine
+
 
 def _delete_iota_script_actions(actions):
     """On uninstall, the actions of this type go, and so do the scheduled actions running them.
@@ -37,8 +39,17 @@ class IrActionsServer(models.Model):
     _inherit = "ir.actions.server"
 
     state = fields.Selection(
-        selection_add=[("iota_script", "Run JavaScript script")],
-        ondelete={"iota_script": _delete_iota_script_actions},
+        selection_add=[
+            ("iota_script", "Run JavaScript script"),
+            ("iota_event", "Emit script event"),
+        ],
+        ondelete={"iota_script": _delete_iota_script_actions, "iota_event": "cascade"},
+    )
+    iota_event_type = fields.Char(
+        string="Event Type",
+        help="The event written to the outbox for each record, e.g. partner.created. "
+        "Its payload is {model, id, display_name, changed_fields}; subscriptions "
+        "of the record's company (or the current company) receive it after commit.",
     )
     iota_script_id = fields.Many2one(
         "iota.script",
@@ -48,6 +59,13 @@ class IrActionsServer(models.Model):
         domain="[('state', '!=', 'disabled')]",
         help="The JavaScript script to run. It runs as the script's run-as user, "
         "in the script's company, with ctx.records set to the action's records.",
+    )
+
+    iota_script_background = fields.Boolean(
+        string="Run in Background",
+        help="Queue the run instead of running it in the transaction of the trigger: "
+        "the trigger returns at once and a queue worker runs the script in its own "
+        "transaction (with retries, see Settings).",
     )
 
     @api.depends("iota_script_id")
@@ -133,6 +151,31 @@ class IrActionsServer(models.Model):
 
         return records.filtered(saved)
 
+    def _run_action_iota_event_multi(self, eval_context=None):
+        if self.env.context.get("iota_scripts_no_trigger") or not self.iota_event_type:
+            return False
+        eval_context = eval_context or {}
+        records = eval_context.get("records") or eval_context.get("record") or None
+        old_values = self.env.context.get("old_values") or {}
+        Event = as_engine(self.env["iota.script.event"])
+        for record in records or []:
+            company = (
+                record.company_id if "company_id" in record._fields and record.company_id else None
+            ) or self.env.company
+            Event._record(
+                self.iota_event_type,
+                {
+                    "model": record._name,
+                    "id": record.id,
+                    "display_name": record.display_name,
+                    "changed_fields": sorted(old_values.get(record.id, {})),
+                },
+                company=company,
+                user=self.env.user,
+                origin="system",
+            )
+        return False
+
     def _run_action_iota_script_multi(self, eval_context=None):
         if self.env.context.get("iota_scripts_no_trigger") or not self.iota_script_id:
             return False
@@ -142,6 +185,11 @@ class IrActionsServer(models.Model):
             records = self._iota_script_changed(records)
             if not records:
                 return False
+        if self.iota_script_background:
+            self.env["iota.script.execution"]._enqueue(
+                self.iota_script_id, self._iota_script_trigger(), records=records
+            )
+            return False
         self.env["iota.script.execution"]._run_script(
             self.iota_script_id,
             self._iota_script_trigger(),

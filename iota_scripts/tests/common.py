@@ -4,8 +4,12 @@ Every test runs the real engine (V8 runner processes started by the first
 run of the Odoo process).
 """
 
+import itertools
 import re
+import time
+from contextlib import contextmanager
 
+from odoo import SUPERUSER_ID, api
 from odoo.tests import TransactionCase, new_test_user
 
 #: What a user-facing error must never contain.
@@ -88,3 +92,50 @@ class IotaScriptsCase(TransactionCase):
 
     def assertNoLeak(self, text):
         self.assertFalse(LEAKS.search(text or ""), f"leaks internals: {text!r}")
+
+
+_KEYS = itertools.count(time.monotonic_ns())
+
+
+class RealCursorMixin:
+    """Environments on connections of their own, committed on exit.
+
+    For what only means something between connections (SKIP LOCKED, leases,
+    cancel requests): such tests work on committed data of the main company
+    and delete it afterwards.
+    """
+
+    @contextmanager
+    def _env(self):
+        with self.registry.cursor() as cr:
+            cr.execute("SET lock_timeout = '10s'")
+            # Environment() would look the registry up by name, under the
+            # registry lock that the test runner holds: threads would wait.
+            cr.transaction = api.Transaction(self.registry)
+            yield api.Environment(cr, SUPERUSER_ID, {})
+
+    def _committed_script(self, source, **values):
+        """A script of the main company, committed, deleted after the test."""
+        with self._env() as env:
+            script = env["iota.script"].create(
+                {
+                    "name": values.pop("name", "Committed test script"),
+                    "key": f"committed_{next(_KEYS)}_{self._testMethodName}".lower()[:64],
+                    "company_id": env.ref("base.main_company").id,
+                    "state": "active",
+                    "source": source,
+                    **values,
+                }
+            )
+            script_id = script.id
+        self.addCleanup(self._delete_committed_script, script_id)
+        return script_id
+
+    def _delete_committed_script(self, script_id):
+        with self._env() as env:
+            env.cr.execute(
+                "DELETE FROM iota_script_execution_cancel WHERE execution_id IN "
+                "(SELECT id FROM iota_script_execution WHERE script_id = %s)",
+                [script_id],
+            )
+            env["iota.script"].browse(script_id).unlink()

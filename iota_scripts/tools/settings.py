@@ -53,6 +53,17 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "max_memory_mb": (512, int),
     "max_depth": (3, int),
     "max_events_per_run": (100, int),
+    # the run queue (models/iota_script_queue.py)
+    "queue_max_attempts": (1, int),
+    "queue_company_concurrency": (4, int),
+    "queue_lease_margin_sec": (60.0, float),
+    "queue_retry_base_sec": (10.0, float),
+    "queue_retry_max_sec": (3600.0, float),
+    # schedules (models/iota_script_schedule.py)
+    "schedule_grace_sec": (300.0, float),
+    # the event bus (models/iota_script_delivery.py)
+    "event_max_hops": (5, int),
+    "event_quota_per_minute": (1000, int),
 }
 
 #: Keys that never come from the database.

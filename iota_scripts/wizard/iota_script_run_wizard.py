@@ -12,6 +12,10 @@ class IotaScriptRunWizard(models.TransientModel):
 
     script_id = fields.Many2one("iota.script", required=True, ondelete="cascade")
     input_json = fields.Text(string="Input (JSON)", default="{}")
+    background = fields.Boolean(
+        string="Run in Background",
+        help="Queue the run and close nothing: a queue worker runs it in its own transaction.",
+    )
     execution_id = fields.Many2one("iota.script.execution", readonly=True, ondelete="cascade")
     state = fields.Selection(related="execution_id.state")
     result_json = fields.Text(related="execution_id.result_json")
@@ -33,7 +37,9 @@ class IotaScriptRunWizard(models.TransientModel):
 
     def action_run(self):
         self.ensure_one()
-        self.execution_id = self.script_id.action_run(input=self._input())
+        self.execution_id = self.script_id.action_run(
+            input=self._input(), background=self.background
+        )
         return {
             "type": "ir.actions.act_window",
             "name": _("Run %s", self.script_id.name),

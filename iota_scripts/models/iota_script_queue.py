@@ -1,0 +1,509 @@
+"""The run queue: executions in state ``queued``, claimed by cron workers.
+
+What it is
+----------
+A run started "in the background" is an ``iota.script.execution`` in state
+``queued``. There is no second broker: PostgreSQL is the queue, shared by
+every Odoo process and instance of the database. The scheduled action
+"IOTA Scripts: run queued scripts" is the worker; ``_enqueue`` wakes it at
+once with ``ir.cron._trigger()`` (a ``pg_notify`` sent after commit).
+
+How a worker runs a queued run
+------------------------------
+1. **Claim** (one short transaction, committed): expired leases are put back
+   first (see below); then the next run whose ``eta`` has passed, by
+   ``priority`` (lower first), ``eta`` and id, is selected with
+   ``FOR UPDATE SKIP LOCKED``, skipping companies that already have
+   ``queue_company_concurrency`` runs in progress, and marked ``running``
+   with ``worker_id``, ``attempt + 1`` and ``lease_until``.
+2. **Run** (a second transaction, committed): the worker locks its run's row
+   (``FOR NO KEY UPDATE``) and runs it through the usual engine path
+   (``_execute``). That row lock *is the heartbeat*: it is held by the
+   worker's connection for exactly as long as the worker lives, and
+   PostgreSQL drops it the moment the connection dies. (A heartbeat column
+   updated from another connection would block on this very lock, and under
+   REPEATABLE READ it would make the run's final write fail.)
+3. **Recovery**: a ``running`` run whose lease has expired *and* whose row is
+   not locked (``SKIP LOCKED``) belongs to a dead worker: it is queued again,
+   or moved to ``dead`` once ``max_attempts`` claims were used. A run is
+   therefore never processed by two workers at once, and never lost.
+4. **Retries**: a run that fails (any error but ``cancelled``) is queued
+   again while ``attempt < max_attempts``, after an exponential backoff with
+   jitter (``queue_retry_base_sec`` x 2^(attempt-1), capped at
+   ``queue_retry_max_sec``, then drawn uniformly in [delay/2, delay]).
+5. **Cancel**: a queued run is cancelled at once. A running run gets a cancel
+   request (a row in ``iota_script_execution_cancel``, not a column of the
+   execution, which the worker holds locked); the worker polls it on its own
+   connection and sets the engine's cancel event, which kills the runner.
+
+The per-company cap is checked when claiming, against committed state: two
+workers claiming at the very same instant may exceed it by one run each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.sql_db import db_connect
+from psycopg2 import errors as pg_errors
+
+from ..tools import chain as run_chain
+from ..tools.sentinel import as_engine
+from ..tools.settings import get_setting
+from .iota_script_execution import MAX_STORED_CHARS
+
+_logger = logging.getLogger(__name__)
+
+CRON_XMLID = "iota_scripts.iota_script_execution_cron_queue"
+
+#: How often a worker looks for a cancel request while a run is in progress.
+CANCEL_POLL_SEC = 0.1
+
+
+def backoff_sec(attempt: int, base_sec: float, max_sec: float, rand=random.random) -> float:
+    """Seconds to wait before retry number ``attempt`` (1 for the first retry).
+
+    Exponential with "equal jitter": the capped delay ``base * 2**(attempt-1)``
+    is halved and the other half drawn at random, so retries of runs that
+    failed together spread out but never come back sooner than half the delay.
+    """
+    delay = min(max_sec, base_sec * 2 ** max(0, attempt - 1))
+    return delay / 2 + rand() * delay / 2
+
+
+def worker_name() -> str:
+    """Identifies this worker (host, process, thread) in ``worker_id``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class _CancelWatcher:
+    """Polls the cancel request of one run on its own connection.
+
+    The run's transaction cannot see requests committed after it started
+    (REPEATABLE READ), so the watcher reads them on a separate connection,
+    in autocommit-like short transactions.
+    """
+
+    def __init__(self, dbname: str, execution_id: int):
+        self.event = threading.Event()
+        self._stop = threading.Event()
+        self._dbname = dbname
+        self._id = execution_id
+        self._thread = threading.Thread(
+            target=self._poll, name=f"iota-cancel-{execution_id}", daemon=True
+        )
+
+    def __enter__(self):
+        self._thread.start()
+        return self.event
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(2)
+
+    def _poll(self):
+        try:
+            with db_connect(self._dbname).cursor() as cr:
+                while not self._stop.wait(CANCEL_POLL_SEC):
+                    cr.execute(
+                        "SELECT 1 FROM iota_script_execution_cancel WHERE execution_id = %s",
+                        [self._id],
+                    )
+                    found = cr.fetchone()
+                    cr.rollback()
+                    if found:
+                        self.event.set()
+                        return
+        except Exception:
+            _logger.exception("iota.script.execution %s: the cancel watcher failed", self._id)
+
+
+class IotaScriptExecution(models.Model):
+    _inherit = "iota.script.execution"
+
+    priority = fields.Integer(default=10, readonly=True, index=True, help="Lower runs first.")
+    eta = fields.Datetime(string="Not Before", readonly=True, index=True)
+    attempt = fields.Integer(
+        default=0, readonly=True, help="How many times a worker claimed this run."
+    )
+    max_attempts = fields.Integer(default=1, readonly=True)
+    lease_until = fields.Datetime(readonly=True)
+    worker_id = fields.Char(string="Worker", readonly=True)
+    cancel_requested = fields.Boolean(compute="_compute_cancel_requested")
+    delivery_id = fields.Many2one(
+        "iota.script.delivery", readonly=True, index="btree_not_null", ondelete="set null"
+    )
+    schedule_id = fields.Many2one(
+        "iota.script.schedule", readonly=True, index="btree_not_null", ondelete="set null"
+    )
+
+    def init(self):
+        super().init()
+        # Not a model: a request is written while the worker holds the
+        # execution's row locked, so it must not touch that row.
+        self.env.cr.execute(
+            """
+            CREATE TABLE IF NOT EXISTS iota_script_execution_cancel (
+                execution_id integer PRIMARY KEY,
+                requested_at timestamp NOT NULL DEFAULT (now() at time zone 'UTC')
+            )
+            """
+        )
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS iota_script_execution_queue_idx
+                ON iota_script_execution (priority, eta, id) WHERE state = 'queued'
+            """
+        )
+
+    def _compute_cancel_requested(self):
+        requested = set()
+        if self.ids:
+            self.env.cr.execute(
+                "SELECT execution_id FROM iota_script_execution_cancel WHERE execution_id IN %s",
+                [tuple(self.ids)],
+            )
+            requested = {row[0] for row in self.env.cr.fetchall()}
+        for execution in self:
+            execution.cancel_requested = execution.id in requested
+
+    # ---- enqueue -----------------------------------------------------------------
+    @api.model
+    def _enqueue(
+        self,
+        script,
+        trigger,
+        records=None,
+        input_value=None,
+        *,
+        priority=10,
+        eta=None,
+        max_attempts=None,
+        schedule=None,
+        delivery=None,
+        triggered_by=None,
+    ):
+        """Queues a run of ``script`` and wakes a worker after commit; returns it.
+
+        The run happens later, in a worker's own transaction, as the script's
+        run-as user; ``records`` are re-read then (deleted ones are dropped).
+        """
+        script = script.sudo()
+        input_text = json.dumps(input_value, ensure_ascii=False, default=str)
+        if len(input_text) > MAX_STORED_CHARS:
+            raise UserError(
+                _(
+                    "The input of a background run is limited to %s characters of JSON.",
+                    MAX_STORED_CHARS,
+                )
+            )
+        if max_attempts is None:
+            max_attempts = get_setting(self.env, "queue_max_attempts")
+        execution = as_engine(self).create(
+            {
+                "script_id": script.id,
+                "company_id": script.company_id.id,
+                "user_id": script.run_as_user_id.id,
+                "triggered_by_id": triggered_by.id if triggered_by else self.env.uid,
+                "trigger": trigger["type"],
+                "trigger_json": json.dumps(trigger),
+                "res_model": records is not None and records._name,
+                "res_ids": records is not None and json.dumps(records.ids),
+                "state": "queued",
+                "priority": priority,
+                "eta": eta or False,
+                "max_attempts": max(1, max_attempts),
+                "input_json": input_text,
+                "schedule_id": schedule.id if schedule else False,
+                "delivery_id": delivery.id if delivery else False,
+            }
+        )
+        self._queue_wake(eta)
+        return execution
+
+    @api.model
+    def _queue_wake(self, at=None):
+        """Wakes a worker after commit (at ``at`` when in the future).
+
+        An immediate wake-up is written once per transaction: each one costs
+        a trigger row and, after commit, a NOTIFY on a connection of its own.
+        """
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        if not cron:
+            return
+        if at and at > fields.Datetime.now():
+            cron.sudo()._trigger(at=at)
+            return
+        data = self.env.cr.postcommit.data
+        trigger = data.get("iota_scripts.queue_trigger")
+        # exists(): a savepoint rollback may have undone the trigger
+        if trigger is None or not trigger.exists():
+            data["iota_scripts.queue_trigger"] = cron.sudo()._trigger()
+
+    # ---- cancel ---------------------------------------------------------------------
+    def action_cancel(self):
+        """Cancels queued runs now; asks the workers of running runs to stop them."""
+        self.check_access("read")
+        self.env.cr.execute(
+            """
+            UPDATE iota_script_execution
+               SET state = 'cancelled', date_end = now() at time zone 'UTC',
+                   error_code = 'cancelled', error_message = 'cancelled before it started'
+             WHERE id IN %s AND state = 'queued'
+            """,
+            [tuple(self.ids) or (0,)],
+        )
+        running = self.filtered(lambda e: e.state == "running")
+        for execution in running:
+            self.env.cr.execute(
+                "INSERT INTO iota_script_execution_cancel (execution_id) VALUES (%s) "
+                "ON CONFLICT DO NOTHING",
+                [execution.id],
+            )
+        self.invalidate_recordset()
+        return True
+
+    def _abandon(self, message):
+        """Ends a claimed run that cannot start (script archived, records gone)."""
+        as_engine(self).write(
+            {
+                "state": "cancelled",
+                "date_end": fields.Datetime.now(),
+                "error_code": "cancelled",
+                "error_message": message,
+            }
+        )
+        return self
+
+    # ---- the worker -----------------------------------------------------------------
+    @api.model
+    def _cron_process_queue(self, budget_sec=50.0):
+        """The worker: claims and runs queued runs, committing after each one.
+
+        It stops when the queue is empty or after ``budget_sec`` (and then
+        re-triggers itself, so a long queue does not hold a cron slot).
+        """
+        worker = worker_name()
+        deadline = time.monotonic() + budget_sec
+        done = 0
+        while time.monotonic() < deadline:
+            execution = self._queue_claim(worker)
+            if not execution:
+                break
+            execution._queue_run(worker)
+            done += 1
+        else:
+            self._queue_wake()
+            self.env.cr.commit()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        return done
+
+    @api.model
+    def _queue_requeue_expired(self):
+        """Puts back the runs of dead workers (expired lease, row not locked).
+
+        Returns the ids queued again and the ids moved to ``dead``.
+        """
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT id, attempt, max_attempts FROM iota_script_execution
+             WHERE state = 'running' AND lease_until < now() at time zone 'UTC'
+             FOR UPDATE SKIP LOCKED
+            """,
+            log_exceptions=False,
+        )
+        requeued, dead = [], []
+        for exec_id, attempt, max_attempts in cr.fetchall():
+            (dead if attempt >= max_attempts else requeued).append(exec_id)
+        if requeued:
+            cr.execute(
+                """
+                UPDATE iota_script_execution
+                   SET state = 'queued', worker_id = NULL, lease_until = NULL,
+                       error_code = 'lease_expired',
+                       error_message = 'the worker stopped before the run ended; queued again'
+                 WHERE id IN %s
+                """,
+                [tuple(requeued)],
+            )
+            _logger.warning("iota.script.execution %s: lease expired, queued again", requeued)
+        if dead:
+            cr.execute(
+                """
+                UPDATE iota_script_execution
+                   SET state = 'dead', worker_id = NULL, lease_until = NULL,
+                       date_end = now() at time zone 'UTC', error_code = 'lease_expired',
+                       error_message = 'the worker stopped before the run ended, too many times'
+                 WHERE id IN %s
+                """,
+                [tuple(dead)],
+            )
+            cr.execute(
+                """
+                UPDATE iota_script_delivery d
+                   SET state = 'dead', attempts = e.attempt,
+                       last_error = 'lease_expired: the worker stopped before the run ended'
+                  FROM iota_script_execution e
+                 WHERE e.id IN %s AND d.execution_id = e.id
+                """,
+                [tuple(dead)],
+            )
+            _logger.warning("iota.script.execution %s: lease expired, moved to dead", dead)
+        return requeued, dead
+
+    @api.model
+    def _queue_claim(self, worker):
+        """Claims the next due run in a transaction of its own (committed).
+
+        Under REPEATABLE READ, locking a row that another worker claimed and
+        committed after this transaction's snapshot raises a serialization
+        failure (SKIP LOCKED only skips rows locked right now): the claim is
+        then simply tried again in a new transaction.
+        """
+        cr = self.env.cr
+        self.env.flush_all()
+        for _try in range(10):
+            try:
+                self._queue_requeue_expired()
+                cr.commit()
+                return self._queue_claim_once(worker)
+            except pg_errors.SerializationFailure:
+                cr.rollback()
+        return self.browse()
+
+    @api.model
+    def _queue_claim_once(self, worker):
+        cr = self.env.cr
+        cap = max(1, get_setting(self.env, "queue_company_concurrency"))
+        cr.execute(
+            """
+            WITH busy AS (
+                SELECT company_id FROM iota_script_execution
+                 WHERE state = 'running' GROUP BY company_id HAVING count(*) >= %s
+            )
+            SELECT e.id FROM iota_script_execution e
+             WHERE e.state = 'queued'
+               AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
+               AND e.company_id NOT IN (SELECT company_id FROM busy)
+             ORDER BY e.priority, e.eta, e.id
+             LIMIT 1
+             FOR UPDATE OF e SKIP LOCKED
+            """,
+            [cap],
+            log_exceptions=False,
+        )
+        row = cr.fetchone()
+        if not row:
+            cr.commit()
+            return self.browse()
+        execution = self.browse(row[0])
+        # the lease covers the run's own deadline plus a margin for recording it
+        timeout = execution.sudo().script_id.timeout_sec or 0
+        lease = timeout + get_setting(self.env, "queue_lease_margin_sec")
+        cr.execute(
+            """
+            UPDATE iota_script_execution
+               SET state = 'running', worker_id = %s, attempt = COALESCE(attempt, 0) + 1,
+                   lease_until = now() at time zone 'UTC' + %s * interval '1 second',
+                   error_code = NULL, error_message = NULL
+             WHERE id = %s
+            """,
+            [worker, lease, execution.id],
+        )
+        cr.commit()
+        execution.invalidate_recordset()
+        return execution
+
+    def _queue_run(self, worker):
+        """Runs one claimed run in a transaction of its own (committed)."""
+        self.ensure_one()
+        cr = self.env.cr
+        cr.execute(
+            "SELECT state, worker_id FROM iota_script_execution WHERE id = %s FOR NO KEY UPDATE",
+            [self.id],
+        )
+        row = cr.fetchone()
+        if not row or row != ("running", worker):
+            # our lease expired and someone else took the run over
+            cr.rollback()
+            return self.browse()
+        self.invalidate_recordset()
+        execution = self.sudo()
+        trigger = json.loads(execution.trigger_json or "{}") or {"type": execution.trigger}
+        records = None
+        if execution.res_model and execution.res_model in self.env:
+            records = self.env[execution.res_model].browse(json.loads(execution.res_ids or "[]"))
+        input_value = json.loads(execution.input_json) if execution.input_json else None
+        chain = run_chain.begin(cr)
+        try:
+            with _CancelWatcher(cr.dbname, self.id) as cancel:
+                try:
+                    self.env["iota.script.execution"]._execute(
+                        execution.script_id,
+                        trigger,
+                        records,
+                        input_value,
+                        execution.generation or 1,
+                        chain,
+                        queued=execution,
+                        cancel=cancel,
+                    )
+                    while chain.queue:
+                        chain.queue.popleft().start()
+                except Exception:
+                    cr.rollback()
+                    _logger.exception("iota.script.execution %s: the run failed", self.id)
+                    execution.invalidate_recordset()
+                    as_engine(execution).write(
+                        {
+                            "state": "failed",
+                            "error_code": "internal_error",
+                            "error_message": "the run failed; the details are in the server log",
+                            "date_end": fields.Datetime.now(),
+                        }
+                    )
+        finally:
+            run_chain.end(cr, chain)
+        self._queue_after_run()
+        cr.execute("DELETE FROM iota_script_execution_cancel WHERE execution_id = %s", [self.id])
+        cr.commit()
+        return self
+
+    def _queue_after_run(self):
+        """Schedules a retry of a failed run while attempts remain."""
+        self.ensure_one()
+        execution = self.sudo()
+        values = {"lease_until": False}
+        if (
+            execution.state in ("failed", "timed_out")
+            and execution.attempt < execution.max_attempts
+        ):
+            delay = backoff_sec(
+                execution.attempt,
+                get_setting(self.env, "queue_retry_base_sec"),
+                get_setting(self.env, "queue_retry_max_sec"),
+            )
+            values.update(
+                state="queued",
+                eta=fields.Datetime.now() + timedelta(seconds=delay),
+                worker_id=False,
+            )
+            self._queue_wake(values["eta"])
+        elif execution.schedule_id:
+            # a "catch up" slot may be waiting for this run to end
+            cron = self.env.ref("iota_scripts.iota_script_schedule_cron_enqueue", False)
+            if cron:
+                cron.sudo()._trigger()
+        as_engine(execution).write(values)
+        if execution.delivery_id:
+            execution.delivery_id._after_run(execution)

@@ -1,0 +1,277 @@
+"""Schedules: run a script on a cron expression, in a timezone.
+
+What it is
+----------
+A schedule ties a script to a cron expression (five fields, read by
+``croniter``) and a timezone. When a slot comes, the scheduled action
+"IOTA Scripts: enqueue scheduled scripts" puts a run on the queue
+(``models/iota_script_queue.py``) with ``ctx.trigger = {"type": "cron",
+"schedule_id", "slot"}``; a queue worker runs it.
+
+How the time is computed
+------------------------
+Slots are wall-clock times in the schedule's timezone, stored in UTC:
+
+* a wall time that does not exist (the spring-forward gap, e.g. 02:30 on
+  2026-03-29 in Europe/Brussels) runs one hour later in wall time (03:30);
+* a wall time that happens twice (fall back, e.g. 02:30 on 2026-10-25 in
+  Europe/Brussels) runs once, at its first occurrence; so ``*/15 * * * *``
+  does not run again during the repeated hour;
+* day-of-month fields follow croniter: ``0 0 31 * *`` runs on months that
+  have a 31st only.
+
+Missed runs (``missed_policy``)
+-------------------------------
+A slot is *missed* when it is found more than ``schedule_grace_sec`` late
+(the server was down, the queue was stopped), or when the previous run of the
+schedule is still queued or running (runs of one schedule never overlap).
+
+* ``skip`` (the default): missed slots are not run; the next run moves to the
+  first slot in the future.
+* ``catch_up``: all missed slots together are run once, as soon as possible
+  (after the run in progress, if any); then the next run moves to the future.
+
+Several workers and instances
+-----------------------------
+Each due schedule is handled in a transaction of its own that locks its row
+(``FOR UPDATE SKIP LOCKED``), enqueues the run and moves ``next_run``, then
+commits: a slot is enqueued once, whichever worker gets there first. No state
+lives in the Odoo process.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import pytz
+from croniter import croniter
+from odoo import _, api, fields, models
+from odoo.addons.base.models.res_partner import _tz_get
+from odoo.exceptions import ValidationError
+from psycopg2 import errors as pg_errors
+
+from ..tools.settings import get_setting
+
+_logger = logging.getLogger(__name__)
+
+CRON_XMLID = "iota_scripts.iota_script_schedule_cron_enqueue"
+_MAX_STEPS = 100000
+
+
+def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
+    """The first slot of ``expr`` in ``tz_name`` strictly after ``after`` (naive UTC → naive UTC).
+
+    croniter walks naive wall-clock times (pure calendar arithmetic); each
+    one is then placed in the timezone with the rules of the module docstring.
+    """
+    tz = pytz.timezone(tz_name or "UTC")
+    after_utc = pytz.utc.localize(after)
+    local = after_utc.astimezone(tz).replace(tzinfo=None)
+    walk = croniter(expr, local)
+    for _step in range(_MAX_STEPS):
+        wall = walk.get_next(datetime)
+        try:
+            placed = tz.localize(wall, is_dst=None)
+        except pytz.NonExistentTimeError:
+            placed = tz.normalize(tz.localize(wall, is_dst=False))
+        except pytz.AmbiguousTimeError:
+            placed = tz.localize(wall, is_dst=True)
+        slot = placed.astimezone(pytz.utc).replace(tzinfo=None)
+        if slot > after:
+            return slot
+    raise ValidationError(_("The cron expression %s has no next run.", expr))
+
+
+class IotaScriptSchedule(models.Model):
+    _name = "iota.script.schedule"
+    _description = "Script Schedule"
+    _order = "next_run, id"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    script_id = fields.Many2one(
+        "iota.script", required=True, index=True, ondelete="cascade", check_company=True
+    )
+    company_id = fields.Many2one(related="script_id.company_id", store=True, index=True)
+    cron = fields.Char(
+        string="Cron Expression",
+        required=True,
+        default="0 * * * *",
+        help="minute hour day-of-month month day-of-week, e.g. */5 * * * * "
+        "(every 5 minutes) or 30 2 * * 1-5 (02:30 on weekdays).",
+    )
+    tz = fields.Selection(
+        _tz_get, string="Timezone", required=True, default=lambda self: self.env.user.tz or "UTC"
+    )
+    missed_policy = fields.Selection(
+        [("skip", "Skip to the next run"), ("catch_up", "Run once to catch up")],
+        required=True,
+        default="skip",
+        help="Skip: slots missed while the server was down, or while the previous run "
+        "was still going, are not run. Run once to catch up: they are run once, "
+        "as soon as possible.",
+    )
+    active = fields.Boolean(default=True)
+    next_run = fields.Datetime(readonly=True, index=True, copy=False)
+    last_run = fields.Datetime(readonly=True, copy=False, help="The slot last enqueued.")
+    last_execution_id = fields.Many2one(
+        "iota.script.execution", readonly=True, copy=False, ondelete="set null"
+    )
+    last_state = fields.Selection(related="last_execution_id.state", string="Last State")
+    missed_count = fields.Integer(readonly=True, copy=False, help="Slots skipped so far.")
+    lateness_sec = fields.Integer(
+        string="Lateness (s)", compute="_compute_lateness", help="How late the next run is now."
+    )
+    is_late = fields.Boolean(compute="_compute_lateness")
+
+    @api.depends("script_id.name", "cron")
+    def _compute_name(self):
+        for schedule in self:
+            schedule.name = f"{schedule.script_id.name or ''} ({schedule.cron or ''})"
+
+    def _compute_lateness(self):
+        now = fields.Datetime.now()
+        grace = get_setting(self.env, "schedule_grace_sec")
+        for schedule in self:
+            late = (now - schedule.next_run).total_seconds() if schedule.next_run else 0
+            schedule.lateness_sec = max(0, int(late))
+            schedule.is_late = schedule.active and late > grace
+
+    @api.constrains("cron", "tz")
+    def _check_cron(self):
+        for schedule in self:
+            if not croniter.is_valid(schedule.cron or ""):
+                raise ValidationError(_("%s is not a cron expression.", schedule.cron))
+            if len(schedule.cron.split()) != 5:
+                raise ValidationError(
+                    _("Write five fields: minute hour day-of-month month day-of-week.")
+                )
+
+    # ---- CRUD -------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        schedules = super().create(vals_list)
+        schedules._reset_next_run()
+        return schedules
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"cron", "tz", "active"} & set(vals):
+            self._reset_next_run()
+        return res
+
+    def _reset_next_run(self):
+        now = fields.Datetime.now()
+        for schedule in self:
+            schedule.next_run = schedule.active and next_slot(schedule.cron, schedule.tz, now)
+        self._wake()
+
+    def _wake(self):
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        soonest = [s.next_run for s in self if s.active and s.next_run]
+        if cron and soonest:
+            cron.sudo()._trigger(at=min(soonest))
+
+    # ---- the enqueuer -------------------------------------------------------------
+    @api.model
+    def _cron_enqueue(self):
+        """Enqueues the runs of due schedules, one committed transaction each."""
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            "SELECT id FROM iota_script_schedule "
+            "WHERE active AND next_run <= now() at time zone 'UTC' ORDER BY next_run"
+        )
+        due = [row[0] for row in cr.fetchall()]
+        cr.commit()
+        fired = 0
+        for schedule_id in due:
+            try:
+                fired += self._fire(schedule_id)
+                cr.commit()
+            except pg_errors.SerializationFailure:
+                # another worker handled it between our snapshot and our lock
+                cr.rollback()
+        self.search([("active", "=", True), ("next_run", "!=", False)], limit=1)._wake()
+        cr.commit()
+        self.env["ir.cron"]._notify_progress(done=fired, remaining=0)
+        return fired
+
+    @api.model
+    def _fire(self, schedule_id, now=None):
+        """Handles one due schedule if no one else does; returns 1 if a run was enqueued.
+
+        Must start a transaction: the lock is its first statement, so its
+        snapshot sees the ``next_run`` another worker may have just committed.
+        """
+        cr = self.env.cr
+        now = now or fields.Datetime.now()
+        self.flush_model(["next_run", "active"])
+        cr.execute(
+            """
+            SELECT id FROM iota_script_schedule
+             WHERE id = %s AND active AND next_run <= %s
+             FOR UPDATE SKIP LOCKED
+            """,
+            [schedule_id, now],
+            log_exceptions=False,
+        )
+        if not cr.fetchone():
+            return 0
+        schedule = self.sudo().browse(schedule_id)
+        slot = schedule.next_run
+        # the latest due slot, and how many came before it
+        latest, skipped = slot, 0
+        while True:
+            following = next_slot(schedule.cron, schedule.tz, latest)
+            if following > now:
+                break
+            latest, skipped = following, skipped + 1
+        busy = (
+            self.env["iota.script.execution"]
+            .sudo()
+            .search_count(
+                [("schedule_id", "=", schedule.id), ("state", "in", ("queued", "running"))]
+            )
+        )
+        late = (now - latest).total_seconds() > get_setting(self.env, "schedule_grace_sec")
+        vals = {"next_run": next_slot(schedule.cron, schedule.tz, now)}
+        if busy:
+            if schedule.missed_policy == "catch_up":
+                return 0  # stays due: runs once after the run in progress
+            schedule.write({**vals, "missed_count": schedule.missed_count + skipped + 1})
+            return 0
+        if late and schedule.missed_policy == "skip":
+            schedule.write({**vals, "missed_count": schedule.missed_count + skipped + 1})
+            return 0
+        if schedule.missed_policy == "skip":
+            vals["missed_count"] = schedule.missed_count + skipped
+        script = schedule.script_id
+        if not script.active or script.state != "active":
+            schedule.write(vals)
+            return 0
+        execution = self.env["iota.script.execution"]._enqueue(
+            script,
+            {
+                "type": "cron",
+                "schedule_id": schedule.id,
+                "cron": schedule.cron,
+                "slot": fields.Datetime.to_string(latest),
+            },
+            schedule=schedule,
+        )
+        schedule.write({**vals, "last_run": latest, "last_execution_id": execution.id})
+        return 1
+
+    def action_run_now(self):
+        """Queues a run now, outside the schedule (the slots do not move)."""
+        for schedule in self:
+            schedule.script_id.check_access("read")
+            execution = self.env["iota.script.execution"]._enqueue(
+                schedule.script_id,
+                {"type": "manual", "schedule_id": schedule.id},
+                schedule=schedule,
+            )
+            schedule.sudo().last_execution_id = execution
+        return True

@@ -1,0 +1,340 @@
+"""The event bus end to end: outbox, dispatch, queue, retries, dead letters, replay."""
+
+import json
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.service.model import retrying
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+from ..tools.sentinel import as_engine
+from .common import IotaScriptsCase, RealCursorMixin
+
+POISON = "export default () => { throw new Error('poison'); };"
+ECHO = "export default (ctx) => ({ id: ctx.event.id, payload: ctx.event.payload });"
+IDEMPOTENT = """\
+export default async (ctx) => {
+  const seen = await sdk.cache.incr("seen:" + ctx.event.id);
+  if (seen > 1) return { duplicate: true };
+  await sdk.events.emit("applied.effect", { delivery: ctx.event.id });
+  return { applied: true };
+};
+"""
+PING_PONG = """\
+export default async (ctx) => {
+  await sdk.events.emit("loop.ping", { hop: ctx.event.hop });
+  await sdk.events.emit("loop.ping", { hop: ctx.event.hop });
+};
+"""
+FAST_RETRIES = {"IOTA_SCRIPTS_QUEUE_RETRY_BASE_SEC": "0"}
+
+
+@tagged("post_install", "-at_install")
+class TestEventBus(RealCursorMixin, TransactionCase):
+    def _subscribe(self, pattern, source, **values):
+        script_id = self._committed_script(source, name=f"Handler {pattern}")
+        with self._env() as env:
+            return env["iota.script.subscription"].create(
+                {"event_type": pattern, "script_id": script_id, **values}
+            ).id, script_id
+
+    def _emit(self, event_type, payload, script_id, user=None):
+        with self._env() as env:
+            script = env["iota.script"].browse(script_id)
+            return (
+                as_engine(env["iota.script.event"])
+                ._record(event_type, payload, script=script, user=user or env.user, origin="script")
+                .id
+            )
+
+    def _drain(self, rounds=50):
+        """Dispatches and runs until nothing is left (as the cron jobs would)."""
+        with patch.dict("os.environ", FAST_RETRIES):
+            for _round in range(rounds):
+                with self._env() as env:
+                    dispatched = env["iota.script.delivery"]._cron_dispatch()
+                with self._env() as env:
+                    ran = env["iota.script.execution"]._cron_process_queue(budget_sec=30)
+                if not dispatched and not ran:
+                    return
+        self.fail("the bus did not settle")
+
+    def _deliveries(self, sub_id):
+        with self._env() as env:
+            return env["iota.script.delivery"].search_read(
+                [("subscription_id", "=", sub_id)],
+                ["state", "attempts", "last_error", "version_id", "execution_id", "company_id"],
+                order="id",
+            )
+
+    def test_poison_event_reaches_dead_letters_while_others_flow(self):
+        bad, bad_script = self._subscribe("poison.*", POISON, max_attempts=3)
+        good, good_script = self._subscribe("order.created", ECHO)
+        for i in range(3):
+            self._emit("poison.pill", {"i": i}, bad_script)
+            self._emit("order.created", {"i": i}, good_script)
+        self._drain()
+        dead = self._deliveries(bad)
+        self.assertEqual(len(dead), 3)
+        for delivery in dead:
+            self.assertEqual((delivery["state"], delivery["attempts"]), ("dead", 3))
+            self.assertTrue(delivery["last_error"].startswith("script_error: Error: poison"))
+            self.assertTrue(delivery["version_id"])
+        done = self._deliveries(good)
+        self.assertEqual([d["state"] for d in done], ["done"] * 3)
+        self.assertEqual({d["attempts"] for d in done}, {1})
+        with self._env() as env:
+            for delivery in done:
+                execution = env["iota.script.execution"].browse(delivery["execution_id"][0])
+                result = json.loads(execution.result_json)
+                self.assertEqual(result["id"], delivery["id"], "ctx.event.id is the delivery id")
+                self.assertEqual(execution.trigger, "event")
+            # the handler ran 3 times per poison event, and never in parallel with itself
+            runs = env["iota.script.execution"].search(
+                [("delivery_id", "in", [d["id"] for d in dead])]
+            )
+            self.assertEqual(len(runs), 3)
+            self.assertEqual(set(runs.mapped("attempt")), {3})
+
+    def test_replaying_twice_applies_once_as_the_original_user(self):
+        sub, script_id = self._subscribe("thing.happened", IDEMPOTENT)
+        with self._env() as env:
+            original = env.ref("base.main_company")._iota_scripts_runner_user()
+            admin = env.ref("base.user_admin")
+            original_id, admin_id = original.id, admin.id
+        self._emit("thing.happened", {"n": 1}, script_id, user=original)
+        self._drain()
+        (delivery,) = self._deliveries(sub)
+        self.assertEqual(delivery["state"], "done")
+        for _replay in range(2):
+            with self._env() as env:
+                env["iota.script.delivery"].with_user(admin_id).browse(
+                    delivery["id"]
+                ).action_replay()
+            self._drain()
+        with self._env() as env:
+            record = env["iota.script.delivery"].browse(delivery["id"])
+            self.assertEqual((record.state, record.replay_count), ("done", 2))
+            applied = env["iota.script.event"].search([("type", "=", "applied.effect")])
+            applied = applied.filtered(
+                lambda e: json.loads(e.payload_json)["delivery"] == delivery["id"]
+            )
+            self.assertEqual(len(applied), 1, "the effect is applied once")
+            runs = env["iota.script.execution"].search([("delivery_id", "=", delivery["id"])])
+            self.assertEqual(len(runs), 3)
+            self.assertEqual(set(runs.mapped("state")), {"succeeded"})
+            self.assertEqual(runs.triggered_by_id.ids, [original_id], "never the replaying admin")
+            self.assertNotEqual(original_id, admin_id)
+
+    def test_loop_guard_stops_a_handler_that_emits_what_it_handles(self):
+        sub, script_id = self._subscribe("loop.ping", PING_PONG)
+        self._emit("loop.ping", {}, script_id)
+        with patch.dict("os.environ", {"IOTA_SCRIPTS_EVENT_MAX_HOPS": "3"}):
+            self._drain()
+        deliveries = self._deliveries(sub)
+        done = [d for d in deliveries if d["state"] == "done"]
+        dead = [d for d in deliveries if d["state"] == "dead"]
+        self.assertEqual(len(done), 1 + 2 + 4 + 8)  # hops 0..3
+        self.assertEqual(len(dead), 16)  # hop 4: stopped
+        self.assertTrue(all(d["last_error"].startswith("loop_guard") for d in dead))
+        with self._env() as env:
+            self.assertFalse(
+                env["iota.script.event"].search_count([("type", "=", "loop.ping"), ("hop", ">", 4)])
+            )
+
+    def test_request_replayed_on_serialization_failure_sends_one_event(self):
+        script_id = self._committed_script(ECHO, name="Outbox")
+        tries = []
+        with (
+            self._env() as env,
+            patch("odoo.service.model.time.sleep"),
+            mute_logger("odoo.sql_db"),
+        ):
+
+            def request():
+                tries.append(1)
+                # the request reads the script (its snapshot starts here)...
+                env.cr.execute("SELECT id FROM iota_script WHERE id = %s", [script_id])
+                as_engine(env["iota.script.event"])._record(
+                    "request.done",
+                    {"try": len(tries)},
+                    script=env["iota.script"].browse(script_id),
+                    user=env.user,
+                    origin="system",
+                )
+                env.flush_all()
+                if len(tries) == 1:
+                    # ...while another request changes it and commits
+                    with self._env() as other:
+                        other.cr.execute(
+                            "UPDATE iota_script SET description = 'other' WHERE id = %s",
+                            [script_id],
+                        )
+                env.cr.execute(
+                    "UPDATE iota_script SET description = 'mine' WHERE id = %s", [script_id]
+                )
+                return True
+
+            self.assertTrue(retrying(request, env))
+        self.assertEqual(len(tries), 2, "Odoo replayed the request")
+        with self._env() as env:
+            events = env["iota.script.event"].search(
+                [("type", "=", "request.done"), ("script_id", "=", script_id)]
+            )
+            self.assertEqual([json.loads(e.payload_json)["try"] for e in events], [2])
+
+
+@tagged("post_install", "-at_install")
+class TestEventBusAccess(IotaScriptsCase):
+    def test_replay_refused_to_another_company(self):
+        script_b = self._script(ECHO, company=self.company_b)
+        event = as_engine(self.env["iota.script.event"])._record(
+            "x.y", {}, script=script_b, user=self.dev_b, origin="script"
+        )
+        delivery = as_engine(self.env["iota.script.delivery"]).create(
+            {
+                "event_id": event.id,
+                "script_id": script_b.id,
+                "company_id": self.company_b.id,
+                "user_id": self.dev_b.id,
+                "state": "dead",
+            }
+        )
+        with self.assertRaises(AccessError):
+            delivery.with_user(self.dev_a).action_replay()
+        self.assertFalse(
+            self.env["iota.script.execution"].search([("delivery_id", "=", delivery.id)])
+        )
+
+    def _dead_delivery(self, script, event_type, user):
+        event = as_engine(self.env["iota.script.event"])._record(
+            event_type, {"t": event_type}, script=script, user=user, origin="script"
+        )
+        return as_engine(self.env["iota.script.delivery"]).create(
+            {
+                "event_id": event.id,
+                "script_id": script.id,
+                "company_id": script.company_id.id,
+                "user_id": user.id,
+                "state": "dead",
+            }
+        )
+
+    def test_replay_range_by_type_as_the_original_user(self):
+        script = self._script(ECHO)
+        wanted = self._dead_delivery(script, "order.created", self.user_a)
+        other = self._dead_delivery(script, "invoice.created", self.user_a)
+        now = fields.Datetime.now()
+        replayed = (
+            self.env["iota.script.delivery"]
+            .with_user(self.dev_a)
+            ._replay_range("order.*", now - timedelta(hours=1), now + timedelta(hours=1))
+        )
+        self.assertEqual(replayed, wanted)
+        self.assertEqual((wanted.state, wanted.replay_count), ("queued", 1))
+        self.assertEqual(wanted.execution_id.state, "queued")
+        self.assertEqual(wanted.execution_id.triggered_by_id, self.user_a)
+        self.assertEqual(other.state, "dead")
+        self.assertFalse(other.execution_id)
+        # the same from the dialog
+        wizard = (
+            self.env["iota.script.replay.wizard"]
+            .with_user(self.dev_a)
+            .create({"event_type": "invoice.created", "date_from": now - timedelta(hours=1)})
+        )
+        wizard.action_replay()
+        self.assertEqual((other.state, other.execution_id.triggered_by_id), ("queued", self.user_a))
+
+    def test_subscription_patterns_and_filters(self):
+        script = self._script(ECHO)
+        Sub = self.env["iota.script.subscription"]
+        star = Sub.create({"event_type": "partner.*", "script_id": script.id})
+        filtered = Sub.create(
+            {
+                "event_type": "*",
+                "script_id": script.id,
+                "payload_filter": '{"country": "BE", "customer.vip": true}',
+            }
+        )
+        self.assertTrue(star._matches("partner.created", {}))
+        self.assertFalse(star._matches("partners.created", {}))
+        self.assertTrue(filtered._matches("a", {"country": "BE", "customer": {"vip": True}}))
+        self.assertFalse(filtered._matches("a", {"country": "BE", "customer": {"vip": False}}))
+        self.assertFalse(filtered._matches("a", {"country": "BE"}))
+
+    def test_rolled_back_event_leaves_nothing(self):
+        script = self._script(ECHO)
+        self.env["iota.script.subscription"].create(
+            {"event_type": "*.event", "script_id": script.id}
+        )
+        Event = as_engine(self.env["iota.script.event"])
+        cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch")
+        # as in a new transaction: no dispatch trigger yet
+        self.env.cr.postcommit.data.pop("iota_scripts.dispatch_trigger", None)
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
+        with self.assertRaises(ZeroDivisionError), self.env.cr.savepoint():
+            Event._record("gone.event", {}, script=script, user=self.env.user, origin="system")
+            1 / 0  # noqa: B018
+        self.assertFalse(Event.search([("type", "=", "gone.event")]))
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers
+        )
+        # the next event of the transaction still wakes the dispatcher
+        Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
+        Event._record("kept.event", {}, script=script, user=self.env.user, origin="system")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
+        )
+        # nobody listens to this one: it waits for the dispatcher's round
+        Event._record("unheard.thing", {}, script=script, user=self.env.user, origin="system")
+        self.assertEqual(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestRecordEvents(IotaScriptsCase):
+    def test_partner_created_reaches_its_subscriber(self):
+        handler = self._script(ECHO)
+        sub = self.env["iota.script.subscription"].create(
+            {"event_type": "partner.created", "script_id": handler.id}
+        )
+        self.env["base.automation"].create(
+            {
+                "name": "partner.created",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "trigger": "on_create",
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "emit partner.created",
+                            "model_id": self.env["ir.model"]._get_id("res.partner"),
+                            "state": "iota_event",
+                            "iota_event_type": "partner.created",
+                        },
+                    )
+                ],
+            }
+        )
+        partner = self.env["res.partner"].create({"name": "New", "company_id": self.company_a.id})
+        event = self.env["iota.script.event"].search([("type", "=", "partner.created")])
+        self.assertEqual(len(event), 1)
+        self.assertEqual(event.company_id, self.company_a)
+        self.assertEqual(json.loads(event.payload_json)["id"], partner.id)
+        self.env["iota.script.delivery"]._dispatch_batch(500)
+        delivery = self.env["iota.script.delivery"].search([("subscription_id", "=", sub.id)])
+        self.assertEqual(delivery.state, "queued")
+        self.assertEqual(delivery.execution_id.state, "queued")
+        self.assertEqual(delivery._ctx_event()["payload"]["id"], partner.id)
+        self.assertEqual(event.state, "done")
+        # a partner of another company does not reach company A's handler
+        self.env["res.partner"].create({"name": "Other", "company_id": self.company_b.id})
+        self.env["iota.script.delivery"]._dispatch_batch(500)
+        self.assertEqual(
+            self.env["iota.script.delivery"].search_count([("subscription_id", "=", sub.id)]), 1
+        )
