@@ -159,6 +159,15 @@ class TestSdkDb(IotaScriptsCase):
                 inject,
             ],
             ["read_via_call", "call", "res.partner", "read", [b], [["name"]]],
+            [
+                "name_search_company_b",
+                "call",
+                "res.partner",
+                "name_search",
+                [],
+                [self.company_b.name],
+            ],
+            ["panel", "call", "res.partner", "search_panel_select_range", [], ["parent_id"]],
             ["with_company", "call", "res.partner", "with_company", [b], [self.company_b.id]],
             ["sudo", "call", "res.partner", "sudo", [b]],
             ["with_user", "call", "res.partner", "with_user", [b], [1]],
@@ -220,10 +229,12 @@ class TestSdkDb(IotaScriptsCase):
             self.assertDenied(out["read_direct"])
             self.assertEqual(out["search_read"]["value"], [])
             self.assertEqual([c["name"] for c in out["companies"]["value"]], [self.company_a.name])
-            self.assertEqual(out["name_search_injected"]["value"], [])
+            self.assertDenied(out["name_search_injected"])
             self.assertEqual(out["users_b"]["value"], [])
             for name in (
                 "read_via_call",
+                "name_search_company_b",
+                "panel",
                 "with_company",
                 "sudo",
                 "with_user",

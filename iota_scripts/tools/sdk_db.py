@@ -196,6 +196,13 @@ REFUSED_METHODS = frozenset(
         "write",
         "unlink",
         "fetch",
+        # Name and panel look-ups read records outside db.search's company
+        # scope (partners Odoo shares between companies): use db.searchRead.
+        "name_search",
+        "search_panel_select_range",
+        "search_panel_select_multi_range",
+        "read_progress_bar",
+        "onchange",
         "copy_data",
         "fields_view_get",
         "get_views",
