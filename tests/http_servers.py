@@ -325,7 +325,35 @@ class _HTTPServer(ThreadingHTTPServer):
         """Clients that give up mid-response are expected in these tests: stay quiet."""
 
 
-class LoopbackServer:
+class _Serving:
+    """Start/close/context-manager for a socketserver held in ``self._server``."""
+
+    _server: socketserver.BaseServer
+    _thread: threading.Thread | None
+    stop_event: threading.Event
+
+    def start(self) -> Any:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": _POLL}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(5)
+        self._server.server_close()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LoopbackServer(_Serving):
     """A threaded HTTP(S) server on a loopback address that counts its hits.
 
     Use as a context manager (or call :meth:`start` / :meth:`close`). ``routes`` maps a path
@@ -353,32 +381,10 @@ class LoopbackServer:
         self._lock = threading.Lock()
         if tls is not None:
             tls.sni_callback = self._sni_callback
-        self._httpd = _HTTPServer((host, port), self)
+        self._server = _HTTPServer((host, port), self)
         self.host = host
-        self.port = int(self._httpd.server_address[1])
+        self.port = int(self._server.server_address[1])
         self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> LoopbackServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": _POLL}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self.stop_event.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(5)
-        self._httpd.server_close()
-
-    def __enter__(self) -> LoopbackServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -494,7 +500,7 @@ class _ProxyServer(socketserver.ThreadingTCPServer):
         """Quiet, like the HTTP server."""
 
 
-class ConnectProxy:
+class ConnectProxy(_Serving):
     """CONNECT-only egress proxy on 127.0.0.1.
 
     ``hits`` counts TCP connections, ``connects`` lists the request targets (``"ip:port"``
@@ -528,26 +534,6 @@ class ConnectProxy:
     def _record(self, target: str) -> None:
         with self._lock:
             self.connects.append(target)
-
-    def start(self) -> ConnectProxy:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": _POLL}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        self.stop_event.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-        self._server.server_close()
-
-    def __enter__(self) -> ConnectProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------
