@@ -37,6 +37,7 @@ and resource usage.
         "wizard/iota_script_run_wizard_views.xml",
         "wizard/iota_script_replay_wizard_views.xml",
         "views/iota_script_views.xml",
+        "views/iota_script_filters_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",

@@ -4,6 +4,7 @@ from . import (
     iota_script_endpoint,
     iota_script_event,
     iota_script_execution,
+    iota_script_filters,
     iota_script_queue,
     iota_script_schedule,
     iota_script_subscription,

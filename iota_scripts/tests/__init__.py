@@ -7,6 +7,7 @@ from . import (
     test_ir_actions_server,
     test_queue,
     test_schedule,
+    test_script_filters,
     test_sdk_db,
     test_settings,
     test_ui,
