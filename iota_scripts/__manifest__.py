@@ -40,6 +40,7 @@ and resource usage.
         "views/iota_script_views.xml",
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
+        "views/iota_script_dashboard_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
@@ -49,6 +50,9 @@ and resource usage.
         "demo/iota_script_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "iota_scripts/static/src/dashboard/**/*",
+        ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],

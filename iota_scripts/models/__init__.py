@@ -6,6 +6,7 @@ from . import (
     iota_script_event,
     iota_script_execution,
     iota_script_execution_alert,
+    iota_script_execution_dashboard,
     iota_script_filters,
     iota_script_queue,
     iota_script_schedule,

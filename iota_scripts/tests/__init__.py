@@ -1,5 +1,6 @@
 from . import (
     test_alert_rule,
+    test_dashboard,
     test_endpoint_http,
     test_events,
     test_iota_script_endpoint,
@@ -12,5 +13,6 @@ from . import (
     test_sdk_db,
     test_settings,
     test_ui,
+    test_ui_dashboard,
     test_views,
 )
