@@ -154,7 +154,10 @@ class TestAlertRule(IotaScriptsCase):
         self._runs(self.script, ["failed"] * 4)
         self.assertFalse(self.Rule._cron_evaluate())
         self._runs(self.script, ["succeeded"])
-        self.assertEqual(len(self.Rule._cron_evaluate()), 1)
+        # through the scheduled action itself
+        self.env.ref("iota_scripts.iota_script_alert_rule_cron").method_direct_trigger()
+        self.assertEqual(len(self._activities(self.script)), 1)
+        self.assertEqual(len(self.Rule.search([("script_id", "=", self.script.id)]).alert_ids), 1)
 
     def test_failed_run_wakes_the_job(self):
         """A run that fails through the engine triggers the alert job (only when rules exist)."""
@@ -195,3 +198,15 @@ class TestAlertRule(IotaScriptsCase):
                 self.Rule.create({**values, **bad})
         with self.assertRaises(ValidationError):
             self.Rule.create({**values, "kind": "error_rate", "error_rate_pct": 100})
+
+    def test_views_load(self):
+        for user in (self.dev_a, self.admin_a):
+            for model, types in (
+                ("iota.script.alert.rule", ["list", "form", "search"]),
+                ("iota.script", ["list", "form", "search"]),
+            ):
+                views = self.env[model].with_user(user).get_views([(False, t) for t in types])
+                self.assertEqual(set(views["views"]), set(types), model)
+        arch = self.env["iota.script"].get_views([(False, "search")])["views"]["search"]["arch"]
+        for name in ("trigger_endpoint", "last_run_failed", "never_ran", "late_schedule"):
+            self.assertIn(f'name="{name}"', arch)

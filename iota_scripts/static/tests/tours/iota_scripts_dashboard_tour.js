@@ -99,5 +99,44 @@ registry.category("web_tour.tours").add("iota_scripts_dashboard_tour", {
             content: "The queued runs are listed",
             trigger: ".o_list_view .o_data_row:contains('Dashboard steady')",
         },
+        // The script list: filter on the last run, failing rows in red.
+        {
+            content: "Open the scripts",
+            trigger: ".o_main_navbar",
+            run: "goToUrl /odoo/action-iota_scripts.iota_script_action",
+        },
+        {
+            content: "The failing script is shown in red, the other one is not",
+            trigger:
+                ".o_list_view .o_data_row.text-danger:contains('Dashboard failing')" +
+                ":not(:contains('Dashboard steady'))",
+        },
+        {
+            trigger: ".o_list_view .o_data_row:not(.text-danger):contains('Dashboard steady')",
+        },
+        {
+            content: "Open the filters",
+            trigger: ".o_control_panel .o_searchview_dropdown_toggler",
+            run: "click",
+        },
+        {
+            content: "Filter on the last run failing",
+            trigger: ".o_filter_menu .o_menu_item:contains('Last Run Failed')",
+            run: "click",
+        },
+        {
+            content: "Only the failing script is left",
+            // matches once the list has reloaded without the steady script
+            trigger:
+                ".o_list_view:not(:has(.o_data_row:contains('Dashboard steady')))" +
+                " .o_data_row:contains('Dashboard failing')",
+            run() {
+                const rows = document.querySelectorAll(".o_list_view .o_data_row");
+                if (rows.length !== 1) {
+                    throw new Error(`expected 1 script, got ${rows.length}`);
+                }
+            },
+        },
+        screenshot("scripts_filtered"),
     ],
 });
