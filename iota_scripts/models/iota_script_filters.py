@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from odoo import _, fields, models
+from odoo import SUPERUSER_ID, _, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -54,7 +54,7 @@ class IotaScript(models.Model):
         string="Responsible",
         index=True,
         tracking=True,
-        default=lambda self: self.env.user,
+        default=lambda self: self._default_user_id(),
         domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
         help="Receives the to-dos of alert rules about this script.",
     )
@@ -78,6 +78,12 @@ class IotaScript(models.Model):
     has_late_schedule = fields.Boolean(
         "Late Schedule", compute="_compute_has_late_schedule", search="_search_has_late_schedule"
     )
+
+    def _default_user_id(self):
+        # Not the superuser: installing this field would otherwise fill it
+        # with OdooBot on every existing script; left empty, the responsible
+        # is the creator (see _responsible).
+        return self.env.user if self.env.uid != SUPERUSER_ID else False
 
     # ---- trigger types ------------------------------------------------------------
     def _trigger_script_ids(self, kind) -> SQL:
@@ -242,6 +248,10 @@ class IotaScript(models.Model):
         return [("id", "in" if late else "not in", query.subselect("script_id"))]
 
     def _responsible(self):
-        """The user who gets this script's alerts: its responsible, else its creator."""
+        """The user who gets this script's alerts: its responsible, else its creator.
+
+        (OdooBot, the creator of scripts made by data files or by code running
+        as superuser, is inactive: such scripts get messages, no to-do.)
+        """
         self.ensure_one()
         return self.user_id or self.create_uid

@@ -56,6 +56,9 @@ class TestAlertRule(IotaScriptsCase):
     def test_responsible_defaults_to_the_creator(self):
         self.assertEqual(self.script.user_id, self.dev_a)
         self.assertEqual(self.script._responsible(), self.dev_a)
+        # made as superuser (data files, code): no responsible, the creator answers
+        self.assertFalse(self.other.user_id)
+        self.assertEqual(self.other._responsible(), self.other.create_uid)
 
     def test_failures_rule_fires_once_then_cools_down(self):
         rule = self.Rule.create(
