@@ -74,3 +74,19 @@ class TestUiDashboard(HttpCase):
                 "iota_scripts_dashboard_tour",
                 login="iota_dash_dev",
             )
+
+    def test_dashboard_empty_tour(self):
+        """A user (not a developer) of a company where nothing ran sees the empty state."""
+        company = self.env["res.company"].create({"name": "IOTA Quiet Co"})
+        new_test_user(
+            self.env,
+            "iota_dash_user",
+            groups="base.group_user,iota_scripts.iota_scripts_group_user",
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+        )
+        self.start_tour(
+            "/odoo/action-iota_scripts.iota_script_dashboard_action",
+            "iota_scripts_dashboard_empty_tour",
+            login="iota_dash_user",
+        )

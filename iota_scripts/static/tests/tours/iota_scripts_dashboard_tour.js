@@ -140,3 +140,34 @@ registry.category("web_tour.tours").add("iota_scripts_dashboard_tour", {
         screenshot("scripts_filtered"),
     ],
 });
+
+registry.category("web_tour.tours").add("iota_scripts_dashboard_empty_tour", {
+    url: "/odoo/action-iota_scripts.iota_script_dashboard_action",
+    steps: () => [
+        {
+            content: "The dashboard says that nothing ran",
+            trigger: ".o_iota_scripts_dashboard .o_iota_scripts_dashboard_empty",
+        },
+        kpi("runs", "0"),
+        kpi("error_rate", "–"),
+        {
+            content: "No chart is drawn",
+            trigger: ".o_iota_scripts_dashboard:not(:has(canvas))",
+        },
+        {
+            content: "Users who may not read deliveries see no dead-letter card",
+            trigger: ".o_iota_scripts_dashboard:not(:has([data-kpi=dead_letters]))",
+        },
+        {
+            content: "The other periods are empty too",
+            trigger: ".o_iota_scripts_dashboard_periods button[data-period='30']",
+            run: "click",
+        },
+        {
+            trigger: ".o_iota_scripts_dashboard_periods button.btn-primary[data-period='30']",
+        },
+        {
+            trigger: ".o_iota_scripts_dashboard .o_iota_scripts_dashboard_empty",
+        },
+    ],
+});
