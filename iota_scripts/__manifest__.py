@@ -28,6 +28,7 @@ and resource usage.
         "security/ir.model.access.csv",
         "security/iota_scripts_rules.xml",
         "data/ir_cron_data.xml",
+        "data/iota_script_alert_data.xml",
         "views/iota_script_tag_views.xml",
         "views/iota_script_version_views.xml",
         "views/iota_script_execution_views.xml",
@@ -37,6 +38,9 @@ and resource usage.
         "wizard/iota_script_run_wizard_views.xml",
         "wizard/iota_script_replay_wizard_views.xml",
         "views/iota_script_views.xml",
+        "views/iota_script_filters_views.xml",
+        "views/iota_script_alert_rule_views.xml",
+        "views/iota_script_dashboard_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
@@ -46,6 +50,9 @@ and resource usage.
         "demo/iota_script_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "iota_scripts/static/src/dashboard/**/*",
+        ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],

@@ -1,9 +1,13 @@
 from . import (
     iota_script,
+    iota_script_alert_rule,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_event,
     iota_script_execution,
+    iota_script_execution_alert,
+    iota_script_execution_dashboard,
+    iota_script_filters,
     iota_script_queue,
     iota_script_schedule,
     iota_script_subscription,

@@ -1,4 +1,6 @@
 from . import (
+    test_alert_rule,
+    test_dashboard,
     test_endpoint_http,
     test_events,
     test_iota_script_endpoint,
@@ -7,8 +9,10 @@ from . import (
     test_ir_actions_server,
     test_queue,
     test_schedule,
+    test_script_filters,
     test_sdk_db,
     test_settings,
     test_ui,
+    test_ui_dashboard,
     test_views,
 )

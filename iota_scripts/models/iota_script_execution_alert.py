@@ -1,0 +1,38 @@
+"""Failed runs wake the alert rules job (see ``iota_script_alert_rule.py``)."""
+
+from __future__ import annotations
+
+from odoo import models
+
+from ..tools.run_states import ERROR_STATES
+from .iota_script_alert_rule import CRON_XMLID
+
+
+class IotaScriptExecution(models.Model):
+    _inherit = "iota.script.execution"
+
+    def _finish(self, result):
+        execution = super()._finish(result)
+        if execution.state in ERROR_STATES:
+            execution._wake_alert_rules()
+        return execution
+
+    def _wake_alert_rules(self):
+        """Wakes the alert job after this transaction when the company has rules.
+
+        At most once per transaction (a failing automation over many records
+        makes one wake-up, not one per run); one indexed count otherwise.
+        """
+        # postcommit.data lives as long as the transaction (precommit.data is
+        # emptied by every flush, e.g. at each run's savepoint)
+        woken = self.env.cr.postcommit.data.setdefault("iota_scripts.alert_woken", set())
+        company = self.sudo().company_id.id
+        if company in woken:
+            return
+        woken.add(company)
+        rules = self.env["iota.script.alert.rule"].sudo()
+        if not rules.search_count([("company_id", "=", company)], limit=1):
+            return
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()

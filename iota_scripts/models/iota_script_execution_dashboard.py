@@ -1,0 +1,248 @@
+"""The dashboard's data: one JSON-RPC call, ``get_dashboard_data(period_days)``.
+
+What it counts
+--------------
+Runs are executions whose ``date_start`` falls in the last ``period_days``
+days (1, 7 or 30), bucketed by hour (1 day) or by day (7, 30 days) in the
+user's time zone. A run is *finished* when it succeeded or failed; it
+*failed* in the states ``failed``, ``timed_out`` and ``dead``. The error rate
+is failed / finished, in percent (``None`` when nothing finished). Queued,
+running and cancelled runs count in "runs per day" only.
+
+Durations (``wall_ms``), CPU time (``cpu_ms``) and peak heap
+(``heap_peak_bytes``) are summarised per script over finished runs with
+PostgreSQL's ``percentile_cont`` (linear interpolation between the closest
+ranks, as Python's ``statistics.quantiles(method="inclusive")``).
+
+Scoping
+-------
+The SQL reads only the ids returned by ``_search`` on executions: access
+rights and record rules apply, and the domain pins the companies to
+``self.env.companies`` (the company switcher). Nothing here runs as
+superuser. Queue depth and dead letters are ORM counts under the same rules;
+dead deliveries are ``None`` for users who may not read deliveries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytz
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..tools.run_states import ERROR_STATES, FINISHED_STATES
+
+PERIODS_DAYS = (1, 7, 30)
+#: How many scripts the per-script charts show.
+TOP_SCRIPTS = 10
+
+
+def _pct(part, whole):
+    return round(100.0 * part / whole, 2) if whole else None
+
+
+class IotaScriptExecution(models.Model):
+    _inherit = "iota.script.execution"
+
+    @api.model
+    def get_dashboard_data(self, period_days=7):
+        """The dashboard's numbers for the last ``period_days`` (1, 7 or 30) days.
+
+        Returns a JSON-able dict: ``period_days``, ``bucket`` ("hour"/"day"),
+        ``buckets`` (labels, local time), ``states`` ([key, label] pairs),
+        ``runs_by_state`` ({state: [count per bucket]}), ``error_rate``
+        ([percent or None per bucket]), ``totals``, ``scripts`` (per script:
+        runs, errors, error_rate, p50/p95 of wall_ms, cpu_ms and
+        heap_peak_bytes; the ``TOP_SCRIPTS`` busiest), ``top_failing`` (the
+        scripts with the most failed runs), ``queue`` (queued, running,
+        dead runs: not limited to the period) and ``dead_letters``.
+        Raises UserError for any other period.
+        """
+        if isinstance(period_days, bool) or period_days not in PERIODS_DAYS:
+            raise UserError(
+                _("The period must be one of %(periods)s days.", periods=list(PERIODS_DAYS))
+            )
+        tz_name = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        if tz_name not in pytz.all_timezones_set:
+            tz_name = "UTC"
+        tz = pytz.timezone(tz_name)
+        bucket = "hour" if period_days == 1 else "day"
+        now = fields.Datetime.now()
+        since = now - timedelta(days=period_days)
+        # the SQL below reads these columns directly: write pending changes first
+        self.flush_model(
+            [
+                "script_id",
+                "company_id",
+                "state",
+                "date_start",
+                "wall_ms",
+                "cpu_ms",
+                "heap_peak_bytes",
+            ]
+        )
+        query = self._search(
+            [("company_id", "in", self.env.companies.ids), ("date_start", ">=", since)]
+        )
+        ids = query.subselect()
+        local = SQL("timezone(%s, timezone('UTC', e.date_start))", tz_name)
+
+        # 1. runs per bucket and state
+        self.env.cr.execute(
+            SQL(
+                """SELECT date_trunc(%s, %s) AS b, e.state, count(*)
+                     FROM iota_script_execution e WHERE e.id IN %s GROUP BY 1, 2""",
+                bucket,
+                local,
+                ids,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        labels = self._dashboard_buckets(since, now, tz, bucket)
+        index = {label: i for i, label in enumerate(labels)}
+        states = self._fields["state"]._description_selection(self.env)
+        by_state = {key: [0] * len(labels) for key, _label in states}
+        for start, state, count in rows:
+            i = index.get(self._dashboard_label(start, bucket))
+            if i is not None:
+                by_state[state][i] += count
+        error_rate = []
+        for i in range(len(labels)):
+            errors = sum(by_state[s][i] for s in ERROR_STATES)
+            finished = errors + by_state["succeeded"][i]
+            error_rate.append(_pct(errors, finished))
+
+        # 2. per script
+        finished = SQL("e.state IN %s", FINISHED_STATES)
+
+        def pct(p, column):
+            return SQL(
+                "percentile_cont(%s) WITHIN GROUP (ORDER BY %s) FILTER (WHERE %s)",
+                p,
+                SQL.identifier("e", column),
+                finished,
+            )
+
+        self.env.cr.execute(
+            SQL(
+                """SELECT e.script_id, count(*), count(*) FILTER (WHERE e.state IN %s),
+                          count(*) FILTER (WHERE %s),
+                          %s, %s, %s, %s, %s, %s
+                     FROM iota_script_execution e WHERE e.id IN %s
+                    GROUP BY e.script_id""",
+                ERROR_STATES,
+                finished,
+                pct(0.5, "wall_ms"),
+                pct(0.95, "wall_ms"),
+                pct(0.5, "cpu_ms"),
+                pct(0.95, "cpu_ms"),
+                pct(0.5, "heap_peak_bytes"),
+                pct(0.95, "heap_peak_bytes"),
+                ids,
+            )
+        )
+        per_script = self.env.cr.fetchall()
+        names = {
+            script.id: script.display_name
+            for script in self.env["iota.script"]
+            .with_context(active_test=False)
+            .browse([row[0] for row in per_script])
+        }
+        scripts = [
+            {
+                "script_id": script_id,
+                "name": names.get(script_id, str(script_id)),
+                "runs": runs,
+                "errors": errors,
+                "finished": done,
+                "error_rate": _pct(errors, done),
+                "wall_ms_p50": p50,
+                "wall_ms_p95": p95,
+                "cpu_ms_p50": c50,
+                "cpu_ms_p95": c95,
+                "heap_bytes_p50": h50,
+                "heap_bytes_p95": h95,
+            }
+            for script_id, runs, errors, done, p50, p95, c50, c95, h50, h95 in per_script
+        ]
+        busiest = sorted(scripts, key=lambda s: (-s["runs"], s["name"]))[:TOP_SCRIPTS]
+        failing = sorted(
+            (s for s in scripts if s["errors"]), key=lambda s: (-s["errors"], s["name"])
+        )[:TOP_SCRIPTS]
+
+        total_errors = sum(s["errors"] for s in scripts)
+        total_finished = sum(s["finished"] for s in scripts)
+        return {
+            "period_days": period_days,
+            "bucket": bucket,
+            "tz": tz_name,
+            "since": fields.Datetime.to_string(since),
+            "error_states": list(ERROR_STATES),
+            "buckets": labels,
+            "states": [list(pair) for pair in states],
+            "runs_by_state": by_state,
+            "error_rate": error_rate,
+            "totals": {
+                "runs": sum(s["runs"] for s in scripts),
+                "finished": total_finished,
+                "errors": total_errors,
+                "error_rate": _pct(total_errors, total_finished),
+            },
+            "scripts": busiest,
+            "top_failing": failing,
+            "queue": self._dashboard_queue(),
+            "dead_letters": self._dashboard_dead_letters(),
+        }
+
+    # ---- helpers ---------------------------------------------------------------------
+    @api.model
+    def _dashboard_label(self, local_start: datetime, bucket: str) -> str:
+        return local_start.strftime("%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
+
+    @api.model
+    def _dashboard_buckets(self, since, now, tz, bucket) -> list[str]:
+        """Every bucket label from ``since`` to ``now`` (UTC, naive), in local time."""
+        step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+        start = pytz.utc.localize(since).astimezone(tz).replace(tzinfo=None, minute=0, second=0)
+        start = start.replace(microsecond=0)
+        if bucket == "day":
+            start = start.replace(hour=0)
+        end = pytz.utc.localize(now).astimezone(tz).replace(tzinfo=None)
+        labels = []
+        while start <= end:
+            label = self._dashboard_label(start, bucket)
+            if not labels or labels[-1] != label:
+                labels.append(label)
+            start += step
+        return labels
+
+    @api.model
+    def _dashboard_queue(self):
+        counts = dict(
+            self._read_group(
+                [
+                    ("company_id", "in", self.env.companies.ids),
+                    ("state", "in", ("queued", "running", "dead")),
+                ],
+                ["state"],
+                ["__count"],
+            )
+        )
+        queued, running = counts.get("queued", 0), counts.get("running", 0)
+        return {
+            "queued": queued,
+            "running": running,
+            "depth": queued + running,
+            "dead_runs": counts.get("dead", 0),
+        }
+
+    @api.model
+    def _dashboard_dead_letters(self):
+        Delivery = self.env["iota.script.delivery"]
+        if not Delivery.has_access("read"):
+            return None
+        return Delivery.search_count(
+            [("company_id", "in", self.env.companies.ids), ("state", "=", "dead")]
+        )
