@@ -97,7 +97,7 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _SECRET_KEY = re.compile(r"pass|secret|token|api[-_]?key|authorization|signature|cookie", re.I)
 _ALLOWED_REQUEST_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature"
 
-_limiters: dict[tuple[str | None, str], object] = {}
+_limiters: dict[tuple[str | None, str, str], object] = {}
 _limiters_lock = threading.Lock()
 
 
@@ -110,14 +110,21 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _limiter(redis_url: str | None, policy: str):
-    """The process-wide RateLimiter for a (Redis URL, outage policy) pair."""
+def _limiter(redis_url: str | None, policy: str, algorithm: str):
+    """The process-wide RateLimiter for a (Redis URL, outage policy, algorithm).
+
+    Each algorithm has its own key namespace: a GCRA key is a Redis string, a
+    sliding-window key a ZSET, and switching an endpoint's algorithm must not
+    meet the other's value (WRONGTYPE)."""
     from iota_scripts_sdk._ratelimit import RateLimiter
 
-    key = (redis_url, policy)
+    key = (redis_url, policy, algorithm)
     with _limiters_lock:
         if key not in _limiters:
-            _limiters[key] = RateLimiter(redis_url, on_unavailable=policy, namespace="iota:api")
+            namespace = "iota:api" if algorithm == "gcra" else "iota:api:w"
+            _limiters[key] = RateLimiter(
+                redis_url, on_unavailable=policy, namespace=namespace, algorithm=algorithm
+            )
         return _limiters[key]
 
 
@@ -357,9 +364,9 @@ class IotaApiController(http.Controller):
         user, client = self._iota_authenticate(endpoint, origin, origin_allowed)
 
         redis_url = get_setting(request.env, "redis_url")
-        decision = _limiter(redis_url, endpoint.rate_limit_on_unavailable).check(
-            f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60
-        )
+        decision = _limiter(
+            redis_url, endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
+        ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:
             if decision.degraded:

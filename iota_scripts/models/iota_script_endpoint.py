@@ -29,6 +29,7 @@ import secrets
 from datetime import timedelta
 
 import jsonschema
+from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
@@ -81,6 +82,18 @@ class IotaScriptEndpoint(models.Model):
     )
     rate_limit_per_min = fields.Integer(
         string="Rate Limit (per minute per client)", required=True, default=60
+    )
+    rate_limit_algorithm = fields.Selection(
+        [
+            ("sliding_window", "Exact (sliding window)"),
+            ("gcra", "Smooth (GCRA, allows bursts)"),
+        ],
+        string="Rate Limit Algorithm",
+        required=True,
+        default="sliding_window",
+        help="Exact: never more than the limit in any 60 seconds (at most 100000 per minute). "
+        "Smooth: a burst of the limit, then one request per 60/limit seconds; up to about "
+        "twice the limit within one minute.",
     )
     rate_limit_on_unavailable = fields.Selection(
         [
@@ -219,12 +232,25 @@ class IotaScriptEndpoint(models.Model):
         if name != "iota_api_dispatch" and not isinstance(owner, IotaApiController):
             raise ValidationError(_("%s collides with a core route.", full))
 
-    @api.constrains("rate_limit_per_min", "max_body_bytes", "hmac_max_skew_sec")
+    @api.constrains(
+        "rate_limit_per_min", "rate_limit_algorithm", "max_body_bytes", "hmac_max_skew_sec"
+    )
     def _check_limits(self):
         for endpoint in self:
             if not 1 <= endpoint.rate_limit_per_min <= 1_000_000:
                 raise ValidationError(
                     _("The rate limit must be from 1 to 1000000 requests per minute.")
+                )
+            if (
+                endpoint.rate_limit_algorithm == "sliding_window"
+                and endpoint.rate_limit_per_min > MAX_WINDOW_LIMIT
+            ):
+                raise ValidationError(
+                    _(
+                        "The exact (sliding window) rate limit takes at most %s requests per "
+                        "minute; choose the smooth algorithm for more.",
+                        MAX_WINDOW_LIMIT,
+                    )
                 )
             if not 0 <= endpoint.max_body_bytes <= MAX_BODY_BYTES_CEILING:
                 raise ValidationError(

@@ -87,6 +87,8 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
             {"api_version": "v0"},
             {"methods": "GET,TRACE"},
             {"rate_limit_per_min": 0},
+            {"rate_limit_per_min": 100_001},  # the exact (default) algorithm stores each call
+            {"rate_limit_per_min": 1_000_001, "rate_limit_algorithm": "gcra"},
             {"max_body_bytes": 64 * 1024 * 1024},
             {"body_schema": "{not json"},
             {"body_schema": '{"type": "nope"}'},
@@ -96,6 +98,13 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         ):
             with self.subTest(values=values), self.assertRaises(ValidationError):
                 self._endpoint("/things", **values)
+
+    def test_rate_limit_algorithms(self):
+        endpoint = self._endpoint("/things")
+        self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
+        endpoint.write({"rate_limit_algorithm": "gcra", "rate_limit_per_min": 1_000_000})
+        with self.assertRaises(ValidationError):
+            endpoint.rate_limit_algorithm = "sliding_window"
 
     def test_script_of_another_company(self):
         with self.assertRaises(ValidationError):
