@@ -17,8 +17,9 @@ api_key modes). Paths are refused at save when they are ambiguous or collide
 (see :mod:`..tools.endpoint_path`), with any endpoint of any company.
 
 Routing is read from the database at request time through
-``_iota_route_table`` (ormcached per registry); every create, write and unlink
-clears the cache, which Odoo signals to the other workers.
+``_iota_route_table`` (ormcached per registry, one frozen
+:class:`..tools.endpoint_spec.EndpointSpec` per endpoint); every create,
+write and unlink clears the cache, which Odoo signals to the other workers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from ..tools import endpoint_path
+from ..tools.endpoint_spec import EndpointSpec
 from .iota_script import GROUP_DEVELOPER
 
 _VERSION = r"^v[1-9][0-9]{0,2}$"
@@ -310,18 +312,25 @@ class IotaScriptEndpoint(models.Model):
     @api.model
     @tools.ormcache("api_version")
     def _iota_route_table(self, api_version):
-        """``((id, methods, segments), ...)`` of the active endpoints of a version."""
+        """``(EndpointSpec, ...)`` of the active endpoints of a version (see
+        ``tools/endpoint_spec.py``; cleared by every create, write and unlink)."""
         rows = self.sudo().search([("api_version", "=", api_version)])
-        return tuple((e.id, e._method_set(), e._segments()) for e in rows)
+        return tuple(EndpointSpec(e) for e in rows)
+
+    @api.model
+    def _iota_resolve_spec(self, api_version, parts):
+        """``(spec, params, allowed_methods)``; spec is None when nothing matches."""
+        for spec in self._iota_route_table(api_version):
+            params = endpoint_path.match(spec.segments, parts)
+            if params is not None:
+                return spec, params, spec.methods
+        return None, None, frozenset()
 
     @api.model
     def _iota_resolve(self, api_version, parts):
         """``(endpoint, params, allowed_methods)``; endpoint is empty when nothing matches."""
-        for endpoint_id, methods, segments in self._iota_route_table(api_version):
-            params = endpoint_path.match(segments, parts)
-            if params is not None:
-                return self.sudo().browse(endpoint_id), params, methods
-        return self.sudo().browse(), None, frozenset()
+        spec, params, methods = self._iota_resolve_spec(api_version, parts)
+        return self.sudo().browse(spec and spec.id), params, methods
 
     def _schema(self, fname):
         """The parsed JSON Schema of ``fname`` (ValidationError when invalid)."""
