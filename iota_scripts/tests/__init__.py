@@ -1,4 +1,5 @@
 from . import (
+    test_endpoint_acceptance,
     test_endpoint_http,
     test_events,
     test_iota_script_endpoint,
