@@ -105,6 +105,20 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         endpoint.write({"rate_limit_algorithm": "gcra", "rate_limit_per_min": 1_000_000})
         with self.assertRaises(ValidationError):
             endpoint.rate_limit_algorithm = "sliding_window"
+        Endpoint = self.env["iota.script.endpoint"]
+        self.assertEqual(
+            Endpoint._iota_resolve_spec("v1", ["things"])[0].rate_limit_algorithm, "gcra"
+        )
+        # a row from before the algorithm existed (no constraint ran) stays smooth
+        self.env.cr.execute(
+            "UPDATE iota_script_endpoint SET rate_limit_algorithm = 'sliding_window' WHERE id = %s",
+            [endpoint.id],
+        )
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
+        spec = Endpoint._iota_resolve_spec("v1", ["things"])[0]
+        self.assertEqual((spec.id, spec.rate_limit_algorithm), (endpoint.id, "gcra"))
 
     def test_script_of_another_company(self):
         with self.assertRaises(ValidationError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
 
 #: Fields copied as they are.
 FIELDS = (
@@ -68,6 +69,10 @@ class EndpointSpec:
         set_(self, "validators", validators)
         for fname in FIELDS:
             set_(self, fname, endpoint[fname])
+        if self.rate_limit_per_min > MAX_WINDOW_LIMIT:
+            # Rows saved before the algorithm existed got the exact default with a
+            # limit it cannot take (the constraint refuses new ones): stay smooth.
+            set_(self, "rate_limit_algorithm", "gcra")
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("EndpointSpec is immutable")
