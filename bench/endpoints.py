@@ -10,7 +10,7 @@ JSON, warms both up, then measures each for ``--duration`` seconds with
 the ratios endpoint/plain, as text and with ``--json``.
 
 The endpoint path does everything a real call does: route lookup, rate
-limit (Redis when ``--redis-url``), a V8 run in a runner process and an
+limit (exact sliding window, Redis when ``--redis-url``), a V8 run in a runner process and an
 execution record committed per call. The baseline is a readonly ``auth='none'``
 route with no database write.
 
@@ -40,14 +40,23 @@ if not script:
         "name": "bench ping", "key": "bench_ping", "state": "active",
         "source": "export default async function (ctx) { return {ok: true}; }",
     })
-if not env["iota.script.endpoint"].search([("script_id", "=", script.id)]):
-    env["iota.script.endpoint"].create({
-        "script_id": script.id, "path": "/bench/ping", "methods": "GET",
-        "auth_mode": "public", "rate_limit_per_min": 1000000,
-    })
+endpoint = env["iota.script.endpoint"].search([("script_id", "=", script.id)])
+values = {"path": "/bench/ping", "methods": "GET", "auth_mode": "public",
+          "rate_limit_per_min": 100000, "rate_limit_algorithm": "sliding_window"}
+if endpoint:
+    endpoint.write(values)
+else:
+    env["iota.script.endpoint"].create({"script_id": script.id, **values})
 env["ir.config_parameter"].set_param("iota_scripts.redis_url", REDIS_URL or "")
 env.cr.commit()
 """
+
+
+def odoo_env(**extra: str) -> dict[str, str]:
+    """The environment of every Odoo process: this checkout's engine package
+    first on the path (an editable install elsewhere must not answer)."""
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def odoo_args(args) -> list[str]:
@@ -82,6 +91,7 @@ def prepare(args) -> None:
     if f" {args.db} " not in exists:
         subprocess.run(
             [*odoo_args(args), "-i", "iota_scripts", "--stop-after-init"],
+            env=odoo_env(),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -89,6 +99,7 @@ def prepare(args) -> None:
     else:
         subprocess.run(
             [*odoo_args(args), "-u", "iota_scripts", "--stop-after-init"],
+            env=odoo_env(),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -98,6 +109,7 @@ def prepare(args) -> None:
         [*odoo_args(args)[:3], "shell", *odoo_args(args)[3:], "--no-http"],
         input=code,
         text=True,
+        env=odoo_env(),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -168,7 +180,7 @@ def main() -> int:
     args = parser.parse_args()
 
     prepare(args)
-    env = {**os.environ, "IOTA_SCRIPTS_BENCH_BASELINE": "1"}
+    env = odoo_env(IOTA_SCRIPTS_BENCH_BASELINE="1")
     server = subprocess.Popen(
         [
             *odoo_args(args),

@@ -1,4 +1,12 @@
-"""Rate limiting of the HTTP endpoints: GCRA, atomic in Redis or in-process.
+"""Rate limiting of the HTTP endpoints: GCRA or an exact sliding window, atomic
+in Redis or in-process.
+
+``RateLimiter(algorithm=...)`` picks one of two algorithms:
+
+* ``"sliding_window"``: exact; at no instant more than ``limit`` requests in any
+  window of ``period_sec`` (see :mod:`._ratewindow`); ``limit`` <= 100,000;
+* ``"gcra"`` (below): one number per key; admits a burst of ``limit`` and then one
+  request per ``period / limit``, so up to about ``2 * limit`` in one period.
 
 GCRA (the generic cell rate algorithm) keeps one number per key, the theoretical
 arrival time (TAT). With ``limit`` requests per ``period_sec``:
@@ -27,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -43,14 +52,17 @@ from ._cache import (
     escape_part,
     shared_redis_handle,
 )
+from ._ratewindow import MAX_WINDOW_LIMIT, WINDOW_LUA, LocalWindow
 from .errors import ScriptError
 
-__all__ = ["ON_UNAVAILABLE", "RateDecision", "RateLimiter"]
+__all__ = ["ALGORITHMS", "ON_UNAVAILABLE", "RateDecision", "RateLimiter"]
 
 _log = logging.getLogger(__name__)
 
 #: Accepted values of ``RateLimiter(on_unavailable=...)``.
 ON_UNAVAILABLE = frozenset({"deny", "allow", "local"})
+#: Accepted values of ``RateLimiter(algorithm=...)``.
+ALGORITHMS = frozenset({"gcra", "sliding_window"})
 
 _MAX_KEY_BYTES = 512
 _MAX_LIMIT = 1_000_000_000
@@ -171,20 +183,24 @@ class _LocalGCRA:
 
 
 class RateLimiter:
-    """GCRA rate limiter, shared through Redis or local to the process.
+    """A rate limiter, shared through Redis or local to the process.
 
-    ``redis_url=None`` -> purely in-process. Otherwise every check is one atomic Lua
-    script on Redis using Redis time; the client is lazy, per process and fork-safe.
-    When Redis cannot be reached, ``on_unavailable`` decides:
+    ``algorithm`` is ``"gcra"`` (default) or ``"sliding_window"`` (exact, see the
+    module docstring). ``redis_url=None`` -> purely in-process. Otherwise every check
+    is one atomic Lua script on Redis using Redis time; the client is lazy, per
+    process and fork-safe. When Redis cannot be reached, ``on_unavailable`` decides:
 
     * ``"deny"``  -> ``allowed=False``, ``retry_after_sec=1``, ``degraded=True``;
     * ``"allow"`` -> ``allowed=True``, ``degraded=True``;
-    * ``"local"`` -> the in-process GCRA decides (per process, so the effective limit
-      is multiplied by the number of processes), ``degraded=True``.
+    * ``"local"`` -> the in-process limiter of the same algorithm decides (exact
+      within the process, so the effective limit is multiplied by the number of
+      processes), ``degraded=True``.
 
     Each check tries Redis again, so recovery is automatic. Keys are stored as
-    ``<namespace>:<escaped key>``; ``namespace`` is host-chosen and used verbatim.
-    Raises :class:`ValueError` for a bad ``on_unavailable`` or ``namespace``.
+    ``<namespace>:<escaped key>``; ``namespace`` is host-chosen and used verbatim:
+    give each algorithm its own (a GCRA key is a string, a window key a ZSET).
+    Raises :class:`ValueError` for a bad ``on_unavailable``, ``namespace`` or
+    ``algorithm``.
     """
 
     def __init__(
@@ -193,16 +209,22 @@ class RateLimiter:
         *,
         on_unavailable: str = "deny",
         namespace: str = "iota:rl",
+        algorithm: str = "gcra",
     ) -> None:
         if on_unavailable not in ON_UNAVAILABLE:
             raise ValueError(
                 f"on_unavailable must be one of {sorted(ON_UNAVAILABLE)}, not {on_unavailable!r}"
             )
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {sorted(ALGORITHMS)}, not {algorithm!r}")
         if not isinstance(namespace, str) or not namespace:
             raise ValueError("namespace must be a non-empty string")
         self.on_unavailable = on_unavailable
         self.namespace = namespace
-        self._local = _LocalGCRA()
+        self.algorithm = algorithm
+        self._local: _LocalGCRA | LocalWindow = (
+            LocalWindow() if algorithm == "sliding_window" else _LocalGCRA()
+        )
         self._handle: RedisHandle | None = None
         if redis_url is not None:
             self._handle = shared_redis_handle(redis_url, what="rate limit backend")
@@ -214,38 +236,43 @@ class RateLimiter:
     def check(self, key: str, limit: int, period_sec: float, cost: int = 1) -> RateDecision:
         """Charge ``cost`` to ``key`` under ``limit`` requests per ``period_sec``.
 
-        ``limit``: int in [1, 1e9]; ``period_sec``: finite number in (0, 366 days];
-        ``cost``: int in [0, limit] (0 only inspects). Raises
-        ``ScriptError("invalid_argument")`` otherwise. A denied request is not charged.
+        ``limit``: int in [1, 1e9] (sliding window: [1, 100000]); ``period_sec``:
+        finite number in (0, 366 days]; ``cost``: int in [0, limit] (0 only
+        inspects). Raises ``ScriptError("invalid_argument")`` otherwise. A denied
+        request is not charged.
         """
         name = self._check_args(key, limit, period_sec, cost)
-        interval = max(1, round(period_sec * 1_000_000 / limit))
-        tolerance = interval * limit
+        if self.algorithm == "sliding_window":
+            script, args = WINDOW_LUA, (max(1, round(period_sec * 1_000_000)), limit, cost)
+            local = (name, args[0], limit, cost)
+        else:
+            interval = max(1, round(period_sec * 1_000_000 / limit))
+            script, args = _GCRA_LUA, (interval, interval * limit, cost)
+            local = (name, *args)
         if self._handle is None:
-            return _decision(limit, self._local.check(name, interval, tolerance, cost))
+            return _decision(limit, self._local.check(*local))  # type: ignore[arg-type]
+        argv = [str(a) for a in args]
+        if self.algorithm == "sliding_window":
+            argv.append(secrets.token_hex(8))  # unique ZSET members
         try:
             reply = self._handle.call(
-                lambda session: session.script(_GCRA_LUA)(
-                    keys=[name], args=[str(interval), str(tolerance), str(cost)]
-                )
+                lambda session: session.script(script)(keys=[name], args=argv)
             )
         except BackendUnavailable:
-            return self._degraded(name, limit, interval, tolerance, cost)
+            return self._degraded(limit, local, cost)
         except redis.exceptions.ResponseError:
             # WRONGTYPE: something else wrote under our key. Not a script's fault and
             # not worth a 500: apply the outage policy, loudly.
             _log.warning("rate limit key %r holds a foreign value; applying policy", name)
-            return self._degraded(name, limit, interval, tolerance, cost)
+            return self._degraded(limit, local, cost)
         return _decision(limit, reply)
 
-    def _degraded(
-        self, name: str, limit: int, interval: int, tolerance: int, cost: int
-    ) -> RateDecision:
+    def _degraded(self, limit: int, local: tuple, cost: int) -> RateDecision:
         if self.on_unavailable == "allow":
             return RateDecision(True, limit, max(0, limit - cost), 0.0, 0.0, degraded=True)
         if self.on_unavailable == "local":
-            local = _decision(limit, self._local.check(name, interval, tolerance, cost))
-            return dataclasses.replace(local, degraded=True)
+            decided = _decision(limit, self._local.check(*local))
+            return dataclasses.replace(decided, degraded=True)
         return RateDecision(False, limit, 0, 1.0, 1.0, degraded=True)
 
     def _check_args(self, key: object, limit: object, period_sec: object, cost: object) -> str:
@@ -269,6 +296,11 @@ class RateLimiter:
         ):
             raise ScriptError(
                 "invalid_argument", "rate limit: period must be a positive number of seconds"
+            )
+        if self.algorithm == "sliding_window" and limit > MAX_WINDOW_LIMIT:
+            raise ScriptError(
+                "invalid_argument",
+                f"rate limit: the sliding window takes at most {MAX_WINDOW_LIMIT} requests",
             )
         if isinstance(cost, bool) or not isinstance(cost, int) or not 0 <= cost <= limit:
             raise ScriptError("invalid_argument", "rate limit: cost must be an int in [0, limit]")

@@ -1,7 +1,7 @@
 """The API gateway: ``/iota/api/<version>/<path>`` runs endpoint scripts.
 
 One route serves every endpoint; the endpoint is resolved from the database
-at request time (``iota.script.endpoint._iota_resolve``, ormcached). The order
+at request time (``iota.script.endpoint._iota_resolve_spec``, ormcached). The order
 of the checks is the contract:
 
 1. path tricks (encoded dots or slashes, ``..``, empty segments) -> 400;
@@ -34,7 +34,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-import jsonschema
 from odoo import SUPERUSER_ID, fields, http
 from odoo.http import request
 
@@ -97,7 +96,7 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _SECRET_KEY = re.compile(r"pass|secret|token|api[-_]?key|authorization|signature|cookie", re.I)
 _ALLOWED_REQUEST_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature"
 
-_limiters: dict[tuple[str | None, str], object] = {}
+_limiters: dict[tuple[str | None, str, str], object] = {}
 _limiters_lock = threading.Lock()
 
 
@@ -110,14 +109,21 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _limiter(redis_url: str | None, policy: str):
-    """The process-wide RateLimiter for a (Redis URL, outage policy) pair."""
+def _limiter(redis_url: str | None, policy: str, algorithm: str):
+    """The process-wide RateLimiter for a (Redis URL, outage policy, algorithm).
+
+    Each algorithm has its own key namespace: a GCRA key is a Redis string, a
+    sliding-window key a ZSET, and switching an endpoint's algorithm must not
+    meet the other's value (WRONGTYPE)."""
     from iota_scripts_sdk._ratelimit import RateLimiter
 
-    key = (redis_url, policy)
+    key = (redis_url, policy, algorithm)
     with _limiters_lock:
         if key not in _limiters:
-            _limiters[key] = RateLimiter(redis_url, on_unavailable=policy, namespace="iota:api")
+            namespace = "iota:api" if algorithm == "gcra" else "iota:api:w"
+            _limiters[key] = RateLimiter(
+                redis_url, on_unavailable=policy, namespace=namespace, algorithm=algorithm
+            )
         return _limiters[key]
 
 
@@ -179,10 +185,10 @@ def _mask(value):
     return value
 
 
-def _validate(schema, value, where):
-    errors = sorted(
-        jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path)
-    )
+def _validate(validator, value, where):
+    """Raises ApiError 400 naming the first error of ``validator`` (a compiled
+    ``jsonschema`` validator, cached in the endpoint's spec)."""
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
         pointer = "/".join(str(p) for p in error.path)
@@ -191,6 +197,18 @@ def _validate(schema, value, where):
             "validation_error",
             f"{where}{'/' + pointer if pointer else ''}: {error.message[:300]}",
         )
+
+
+def bearer_credentials(env):
+    """``(user id, key)`` of ``Authorization: Bearer <key>`` (an API key of
+    scope ``rpc``, as ``auth='bearer'``), or ``(None, None)``."""
+    header = request.httprequest.headers.get("Authorization") or ""
+    match = re.match(r"^bearer\s+(\S+)$", header, re.IGNORECASE)
+    if not match:
+        return None, None
+    key = match.group(1)
+    uid = env["res.users.apikeys"]._check_credentials(scope="rpc", key=key)
+    return (uid, key) if uid else (None, None)
 
 
 def _response(status: int, payload, headers: dict, raw: bytes | None = None, content_type=None):
@@ -203,37 +221,6 @@ def _response(status: int, payload, headers: dict, raw: bytes | None = None, con
 
 
 class IotaApiController(http.Controller):
-    @http.route(
-        "/iota/api/openapi.json",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def iota_api_openapi(self, company=None, version=None, **kw):
-        """The OpenAPI 3.1 document of the published endpoints (``?company=ID&version=v1``)."""
-        headers = {"Vary": "Origin", **SECURITY_HEADERS}
-        domain = [("publish_openapi", "=", True), ("script_id.active", "=", True)]
-        if company:
-            if not str(company).isdigit():
-                return _response(
-                    400,
-                    {"error": {"code": "invalid_argument", "message": "company must be an id"}},
-                    headers,
-                )
-            domain.append(("company_id", "=", int(company)))
-        if version:
-            if not _VERSION.match(version):
-                return _response(
-                    400,
-                    {"error": {"code": "invalid_argument", "message": "version must look like v1"}},
-                    headers,
-                )
-            domain.append(("api_version", "=", version))
-        endpoints = request.env["iota.script.endpoint"].sudo().search(domain)
-        return _response(200, endpoints._iota_openapi(version), headers)
-
     @http.route(
         "/iota/api/<string:version>/<path:subpath>",
         type="http",
@@ -306,10 +293,12 @@ class IotaApiController(http.Controller):
             raise ApiError(400, "invalid_path", str(e)) from None
         if not _VERSION.match(version):
             raise ApiError(404, "not_found", "No such endpoint.")
-        Endpoint = request.env["iota.script.endpoint"].sudo()
-        endpoint, params, methods = Endpoint._iota_resolve(version, parts)
-        script = endpoint.script_id
-        if not endpoint or not script.active or script.state != "active" or not script.version_id:
+        env = request.env(user=SUPERUSER_ID, su=True)
+        endpoint, params, methods = env["iota.script.endpoint"]._iota_resolve_spec(version, parts)
+        if endpoint is None:
+            raise ApiError(404, "not_found", "No such endpoint.")
+        script = env["iota.script"].browse(endpoint.script_id)
+        if not script.active or script.state != "active" or not script.version_id:
             raise ApiError(404, "not_found", "No such endpoint.")
         method = hreq.method.upper()
         if endpoint.deprecated:
@@ -322,7 +311,7 @@ class IotaApiController(http.Controller):
 
         # CORS: exact origins only; credentials only when asked; never "*".
         origin = hreq.headers.get("Origin")
-        origin_allowed = bool(origin) and origin.lower() in endpoint._cors_origins()
+        origin_allowed = bool(origin) and origin.lower() in endpoint.cors_origins
         if origin_allowed:
             headers["Access-Control-Allow-Origin"] = origin
             if endpoint.cors_allow_credentials:
@@ -357,9 +346,9 @@ class IotaApiController(http.Controller):
         user, client = self._iota_authenticate(endpoint, origin, origin_allowed)
 
         redis_url = get_setting(request.env, "redis_url")
-        decision = _limiter(redis_url, endpoint.rate_limit_on_unavailable).check(
-            f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60
-        )
+        decision = _limiter(
+            redis_url, endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
+        ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:
             if decision.degraded:
@@ -371,22 +360,23 @@ class IotaApiController(http.Controller):
         raw, text, value = self._iota_read_body(endpoint)
         if endpoint.auth_mode == "hmac":
             self._iota_check_signature(endpoint, raw, client)
+        validators = endpoint.validators
 
         query = {}
         for name in hreq.args:
             values = hreq.args.getlist(name)
             query[name] = values[0] if len(values) == 1 else values
-        if endpoint.query_schema:
-            _validate(endpoint._schema("query_schema"), query, "query")
-        if endpoint.body_schema and method in ("POST", "PUT", "PATCH"):
-            _validate(endpoint._schema("body_schema"), value, "body")
+        if "query_schema" in validators:
+            _validate(validators["query_schema"], query, "query")
+        if "body_schema" in validators and method in ("POST", "PUT", "PATCH"):
+            _validate(validators["body_schema"], value, "body")
 
         if method == "POST" and (key := hreq.headers.get("Idempotency-Key")) is not None:
             if replayed := self._iota_idempotency(endpoint, client, key, raw, headers, state):
                 return replayed
 
         return self._iota_run(
-            endpoint, user, method, subpath, params, query, text, value, headers, state
+            endpoint, script, user, method, subpath, params, query, text, value, headers, state
         )
 
     def _iota_authenticate(self, endpoint, origin, origin_allowed):
@@ -395,7 +385,7 @@ class IotaApiController(http.Controller):
         env = request.env(user=SUPERUSER_ID, su=True)
         peer = f"ip:{hreq.remote_addr}"  # X-Forwarded-For applies only with proxy_mode
         mode = endpoint.auth_mode
-        company = endpoint.company_id
+        company = env["res.company"].browse(endpoint.company_id)
         if mode in ("public", "hmac"):
             return company._iota_scripts_runner_user(), peer
         if mode == "user":
@@ -409,11 +399,7 @@ class IotaApiController(http.Controller):
             user = env["res.users"].browse(uid)
             client = f"user:{uid}"
         else:
-            header = hreq.headers.get("Authorization") or ""
-            match = re.match(r"^bearer\s+(\S+)$", header, re.IGNORECASE)
-            uid = match and env["res.users.apikeys"]._check_credentials(
-                scope="rpc", key=match.group(1)
-            )
+            uid, key = bearer_credentials(env)
             if not uid:
                 raise ApiError(
                     401,
@@ -422,10 +408,10 @@ class IotaApiController(http.Controller):
                     {"WWW-Authenticate": "Bearer"},
                 )
             user = env["res.users"].browse(uid)
-            client = f"key:{uid}:{match.group(1)[:8]}"
+            client = f"key:{uid}:{key[:8]}"
         if not user.active or user._is_public():
             raise ApiError(401, "unauthenticated", "This user may not call endpoints.")
-        if endpoint.group_id and endpoint.group_id not in user.groups_id:
+        if endpoint.group_id and endpoint.group_id not in user.groups_id.ids:
             raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
         if company not in user.company_ids:
             raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
@@ -475,14 +461,16 @@ class IotaApiController(http.Controller):
             )
         if abs(time.time() - int(stamp)) > endpoint.hmac_max_skew_sec:
             raise ApiError(401, "bad_signature", "The timestamp is too old or in the future.")
-        secret = endpoint.sudo().hmac_secret or ""
+        # never in the cached spec: read from the row, as superuser
+        record = request.env["iota.script.endpoint"].sudo().browse(endpoint.id)
+        secret = record.hmac_secret or ""
         expected = hmac.new(
             secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256
         ).hexdigest()
         if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
             raise ApiError(401, "bad_signature", "The signature does not match.")
         Replay = request.env["iota.script.endpoint.replay"].sudo()
-        if not Replay._iota_reserve(endpoint, "signature", "hmac", expected):
+        if not Replay._iota_reserve(record, "signature", "hmac", expected):
             raise ApiError(401, "replayed", "This signature was already used.")
 
     def _iota_idempotency(self, endpoint, client, key, raw, headers, state):
@@ -528,7 +516,13 @@ class IotaApiController(http.Controller):
                 raw=seen.body or b"",
                 content_type=stored.get("Content-Type"),
             )
-        state["idempotency"] = Replay._iota_reserve(endpoint, "idempotency", client, key, digest)
+        state["idempotency"] = Replay._iota_reserve(
+            Replay.env["iota.script.endpoint"].browse(endpoint.id),
+            "idempotency",
+            client,
+            key,
+            digest,
+        )
         if not state["idempotency"]:
             raise ApiError(
                 409, "idempotency_in_progress", "A request with this Idempotency-Key is running."
@@ -536,10 +530,9 @@ class IotaApiController(http.Controller):
         return None
 
     def _iota_run(
-        self, endpoint, user, method, subpath, params, query, text, value, headers, state
+        self, endpoint, script, user, method, subpath, params, query, text, value, headers, state
     ):
         hreq = request.httprequest
-        script = endpoint.script_id
         req_headers = {
             name.lower(): val
             for name, val in hreq.headers.items()
@@ -556,7 +549,13 @@ class IotaApiController(http.Controller):
             extra_vals["request_body"] = stored[:MAX_STORED_BODY_CHARS]
             extra_vals["request_body_truncated"] = len(stored) > MAX_STORED_BODY_CHARS
         outcome = {}
-        Execution = request.env["iota.script.execution"].with_user(user)
+        # Pinning the company spares a read of the user's row (env.company) in
+        # create(); the user belongs to it (checked by _iota_authenticate).
+        Execution = (
+            request.env["iota.script.execution"]
+            .with_user(user)
+            .with_context(allowed_company_ids=[endpoint.company_id])
+        )
         execution = Execution._run_script(
             script,
             trigger={
@@ -629,9 +628,9 @@ class IotaApiController(http.Controller):
                 payload = None
             else:
                 payload = value.get("json")
-        if endpoint.response_schema and raw is None:
+        if "response_schema" in endpoint.validators and raw is None:
             try:
-                _validate(endpoint._schema("response_schema"), payload, "response")
+                _validate(endpoint.validators["response_schema"], payload, "response")
             except ApiError:
                 raise ApiError(
                     500, "invalid_response", "The script's answer does not match its schema."

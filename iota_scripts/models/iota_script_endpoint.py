@@ -17,8 +17,9 @@ api_key modes). Paths are refused at save when they are ambiguous or collide
 (see :mod:`..tools.endpoint_path`), with any endpoint of any company.
 
 Routing is read from the database at request time through
-``_iota_route_table`` (ormcached per registry); every create, write and unlink
-clears the cache, which Odoo signals to the other workers.
+``_iota_route_table`` (ormcached per registry, one frozen
+:class:`..tools.endpoint_spec.EndpointSpec` per endpoint); every create,
+write and unlink clears the cache, which Odoo signals to the other workers.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ import secrets
 from datetime import timedelta
 
 import jsonschema
+from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from ..tools import endpoint_path
+from ..tools.endpoint_spec import EndpointSpec
 from .iota_script import GROUP_DEVELOPER
 
 _VERSION = r"^v[1-9][0-9]{0,2}$"
@@ -81,6 +84,18 @@ class IotaScriptEndpoint(models.Model):
     )
     rate_limit_per_min = fields.Integer(
         string="Rate Limit (per minute per client)", required=True, default=60
+    )
+    rate_limit_algorithm = fields.Selection(
+        [
+            ("sliding_window", "Exact (sliding window)"),
+            ("gcra", "Smooth (GCRA, allows bursts)"),
+        ],
+        string="Rate Limit Algorithm",
+        required=True,
+        default="sliding_window",
+        help="Exact: never more than the limit in any 60 seconds (at most 100000 per minute). "
+        "Smooth: a burst of the limit, then one request per 60/limit seconds; up to about "
+        "twice the limit within one minute.",
     )
     rate_limit_on_unavailable = fields.Selection(
         [
@@ -219,12 +234,25 @@ class IotaScriptEndpoint(models.Model):
         if name != "iota_api_dispatch" and not isinstance(owner, IotaApiController):
             raise ValidationError(_("%s collides with a core route.", full))
 
-    @api.constrains("rate_limit_per_min", "max_body_bytes", "hmac_max_skew_sec")
+    @api.constrains(
+        "rate_limit_per_min", "rate_limit_algorithm", "max_body_bytes", "hmac_max_skew_sec"
+    )
     def _check_limits(self):
         for endpoint in self:
             if not 1 <= endpoint.rate_limit_per_min <= 1_000_000:
                 raise ValidationError(
                     _("The rate limit must be from 1 to 1000000 requests per minute.")
+                )
+            if (
+                endpoint.rate_limit_algorithm == "sliding_window"
+                and endpoint.rate_limit_per_min > MAX_WINDOW_LIMIT
+            ):
+                raise ValidationError(
+                    _(
+                        "The exact (sliding window) rate limit takes at most %s requests per "
+                        "minute; choose the smooth algorithm for more.",
+                        MAX_WINDOW_LIMIT,
+                    )
                 )
             if not 0 <= endpoint.max_body_bytes <= MAX_BODY_BYTES_CEILING:
                 raise ValidationError(
@@ -284,18 +312,25 @@ class IotaScriptEndpoint(models.Model):
     @api.model
     @tools.ormcache("api_version")
     def _iota_route_table(self, api_version):
-        """``((id, methods, segments), ...)`` of the active endpoints of a version."""
+        """``(EndpointSpec, ...)`` of the active endpoints of a version (see
+        ``tools/endpoint_spec.py``; cleared by every create, write and unlink)."""
         rows = self.sudo().search([("api_version", "=", api_version)])
-        return tuple((e.id, e._method_set(), e._segments()) for e in rows)
+        return tuple(EndpointSpec(e) for e in rows)
+
+    @api.model
+    def _iota_resolve_spec(self, api_version, parts):
+        """``(spec, params, allowed_methods)``; spec is None when nothing matches."""
+        for spec in self._iota_route_table(api_version):
+            params = endpoint_path.match(spec.segments, parts)
+            if params is not None:
+                return spec, params, spec.methods
+        return None, None, frozenset()
 
     @api.model
     def _iota_resolve(self, api_version, parts):
         """``(endpoint, params, allowed_methods)``; endpoint is empty when nothing matches."""
-        for endpoint_id, methods, segments in self._iota_route_table(api_version):
-            params = endpoint_path.match(segments, parts)
-            if params is not None:
-                return self.sudo().browse(endpoint_id), params, methods
-        return self.sudo().browse(), None, frozenset()
+        spec, params, methods = self._iota_resolve_spec(api_version, parts)
+        return self.sudo().browse(spec and spec.id), params, methods
 
     def _schema(self, fname):
         """The parsed JSON Schema of ``fname`` (ValidationError when invalid)."""

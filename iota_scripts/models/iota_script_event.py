@@ -117,20 +117,10 @@ class IotaScriptEvent(models.Model):
 
         Events nobody listens to (most ``script.executed``) do not wake the
         dispatcher: they wait for its one-minute round, which marks them done.
-        The patterns are read once per transaction.
+        The patterns are ormcached (``iota.script.subscription._iota_patterns``).
         """
-        from .iota_script_subscription import type_regex
-
-        data = self.env.cr.postcommit.data.setdefault("iota_scripts.patterns", {})
-        if company.id not in data:
-            self.env["iota.script.subscription"].flush_model(["event_type", "active", "company_id"])
-            self.env.cr.execute(
-                "SELECT DISTINCT event_type FROM iota_script_subscription "
-                "WHERE active AND company_id = %s",
-                [company.id],
-            )
-            data[company.id] = [type_regex(row[0]) for row in self.env.cr.fetchall()]
-        return any(regex.match(event_type) for regex in data[company.id])
+        patterns = self.env["iota.script.subscription"]._iota_patterns(company.id)
+        return any(regex.match(event_type) for regex in patterns)
 
     @api.model
     def _wake_dispatcher(self):

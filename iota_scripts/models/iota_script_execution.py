@@ -31,6 +31,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..tools import chain as run_chain
+from ..tools.lazy_savepoint import LazySavepoint
 from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
@@ -272,13 +273,23 @@ class IotaScriptExecution(models.Model):
     @api.model
     def _run_env(self, script, user):
         """The environment sdk.db runs in: the run-as user, no superuser, pinned company."""
+        # Two columns of the partner; reading user.lang through the ORM fetches
+        # every column of res_users and then of res_partner, on each endpoint call.
+        self.env["res.partner"].flush_model(["lang", "tz"])
+        self.env["res.users"].flush_model(["partner_id"])
+        self.env.cr.execute(
+            "SELECT p.lang, p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id"
+            " WHERE u.id = %s",
+            [user.id],
+        )
+        lang, tz = self.env.cr.fetchone() or (None, None)
         return self.env(
             user=user.id,
             su=False,
             context={
                 "allowed_company_ids": [script.company_id.id],
-                "lang": user.lang or self.env.lang or "en_US",
-                "tz": user.tz or "UTC",
+                "lang": lang or self.env.lang or "en_US",
+                "tz": tz or "UTC",
                 # access errors name no record (see models/ir_rule.py)
                 RUN_CONTEXT_KEY: True,
             },
@@ -375,7 +386,8 @@ class IotaScriptExecution(models.Model):
                     **(extra_vals or {}),
                 }
             )
-        if script.company_id not in user.company_ids:
+        # _get_company_ids is ormcached (cleared when a user's companies change).
+        if script.company_id.id not in user._get_company_ids():
             return execution._finish(
                 RunResult(
                     False,
@@ -385,6 +397,8 @@ class IotaScriptExecution(models.Model):
                     ),
                 )
             )
+        # Only the name: a plain read would fetch every column of res_company.
+        script.company_id.fetch(["name"])
         ctx = {
             "trigger": trigger,
             "script": {"id": script.id, "key": script.key, "version": version.number},
@@ -411,34 +425,40 @@ class IotaScriptExecution(models.Model):
             allow_hosts=tuple(script._allowed_hosts()),
         )
         mark = len(chain.queue)
-        with self.env.cr.savepoint() as savepoint:
-            try:
-                result = get_engine(self.env).run(
-                    version.source,
-                    input=input_value,
-                    ctx=ctx,
-                    limits=limits,
-                    tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
-                    version=f"{version.id}:{version.sha256}",
-                    host=host,
-                    cancel=cancel,
-                )
-            except Exception:
-                _logger.exception(
-                    "iota.script %s: the engine failed on execution %s", script.id, execution.id
-                )
-                result = RunResult(
-                    False,
-                    error=ScriptError(
-                        "internal_error", "the engine failed; the details are in the server log"
-                    ),
-                )
-            if not result.ok:
-                # A failed run leaves nothing behind: its writes and events
-                # go, and so do the runs it triggered.
-                savepoint.close(rollback=True)
-                while len(chain.queue) > mark:
-                    chain.queue.pop()
+        # Opened by the first sdk.db / sdk.events call only (tools/lazy_savepoint.py).
+        savepoint = LazySavepoint(self.env.cr)
+        try:
+            result = get_engine(self.env).run(
+                version.source,
+                input=input_value,
+                ctx=ctx,
+                limits=limits,
+                tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
+                version=f"{version.id}:{version.sha256}",
+                host=savepoint.wrap(host),
+                cancel=cancel,
+            )
+        except Exception:
+            _logger.exception(
+                "iota.script %s: the engine failed on execution %s", script.id, execution.id
+            )
+            result = RunResult(
+                False,
+                error=ScriptError(
+                    "internal_error", "the engine failed; the details are in the server log"
+                ),
+            )
+        except BaseException:
+            savepoint.close(rollback=True)
+            raise
+        if result.ok:
+            savepoint.close(rollback=False)
+        else:
+            # A failed run leaves nothing behind: its writes and events
+            # go, and so do the runs it triggered.
+            savepoint.close(rollback=True)
+            while len(chain.queue) > mark:
+                chain.queue.pop()
         if db_host.abort is not None:
             # Let Odoo retry the transaction (and this run) from the start.
             raise db_host.abort

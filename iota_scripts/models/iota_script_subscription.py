@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 _PATTERN = re.compile(r"^[a-z*][a-z0-9_.:*-]{0,63}$")
@@ -104,12 +104,36 @@ class IotaScriptSubscription(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         subs = super().create(vals_list)
-        self.env.cr.postcommit.data.pop("iota_scripts.patterns", None)
+        self.env.registry.clear_cache()  # _iota_patterns
         return subs
 
     def write(self, vals):
-        self.env.cr.postcommit.data.pop("iota_scripts.patterns", None)
-        return super().write(vals)
+        res = super().write(vals)
+        self.env.registry.clear_cache()
+        return res
+
+    def unlink(self):
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _iota_patterns(self, company_id):
+        """The compiled event type patterns of the active subscriptions of a company.
+
+        Ormcached (read by every recorded event, e.g. each endpoint call's
+        ``script.executed``) and cleared by every change to a subscription.
+        Only the "wake the dispatcher now" decision reads it: a stale answer
+        in another thread costs at most the dispatcher's one-minute round.
+        """
+        self.flush_model(["event_type", "active", "company_id"])
+        self.env.cr.execute(
+            "SELECT DISTINCT event_type FROM iota_script_subscription "
+            "WHERE active AND company_id = %s",
+            [company_id],
+        )
+        return tuple(type_regex(row[0]) for row in self.env.cr.fetchall())
 
     def _matches(self, event_type, payload):
         """True when this subscription wants an event of ``event_type`` with ``payload``."""

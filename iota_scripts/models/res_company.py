@@ -1,6 +1,6 @@
 """Each company gets a dedicated, least-privilege user that its scripts run as."""
 
-from odoo import api, models
+from odoo import api, models, tools
 
 RUNNER_LOGIN = "iota_scripts_runner_%s"
 
@@ -23,12 +23,12 @@ class ResCompany(models.Model):
         login is ``iota_scripts_runner_<company id>``.
         """
         Users = self.env["res.users"].sudo().with_context(active_test=False)
-        group_user = self.env.ref("base.group_user")
         users = Users.browse()
         for company in self:
             login = RUNNER_LOGIN % company.id
-            user = Users.search([("login", "=", login)], limit=1)
+            user = Users.browse(self._iota_scripts_runner_uid(company.id))
             if not user:
+                group_user = self.env.ref("base.group_user")
                 user = Users.with_context(
                     no_reset_password=True,
                     mail_create_nosubscribe=True,
@@ -49,5 +49,16 @@ class ResCompany(models.Model):
                 # trips the "contact linked to an active user" check.
                 user.active = False
                 user.partner_id.with_context(active_test=True).active = False
+                # The lookup below cached "none" (or may cache this uncommitted id).
+                self.env.registry.clear_cache()
+                self.env.cr.postrollback.add(self.env.registry.clear_cache)
             users |= user
         return users
+
+    @api.model
+    @tools.ormcache("company_id")
+    def _iota_scripts_runner_uid(self, company_id):
+        """The id of the runner user of ``company_id``, or 0 (ormcached: endpoint
+        calls ask on every request; deleting a user clears the caches)."""
+        Users = self.env["res.users"].sudo().with_context(active_test=False)
+        return Users.search([("login", "=", RUNNER_LOGIN % company_id)], limit=1).id or 0

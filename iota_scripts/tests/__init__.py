@@ -1,6 +1,7 @@
 from . import (
     test_alert_rule,
     test_dashboard,
+    test_endpoint_acceptance,
     test_endpoint_http,
     test_events,
     test_iota_script_endpoint,

@@ -1,8 +1,8 @@
 """The gateway against the real Odoo HTTP server (the cases of HOSTILE.md "HTTP routes").
 
 Requests carry the test cookie (``test_request_key``) so that the server
-uses this test's cursor; the server serialises them on that cursor, which
-is why the parallel test bounds the refills that its duration allows.
+uses this test's cursor; the server serialises them on that cursor. The
+requests of the parallel test are still sent at once by 50 client threads.
 """
 
 import hashlib
@@ -45,6 +45,9 @@ export default async function (ctx) {
   return {status: 201, headers: {"X-Thing": "yes"}, json: {n: ctx.request.json.n, id: ctx.execution.id}};
 }
 """
+
+
+OPENAPI_VARY = "Origin, Authorization, Cookie"  # the document depends on the caller
 
 
 @tagged("post_install", "-at_install")
@@ -103,11 +106,11 @@ class TestEndpointHttp(HttpCase):
         kw.setdefault("timeout", 30)
         return self.opener.request(method, self.base_url() + path, **kw)
 
-    def assertError(self, response, status, code):
+    def assertError(self, response, status, code, vary="Origin"):
         self.assertEqual(response.status_code, status, response.text)
         self.assertEqual(response.headers.get("Content-Type"), "application/json; charset=utf-8")
         self.assertEqual(response.json()["error"]["code"], code)
-        self.assertEqual(response.headers.get("Vary"), "Origin")
+        self.assertEqual(response.headers.get("Vary"), vary)
         self.assertFalse(LEAKS.search(response.text), response.text)
 
     # ---- request mapping -------------------------------------------------------------
@@ -454,7 +457,44 @@ class TestEndpointHttp(HttpCase):
             ),
         )
         self._endpoint("ok2", "/status", api_version="v2", deprecated=True)
-        doc = self._call("GET", "/iota/api/openapi.json").json()
+        self._endpoint(
+            "ok", "/admins-only", auth_mode="api_key", group_id=self.ref("base.group_system")
+        )
+        self._endpoint("ok", "/hidden", publish_openapi=False)
+        self._endpoint("ok", "/hooks", auth_mode="hmac", methods="POST")
+        elsewhere = self.env["iota.script"].create(
+            {
+                "name": "elsewhere",
+                "state": "active",
+                "source": OK,
+                "company_id": self.env.company.id,
+            }
+        )
+        self.env["iota.script.endpoint"].create(
+            {"script_id": elsewhere.id, "path": "/elsewhere", "auth_mode": "public"}
+        )
+        self.env["iota.script.endpoint"].create(
+            {"script_id": elsewhere.id, "path": "/elsewhere-key", "auth_mode": "api_key"}
+        )
+
+        def paths(response):
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertIn("Authorization", response.headers["Vary"])
+            return sorted(response.json()["paths"])
+
+        # anonymous: public endpoints only, of any company
+        anonymous = self._call("GET", "/iota/api/openapi.json")
+        self.assertEqual(paths(anonymous), ["/v1/elsewhere", "/v2/status"])
+        self.assertNotIn("hunter", anonymous.text)
+        self.assertEqual(
+            paths(self._call("GET", f"/iota/api/openapi.json?company={self.company.id}")),
+            ["/v2/status"],
+        )
+        # an API-key caller: what its companies publish that it may call
+        auth = {"Authorization": f"Bearer {self.api_key}"}
+        keyed = self._call("GET", "/iota/api/openapi.json", headers=auth)
+        self.assertEqual(paths(keyed), ["/v1/hooks", "/v1/partners/{id}", "/v2/status"])
+        doc = keyed.json()
         self.assertEqual(doc["openapi"], "3.1.0")
         operation = doc["paths"]["/v1/partners/{id}"]["get"]
         self.assertEqual(operation["security"], [{"api_key": []}])
@@ -469,13 +509,53 @@ class TestEndpointHttp(HttpCase):
             {"type": "object"},
         )
         self.assertTrue(doc["paths"]["/v2/status"]["get"]["deprecated"])
-        v2 = self._call("GET", "/iota/api/openapi.json?version=v2").json()
+        self.assertNotIn("secret", json.dumps(doc["paths"]).lower())
+        v2 = self._call("GET", "/iota/api/openapi.json?version=v2", headers=auth).json()
         self.assertEqual(list(v2["paths"]), ["/status"])
         self.assertEqual(v2["servers"], [{"url": "/iota/api/v2"}])
-        other = self._call("GET", f"/iota/api/openapi.json?company={self.env.company.id}").json()
-        self.assertNotIn("/v1/partners/{id}", other["paths"])
         self.assertError(
-            self._call("GET", "/iota/api/openapi.json?company=x"), 400, "invalid_argument"
+            self._call(
+                "GET", f"/iota/api/openapi.json?company={self.env.company.id}", headers=auth
+            ),
+            403,
+            "forbidden",
+            vary=OPENAPI_VARY,
+        )
+        self.assertError(
+            self._call("GET", "/iota/api/openapi.json", headers={"Authorization": "Bearer nope"}),
+            401,
+            "unauthenticated",
+            vary=OPENAPI_VARY,
+        )
+        # an admin of the company also sees the group-restricted endpoint
+        self.caller.groups_id += self.env.ref("base.group_system")
+        self.assertIn(
+            "/v1/admins-only", paths(self._call("GET", "/iota/api/openapi.json", headers=auth))
+        )
+        self.caller.groups_id -= self.env.ref("base.group_system")
+        # a session user sees the same as with its key; a user of the other
+        # company sees that company's endpoints only
+        self.authenticate("iota_api_caller", "iota_api_caller")
+        self.assertEqual(
+            paths(self._call("GET", "/iota/api/openapi.json")),
+            ["/v1/hooks", "/v1/partners/{id}", "/v2/status"],
+        )
+        self.authenticate("iota_api_outsider", "iota_api_outsider")
+        self.assertEqual(
+            paths(self._call("GET", "/iota/api/openapi.json")),
+            ["/v1/elsewhere", "/v1/elsewhere-key"],
+        )
+        self.assertError(
+            self._call("GET", "/iota/api/openapi.json?company=x"),
+            400,
+            "invalid_argument",
+            vary=OPENAPI_VARY,
+        )
+        self.assertError(
+            self._call("GET", "/iota/api/openapi.json?version=1"),
+            400,
+            "invalid_argument",
+            vary=OPENAPI_VARY,
         )
 
     # ---- CORS ---------------------------------------------------------------------------
@@ -557,27 +637,48 @@ class TestEndpointHttp(HttpCase):
         elapsed = time.monotonic() - started
         ok = [r for r in responses if r.status_code == 200]
         limited = [r for r in responses if r.status_code == 429]
-        self.assertEqual(len(ok) + len(limited), 200, {r.status_code for r in responses})
-        # GCRA: a burst of exactly 50, then one more per 1.2 s of elapsed time
-        # (the test server serialises requests on the test cursor).
-        refills = int(elapsed / 1.2)
         _logger.info(
             "200 parallel requests in %.2fs: %s allowed, %s limited", elapsed, len(ok), len(limited)
         )
-        self.assertGreaterEqual(len(ok), 50)
-        self.assertLessEqual(len(ok), 50 + refills, f"{len(ok)} allowed in {elapsed:.2f}s")
-        if elapsed < 1.2:
-            self.assertEqual((len(ok), len(limited)), (50, 150))
+        # The default algorithm is the exact sliding window: 50 in any 60 s, whatever
+        # the order or the timing of the requests.
+        self.assertEqual((len(ok), len(limited)), (50, 150), {r.status_code for r in responses})
+        self.assertLess(elapsed, 60)
+        self.assertEqual(sorted(int(r.headers["RateLimit-Remaining"]) for r in ok), list(range(50)))
+        for response in ok:
+            self.assertEqual(response.headers["RateLimit-Limit"], "50")
+            self.assertEqual(response.headers["RateLimit-Reset"], "60")
+            self.assertNotIn("Retry-After", response.headers)
         for response in limited:
-            self.assertGreaterEqual(int(response.headers["Retry-After"]), 1)
+            # the oldest of the 50 leaves the window 60 s after it was spent
+            self.assertGreaterEqual(int(response.headers["Retry-After"]), 60 - int(elapsed) - 1)
+            self.assertLessEqual(int(response.headers["Retry-After"]), 60)
+            self.assertEqual(response.headers["RateLimit-Limit"], "50")
             self.assertEqual(response.headers["RateLimit-Remaining"], "0")
             self.assertEqual(response.json()["error"]["code"], "rate_limited")
+        # and the minute stays closed
+        self.assertError(self._call("GET", "/iota/api/v1/limited"), 429, "rate_limited")
         self.assertEqual(
             self.env["iota.script.execution"].search_count(
                 [("script_id", "=", self.scripts["ok"].id)]
             ),
             len(ok),
         )
+
+    def test_gcra_option(self):
+        endpoint = self._endpoint(
+            "ok", "/smooth", rate_limit_per_min=3, rate_limit_algorithm="gcra"
+        )
+        url = "/iota/api/v1/smooth"
+        for _ in range(3):
+            self.assertEqual(self._call("GET", url).status_code, 200)
+        denied = self._call("GET", url)
+        self.assertError(denied, 429, "rate_limited")
+        # GCRA refills one request per 60/3 s
+        self.assertLessEqual(int(denied.headers["Retry-After"]), 20)
+        # switching the algorithm keeps working (each has its own Redis keys)
+        endpoint.rate_limit_algorithm = "sliding_window"
+        self.assertEqual(self._call("GET", url).status_code, 200)
 
     def test_spoofed_forwarded_for_does_not_reset_the_limiter(self):
         self._endpoint("ok", "/spoof", rate_limit_per_min=3)

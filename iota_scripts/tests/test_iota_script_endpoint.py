@@ -87,6 +87,8 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
             {"api_version": "v0"},
             {"methods": "GET,TRACE"},
             {"rate_limit_per_min": 0},
+            {"rate_limit_per_min": 100_001},  # the exact (default) algorithm stores each call
+            {"rate_limit_per_min": 1_000_001, "rate_limit_algorithm": "gcra"},
             {"max_body_bytes": 64 * 1024 * 1024},
             {"body_schema": "{not json"},
             {"body_schema": '{"type": "nope"}'},
@@ -96,6 +98,27 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         ):
             with self.subTest(values=values), self.assertRaises(ValidationError):
                 self._endpoint("/things", **values)
+
+    def test_rate_limit_algorithms(self):
+        endpoint = self._endpoint("/things")
+        self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
+        endpoint.write({"rate_limit_algorithm": "gcra", "rate_limit_per_min": 1_000_000})
+        with self.assertRaises(ValidationError):
+            endpoint.rate_limit_algorithm = "sliding_window"
+        Endpoint = self.env["iota.script.endpoint"]
+        self.assertEqual(
+            Endpoint._iota_resolve_spec("v1", ["things"])[0].rate_limit_algorithm, "gcra"
+        )
+        # a row from before the algorithm existed (no constraint ran) stays smooth
+        self.env.cr.execute(
+            "UPDATE iota_script_endpoint SET rate_limit_algorithm = 'sliding_window' WHERE id = %s",
+            [endpoint.id],
+        )
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
+        spec = Endpoint._iota_resolve_spec("v1", ["things"])[0]
+        self.assertEqual((spec.id, spec.rate_limit_algorithm), (endpoint.id, "gcra"))
 
     def test_script_of_another_company(self):
         with self.assertRaises(ValidationError):

@@ -91,6 +91,26 @@ class TestIotaScriptExecution(IotaScriptsCase):
         self.assertFalse(self.env["res.partner"].search([("name", "=", "written then undone")]))
         self.assertFalse(self.env["iota.script.event"].search([("type", "=", "test.undone")]))
 
+    def test_savepoint_only_when_the_run_touches_the_database(self):
+        pure = self._script("export default () => 1;", name="pure", key="pure")
+        writer = self._script(
+            """export default async () => {
+              await sdk.db.create("res.partner", { name: "kept by a savepoint" });
+              return 2;
+            };""",
+            name="writer",
+            key="writer",
+            run_as_user_id=self.bot_a.id,
+        )
+        cr = self.env.cr
+        with patch.object(cr, "savepoint", wraps=cr.savepoint) as savepoint:
+            self.assertEqual(pure.action_run().state, "succeeded")
+            self.assertEqual(savepoint.call_count, 0)
+            self.assertEqual(writer.action_run().state, "succeeded")
+            # the run's savepoint, then the one of the sdk.db call inside it
+            self.assertEqual(savepoint.call_count, 2)
+        self.assertTrue(self.env["res.partner"].search([("name", "=", "kept by a savepoint")]))
+
     def test_events_emit_writes_the_outbox(self):
         script = self._script(
             """export default async () => {

@@ -1,4 +1,4 @@
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
 from .common import IotaScriptsCase
 
@@ -35,6 +35,51 @@ class TestViews(IotaScriptsCase):
             "arch"
         ]
         self.assertIn("iota_scripts_retention_days", settings)
+
+    def test_endpoint_form(self):
+        fields_in = (
+            "script_id",
+            "api_version",
+            "path",
+            "methods",
+            "auth_mode",
+            "group_id",
+            "rate_limit_per_min",
+            "rate_limit_algorithm",
+            "rate_limit_on_unavailable",
+            "max_body_bytes",
+            "cors_origins",
+            "cors_allow_credentials",
+            "body_schema",
+            "query_schema",
+            "response_schema",
+            "publish_openapi",
+        )
+        Endpoint = self.env["iota.script.endpoint"]
+        dev = Endpoint.with_user(self.dev_a).get_views([(False, "form"), (False, "list")])
+        arch = dev["views"]["form"]["arch"]
+        for name in fields_in:
+            self.assertIn(f'name="{name}"', arch, name)
+        # the HMAC secret is for developers, masked, and shown for HMAC endpoints only
+        self.assertRegex(arch, r'<field name="hmac_secret"[^>]*password="True"')
+        self.assertIn("auth_mode != 'hmac'", arch)
+        user = Endpoint.with_user(self.user_a).get_views([(False, "form")])["views"]["form"]
+        self.assertNotIn('name="hmac_secret"', user["arch"])
+        # a developer creates an endpoint through the form
+        script = self._script("export default () => ({ok: true});")
+        with Form(Endpoint.with_user(self.dev_a)) as form:
+            form.script_id = script
+            form.path = "/Form/{id}"
+            form.methods = "post, get"
+            form.auth_mode = "hmac"
+            form.cors_origins = "https://app.example.com"
+        endpoint = form.record
+        self.assertEqual(
+            (endpoint.path, endpoint.methods, endpoint.url),
+            ("/form/{id}", "GET,POST", "/iota/api/v1/form/{id}"),
+        )
+        self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
+        self.assertTrue(endpoint.sudo().hmac_secret)
 
     def test_schedule_button(self):
         script = self._script("export default () => 'scheduled';")
