@@ -5,6 +5,7 @@ from . import (
     iota_script_event,
     iota_script_execution,
     iota_script_queue,
+    iota_script_run,
     iota_script_schedule,
     iota_script_subscription,
     iota_script_tag,

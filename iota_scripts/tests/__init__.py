@@ -5,6 +5,7 @@ from . import (
     test_iota_script_execution,
     test_iota_script_version,
     test_ir_actions_server,
+    test_live,
     test_queue,
     test_schedule,
     test_sdk_db,
