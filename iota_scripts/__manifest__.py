@@ -37,6 +37,7 @@ and resource usage.
         "wizard/iota_script_run_wizard_views.xml",
         "wizard/iota_script_replay_wizard_views.xml",
         "views/iota_script_views.xml",
+        "views/iota_script_run_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
@@ -46,6 +47,10 @@ and resource usage.
         "demo/iota_script_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "iota_scripts/static/src/log_viewer/**/*",
+            "iota_scripts/static/src/run_panel/**/*",
+        ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],

@@ -10,6 +10,7 @@ from . import (
     iota_script_subscription,
     iota_script_tag,
     iota_script_version,
+    iota_script_version_runs,
     ir_actions_server,
     ir_rule,
     res_company,

@@ -11,5 +11,6 @@ from . import (
     test_sdk_db,
     test_settings,
     test_ui,
+    test_ui_run_panel,
     test_views,
 )
