@@ -5,6 +5,7 @@ tours pass only because tools/live.py releases it while V8 runs and sends the
 bus NOTIFY that the test cursor drops (see that module's docstring).
 """
 
+import json
 import time
 from unittest.mock import patch
 
@@ -44,6 +45,20 @@ export default async () => {
   throw new Error("kaput");
 };
 """
+
+DOUBLER = """\
+export default (ctx) => `${ctx.input.n * 2} ${ctx.input.unit}${ctx.input.loud ? "!" : ""}`;
+"""
+
+DOUBLER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer", "title": "n", "description": "The number to double"},
+        "unit": {"enum": ["kg", "m"]},
+        "loud": {"type": "boolean"},
+    },
+    "required": ["n", "unit"],
+}
 
 
 @tagged("post_install", "-at_install")
@@ -115,3 +130,13 @@ class TestRunPanelUi(HttpCase):
         execution = script.execution_ids
         self.assertEqual((execution.state, execution.error_line), ("failed", 6))
         self.assertEqual(execution.log_count, 4)
+
+    def test_input_schema_form(self):
+        script = self._script(
+            "Doubler tour script", DOUBLER, input_schema=json.dumps(DOUBLER_SCHEMA)
+        )
+        self._tour(script, "iota_scripts_run_panel_schema_tour")
+        execution = script.execution_ids
+        self.assertEqual(len(execution), 1, "the incomplete form did not run")
+        self.assertEqual(json.loads(execution.input_json), {"n": 21, "unit": "kg", "loud": True})
+        self.assertEqual(json.loads(execution.result_json), "42 kg!")

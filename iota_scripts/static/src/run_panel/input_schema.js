@@ -43,7 +43,13 @@ export function schemaFields(schema) {
             label: prop.title || name,
             help: prop.description || "",
             required: required.has(name),
-            options: kind === "select" ? prop.enum.map((v) => JSON.stringify(v)) : [],
+            options:
+                kind === "select"
+                    ? prop.enum.map((v) => ({
+                          value: JSON.stringify(v),
+                          label: typeof v === "string" ? v : JSON.stringify(v),
+                      }))
+                    : [],
             default: prop.default,
         };
     });

@@ -194,3 +194,56 @@ registry.category("web_tour.tours").add("iota_scripts_run_panel_error_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("iota_scripts_run_panel_schema_tour", {
+    steps: () => [
+        {
+            content: "The input schema gives a form, not the JSON editor",
+            trigger: `${PANEL} .o_iota_scripts_run_form [data-name=n] input[type=number]`,
+        },
+        {
+            trigger: `${PANEL}:not(:has(.o_iota_scripts_run_raw_input)) .o_iota_scripts_run_form [data-name=unit] select`,
+        },
+        {
+            content: "Run without the required number",
+            trigger: `${PANEL} .o_iota_scripts_run_button:enabled`,
+            run: "click",
+        },
+        {
+            content: "The form says it is required",
+            trigger: `${PANEL} [data-name=n] .invalid-feedback:contains('Required')`,
+        },
+        {
+            content: "Fill the number",
+            trigger: `${PANEL} [data-name=n] input`,
+            run: "edit 21",
+        },
+        {
+            content: "Choose the unit",
+            trigger: `${PANEL} [data-name=unit] select`,
+            run: "selectByLabel kg",
+        },
+        {
+            content: "Tick the flag",
+            trigger: `${PANEL} [data-name=loud] input[type=checkbox]`,
+            run: "click",
+        },
+        {
+            content: "Run",
+            trigger: `${PANEL}:not(:has(.invalid-feedback)) .o_iota_scripts_run_button:enabled`,
+            run: "click",
+        },
+        {
+            content: "The script got the typed input",
+            trigger: `${PANEL}[data-status=done] .o_iota_scripts_run_result:contains('42 kg!')`,
+        },
+        {
+            content: "The raw editor is still there when wanted",
+            trigger: `${PANEL} .o_iota_scripts_run_toggle_raw`,
+            run: "click",
+        },
+        {
+            trigger: `${PANEL} .o_iota_scripts_run_raw_input`,
+        },
+    ],
+});
