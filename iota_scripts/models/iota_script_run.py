@@ -68,10 +68,13 @@ class IotaScript(models.Model):
         schema = self._input_schema()
         if schema is None:
             return
-        errors = sorted(
-            jsonschema.Draft202012Validator(schema).iter_errors(input_value),
-            key=lambda e: list(e.path),
-        )
+        try:
+            errors = sorted(
+                jsonschema.Draft202012Validator(schema).iter_errors(input_value),
+                key=lambda e: [str(p) for p in e.path],
+            )
+        except RecursionError:
+            raise UserError(_("The input is nested too deeply to be checked.")) from None
         if errors:
             lines = [
                 f"{'/'.join(str(p) for p in e.path) or _('input')}: {e.message[:200]}"
@@ -124,9 +127,11 @@ class IotaScriptExecution(models.Model):
     @api.model
     def action_cancel_live(self, execution_id):
         """Asks the live run ``execution_id`` to stop; False when it is not running."""
+        if not isinstance(execution_id, int) or isinstance(execution_id, bool):
+            raise UserError(_("The run to cancel is named by its id, a number."))
         self.env.cr.execute(
             "SELECT user_id FROM iota_script_execution_live WHERE execution_id = %s",
-            [int(execution_id)],
+            [execution_id],
         )
         row = self.env.cr.fetchone()
         if not row:
@@ -136,7 +141,7 @@ class IotaScriptExecution(models.Model):
         self.env.cr.execute(
             "INSERT INTO iota_script_execution_cancel (execution_id) VALUES (%s) "
             "ON CONFLICT DO NOTHING",
-            [int(execution_id)],
+            [execution_id],
         )
         return True
 

@@ -225,6 +225,14 @@ class TestLiveRun(RealCursorMixin, IotaScriptsCase):
         self.assertEqual(self._run(script, {"n": 21})["result"], 42)
         with self.assertRaisesRegex(UserError, "n: 0 is less than the minimum of 1"):
             self._run(script, {"n": 0})
+        nested = {"n": 1}
+        for _i in range(5000):
+            nested = {"n": 1, "x": nested}
+        script.input_schema = json.dumps(
+            {"type": "object", "properties": {"x": {"$ref": "#"}, "n": {"type": "integer"}}}
+        )
+        with self.assertRaisesRegex(UserError, "nested too deeply"):
+            self._run(script, nested)
         with self.assertRaisesRegex(ValidationError, "not a valid JSON Schema"):
             script.input_schema = '{"type": 12}'
         with self.assertRaisesRegex(ValidationError, "not a valid JSON Schema"):
@@ -296,6 +304,8 @@ class TestLiveRun(RealCursorMixin, IotaScriptsCase):
             self.assertEqual(env.cr.fetchone()[0], 0, "the cancel request is cleaned up")
 
     def test_cancel_of_an_unknown_run_is_false(self):
-        self.assertFalse(
-            self.env["iota.script.execution"].with_user(self.admin).action_cancel_live(987654321)
-        )
+        Execution = self.env["iota.script.execution"].with_user(self.admin)
+        self.assertFalse(Execution.action_cancel_live(987654321))
+        for junk in ("1; DROP TABLE x", None, [1], 2.5):
+            with self.assertRaisesRegex(UserError, "named by its id"):
+                Execution.action_cancel_live(junk)
