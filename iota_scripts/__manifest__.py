@@ -54,6 +54,9 @@ and resource usage.
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],
+        "web.assets_unit_tests": [
+            "iota_scripts/static/tests/unit/**/*",
+        ],
     },
     "post_init_hook": "_post_init_hook",
     "uninstall_hook": "_uninstall_hook",

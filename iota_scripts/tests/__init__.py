@@ -1,6 +1,7 @@
 from . import (
     test_endpoint_http,
     test_events,
+    test_hoot_run_panel,
     test_iota_script_endpoint,
     test_iota_script_execution,
     test_iota_script_version,

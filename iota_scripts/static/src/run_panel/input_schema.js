@@ -1,5 +1,3 @@
-import { _t } from "@web/core/l10n/translation";
-
 /**
  * The Run panel's input form, generated from a script's JSON Schema.
  *
@@ -74,7 +72,9 @@ export function initialValues(fields) {
 
 /**
  * The input object built from the form's raw values: ``{value, errors}``,
- * errors by field name. Empty optional fields are left out.
+ * errors by field name, as codes (``required``, ``not_integer``,
+ * ``not_number``, ``not_json``; see ``RunPanel.errorLabel``). Empty optional
+ * fields are left out.
  */
 export function buildInput(fields, raw) {
     const value = {};
@@ -87,7 +87,7 @@ export function buildInput(fields, raw) {
         }
         if (text === "" || text === undefined) {
             if (field.required) {
-                errors[field.name] = _t("Required");
+                errors[field.name] = "required";
             }
             continue;
         }
@@ -96,8 +96,7 @@ export function buildInput(fields, raw) {
         } else if (field.kind === "integer" || field.kind === "number") {
             const n = Number(text);
             if (!Number.isFinite(n) || (field.kind === "integer" && !Number.isInteger(n))) {
-                errors[field.name] =
-                    field.kind === "integer" ? _t("Not a whole number") : _t("Not a number");
+                errors[field.name] = field.kind === "integer" ? "not_integer" : "not_number";
             } else {
                 value[field.name] = n;
             }
@@ -105,7 +104,7 @@ export function buildInput(fields, raw) {
             try {
                 value[field.name] = JSON.parse(text);
             } catch {
-                errors[field.name] = _t("Not valid JSON");
+                errors[field.name] = "not_json";
             }
         }
     }

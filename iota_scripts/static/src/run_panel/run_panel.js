@@ -112,6 +112,15 @@ export class RunPanel extends Component {
         this.state.formErrors = errors;
     }
 
+    errorLabel(code) {
+        return {
+            required: _t("Required"),
+            not_integer: _t("Not a whole number"),
+            not_number: _t("Not a number"),
+            not_json: _t("Not valid JSON"),
+        }[code];
+    }
+
     toggleRawEditor() {
         this.state.useRawEditor = !this.state.useRawEditor;
     }
