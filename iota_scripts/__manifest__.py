@@ -38,6 +38,7 @@ and resource usage.
         "wizard/iota_script_run_wizard_views.xml",
         "wizard/iota_script_replay_wizard_views.xml",
         "views/iota_script_views.xml",
+        "views/iota_script_run_views.xml",
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
         "views/iota_script_dashboard_views.xml",
@@ -52,9 +53,14 @@ and resource usage.
     "assets": {
         "web.assets_backend": [
             "iota_scripts/static/src/dashboard/**/*",
+            "iota_scripts/static/src/log_viewer/**/*",
+            "iota_scripts/static/src/run_panel/**/*",
         ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "iota_scripts/static/tests/unit/**/*",
         ],
     },
     "post_init_hook": "_post_init_hook",

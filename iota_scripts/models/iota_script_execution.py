@@ -22,6 +22,7 @@ Old executions are pruned daily (``iota_scripts.retention_days``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import timedelta
@@ -203,6 +204,7 @@ class IotaScriptExecution(models.Model):
         extra_ctx=None,
         extra_vals=None,
         outcome=None,
+        live=None,
     ):
         """Runs ``script`` for a trigger; returns the execution (maybe empty).
 
@@ -216,6 +218,7 @@ class IotaScriptExecution(models.Model):
         ``extra_ctx`` is merged into ``ctx`` (``ctx.request``), ``extra_vals``
         into the execution, and ``outcome["result"]`` receives the
         ``RunResult`` (the stored result is capped; the HTTP answer is not).
+        ``live`` (a :class:`..tools.live.LiveRun`) streams this run's logs.
         """
         endpoint_kw = {
             "run_as": run_as,
@@ -257,7 +260,7 @@ class IotaScriptExecution(models.Model):
         try:
             self._mark_done(chain, guard, records)
             execution = self._execute(
-                script, trigger, records, input_value, 1, chain, **endpoint_kw
+                script, trigger, records, input_value, 1, chain, live=live, **endpoint_kw
             )
             while chain.queue:
                 chain.queue.popleft().start()
@@ -310,13 +313,14 @@ class IotaScriptExecution(models.Model):
         outcome=None,
         queued=None,
         cancel=None,
+        live=None,
     ):
         """Runs ``script`` now and returns its execution (see the module docstring).
 
         ``queued`` is a claimed run of the queue (``models/iota_script_queue.py``):
         it becomes the execution instead of a new one, and a run that cannot
         start is recorded on it as cancelled. ``cancel`` (a ``threading.Event``)
-        kills the runner when set.
+        kills the runner when set. ``live`` streams the logs (see ``tools/live.py``).
         """
         script = script.sudo()
         manual = trigger["type"] == "manual"
@@ -386,6 +390,9 @@ class IotaScriptExecution(models.Model):
                     **(extra_vals or {}),
                 }
             )
+        if live is not None:
+            live.start(execution)
+            cancel = live.cancel
         # _get_company_ids is ormcached (cleared when a user's companies change).
         if script.company_id.id not in user._get_company_ids():
             return execution._finish(
@@ -427,17 +434,22 @@ class IotaScriptExecution(models.Model):
         mark = len(chain.queue)
         # Opened by the first sdk.db / sdk.events call only (tools/lazy_savepoint.py).
         savepoint = LazySavepoint(self.env.cr)
+        # The live wrapper goes outside: in test mode it takes the test lock
+        # back before the savepoint's own SQL runs.
+        run_host = savepoint.wrap(host)
         try:
-            result = get_engine(self.env).run(
-                version.source,
-                input=input_value,
-                ctx=ctx,
-                limits=limits,
-                tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
-                version=f"{version.id}:{version.sha256}",
-                host=savepoint.wrap(host),
-                cancel=cancel,
-            )
+            with live.streaming(self.env) if live else contextlib.nullcontext():
+                result = get_engine(self.env).run(
+                    version.source,
+                    input=input_value,
+                    ctx=ctx,
+                    limits=limits,
+                    tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
+                    version=f"{version.id}:{version.sha256}",
+                    host=live.wrap_host(run_host) if live else run_host,
+                    on_log=live.on_log if live else None,
+                    cancel=cancel,
+                )
         except Exception:
             _logger.exception(
                 "iota.script %s: the engine failed on execution %s", script.id, execution.id

@@ -11,6 +11,12 @@ registry.category("web_tour.tours").add("iota_scripts_run_tour", {
             run: "click",
         },
         {
+            // the Run page comes first (static/src/run_panel/)
+            content: "Open the Source page",
+            trigger: ".o_form_view .o_notebook a[name=source]",
+            run: "click",
+        },
+        {
             content: "The source is shown in the code editor",
             trigger: ".o_form_view .o_field_widget[name=source] .ace_editor",
         },

@@ -43,6 +43,12 @@ function runFromDialog(name, { result, log, shot }) {
             run: "click",
         },
         {
+            // the Run page comes first (static/src/run_panel/)
+            content: "Open the Source page",
+            trigger: ".o_form_view .o_notebook a[name=source]",
+            run: "click",
+        },
+        {
             content: "The source is shown in the code editor",
             trigger: ".o_form_view .o_field_widget[name=source] .ace_editor",
         },
@@ -228,7 +234,7 @@ registry.category("web_tour.tours").add("iota_scripts_automation_tour", {
         },
         {
             content: "The log line names the contact",
-            trigger: ".o_form_view .o_field_widget[name=log_text]:contains('new contact: Ada Tour Lovelace')",
+            trigger: ".o_form_view .o_field_widget[name=log_json] .o_iota_scripts_log_message:contains('new contact: Ada Tour Lovelace')",
         },
         screenshot("automation_execution"),
     ],

@@ -1,0 +1,279 @@
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
+import { Component, onWillUnmount, useState } from "@odoo/owl";
+import { LogList } from "../log_viewer/log_list";
+import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
+
+/** Bus notification types sent by tools/live.py. */
+export const BUS = {
+    started: "iota_scripts.execution/started",
+    log: "iota_scripts.execution/log",
+    done: "iota_scripts.execution/done",
+};
+
+/** The event slice A's editor listens to (1-based line and column). */
+export const REVEAL_POSITION = "IOTA_SCRIPTS:REVEAL_POSITION";
+
+function newToken() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The Run panel of the script form (``<widget name="iota_scripts_run_panel"/>``).
+ *
+ * Input: a form generated from ``input_schema``, or a raw JSON editor. Run
+ * saves the record first, then calls ``action_run_live`` with a random token;
+ * while that RPC is pending, the bus brings the run's id
+ * (``.../started``) and its log lines (``.../log``) for that token, shown
+ * live. The RPC's answer brings the result, the error and the usage, and
+ * replaces the streamed lines with the stored ones. Cancel asks the server
+ * to stop the run (``action_cancel_live``), which kills its runner.
+ */
+export class RunPanel extends Component {
+    static template = "iota_scripts.RunPanel";
+    static components = { LogList };
+    static props = { ...standardWidgetProps };
+
+    setup() {
+        this.orm = useService("orm");
+        this.busService = useService("bus_service");
+        this.state = useState({
+            status: "idle", // idle | running | done
+            rawInput: "",
+            formValues: {},
+            formErrors: {},
+            useRawEditor: false,
+            lines: [],
+            dropped: 0,
+            executionId: null,
+            cancelling: false,
+            outcome: null, // the answer of action_run_live
+        });
+        this.token = null;
+        this.onStarted = (payload) => {
+            if (payload.token === this.token) {
+                this.state.executionId = payload.execution_id;
+            }
+        };
+        this.onLog = (payload) => {
+            if (payload.token === this.token && this.state.status === "running") {
+                this.state.lines.push(...payload.lines);
+            }
+        };
+        this.onDone = (payload) => {
+            if (payload.token === this.token) {
+                this.state.dropped = payload.dropped || 0;
+            }
+        };
+        this.busService.subscribe(BUS.started, this.onStarted);
+        this.busService.subscribe(BUS.log, this.onLog);
+        this.busService.subscribe(BUS.done, this.onDone);
+        if (!this.busService.isActive) {
+            this.busService.start();
+        }
+        onWillUnmount(() => {
+            this.busService.unsubscribe(BUS.started, this.onStarted);
+            this.busService.unsubscribe(BUS.log, this.onLog);
+            this.busService.unsubscribe(BUS.done, this.onDone);
+        });
+    }
+
+    // ---- input ------------------------------------------------------------
+    /** The generated form's fields, or null (no usable schema, or raw editor chosen). */
+    get formFields() {
+        return this.state.useRawEditor ? null : this.schemaFormFields;
+    }
+
+    get schemaFormFields() {
+        return schemaFields(parseSchema(this.props.record.data.input_schema || ""));
+    }
+
+    formValue(field) {
+        const values = this.state.formValues;
+        return field.name in values ? values[field.name] : initialValues([field])[field.name];
+    }
+
+    get rawError() {
+        return parseJsonInput(this.state.rawInput).error;
+    }
+
+    onRawInput(ev) {
+        this.state.rawInput = ev.target.value;
+    }
+
+    onFormInput(field, ev) {
+        const value = field.kind === "boolean" ? ev.target.checked : ev.target.value;
+        this.state.formValues = { ...this.state.formValues, [field.name]: value };
+        const { [field.name]: _gone, ...errors } = this.state.formErrors;
+        this.state.formErrors = errors;
+    }
+
+    errorLabel(code) {
+        return {
+            required: _t("Required"),
+            not_integer: _t("Not a whole number"),
+            not_number: _t("Not a number"),
+            not_json: _t("Not valid JSON"),
+        }[code];
+    }
+
+    toggleRawEditor() {
+        this.state.useRawEditor = !this.state.useRawEditor;
+    }
+
+    /** The input to send, or undefined (and the errors shown) when invalid. */
+    collectInput() {
+        const fields = this.formFields;
+        if (fields) {
+            const raw = Object.fromEntries(fields.map((f) => [f.name, this.formValue(f)]));
+            const { value, errors } = buildInput(fields, raw);
+            this.state.formErrors = errors;
+            return Object.keys(errors).length ? undefined : value;
+        }
+        return parseJsonInput(this.state.rawInput).value;
+    }
+
+    // ---- run and cancel -----------------------------------------------------
+    get canRun() {
+        const data = this.props.record.data;
+        return (
+            this.state.status !== "running" &&
+            data.active !== false &&
+            data.state !== "disabled" &&
+            !(this.formFields === null && this.rawError)
+        );
+    }
+
+    async run() {
+        if (!this.canRun) {
+            return;
+        }
+        const input = this.collectInput();
+        if (input === undefined) {
+            return;
+        }
+        const record = this.props.record;
+        if (record.isNew || (await record.isDirty())) {
+            if (!(await record.save())) {
+                return;
+            }
+        }
+        this.token = newToken();
+        Object.assign(this.state, {
+            status: "running",
+            lines: [],
+            dropped: 0,
+            executionId: null,
+            cancelling: false,
+            outcome: null,
+        });
+        try {
+            const outcome = await this.orm.call(
+                "iota.script",
+                "action_run_live",
+                [[record.resId]],
+                { input_value: input, token: this.token }
+            );
+            Object.assign(this.state, {
+                outcome,
+                executionId: outcome.id,
+                lines: outcome.logs,
+                dropped: outcome.logs_dropped,
+            });
+        } finally {
+            this.state.status = this.state.outcome ? "done" : "idle";
+            this.state.cancelling = false;
+            // the run may have added a version or changed the counters
+            if (!record.isNew && !(await record.isDirty())) {
+                await record.load();
+            }
+        }
+    }
+
+    async cancel() {
+        if (this.state.status !== "running" || !this.state.executionId) {
+            return;
+        }
+        this.state.cancelling = true;
+        await this.orm.call("iota.script.execution", "action_cancel_live", [
+            this.state.executionId,
+        ]);
+    }
+
+    // ---- output -------------------------------------------------------------
+    get resultText() {
+        const outcome = this.state.outcome;
+        if (!outcome || outcome.state !== "succeeded") {
+            return "";
+        }
+        if (outcome.result_truncated && typeof outcome.result === "string") {
+            return outcome.result;
+        }
+        return JSON.stringify(outcome.result ?? null, null, 2);
+    }
+
+    get stateLabel() {
+        return {
+            running: _t("Running"),
+            succeeded: _t("Succeeded"),
+            failed: _t("Failed"),
+            timed_out: _t("Timed out"),
+            cancelled: _t("Cancelled"),
+        }[this.state.status === "running" ? "running" : this.state.outcome?.state];
+    }
+
+    get stateClass() {
+        const state = this.state.status === "running" ? "running" : this.state.outcome?.state;
+        const tone = {
+            running: "text-bg-info",
+            succeeded: "text-bg-success",
+            failed: "text-bg-danger",
+            timed_out: "text-bg-danger",
+        }[state];
+        return `o_iota_scripts_run_state_${state} ${tone || "text-bg-secondary"}`;
+    }
+
+    get logsEmptyText() {
+        return this.state.status === "running"
+            ? _t("Waiting for log lines…")
+            : _t("The run logged nothing.");
+    }
+
+    get usage() {
+        const o = this.state.outcome;
+        if (!o) {
+            return [];
+        }
+        const mb = (o.heap_peak_bytes || 0) / (1024 * 1024);
+        return [
+            { name: "wall", label: _t("Duration"), value: `${(o.wall_ms || 0).toFixed(1)} ms` },
+            { name: "cpu", label: _t("CPU"), value: `${(o.cpu_ms || 0).toFixed(1)} ms` },
+            { name: "memory", label: _t("Peak heap"), value: `${mb.toFixed(1)} MB` },
+            { name: "calls", label: _t("sdk calls"), value: String(o.host_calls || 0) },
+        ];
+    }
+
+    revealError() {
+        const error = this.state.outcome?.error;
+        if (error && error.line) {
+            this.env.bus.trigger(REVEAL_POSITION, {
+                resId: this.props.record.resId,
+                line: error.line,
+                column: error.column || 1,
+            });
+        }
+    }
+}
+
+registry.category("view_widgets").add("iota_scripts_run_panel", {
+    component: RunPanel,
+    fieldDependencies: [
+        { name: "input_schema", type: "text" },
+        { name: "state", type: "selection" },
+        { name: "active", type: "boolean" },
+    ],
+});
