@@ -32,6 +32,7 @@ from odoo.exceptions import UserError
 
 from ..tools import chain as run_chain
 from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
+from ..tools.sdk_scripts import ScriptsHost
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
 
@@ -90,6 +91,7 @@ class IotaScriptExecution(models.Model):
             ("cron", "Scheduled Action"),
             ("endpoint", "Endpoint"),
             ("event", "Event"),
+            ("script", "Another Script"),
         ],
         required=True,
         readonly=True,
@@ -403,6 +405,9 @@ class IotaScriptExecution(models.Model):
             **db_host.functions(),
             **EventsHost(
                 run_env, script, execution, get_setting(self.env, "max_events_per_run")
+            ).functions(),
+            **ScriptsHost(
+                run_env, script, execution, get_setting(self.env, "max_enqueues_per_run")
             ).functions(),
         }
         limits = Limits(

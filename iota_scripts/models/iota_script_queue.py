@@ -191,11 +191,14 @@ class IotaScriptExecution(models.Model):
         schedule=None,
         delivery=None,
         triggered_by=None,
+        generation=1,
     ):
         """Queues a run of ``script`` and wakes a worker after commit; returns it.
 
         The run happens later, in a worker's own transaction, as the script's
         run-as user; ``records`` are re-read then (deleted ones are dropped).
+        ``generation`` > 1 marks a run queued by a run (``sdk.scripts.enqueue``):
+        the worker starts its chain there, so ``max_depth`` still applies.
         """
         script = script.sudo()
         input_text = json.dumps(input_value, ensure_ascii=False, default=str)
@@ -219,6 +222,7 @@ class IotaScriptExecution(models.Model):
                 "res_model": records is not None and records._name,
                 "res_ids": records is not None and json.dumps(records.ids),
                 "state": "queued",
+                "generation": generation,
                 "priority": priority,
                 "eta": eta or False,
                 "max_attempts": max(1, max_attempts),

@@ -8,6 +8,7 @@ from . import (
     test_queue,
     test_schedule,
     test_sdk_db,
+    test_sdk_scripts,
     test_settings,
     test_ui,
     test_views,

@@ -53,6 +53,7 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "max_memory_mb": (512, int),
     "max_depth": (3, int),
     "max_events_per_run": (100, int),
+    "max_enqueues_per_run": (10, int),
     # the run queue (models/iota_script_queue.py)
     "queue_max_attempts": (1, int),
     "queue_company_concurrency": (4, int),
