@@ -6,6 +6,7 @@ from . import (
     test_iota_script_version,
     test_ir_actions_server,
     test_queue,
+    test_redis_outage,
     test_schedule,
     test_sdk_db,
     test_sdk_scripts,

@@ -170,3 +170,17 @@ def get_engine(env: Any) -> Any:
         _engine = sdk_get_engine(cfg)
         _engine_pid = os.getpid()
         return _engine
+
+
+def restart_engine() -> None:
+    """Drops this process's engine; the next run makes one from the current settings.
+
+    For the engine keys ("restart" in the README) without restarting Odoo:
+    tests pointing the addon at another Redis, for instance. The old
+    engine's runners end when their runs do (``iota_scripts_sdk.get_engine``
+    closes an engine whose config changed).
+    """
+    global _engine, _engine_pid
+    with _engine_lock:
+        _engine = None
+        _engine_pid = None
