@@ -186,6 +186,8 @@ class IotaScriptDelivery(models.Model):
                 ["__count"],
             )
         )
+        planned = []  # (delivery values, subscription, error)
+        outcome = {}  # (event state, error) -> event ids
         for event in events:
             try:
                 payload = json.loads(event.payload_json or "null")
@@ -200,35 +202,70 @@ class IotaScriptDelivery(models.Model):
             elif recent.get(event.company_id, 0) > quota:
                 error = f"budget_exceeded: the company emitted more than {quota} events in a minute"
             for sub in matching:
-                delivery = as_engine(self).create(
-                    {
-                        "event_id": event.id,
-                        "subscription_id": sub.id,
-                        "script_id": sub.script_id.id,
-                        "company_id": event.company_id.id,
-                        "user_id": event.user_id.id,
-                        "state": "dead" if error else "queued",
-                        "last_error": error or False,
-                    }
-                )
-                if not error:
-                    delivery._enqueue_run(sub.max_attempts)
-            as_engine(event).write(
-                {"state": "dead" if error and matching else "done", "last_error": error or False}
-            )
+                values = {
+                    "event_id": event.id,
+                    "subscription_id": sub.id,
+                    "script_id": sub.script_id.id,
+                    "company_id": event.company_id.id,
+                    "user_id": event.user_id.id,
+                    "state": "dead" if error else "queued",
+                    "last_error": error or False,
+                }
+                planned.append((values, sub, error))
+            state = "dead" if error and matching else "done"
+            outcome.setdefault((state, error or False), []).append(event.id)
+        # one INSERT per model for the whole batch, not one per event
+        deliveries = as_engine(self).create([values for values, _sub, _error in planned])
+        runs = [
+            (delivery, sub.max_attempts)
+            for delivery, (_values, sub, error) in zip(deliveries, planned, strict=True)
+            if not error
+        ]
+        if runs:
+            self.browse([d.id for d, _m in runs])._enqueue_runs([m for _d, m in runs])
+        Event = as_engine(self.env["iota.script.event"])
+        for (state, error), ids in outcome.items():
+            Event.browse(ids).write({"state": state, "last_error": error})
         return len(events)
 
     def _enqueue_run(self, max_attempts):
         self.ensure_one()
-        execution = self.env["iota.script.execution"]._enqueue(
-            self.script_id,
-            {"type": "event", "event_type": self.event_type, "delivery_id": self.id},
-            max_attempts=max_attempts,
-            delivery=self,
-            triggered_by=self.user_id,
+        return self._enqueue_runs([max_attempts])
+
+    def _enqueue_runs(self, max_attempts):
+        """Queues one run of its handler per delivery (``max_attempts`` each, in order).
+
+        The executions are created together and a worker is woken once.
+        """
+        Execution = as_engine(self.env["iota.script.execution"])
+        executions = Execution.create(
+            [
+                Execution._enqueue_values(
+                    delivery.script_id,
+                    {
+                        "type": "event",
+                        "event_type": delivery.event_type,
+                        "delivery_id": delivery.id,
+                    },
+                    max_attempts=attempts,
+                    delivery=delivery,
+                    triggered_by=delivery.user_id,
+                )
+                for delivery, attempts in zip(self, max_attempts, strict=True)
+            ]
         )
-        as_engine(self).write({"execution_id": execution.id, "state": "queued"})
-        return execution
+        Execution._queue_wake()
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE iota_script_delivery d SET execution_id = v.execution_id, state = 'queued'
+              FROM unnest(%s::int[], %s::int[]) AS v(id, execution_id)
+             WHERE d.id = v.id
+            """,
+            [self.ids, executions.ids],
+        )
+        self.invalidate_recordset(["execution_id", "state"])
+        return executions
 
     def _after_run(self, execution):
         """Follows the outcome of a run of this delivery (called by the queue)."""

@@ -346,16 +346,17 @@ class IotaScriptExecution(models.Model):
                     return queued._abandon("not run: the run-as user cannot read the records")
                 return self.browse()
             records_ctx = {"model": records._name, "ids": visible.ids}
+        start_vals = {}
         if queued:
             execution = queued
-            as_engine(execution).write(
-                {
-                    "version_id": version.id,
-                    "user_id": user.id,
-                    "date_start": fields.Datetime.now(),
-                    "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
-                }
-            )
+            # written with the outcome (one UPDATE): a worker that dies mid-run
+            # rolls both back anyway
+            start_vals = {
+                "version_id": version.id,
+                "user_id": user.id,
+                "date_start": fields.Datetime.now(),
+                "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+            }
         else:
             input_text, input_cut = _capped(input_value)
             execution = as_engine(self).create(
@@ -385,7 +386,8 @@ class IotaScriptExecution(models.Model):
                         "access_denied",
                         f"the run-as user {user.login} may not work in {script.company_id.name}",
                     ),
-                )
+                ),
+                start_vals,
             )
         ctx = {
             "trigger": trigger,
@@ -396,7 +398,10 @@ class IotaScriptExecution(models.Model):
         if records_ctx is not None:
             ctx["records"] = records_ctx
         ctx.update(extra_ctx or {})
-        if trigger.get("delivery_id"):
+        if queued and queued.sudo().delivery_id:
+            # read with the other runs of the worker's group (prefetch)
+            ctx["event"] = queued.sudo().delivery_id._ctx_event()
+        elif trigger.get("delivery_id"):
             delivery = self.env["iota.script.delivery"].sudo().browse(trigger["delivery_id"])
             if delivery.exists():
                 ctx["event"] = delivery._ctx_event()
@@ -449,13 +454,14 @@ class IotaScriptExecution(models.Model):
             raise db_host.abort
         if outcome is not None:
             outcome["result"] = result
-        return execution._finish(result)
+        return execution._finish(result, start_vals)
 
-    def _finish(self, result):
-        """Stores the outcome of the run on the execution."""
+    def _finish(self, result, start_vals=None):
+        """Stores the outcome of the run (and ``start_vals``) on the execution."""
         self.ensure_one()
         stats = result.stats or {}
         vals = {
+            **(start_vals or {}),
             "date_end": fields.Datetime.now(),
             "wall_ms": stats.get("wall_ms") or 0.0,
             "cpu_ms": stats.get("cpu_ms") or 0.0,
