@@ -1,4 +1,5 @@
 from . import (
+    test_acceptance_flows,
     test_endpoint_http,
     test_events,
     test_iota_script_endpoint,
