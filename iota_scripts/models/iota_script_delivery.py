@@ -223,7 +223,7 @@ class IotaScriptDelivery(models.Model):
         ]
         if runs:
             self.browse([d.id for d, _m in runs])._enqueue_runs([m for _d, m in runs])
-        Event = as_engine(self.env["iota.script.event"])
+        Event = as_engine(self.env["iota.script.event"].sudo())
         for (state, error), ids in outcome.items():
             Event.browse(ids).write({"state": state, "last_error": error})
         return len(events)

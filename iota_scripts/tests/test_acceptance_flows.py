@@ -102,6 +102,8 @@ class TestAcceptanceFlows(RealCursorMixin, TransactionCase):
         with self._env() as env:
             delivery = env["iota.script.delivery"].search([("subscription_id", "=", sub_id)])
             self.assertEqual(len(delivery), 1)
+            # committed: the other tests must not find this event
+            self.addCleanup(self._delete, "iota.script.event", delivery.event_id.id)
             self.assertEqual(delivery.state, "done")
             self.assertEqual(json.loads(delivery.payload_json)["id"], partner_id)
             run = delivery.execution_id
