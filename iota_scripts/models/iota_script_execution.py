@@ -510,6 +510,7 @@ class IotaScriptExecution(models.Model):
             execution=self,
             user=self.sudo().user_id,
             origin="system",
+            deferrable=True,
         )
         return self
 

@@ -68,6 +68,7 @@ from psycopg2 import errors as pg_errors
 from ..tools import chain as run_chain
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
+from .iota_script_event import deferred_events
 from .iota_script_execution import MAX_STORED_CHARS
 
 _logger = logging.getLogger(__name__)
@@ -528,17 +529,24 @@ class IotaScriptExecution(models.Model):
         cr = self.env.cr
         ran = self.browse()
         started = time.monotonic()
-        with _CancelWatcher(cr.dbname, self.ids) as cancels:
+        failed = self.browse()
+        # the runs' script.executed/failed events: one INSERT for the group
+        with (
+            _CancelWatcher(cr.dbname, self.ids) as cancels,
+            deferred_events(self.env) as events,
+        ):
             for execution in self:
                 try:
                     execution._queue_run_one(cancels[execution.id])
                 except Exception:
                     _logger.exception("iota.script.execution %s: the run failed", execution.id)
-                    return ran, execution
+                    failed = execution
+                    events.clear()  # the group is rolled back
+                    break
                 ran |= execution
                 if time.monotonic() - started > GROUP_SEC:
                     break
-        return ran, self.browse()
+        return ran, failed
 
     def _queue_run_one(self, cancel):
         """Runs one claimed, locked run in the current transaction (not committed)."""

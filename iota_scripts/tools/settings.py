@@ -57,7 +57,7 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # the run queue (models/iota_script_queue.py)
     "queue_max_attempts": (1, int),
     "queue_company_concurrency": (4, int),
-    "queue_claim_batch": (16, int),
+    "queue_claim_batch": (32, int),
     "queue_lease_margin_sec": (60.0, float),
     "queue_retry_base_sec": (10.0, float),
     "queue_retry_max_sec": (3600.0, float),
