@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -54,6 +55,30 @@ from ..tools.settings import get_setting
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "iota_scripts.iota_script_delivery_cron_dispatch"
+
+
+_DEFERRED = "iota_scripts.deferred_outcomes"
+
+
+@contextmanager
+def deferred_outcomes(env):
+    """Collects the deliveries' outcomes written inside; writes them on a clean exit.
+
+    Yields the list of ``(delivery id, values)`` (clear it to write nothing);
+    on an exception nothing is written (the caller rolls back). The writes
+    are ORM writes, flushed together: one UPDATE for the group.
+    """
+    data = env.cr.postcommit.data
+    buffer = data[_DEFERRED] = []
+    try:
+        yield buffer
+    except BaseException:
+        data.pop(_DEFERRED, None)
+        raise
+    data.pop(_DEFERRED, None)
+    Delivery = as_engine(env["iota.script.delivery"].sudo())
+    for delivery_id, values in buffer:
+        Delivery.browse(delivery_id).write(values)
 
 
 class IotaScriptDelivery(models.Model):
@@ -268,7 +293,12 @@ class IotaScriptDelivery(models.Model):
         return executions
 
     def _after_run(self, execution):
-        """Follows the outcome of a run of this delivery (called by the queue)."""
+        """Follows the outcome of a run of this delivery (called by the queue).
+
+        Inside :func:`deferred_outcomes` (a worker's group of runs) the write
+        waits for the group's end, so that the group's deliveries are
+        updated by one statement.
+        """
         values = {"attempts": execution.attempt, "execution_id": execution.id}
         if execution.state == "succeeded":
             values.update(state="done", last_error=False)
@@ -276,6 +306,10 @@ class IotaScriptDelivery(models.Model):
             values["last_error"] = f"{execution.error_code}: {execution.error_message or ''}"
             if execution.state != "queued":
                 values["state"] = "dead"
+        buffer = self.env.cr.postcommit.data.get(_DEFERRED)
+        if buffer is not None:
+            buffer.append((self.id, values))
+            return
         as_engine(self).write(values)
 
     # ---- replay ------------------------------------------------------------------

@@ -68,6 +68,7 @@ from psycopg2 import errors as pg_errors
 from ..tools import chain as run_chain
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
+from .iota_script_delivery import deferred_outcomes
 from .iota_script_event import deferred_events
 from .iota_script_execution import MAX_STORED_CHARS
 
@@ -530,10 +531,12 @@ class IotaScriptExecution(models.Model):
         ran = self.browse()
         started = time.monotonic()
         failed = self.browse()
-        # the runs' script.executed/failed events: one INSERT for the group
+        # the runs' script.executed/failed events (one INSERT) and their
+        # deliveries' outcomes (one UPDATE) are written at the group's end
         with (
             _CancelWatcher(cr.dbname, self.ids) as cancels,
             deferred_events(self.env) as events,
+            deferred_outcomes(self.env) as outcomes,
         ):
             for execution in self:
                 try:
@@ -542,6 +545,7 @@ class IotaScriptExecution(models.Model):
                     _logger.exception("iota.script.execution %s: the run failed", execution.id)
                     failed = execution
                     events.clear()  # the group is rolled back
+                    outcomes.clear()
                     break
                 ran |= execution
                 if time.monotonic() - started > GROUP_SEC:
