@@ -24,8 +24,8 @@ How a worker runs a queued run
    after the other, through the usual engine path (``_execute``, a savepoint
    per run), then commits them together. Grouping saves a commit and the
    re-reading of scripts, versions and users per run, and writes the group's
-   ``script.executed`` events and delivery outcomes in one statement each; results become visible
-   when their group commits. A row lock *is the heartbeat*: it is held by the
+   ``script.executed`` events and delivery outcomes in one statement each;
+   results become visible when their group commits. A row lock *is the heartbeat*: it is held by the
    worker's connection for exactly as long as the worker lives, and
    PostgreSQL drops it the moment the connection dies. (A heartbeat column
    updated from another connection would block on this very lock, and under
