@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["API", "API_VERSION", "Function", "Namespace", "Param", "typescript"]
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,28 @@ API: tuple[Namespace, ...] = (
             ),
         ),
     ),
+    Namespace(
+        "scripts",
+        "Other scripts of the run's company. Provided by the Odoo addon; elsewhere rejects "
+        "with `not_available`.",
+        (
+            Function(
+                "enqueue",
+                (
+                    Param("key", "string", doc="the key of a script of the run's company"),
+                    Param("input", "JsonValue", True, "its `ctx.input`"),
+                    Param("options", "EnqueueOptions", True),
+                ),
+                "Promise<{ id: number }>",
+                "Queues a background run of another script (or this one), committed with "
+                "this run: a run that fails queues nothing. Returns the queued execution. "
+                "Rejects with `not_found`, `not_active`, `access_denied` (the script runs as "
+                "another user), `budget_exceeded` (scripts queueing scripts past `max_depth` "
+                "generations) or `invalid_argument`.",
+                host="scripts.enqueue",
+            ),
+        ),
+    ),
 )
 
 _TYPES = """\
@@ -255,6 +277,13 @@ interface SearchOptions {
   limit?: number;
   offset?: number;
   order?: string;
+}
+
+interface EnqueueOptions {
+  /** Start no sooner than this many seconds from now (0 to 2592000). */
+  delaySec?: number;
+  /** Lower runs first; 0 to 100, default 10. */
+  priority?: number;
 }
 
 interface HttpInit {
@@ -285,7 +314,7 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "access_denied" | "internal_error";
+    | "access_denied" | "not_found" | "not_active" | "internal_error";
 }
 
 /** What triggered the run. */

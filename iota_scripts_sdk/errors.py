@@ -32,6 +32,8 @@ CODES: dict[str, str] = {
     "not_available": "this host does not provide that sdk function",
     "cache_unavailable": "the cache backend cannot be reached",
     "access_denied": "the run's user may not do that",
+    "not_found": "no such record (e.g. no script with that key in the run's company)",
+    "not_active": "the script exists but is archived, not active or has no source",
     "syntax_error": "the script does not parse",
     "script_error": "the script threw an exception",
     "source_too_large": "the script source is larger than allowed",

@@ -1,5 +1,5 @@
 // Generated from iota_scripts_sdk/api.py: do not edit by hand.
-// IOTA Scripts sdk API 1.0
+// IOTA Scripts sdk API 1.1
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 type ModelName = string;
@@ -10,6 +10,13 @@ interface SearchOptions {
   limit?: number;
   offset?: number;
   order?: string;
+}
+
+interface EnqueueOptions {
+  /** Start no sooner than this many seconds from now (0 to 2592000). */
+  delaySec?: number;
+  /** Lower runs first; 0 to 100, default 10. */
+  priority?: number;
 }
 
 interface HttpInit {
@@ -40,7 +47,7 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "access_denied" | "internal_error";
+    | "access_denied" | "not_found" | "not_active" | "internal_error";
 }
 
 /** What triggered the run. */
@@ -63,7 +70,7 @@ interface ScriptContext<Input = JsonValue> {
 }
 
 declare const sdk: {
-  readonly version: "1.0";
+  readonly version: "1.1";
   readonly SdkError: typeof SdkError;
   /** Structured, size-capped log lines, stored on the run. `console.*` writes here too. */
   readonly log: {
@@ -128,6 +135,13 @@ declare const sdk: {
   readonly events: {
     /** Writes an event to the outbox, dispatched after commit. Returns its id. */
     emit(type: string, payload?: JsonValue): Promise<string>;
+  };
+  /** Other scripts of the run's company. Provided by the Odoo addon; elsewhere rejects with `not_available`. */
+  readonly scripts: {
+    /** Queues a background run of another script (or this one), committed with this run: a run that fails queues nothing. Returns the queued execution. Rejects with `not_found`, `not_active`, `access_denied` (the script runs as another user), `budget_exceeded` (scripts queueing scripts past `max_depth` generations) or `invalid_argument`.
+     * @param key the key of a script of the run's company
+     * @param input its `ctx.input` */
+    enqueue(key: string, input?: JsonValue, options?: EnqueueOptions): Promise<{ id: number }>;
   };
 };
 

@@ -225,7 +225,8 @@ def test_host_errors_reach_js_as_code_and_message_only(engine):
     res = run(
         engine,
         "export default async () => { const r = [];"
-        " for (const f of [() => sdk.db.search('x'), () => sdk.db.read('x', [1]), () => sdk.events.emit('e')]) {"
+        " for (const f of [() => sdk.db.search('x'), () => sdk.db.read('x', [1]), () => sdk.events.emit('e'),"
+        "   () => sdk.scripts.enqueue('k', 1, { delaySec: 5 })]) {"
         "   try { await f() } catch (e) { r.push([e.code, e.message, Object.keys(e)]) } } return r }",
         host={"db.search": boom, "db.read": denied},
     )
@@ -233,6 +234,7 @@ def test_host_errors_reach_js_as_code_and_message_only(engine):
         ["internal_error", "db.search failed on the host", ["code"]],
         ["access_denied", "no", ["code"]],
         ["not_available", "sdk.events is not available on this host", ["code"]],
+        ["not_available", "sdk.scripts is not available on this host", ["code"]],
     ]
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -54,6 +55,30 @@ from ..tools.settings import get_setting
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "iota_scripts.iota_script_delivery_cron_dispatch"
+
+
+_DEFERRED = "iota_scripts.deferred_outcomes"
+
+
+@contextmanager
+def deferred_outcomes(env):
+    """Collects the deliveries' outcomes written inside; writes them on a clean exit.
+
+    Yields the list of ``(delivery id, values)`` (clear it to write nothing);
+    on an exception nothing is written (the caller rolls back). The writes
+    are ORM writes, flushed together: one UPDATE for the group.
+    """
+    data = env.cr.postcommit.data
+    buffer = data[_DEFERRED] = []
+    try:
+        yield buffer
+    except BaseException:
+        data.pop(_DEFERRED, None)
+        raise
+    data.pop(_DEFERRED, None)
+    Delivery = as_engine(env["iota.script.delivery"].sudo())
+    for delivery_id, values in buffer:
+        Delivery.browse(delivery_id).write(values)
 
 
 class IotaScriptDelivery(models.Model):
@@ -186,6 +211,8 @@ class IotaScriptDelivery(models.Model):
                 ["__count"],
             )
         )
+        planned = []  # (delivery values, subscription, error)
+        outcome = {}  # (event state, error) -> event ids
         for event in events:
             try:
                 payload = json.loads(event.payload_json or "null")
@@ -200,38 +227,78 @@ class IotaScriptDelivery(models.Model):
             elif recent.get(event.company_id, 0) > quota:
                 error = f"budget_exceeded: the company emitted more than {quota} events in a minute"
             for sub in matching:
-                delivery = as_engine(self).create(
-                    {
-                        "event_id": event.id,
-                        "subscription_id": sub.id,
-                        "script_id": sub.script_id.id,
-                        "company_id": event.company_id.id,
-                        "user_id": event.user_id.id,
-                        "state": "dead" if error else "queued",
-                        "last_error": error or False,
-                    }
-                )
-                if not error:
-                    delivery._enqueue_run(sub.max_attempts)
-            as_engine(event).write(
-                {"state": "dead" if error and matching else "done", "last_error": error or False}
-            )
+                values = {
+                    "event_id": event.id,
+                    "subscription_id": sub.id,
+                    "script_id": sub.script_id.id,
+                    "company_id": event.company_id.id,
+                    "user_id": event.user_id.id,
+                    "state": "dead" if error else "queued",
+                    "last_error": error or False,
+                }
+                planned.append((values, sub, error))
+            state = "dead" if error and matching else "done"
+            outcome.setdefault((state, error or False), []).append(event.id)
+        # one INSERT per model for the whole batch, not one per event
+        deliveries = as_engine(self).create([values for values, _sub, _error in planned])
+        runs = [
+            (delivery, sub.max_attempts)
+            for delivery, (_values, sub, error) in zip(deliveries, planned, strict=True)
+            if not error
+        ]
+        if runs:
+            self.browse([d.id for d, _m in runs])._enqueue_runs([m for _d, m in runs])
+        Event = as_engine(self.env["iota.script.event"].sudo())
+        for (state, error), ids in outcome.items():
+            Event.browse(ids).write({"state": state, "last_error": error})
         return len(events)
 
     def _enqueue_run(self, max_attempts):
         self.ensure_one()
-        execution = self.env["iota.script.execution"]._enqueue(
-            self.script_id,
-            {"type": "event", "event_type": self.event_type, "delivery_id": self.id},
-            max_attempts=max_attempts,
-            delivery=self,
-            triggered_by=self.user_id,
+        return self._enqueue_runs([max_attempts])
+
+    def _enqueue_runs(self, max_attempts):
+        """Queues one run of its handler per delivery (``max_attempts`` each, in order).
+
+        The executions are created together and a worker is woken once.
+        """
+        Execution = as_engine(self.env["iota.script.execution"])
+        executions = Execution.create(
+            [
+                Execution._enqueue_values(
+                    delivery.script_id,
+                    {
+                        "type": "event",
+                        "event_type": delivery.event_type,
+                        "delivery_id": delivery.id,
+                    },
+                    max_attempts=attempts,
+                    delivery=delivery,
+                    triggered_by=delivery.user_id,
+                )
+                for delivery, attempts in zip(self, max_attempts, strict=True)
+            ]
         )
-        as_engine(self).write({"execution_id": execution.id, "state": "queued"})
-        return execution
+        Execution._queue_wake()
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE iota_script_delivery d SET execution_id = v.execution_id, state = 'queued'
+              FROM unnest(%s::int[], %s::int[]) AS v(id, execution_id)
+             WHERE d.id = v.id
+            """,
+            [self.ids, executions.ids],
+        )
+        self.invalidate_recordset(["execution_id", "state"])
+        return executions
 
     def _after_run(self, execution):
-        """Follows the outcome of a run of this delivery (called by the queue)."""
+        """Follows the outcome of a run of this delivery (called by the queue).
+
+        Inside :func:`deferred_outcomes` (a worker's group of runs) the write
+        waits for the group's end, so that the group's deliveries are
+        updated by one statement.
+        """
         values = {"attempts": execution.attempt, "execution_id": execution.id}
         if execution.state == "succeeded":
             values.update(state="done", last_error=False)
@@ -239,6 +306,10 @@ class IotaScriptDelivery(models.Model):
             values["last_error"] = f"{execution.error_code}: {execution.error_message or ''}"
             if execution.state != "queued":
                 values["state"] = "dead"
+        buffer = self.env.cr.postcommit.data.get(_DEFERRED)
+        if buffer is not None:
+            buffer.append((self.id, values))
+            return
         as_engine(self).write(values)
 
     # ---- replay ------------------------------------------------------------------

@@ -15,11 +15,35 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..tools.sentinel import is_engine
+from ..tools.sentinel import as_engine, is_engine
+
+_DEFERRED = "iota_scripts.deferred_events"
+
+
+@contextmanager
+def deferred_events(env):
+    """Collects the deferrable events recorded inside; writes them on a clean exit.
+
+    Yields the list of collected values (clear it to write nothing).
+    On an exception nothing is written (the caller rolls the transaction
+    back). The buffer lives in ``cr.postcommit.data``: it belongs to the
+    transaction.
+    """
+    data = env.cr.postcommit.data
+    buffer = data[_DEFERRED] = []
+    try:
+        yield buffer
+    except BaseException:
+        data.pop(_DEFERRED, None)
+        raise
+    data.pop(_DEFERRED, None)
+    if buffer:
+        as_engine(env["iota.script.event"].sudo()).create(buffer)
 
 
 class IotaScriptEvent(models.Model):
@@ -89,27 +113,45 @@ class IotaScriptEvent(models.Model):
 
     @api.model
     def _record(
-        self, event_type, payload_json, *, user, origin, script=None, execution=None, company=None
+        self,
+        event_type,
+        payload_json,
+        *,
+        user,
+        origin,
+        script=None,
+        execution=None,
+        company=None,
+        deferrable=False,
     ):
-        """Writes one pending event; ``payload_json`` is JSON text or a value to encode."""
+        """Writes one pending event; ``payload_json`` is JSON text or a value to encode.
+
+        With ``deferrable`` and inside :func:`deferred_events` (a queue worker's
+        group of runs), the event is only collected and returns an empty
+        recordset: the group writes all of them in one INSERT, in the same
+        transaction, before it commits.
+        """
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
         delivery = execution.sudo().delivery_id if execution else None
         company = company or script.company_id
         if self._has_subscribers(event_type, company):
             self._wake_dispatcher()
-        return self.create(
-            {
-                "hop": delivery.hop + 1 if delivery else 0,
-                "type": event_type,
-                "origin": origin,
-                "payload_json": payload_json,
-                "company_id": company.id,
-                "user_id": user.id if user else False,
-                "script_id": script.id if script else False,
-                "execution_id": execution.id if execution else False,
-            }
-        )
+        values = {
+            "hop": delivery.hop + 1 if delivery else 0,
+            "type": event_type,
+            "origin": origin,
+            "payload_json": payload_json,
+            "company_id": company.id,
+            "user_id": user.id if user else False,
+            "script_id": script.id if script else False,
+            "execution_id": execution.id if execution else False,
+        }
+        buffer = self.env.cr.postcommit.data.get(_DEFERRED) if deferrable else None
+        if buffer is not None:
+            buffer.append(values)
+            return self.browse()
+        return self.create(values)
 
     @api.model
     def _has_subscribers(self, event_type, company):

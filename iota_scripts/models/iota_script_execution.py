@@ -34,6 +34,7 @@ from odoo.exceptions import UserError
 from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
 from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
+from ..tools.sdk_scripts import ScriptsHost
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
 
@@ -92,6 +93,7 @@ class IotaScriptExecution(models.Model):
             ("cron", "Scheduled Action"),
             ("endpoint", "Endpoint"),
             ("event", "Event"),
+            ("script", "Another Script"),
         ],
         required=True,
         readonly=True,
@@ -359,16 +361,17 @@ class IotaScriptExecution(models.Model):
                     return queued._abandon("not run: the run-as user cannot read the records")
                 return self.browse()
             records_ctx = {"model": records._name, "ids": visible.ids}
+        start_vals = {}
         if queued:
             execution = queued
-            as_engine(execution).write(
-                {
-                    "version_id": version.id,
-                    "user_id": user.id,
-                    "date_start": fields.Datetime.now(),
-                    "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
-                }
-            )
+            # written with the outcome (one UPDATE): a worker that dies mid-run
+            # rolls both back anyway
+            start_vals = {
+                "version_id": version.id,
+                "user_id": user.id,
+                "date_start": fields.Datetime.now(),
+                "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+            }
         else:
             input_text, input_cut = _capped(input_value)
             execution = as_engine(self).create(
@@ -402,7 +405,8 @@ class IotaScriptExecution(models.Model):
                         "access_denied",
                         f"the run-as user {user.login} may not work in {script.company_id.name}",
                     ),
-                )
+                ),
+                start_vals,
             )
         # Only the name: a plain read would fetch every column of res_company.
         script.company_id.fetch(["name"])
@@ -415,7 +419,10 @@ class IotaScriptExecution(models.Model):
         if records_ctx is not None:
             ctx["records"] = records_ctx
         ctx.update(extra_ctx or {})
-        if trigger.get("delivery_id"):
+        if queued and queued.sudo().delivery_id:
+            # read with the other runs of the worker's group (prefetch)
+            ctx["event"] = queued.sudo().delivery_id._ctx_event()
+        elif trigger.get("delivery_id"):
             delivery = self.env["iota.script.delivery"].sudo().browse(trigger["delivery_id"])
             if delivery.exists():
                 ctx["event"] = delivery._ctx_event()
@@ -424,6 +431,9 @@ class IotaScriptExecution(models.Model):
             **db_host.functions(),
             **EventsHost(
                 run_env, script, execution, get_setting(self.env, "max_events_per_run")
+            ).functions(),
+            **ScriptsHost(
+                run_env, script, execution, get_setting(self.env, "max_enqueues_per_run")
             ).functions(),
         }
         limits = Limits(
@@ -476,13 +486,14 @@ class IotaScriptExecution(models.Model):
             raise db_host.abort
         if outcome is not None:
             outcome["result"] = result
-        return execution._finish(result)
+        return execution._finish(result, start_vals)
 
-    def _finish(self, result):
-        """Stores the outcome of the run on the execution."""
+    def _finish(self, result, start_vals=None):
+        """Stores the outcome of the run (and ``start_vals``) on the execution."""
         self.ensure_one()
         stats = result.stats or {}
         vals = {
+            **(start_vals or {}),
             "date_end": fields.Datetime.now(),
             "wall_ms": stats.get("wall_ms") or 0.0,
             "cpu_ms": stats.get("cpu_ms") or 0.0,
@@ -531,6 +542,7 @@ class IotaScriptExecution(models.Model):
             execution=self,
             user=self.sudo().user_id,
             origin="system",
+            deferrable=True,
         )
         return self
 

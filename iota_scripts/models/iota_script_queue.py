@@ -11,18 +11,28 @@ once with ``ir.cron._trigger()`` (a ``pg_notify`` sent after commit).
 How a worker runs a queued run
 ------------------------------
 1. **Claim** (one short transaction, committed): expired leases are put back
-   first (see below); then the next run whose ``eta`` has passed, by
-   ``priority`` (lower first), ``eta`` and id, is selected with
+   first (see below); then up to ``queue_claim_batch`` runs whose ``eta`` has
+   passed, by ``priority`` (lower first), ``eta`` and id, are selected with
    ``FOR UPDATE SKIP LOCKED``, skipping companies that already have
-   ``queue_company_concurrency`` runs in progress, and marked ``running``
-   with ``worker_id``, ``attempt + 1`` and ``lease_until``.
-2. **Run** (a second transaction, committed): the worker locks its run's row
-   (``FOR NO KEY UPDATE``) and runs it through the usual engine path
-   (``_execute``). That row lock *is the heartbeat*: it is held by the
+   ``queue_company_concurrency`` *workers* busy with their runs, and marked
+   ``running`` with ``worker_id``, ``attempt + 1`` and ``lease_until``. A
+   worker runs its batch one run after the other, so the cap still bounds the
+   runs of a company that execute at once; each run's lease covers the
+   timeouts of the runs before it in the batch, plus its own, plus a margin.
+2. **Run** (transactions of about ``GROUP_SEC`` each, committed): the worker
+   locks the rows of its runs (``FOR NO KEY UPDATE``) and runs them, one
+   after the other, through the usual engine path (``_execute``, a savepoint
+   per run), then commits them together. Grouping saves a commit and the
+   re-reading of scripts, versions and users per run, and writes the group's
+   ``script.executed`` events and delivery outcomes in one statement each;
+   results become visible when their group commits. A row lock *is the heartbeat*: it is held by the
    worker's connection for exactly as long as the worker lives, and
    PostgreSQL drops it the moment the connection dies. (A heartbeat column
    updated from another connection would block on this very lock, and under
-   REPEATABLE READ it would make the run's final write fail.)
+   REPEATABLE READ it would make the run's final write fail.) If the worker
+   itself fails during a run (not the script: the engine reports script
+   faults), the group is rolled back, that run is recorded as failed, and the
+   other runs of the group, still claimed, run again in the next group.
 3. **Recovery**: a ``running`` run whose lease has expired *and* whose row is
    not locked (``SKIP LOCKED``) belongs to a dead worker: it is queued again,
    or moved to ``dead`` once ``max_attempts`` claims were used. A run is
@@ -37,7 +47,7 @@ How a worker runs a queued run
    connection and sets the engine's cancel event, which kills the runner.
 
 The per-company cap is checked when claiming, against committed state: two
-workers claiming at the very same instant may exceed it by one run each.
+workers claiming at the very same instant may exceed it by one worker each.
 """
 
 from __future__ import annotations
@@ -59,6 +69,8 @@ from psycopg2 import errors as pg_errors
 from ..tools import chain as run_chain
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
+from .iota_script_delivery import deferred_outcomes
+from .iota_script_event import deferred_events
 from .iota_script_execution import MAX_STORED_CHARS
 
 _logger = logging.getLogger(__name__)
@@ -85,46 +97,58 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-class _CancelWatcher:
-    """Polls the cancel request of one run on its own connection.
+#: A worker commits its runs together for about this long (see step 2).
+GROUP_SEC = 0.5
 
-    The run's transaction cannot see requests committed after it started
+
+class _CancelWatcher:
+    """Polls the cancel requests of a group of runs on its own connection.
+
+    The group's transaction cannot see requests committed after it started
     (REPEATABLE READ), so the watcher reads them on a separate connection,
-    in autocommit-like short transactions.
+    in short transactions. It connects only after its first poll interval:
+    a group of quick runs never opens that connection.
     """
 
-    def __init__(self, dbname: str, execution_id: int):
-        self.event = threading.Event()
+    def __init__(self, dbname: str, execution_ids: list[int]):
+        self.events = {exec_id: threading.Event() for exec_id in execution_ids}
         self._stop = threading.Event()
         self._dbname = dbname
-        self._id = execution_id
         self._thread = threading.Thread(
-            target=self._poll, name=f"iota-cancel-{execution_id}", daemon=True
+            target=self._poll, name=f"iota-cancel-{execution_ids[0]}", daemon=True
         )
 
     def __enter__(self):
         self._thread.start()
-        return self.event
+        return self.events
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(2)
 
     def _poll(self):
+        if self._stop.wait(CANCEL_POLL_SEC):
+            return
+        pending = set(self.events)
         try:
             with db_connect(self._dbname).cursor() as cr:
-                while not self._stop.wait(CANCEL_POLL_SEC):
+                while pending:
                     cr.execute(
-                        "SELECT 1 FROM iota_script_execution_cancel WHERE execution_id = %s",
-                        [self._id],
+                        "SELECT execution_id FROM iota_script_execution_cancel "
+                        "WHERE execution_id IN %s",
+                        [tuple(pending)],
                     )
-                    found = cr.fetchone()
+                    found = {row[0] for row in cr.fetchall()}
                     cr.rollback()
-                    if found:
-                        self.event.set()
+                    for exec_id in found & pending:
+                        self.events[exec_id].set()
+                    pending -= found
+                    if self._stop.wait(CANCEL_POLL_SEC):
                         return
         except Exception:
-            _logger.exception("iota.script.execution %s: the cancel watcher failed", self._id)
+            _logger.exception(
+                "iota.script.execution %s: the cancel watcher failed", sorted(pending)
+            )
 
 
 class IotaScriptExecution(models.Model):
@@ -178,7 +202,21 @@ class IotaScriptExecution(models.Model):
 
     # ---- enqueue -----------------------------------------------------------------
     @api.model
-    def _enqueue(
+    def _enqueue(self, script, trigger, records=None, input_value=None, **options):
+        """Queues a run of ``script`` and wakes a worker after commit; returns it.
+
+        The run happens later, in a worker's own transaction, as the script's
+        run-as user; ``records`` are re-read then (deleted ones are dropped).
+        ``options``: see :meth:`_enqueue_values`.
+        """
+        execution = as_engine(self).create(
+            self._enqueue_values(script, trigger, records, input_value, **options)
+        )
+        self._queue_wake(options.get("eta"))
+        return execution
+
+    @api.model
+    def _enqueue_values(
         self,
         script,
         trigger,
@@ -191,11 +229,13 @@ class IotaScriptExecution(models.Model):
         schedule=None,
         delivery=None,
         triggered_by=None,
+        generation=1,
     ):
-        """Queues a run of ``script`` and wakes a worker after commit; returns it.
+        """The values of a queued execution (for ``create``, one or many at once).
 
-        The run happens later, in a worker's own transaction, as the script's
-        run-as user; ``records`` are re-read then (deleted ones are dropped).
+        ``generation`` > 1 marks a run queued by a run (``sdk.scripts.enqueue``):
+        the worker starts its chain there, so ``max_depth`` still applies.
+        Whoever creates them wakes a worker (:meth:`_queue_wake`).
         """
         script = script.sudo()
         input_text = json.dumps(input_value, ensure_ascii=False, default=str)
@@ -208,27 +248,24 @@ class IotaScriptExecution(models.Model):
             )
         if max_attempts is None:
             max_attempts = get_setting(self.env, "queue_max_attempts")
-        execution = as_engine(self).create(
-            {
-                "script_id": script.id,
-                "company_id": script.company_id.id,
-                "user_id": script.run_as_user_id.id,
-                "triggered_by_id": triggered_by.id if triggered_by else self.env.uid,
-                "trigger": trigger["type"],
-                "trigger_json": json.dumps(trigger),
-                "res_model": records is not None and records._name,
-                "res_ids": records is not None and json.dumps(records.ids),
-                "state": "queued",
-                "priority": priority,
-                "eta": eta or False,
-                "max_attempts": max(1, max_attempts),
-                "input_json": input_text,
-                "schedule_id": schedule.id if schedule else False,
-                "delivery_id": delivery.id if delivery else False,
-            }
-        )
-        self._queue_wake(eta)
-        return execution
+        return {
+            "script_id": script.id,
+            "company_id": script.company_id.id,
+            "user_id": script.run_as_user_id.id,
+            "triggered_by_id": triggered_by.id if triggered_by else self.env.uid,
+            "trigger": trigger["type"],
+            "trigger_json": json.dumps(trigger),
+            "res_model": records is not None and records._name,
+            "res_ids": records is not None and json.dumps(records.ids),
+            "state": "queued",
+            "generation": generation,
+            "priority": priority,
+            "eta": eta or False,
+            "max_attempts": max(1, max_attempts),
+            "input_json": input_text,
+            "schedule_id": schedule.id if schedule else False,
+            "delivery_id": delivery.id if delivery else False,
+        }
 
     @api.model
     def _queue_wake(self, at=None):
@@ -287,20 +324,20 @@ class IotaScriptExecution(models.Model):
     # ---- the worker -----------------------------------------------------------------
     @api.model
     def _cron_process_queue(self, budget_sec=50.0):
-        """The worker: claims and runs queued runs, committing after each one.
+        """The worker: claims batches of queued runs and runs them, committing per group.
 
         It stops when the queue is empty or after ``budget_sec`` (and then
         re-triggers itself, so a long queue does not hold a cron slot).
         """
         worker = worker_name()
         deadline = time.monotonic() + budget_sec
+        batch = max(1, get_setting(self.env, "queue_claim_batch"))
         done = 0
         while time.monotonic() < deadline:
-            execution = self._queue_claim(worker)
-            if not execution:
+            executions = self._queue_claim(worker, limit=batch)
+            if not executions:
                 break
-            execution._queue_run(worker)
-            done += 1
+            done += len(executions._queue_run(worker))
         else:
             self._queue_wake()
             self.env.cr.commit()
@@ -362,8 +399,8 @@ class IotaScriptExecution(models.Model):
         return requeued, dead
 
     @api.model
-    def _queue_claim(self, worker):
-        """Claims the next due run in a transaction of its own (committed).
+    def _queue_claim(self, worker, limit=1):
+        """Claims up to ``limit`` due runs in a transaction of its own (committed).
 
         Under REPEATABLE READ, locking a row that another worker claimed and
         committed after this transaction's snapshot raises a serialization
@@ -376,68 +413,150 @@ class IotaScriptExecution(models.Model):
             try:
                 self._queue_requeue_expired()
                 cr.commit()
-                return self._queue_claim_once(worker)
+                return self._queue_claim_once(worker, limit)
             except pg_errors.SerializationFailure:
                 cr.rollback()
         return self.browse()
 
     @api.model
-    def _queue_claim_once(self, worker):
+    def _queue_claim_once(self, worker, limit=1):
         cr = self.env.cr
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
+        # a company is busy when `cap` workers run its runs (one at a time each)
         cr.execute(
             """
             WITH busy AS (
                 SELECT company_id FROM iota_script_execution
-                 WHERE state = 'running' GROUP BY company_id HAVING count(*) >= %s
+                 WHERE state = 'running' GROUP BY company_id
+                HAVING count(DISTINCT worker_id) >= %s
             )
-            SELECT e.id FROM iota_script_execution e
+            SELECT e.id, s.timeout_sec FROM iota_script_execution e
+              JOIN iota_script s ON s.id = e.script_id
              WHERE e.state = 'queued'
                AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
                AND e.company_id NOT IN (SELECT company_id FROM busy)
              ORDER BY e.priority, e.eta, e.id
-             LIMIT 1
+             LIMIT %s
              FOR UPDATE OF e SKIP LOCKED
             """,
-            [cap],
+            [cap, max(1, limit)],
             log_exceptions=False,
         )
-        row = cr.fetchone()
-        if not row:
+        rows = cr.fetchall()
+        if not rows:
             cr.commit()
             return self.browse()
-        execution = self.browse(row[0])
-        # the lease covers the run's own deadline plus a margin for recording it
-        timeout = execution.sudo().script_id.timeout_sec or 0
-        lease = timeout + get_setting(self.env, "queue_lease_margin_sec")
+        # Each lease covers the runs before it in the batch (they run first),
+        # its own deadline, and a margin for recording it.
+        margin = get_setting(self.env, "queue_lease_margin_sec")
+        ids, leases, total = [], [], 0.0
+        for exec_id, timeout in rows:
+            total += timeout or 0.0
+            ids.append(exec_id)
+            leases.append(total + margin)
         cr.execute(
             """
-            UPDATE iota_script_execution
-               SET state = 'running', worker_id = %s, attempt = COALESCE(attempt, 0) + 1,
-                   lease_until = now() at time zone 'UTC' + %s * interval '1 second',
+            UPDATE iota_script_execution e
+               SET state = 'running', worker_id = %s, attempt = COALESCE(e.attempt, 0) + 1,
+                   lease_until = now() at time zone 'UTC' + v.lease * interval '1 second',
                    error_code = NULL, error_message = NULL
-             WHERE id = %s
+              FROM unnest(%s::int[], %s::float8[]) AS v(id, lease)
+             WHERE e.id = v.id
             """,
-            [worker, lease, execution.id],
+            [worker, ids, leases],
         )
         cr.commit()
-        execution.invalidate_recordset()
-        return execution
+        executions = self.browse(ids)
+        executions.invalidate_recordset()
+        return executions
+
+    def _queue_lock_own(self, worker):
+        """Locks the rows of these runs that are still ours; returns those runs.
+
+        A run is no longer ours when its lease expired and another worker
+        took it over. Locking a row changed after this transaction's snapshot
+        fails to serialize (REPEATABLE READ): then the runs still ours are
+        read again in a new transaction and locked again.
+        """
+        cr = self.env.cr
+        candidates = tuple(self.ids)
+        for _try in range(10):
+            try:
+                cr.execute(
+                    "SELECT id FROM iota_script_execution WHERE id IN %s AND state = 'running' "
+                    "AND worker_id = %s ORDER BY id FOR NO KEY UPDATE",
+                    [candidates, worker],
+                    log_exceptions=False,
+                )
+                own = [row[0] for row in cr.fetchall()]
+                return self.browse(own)
+            except pg_errors.SerializationFailure:
+                cr.rollback()
+        return self.browse()
 
     def _queue_run(self, worker):
-        """Runs one claimed run in a transaction of its own (committed)."""
+        """Runs these claimed runs, in groups of about ``GROUP_SEC``, each committed.
+
+        Returns the runs that were recorded (those still ours).
+        """
+        cr = self.env.cr
+        todo = self
+        recorded = self.browse()
+        while todo:
+            group = todo._queue_lock_own(worker)
+            if not group:
+                cr.rollback()
+                break
+            ran, failed = group._queue_run_group(worker)
+            if failed:
+                # the worker failed during `failed`: the group was rolled back
+                cr.rollback()
+                failed._queue_record_failure()
+                ran = failed
+            cr.execute(
+                "DELETE FROM iota_script_execution_cancel WHERE execution_id IN %s",
+                [tuple(ran.ids)],
+            )
+            cr.commit()
+            recorded |= ran
+            todo = group - ran
+        return recorded
+
+    def _queue_run_group(self, worker):
+        """Runs these locked runs one after the other, for up to ``GROUP_SEC``.
+
+        Returns ``(ran, failed)``: the runs done, and the run during which the
+        worker failed (then nothing of the group may be committed).
+        """
+        cr = self.env.cr
+        ran = self.browse()
+        started = time.monotonic()
+        failed = self.browse()
+        # the runs' script.executed/failed events (one INSERT) and their
+        # deliveries' outcomes (one UPDATE) are written at the group's end
+        with (
+            _CancelWatcher(cr.dbname, self.ids) as cancels,
+            deferred_events(self.env) as events,
+            deferred_outcomes(self.env) as outcomes,
+        ):
+            for execution in self:
+                try:
+                    execution._queue_run_one(cancels[execution.id])
+                except Exception:
+                    _logger.exception("iota.script.execution %s: the run failed", execution.id)
+                    failed = execution
+                    events.clear()  # the group is rolled back
+                    outcomes.clear()
+                    break
+                ran |= execution
+                if time.monotonic() - started > GROUP_SEC:
+                    break
+        return ran, failed
+
+    def _queue_run_one(self, cancel):
+        """Runs one claimed, locked run in the current transaction (not committed)."""
         self.ensure_one()
         cr = self.env.cr
-        cr.execute(
-            "SELECT state, worker_id FROM iota_script_execution WHERE id = %s FOR NO KEY UPDATE",
-            [self.id],
-        )
-        row = cr.fetchone()
-        if not row or row != ("running", worker):
-            # our lease expired and someone else took the run over
-            cr.rollback()
-            return self.browse()
-        self.invalidate_recordset()
         execution = self.sudo()
         trigger = json.loads(execution.trigger_json or "{}") or {"type": execution.trigger}
         records = None
@@ -446,38 +565,36 @@ class IotaScriptExecution(models.Model):
         input_value = json.loads(execution.input_json) if execution.input_json else None
         chain = run_chain.begin(cr)
         try:
-            with _CancelWatcher(cr.dbname, self.id) as cancel:
-                try:
-                    self.env["iota.script.execution"]._execute(
-                        execution.script_id,
-                        trigger,
-                        records,
-                        input_value,
-                        execution.generation or 1,
-                        chain,
-                        queued=execution,
-                        cancel=cancel,
-                    )
-                    while chain.queue:
-                        chain.queue.popleft().start()
-                except Exception:
-                    cr.rollback()
-                    _logger.exception("iota.script.execution %s: the run failed", self.id)
-                    execution.invalidate_recordset()
-                    as_engine(execution).write(
-                        {
-                            "state": "failed",
-                            "error_code": "internal_error",
-                            "error_message": "the run failed; the details are in the server log",
-                            "date_end": fields.Datetime.now(),
-                        }
-                    )
+            self.env["iota.script.execution"]._execute(
+                execution.script_id,
+                trigger,
+                records,
+                input_value,
+                execution.generation or 1,
+                chain,
+                queued=execution,
+                cancel=cancel,
+            )
+            while chain.queue:
+                chain.queue.popleft().start()
         finally:
             run_chain.end(cr, chain)
         self._queue_after_run()
-        cr.execute("DELETE FROM iota_script_execution_cancel WHERE execution_id = %s", [self.id])
-        cr.commit()
-        return self
+
+    def _queue_record_failure(self):
+        """Records a run during which the worker failed (after the rollback)."""
+        self.ensure_one()
+        execution = self.sudo()
+        execution.invalidate_recordset()
+        as_engine(execution).write(
+            {
+                "state": "failed",
+                "error_code": "internal_error",
+                "error_message": "the run failed; the details are in the server log",
+                "date_end": fields.Datetime.now(),
+            }
+        )
+        self._queue_after_run()
 
     def _queue_after_run(self):
         """Schedules a retry of a failed run while attempts remain."""

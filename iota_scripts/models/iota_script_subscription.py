@@ -1,20 +1,42 @@
 """Subscriptions: which script handles which events.
 
 A subscription ties an event type pattern (``partner.created``,
-``partner.*``, ``*``: ``*`` matches any run of characters) and an optional
+``partner.*``, ``*``: ``*`` matches any run of characters), an optional
 JSON filter on the payload (``{"country": "BE", "customer.vip": true}``:
-every key, a dot path into the payload, must equal its value) to a handler
-script of the same company. Each matching event becomes one
-``iota.script.delivery`` (see ``models/iota_script_delivery.py``).
+every key, a dot path into the payload, must equal its value) and an
+optional Odoo domain on the event's record to a handler script of the same
+company. Each matching event becomes one ``iota.script.delivery`` (see
+``models/iota_script_delivery.py``).
+
+The record filter (``record_model`` + ``record_domain``)
+---------------------------------------------------------
+* **What it applies to**: the record an event refers to. A record event
+  names it in its payload: ``{"model": "res.partner", "id": 7, ...}`` (what
+  the server-action type "Emit script event" writes), or ``"ids": [...]``
+  for several. An event whose payload names no record of ``record_model``
+  does not match.
+* **When**: at dispatch, after the event's transaction committed: the domain
+  sees the record as it is then, not as it was when the event was written.
+  A record deleted in between does not match. With ``ids``, the event
+  matches when at least one of its records does.
+* **As whom**: the handler script's run-as user, in the subscription's
+  company only (``allowed_company_ids`` pinned), never as superuser: a
+  record that user cannot read (record rules, another company's records)
+  does not match, and neither does any record of a model the user may not
+  read.
+* **Validated at save**: the domain is a Python literal list (no code, no
+  ``uid`` or ``context_today()``: nothing is evaluated) whose fields and
+  operators exist on ``record_model``; else a ``ValidationError``.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 _PATTERN = re.compile(r"^[a-z*][a-z0-9_.:*-]{0,63}$")
 _MISSING = object()
@@ -47,6 +69,17 @@ class IotaScriptSubscription(models.Model):
         string="Payload Filter (JSON)",
         help='Optional. A JSON object of dot paths and values, e.g. {"country": "BE"}: '
         "the event is delivered only when each path of its payload has that value.",
+    )
+    record_model = fields.Char(
+        string="Record Model",
+        help="With a record filter: the model of the records the events refer to "
+        "(their payload's model and id), e.g. res.partner.",
+    )
+    record_domain = fields.Char(
+        string="Record Filter",
+        help="Optional. An Odoo domain the event's record must match when the event is "
+        "dispatched, checked as the handler's run-as user in this company, "
+        "e.g. [('is_company', '=', True)].",
     )
     script_id = fields.Many2one(
         "iota.script",
@@ -101,6 +134,53 @@ class IotaScriptSubscription(models.Model):
                 if not isinstance(value, dict):
                     raise ValidationError(_("The payload filter must be a JSON object."))
 
+    @api.constrains("record_model", "record_domain")
+    def _check_record_filter(self):
+        for sub in self:
+            if sub.record_domain and sub.record_domain.strip():
+                sub._record_filter()
+
+    def _record_filter(self):
+        """``(model name, domain list)`` of the record filter, or ``None`` (ValidationError if bad)."""
+        self.ensure_one()
+        text = (self.record_domain or "").strip()
+        if not text:
+            return None
+        model = (self.record_model or "").strip()
+        if not model:
+            raise ValidationError(
+                _("A record filter needs the model of its records, e.g. res.partner.")
+            )
+        if model not in self.env or self.env[model]._abstract:
+            raise ValidationError(_("%s is not a model.", model))
+        try:
+            domain = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise ValidationError(
+                _(
+                    "The record filter must be a domain of plain values, e.g. "
+                    "[('is_company', '=', True)]: %s is not one (no code, no uid, no dates "
+                    "computed at run time).",
+                    text[:200],
+                )
+            ) from None
+        if not isinstance(domain, list):
+            raise ValidationError(
+                _("The record filter must be a list, e.g. [('is_company', '=', True)].")
+            )
+        try:
+            # builds the query without running it: unknown fields and operators fail here
+            self.env[model].sudo()._search(domain)
+        except (ValueError, TypeError, KeyError, AssertionError, UserError) as e:
+            raise ValidationError(
+                _(
+                    "The record filter is not a valid domain on %(model)s: %(error)s",
+                    model=model,
+                    error=e,
+                )
+            ) from None
+        return model, domain
+
     @api.model_create_multi
     def create(self, vals_list):
         subs = super().create(vals_list)
@@ -136,14 +216,43 @@ class IotaScriptSubscription(models.Model):
         return tuple(type_regex(row[0]) for row in self.env.cr.fetchall())
 
     def _matches(self, event_type, payload):
-        """True when this subscription wants an event of ``event_type`` with ``payload``."""
+        """True when this subscription wants an event of ``event_type`` with ``payload``.
+
+        The record filter, when set, costs a query (see the module docstring).
+        """
         self.ensure_one()
         if not type_regex(self.event_type).match(event_type):
             return False
-        if not self.payload_filter:
+        if self.payload_filter:
+            wanted = json.loads(self.payload_filter)
+            if not all(_lookup(payload, path) == value for path, value in wanted.items()):
+                return False
+        return self._matches_record(payload)
+
+    def _matches_record(self, payload):
+        self.ensure_one()
+        try:
+            record_filter = self._record_filter()
+        except ValidationError:
+            return False  # saved before a module changed the model: match nothing
+        if record_filter is None:
             return True
-        wanted = json.loads(self.payload_filter)
-        return all(_lookup(payload, path) == value for path, value in wanted.items())
+        model, domain = record_filter
+        if not isinstance(payload, dict) or payload.get("model") != model:
+            return False
+        ids = payload["ids"] if isinstance(payload.get("ids"), list) else [payload.get("id")]
+        ids = [i for i in ids if type(i) is int and 0 < i < 2**31]
+        if not ids:
+            return False
+        script = self.sudo().script_id
+        user = script.run_as_user_id or script.company_id._iota_scripts_runner_user()
+        run_env = self.env["iota.script.execution"]._run_env(script, user)
+        try:
+            # a savepoint: a refused search must leave the dispatcher's transaction usable
+            with self.env.cr.savepoint():
+                return bool(run_env[model].search_count([("id", "in", ids), *domain], limit=1))
+        except (AccessError, UserError, ValueError):
+            return False
 
     def action_view_deliveries(self):
         self.ensure_one()

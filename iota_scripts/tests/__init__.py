@@ -1,4 +1,5 @@
 from . import (
+    test_acceptance_flows,
     test_alert_rule,
     test_dashboard,
     test_endpoint_acceptance,
@@ -11,9 +12,11 @@ from . import (
     test_ir_actions_server,
     test_live,
     test_queue,
+    test_redis_outage,
     test_schedule,
     test_script_filters,
     test_sdk_db,
+    test_sdk_scripts,
     test_settings,
     test_ui,
     test_ui_dashboard,

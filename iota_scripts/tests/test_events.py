@@ -5,7 +5,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
@@ -264,6 +264,118 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertTrue(filtered._matches("a", {"country": "BE", "customer": {"vip": True}}))
         self.assertFalse(filtered._matches("a", {"country": "BE", "customer": {"vip": False}}))
         self.assertFalse(filtered._matches("a", {"country": "BE"}))
+
+    def test_record_filter_is_validated_at_save(self):
+        script = self._script(ECHO)
+        Sub = self.env["iota.script.subscription"]
+        base = {"event_type": "partner.created", "script_id": script.id}
+        cases = {
+            "needs its model": (
+                {"record_domain": "[('is_company', '=', True)]"},
+                "needs the model",
+            ),
+            "unknown model": (
+                {"record_model": "no.such.model", "record_domain": "[]"},
+                "is not a model",
+            ),
+            "not python": ({"record_model": "res.partner", "record_domain": "[("}, "plain values"),
+            "code": (
+                {"record_model": "res.partner", "record_domain": "[('id', '=', uid)]"},
+                "no code",
+            ),
+            "not a list": ({"record_model": "res.partner", "record_domain": "{'a': 1}"}, "a list"),
+            "unknown field": (
+                {"record_model": "res.partner", "record_domain": "[('no_such_field', '=', 1)]"},
+                "not a valid domain on res.partner",
+            ),
+            "bad operator": (
+                {"record_model": "res.partner", "record_domain": "[('name', 'is about', 'x')]"},
+                "not a valid domain on res.partner",
+            ),
+        }
+        for name, (values, message) in cases.items():
+            with self.subTest(name), self.assertRaises(ValidationError) as caught:
+                with self.env.cr.savepoint():
+                    Sub.create({**base, **values})
+            self.assertIn(message, str(caught.exception), name)
+            self.assertNoLeak(str(caught.exception))
+        ok = Sub.create(
+            {**base, "record_model": "res.partner", "record_domain": "[('is_company', '=', True)]"}
+        )
+        with self.assertRaises(ValidationError):
+            ok.record_domain = "[('nope', '=', 1)]"
+
+    def test_record_filter_applies_to_the_event_record_as_the_handler_user(self):
+        script = self._script(ECHO)
+        sub = self.env["iota.script.subscription"].create(
+            {
+                "event_type": "partner.*",
+                "script_id": script.id,
+                "record_model": "res.partner",
+                "record_domain": "[('is_company', '=', True)]",
+            }
+        )
+        firm = self.env["res.partner"].create(
+            {"name": "Firm of A", "is_company": True, "company_id": self.company_a.id}
+        )
+        person = self.env["res.partner"].create(
+            {"name": "Person of A", "company_id": self.company_a.id}
+        )
+        firm_b = self.env["res.partner"].create(
+            {"name": "Firm of B", "is_company": True, "company_id": self.company_b.id}
+        )
+        shared_firm = self.env["res.partner"].create({"name": "Shared firm", "is_company": True})
+
+        def event(payload):
+            return {"model": "res.partner", **payload}
+
+        self.assertTrue(sub._matches("partner.created", event({"id": firm.id})))
+        self.assertFalse(sub._matches("partner.created", event({"id": person.id})))
+        # the runner of A may not read B's records: as if it did not exist
+        self.assertFalse(sub._matches("partner.created", event({"id": firm_b.id})))
+        self.assertTrue(sub._matches("partner.created", event({"id": shared_firm.id})))
+        self.assertTrue(sub._matches("partner.created", event({"ids": [person.id, firm.id]})))
+        self.assertFalse(sub._matches("partner.created", {"model": "res.users", "id": firm.id}))
+        self.assertFalse(sub._matches("partner.created", {"id": firm.id}))
+        self.assertFalse(sub._matches("partner.created", event({"id": "7"})))
+        self.assertFalse(sub._matches("partner.created", None))
+        # evaluated at dispatch time, on the record as it is then
+        firm.is_company = False
+        self.assertFalse(sub._matches("partner.created", event({"id": firm.id})))
+        firm.is_company = True
+        firm_id = firm.id
+        firm.unlink()
+        self.assertFalse(sub._matches("partner.created", event({"id": firm_id})))
+
+        # through the dispatcher: one delivery, for the matching record only
+        Event = as_engine(self.env["iota.script.event"])
+        for partner in (person, shared_firm):
+            Event._record(
+                "partner.created",
+                {"model": "res.partner", "id": partner.id},
+                script=script,
+                user=self.env.user,
+                origin="system",
+            )
+        self.env["iota.script.delivery"]._dispatch_batch(500)
+        deliveries = self.env["iota.script.delivery"].search([("subscription_id", "=", sub.id)])
+        self.assertEqual(len(deliveries), 1)
+        self.assertEqual(json.loads(deliveries.payload_json)["id"], shared_firm.id)
+
+    def test_record_filter_never_escalates(self):
+        # a handler running as a user who may not read the model matches nothing
+        script = self._script(ECHO)
+        sub = self.env["iota.script.subscription"].create(
+            {
+                "event_type": "x.*",
+                "script_id": script.id,
+                "record_model": "ir.config_parameter",
+                "record_domain": "[]",
+            }
+        )
+        param = self.env["ir.config_parameter"].search([], limit=1)
+        self.assertTrue(param)
+        self.assertFalse(sub._matches("x.y", {"model": "ir.config_parameter", "id": param.id}))
 
     def test_rolled_back_event_leaves_nothing(self):
         script = self._script(ECHO)

@@ -255,6 +255,47 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
         self.assertEqual(json.loads(row["result_json"]), {"attempt": 2})
         self.assertEqual(self._executed_events([exec_id]), [exec_id])
 
+    def test_batch_claim_orders_and_stacks_leases(self):
+        ids = self._enqueue(3)
+        with self._env() as env:
+            claimed = env["iota.script.execution"]._queue_claim("batcher", limit=2)
+            self.assertEqual(claimed.ids, ids[:2])
+        rows = self._read(ids, ("state", "worker_id", "lease_until", "attempt"))
+        self.assertEqual([rows[i]["state"] for i in ids], ["running", "running", "queued"])
+        # the second run's lease also covers the first one's timeout (5 s)
+        gap = rows[ids[1]]["lease_until"] - rows[ids[0]]["lease_until"]
+        self.assertEqual(round(gap.total_seconds()), 5)
+        # another worker takes the rest; a worker busy with the company counts once
+        with (
+            self._env() as env,
+            patch.dict("os.environ", {"IOTA_SCRIPTS_QUEUE_COMPANY_CONCURRENCY": "2"}),
+        ):
+            self.assertEqual(env["iota.script.execution"]._queue_claim("other", 5).ids, ids[2:])
+
+    def test_worker_failure_in_a_group_rolls_back_the_group_and_records_each_run_once(self):
+        ids = self._enqueue(3)
+        Execution = type(self.env["iota.script.execution"])
+        original = Execution._execute
+        calls = []
+
+        def flaky(self_, script, trigger, records, input_value, generation, chain, **kw):
+            calls.append(kw["queued"].id)
+            if kw["queued"].id == ids[1] and calls.count(ids[1]) == 1:
+                raise RuntimeError("the worker broke")
+            return original(self_, script, trigger, records, input_value, generation, chain, **kw)
+
+        with patch.object(Execution, "_execute", flaky), mute_logger(QUEUE_LOGGER):
+            self.assertEqual(self._work("w"), 3)
+        rows = self._read(ids, ("state", "error_code", "attempt"))
+        self.assertEqual(
+            [(rows[i]["state"], rows[i]["error_code"]) for i in ids],
+            [("succeeded", False), ("failed", "internal_error"), ("succeeded", False)],
+        )
+        # the first run ran again after the rollback; recorded once
+        self.assertEqual(calls, [ids[0], ids[1], ids[0], ids[2]])
+        self.assertEqual(self._executed_events(ids), [ids[0], ids[2]])
+        self.assertEqual({rows[i]["attempt"] for i in ids}, {1})
+
     def test_expired_lease_after_max_attempts_is_dead(self):
         (exec_id,) = self._enqueue(max_attempts=1)
         with self._env() as env:

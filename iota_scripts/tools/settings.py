@@ -53,9 +53,11 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "max_memory_mb": (512, int),
     "max_depth": (3, int),
     "max_events_per_run": (100, int),
+    "max_enqueues_per_run": (10, int),
     # the run queue (models/iota_script_queue.py)
     "queue_max_attempts": (1, int),
     "queue_company_concurrency": (4, int),
+    "queue_claim_batch": (32, int),
     "queue_lease_margin_sec": (60.0, float),
     "queue_retry_base_sec": (10.0, float),
     "queue_retry_max_sec": (3600.0, float),
@@ -169,3 +171,17 @@ def get_engine(env: Any) -> Any:
         _engine = sdk_get_engine(cfg)
         _engine_pid = os.getpid()
         return _engine
+
+
+def restart_engine() -> None:
+    """Drops this process's engine; the next run makes one from the current settings.
+
+    For the engine keys ("restart" in the README) without restarting Odoo:
+    tests pointing the addon at another Redis, for instance. The old
+    engine's runners end when their runs do (``iota_scripts_sdk.get_engine``
+    closes an engine whose config changed).
+    """
+    global _engine, _engine_pid
+    with _engine_lock:
+        _engine = None
+        _engine_pid = None
