@@ -46,6 +46,12 @@ and resource usage.
         "demo/iota_script_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "iota_scripts/static/src/**/*",
+        ],
+        "web.assets_unit_tests": [
+            "iota_scripts/static/tests/**/*.test.js",
+        ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],

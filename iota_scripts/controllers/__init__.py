@@ -1,1 +1,1 @@
-from . import bench, main
+from . import bench, editor, main
