@@ -9,6 +9,7 @@ from . import (
     test_schedule,
     test_sdk_db,
     test_settings,
+    test_studio,
     test_ui,
     test_views,
 )

@@ -73,6 +73,10 @@ export class VersionDiffAction extends Component {
         return version?.source || "";
     }
 
+    isRight(version) {
+        return String(version.id) === this.state.rightKey;
+    }
+
     versionLabel(version) {
         const author = version.author_id ? version.author_id[1] : "";
         return _t("v%(number)s · %(date)s · %(author)s · %(size)s bytes%(note)s", {
