@@ -10,6 +10,7 @@ from . import (
     test_sdk_db,
     test_settings,
     test_studio,
+    test_studio_ui,
     test_ui,
     test_views,
 )
