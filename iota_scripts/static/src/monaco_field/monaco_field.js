@@ -36,7 +36,7 @@ export class MonacoField extends Component {
     static defaultProps = { diagnostics: true, height: "60vh", readyTimeoutMs: 15000 };
 
     setup() {
-        this.notification = useService("notification");
+        this.action = useService("action");
         this.iframeRef = useRef("iframe");
         this.state = useState({ fallback: false, reason: "", value: "" });
         this.value = "";
@@ -88,6 +88,21 @@ export class MonacoField extends Component {
 
     get frameSrc() {
         return "/iota_scripts/editor";
+    }
+
+    get canCompare() {
+        return !this.props.readonly && !!this.props.record.resId && this.props.name === "source";
+    }
+
+    /** The unsaved text against the saved versions, in a dialog (the form stays as is). */
+    compareDraft() {
+        this.action.doAction({
+            type: "ir.actions.client",
+            tag: "iota_scripts.version_diff",
+            name: _t("Compare with the saved versions"),
+            target: "new",
+            params: { script_id: this.props.record.resId, draft: this.value },
+        });
     }
 
     get fallbackNotice() {

@@ -13,7 +13,9 @@ const VERSION_FIELDS = ["number", "note", "author_id", "create_date", "size_byte
  * source, with a Restore button for the left-hand version (restoring creates
  * a new version, see iota.script.version.action_restore).
  *
- * params: {script_id, left_id?, right_id?}; right_id absent = current source.
+ * params: {script_id, left_id?, right_id?, draft?}; right_id absent = the
+ * draft when given (the editor's unsaved text, opened in a dialog from the
+ * field; no Restore there, the form owns the record), else the saved source.
  */
 export class VersionDiffAction extends Component {
     static template = "iota_scripts.VersionDiffAction";
@@ -26,11 +28,12 @@ export class VersionDiffAction extends Component {
         this.iframeRef = useRef("iframe");
         const params = this.props.action.params || {};
         this.scriptId = params.script_id;
+        this.draft = typeof params.draft === "string" ? params.draft : null;
         this.state = useState({
             versions: [],
             script: null,
             leftId: params.left_id || null,
-            rightKey: params.right_id ? String(params.right_id) : "current",
+            rightKey: params.right_id ? String(params.right_id) : this.draft !== null ? "draft" : "current",
             failed: "",
         });
         this.channel = new EditorChannel({
@@ -66,6 +69,9 @@ export class VersionDiffAction extends Component {
     }
 
     get rightSource() {
+        if (this.state.rightKey === "draft") {
+            return this.draft ?? "";
+        }
         if (this.state.rightKey === "current") {
             return this.state.script?.source || "";
         }

@@ -141,12 +141,70 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
             content: "The saved source is back in the editor",
             trigger: `${FRAME}:iframe .monaco-editor .view-lines:contains(studio-saved)`,
         },
+        {
+            content: "The run panel's jump to a position reaches the editor",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            async run() {
+                const { editor } = sourceEditor();
+                const resId = parseInt(window.location.pathname.split("/").at(-1), 10);
+                const { bus } = odoo.__WOWL_DEBUG__.root.env;
+                editor.setPosition({ lineNumber: 1, column: 1 });
+                // another record's position is not ours
+                bus.trigger("IOTA_SCRIPTS:REVEAL_POSITION", { resId: resId + 1000, line: 2, column: 5 });
+                await new Promise((resolve) => setTimeout(resolve, 500));
+                if (editor.getSelection().startLineNumber !== 1) {
+                    throw new Error("revealed another record's position");
+                }
+                bus.trigger("IOTA_SCRIPTS:REVEAL_POSITION", { resId, line: 3, column: 3 });
+                await waitUntil(
+                    () => {
+                        const sel = editor.getSelection();
+                        return sel.startLineNumber === 3 && sel.startColumn === 3;
+                    },
+                    "the revealed position",
+                    5000
+                );
+            },
+        },
     ],
 });
 
 registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
     steps: () => [
         waitEditor(),
+        {
+            content: "Edit the source without saving",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            run() {
+                const { editor } = sourceEditor();
+                editor.setPosition({ lineNumber: 1, column: 1 });
+                type(editor, "// an unsaved draft line\n");
+            },
+        },
+        {
+            content: "Compare the draft with the saved versions",
+            trigger: ".o_iota_scripts_monaco_compare",
+            run: "click",
+        },
+        {
+            content: "The draft is on the right",
+            trigger: ".modal .o_iota_scripts_diff_right option:selected:contains('Unsaved draft'):not(:visible)",
+        },
+        {
+            content: "The diff shows the draft's new line",
+            trigger: ".modal .o_iota_scripts_diff_frame:iframe .monaco-diff-editor .line-insert",
+        },
+        screenshot("studio_diff_draft"),
+        {
+            content: "Close the comparison",
+            trigger: ".modal .btn-close",
+            run: "click",
+        },
+        {
+            content: "Discard the draft",
+            trigger: "body:not(:has(.modal)) .o_form_view .o_form_button_cancel",
+            run: "click",
+        },
         {
             content: "Open the versions",
             trigger: ".o_notebook .nav-link:contains('Versions')",
