@@ -294,6 +294,9 @@ registry.category("web_tour.tours").add("iota_scripts_studio_compat_tour", {
         {
             content: "Chart.js draws the chart",
             trigger: ".o_graph_view .o_graph_renderer canvas",
+            async run() {
+                await new Promise((resolve) => setTimeout(resolve, 1000)); // the bars' animation
+            },
         },
         screenshot("studio_compat_graph"),
     ],
