@@ -118,6 +118,31 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         },
         screenshot("studio_marker"),
         {
+            content: "Hover a field name: its type and label",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            async run() {
+                const { editor, frame } = sourceEditor();
+                editor.trigger("keyboard", "hideSuggestWidget", {});
+                const column = editor.getModel().getLineContent(2).indexOf('"name"') + 2;
+                await waitUntil(
+                    () => {
+                        editor.setPosition({ lineNumber: 2, column });
+                        editor.trigger("keyboard", "editor.action.showHover", {});
+                        return [...frame.contentDocument.querySelectorAll(".monaco-hover-content")].some(
+                            (el) => el.innerText.includes("name: string | false")
+                        );
+                    },
+                    "the field hover",
+                    9000
+                );
+            },
+        },
+        {
+            content: "The hover shows the field's type",
+            trigger: `${FRAME}:iframe .monaco-hover-content:contains(res.partner)`,
+        },
+        screenshot("studio_hover_field"),
+        {
             content: "Try to save",
             trigger: ".o_form_view .o_form_button_save",
             run: "click",
