@@ -1,7 +1,8 @@
 """Starting points offered by "New script" (the ``template`` choice on the form).
 
 Each template is a complete script for one kind of trigger; the tests check
-that every one passes ``Engine.check``. Keys are stable (they are selection
+that every one passes ``Engine.check``. The JSDoc ``@param {ScriptContext}``
+types ``ctx`` in the editor (``ScriptContext`` is declared in ``sdk.d.ts``). Keys are stable (they are selection
 values); labels are translated where they are shown.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 MANUAL_REPORT = """\
 // Manual report: run it from the Run button; the result is the report.
 // ctx.input (optional): {"limit": 10}
+/** @param {ScriptContext<{ limit?: number } | null>} ctx */
 export default async function (ctx) {
   const limit = Number(ctx.input?.limit ?? 10);
   const companies = await sdk.db.searchRead(
@@ -32,6 +34,7 @@ RECORD_CHANGE = """\
 // Automation on record change: attach it to an automation rule
 // (Settings > Automation Rules, action "Run JavaScript script").
 // ctx.records = {model, ids}: the records that changed.
+/** @param {ScriptContext} ctx */
 export default async function (ctx) {
   if (!ctx.records) throw new Error("run me from an automation rule");
   const { model, ids } = ctx.records;
@@ -46,6 +49,7 @@ export default async function (ctx) {
 SCHEDULED_JOB = """\
 // Scheduled job: add a schedule (Schedules tab) or press "Schedule".
 // Keep each run short and idempotent: a missed run is not replayed twice.
+/** @param {ScriptContext} ctx */
 export default async function (ctx) {
   const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
   const count = await sdk.db.searchCount("res.partner", [["create_date", ">=", since]]);
@@ -59,6 +63,7 @@ HTTP_ENDPOINT = """\
 // HTTP endpoint: publish it under Endpoints (/iota/api/v1/...).
 // ctx.request = {method, path, params, query, headers, body, json}.
 // Return a value (sent as JSON) or {status, headers, body|json}.
+/** @param {ScriptContext} ctx */
 export default async function (ctx) {
   const name = String(ctx.request?.query?.name ?? "world").slice(0, 64);
   if (!/^[\\w .-]*$/.test(name)) {
@@ -71,6 +76,7 @@ export default async function (ctx) {
 EVENT_HANDLER = """\
 // Event handler: subscribe it to an event type (Subscriptions).
 // ctx.event = {id, type, payload, ...}; a throw retries, then dead-letters.
+/** @param {ScriptContext} ctx */
 export default async function (ctx) {
   const { id, type, payload } = ctx.event ?? {};
   sdk.log.info(`event ${type}`, { id });
