@@ -45,6 +45,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         {
             content: "Type a call and ask for completion of the model name",
             trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000, // the TypeScript worker may be slow to start on a busy machine
             async run() {
                 const { editor, frame } = sourceEditor();
                 const model = editor.getModel();
@@ -58,7 +59,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
                         return suggestions(frame).includes("res.partner");
                     },
                     "the res.partner completion",
-                    9000
+                    25000
                 );
             },
         },
@@ -70,6 +71,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         {
             content: "Complete the field list of res.partner",
             trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000, // the TypeScript worker may be slow to start on a busy machine
             async run() {
                 const { editor, frame } = sourceEditor();
                 editor.trigger("keyboard", "hideSuggestWidget", {});
@@ -80,7 +82,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
                         return suggestions(frame).includes("name");
                     },
                     "the name field completion",
-                    9000
+                    25000
                 );
             },
         },
@@ -92,6 +94,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         {
             content: "Make a syntax error",
             trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000, // the TypeScript worker may be slow to start on a busy machine
             async run() {
                 const { editor, monaco } = sourceEditor();
                 editor.trigger("keyboard", "hideSuggestWidget", {});
@@ -105,7 +108,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
                             .getModelMarkers({ owner: "iota_scripts" })
                             .find((m) => m.startLineNumber === 3 && m.startColumn === 13),
                     "the server marker",
-                    9000
+                    25000
                 );
                 if (!/Unexpected token/.test(marker.message)) {
                     throw new Error(`unexpected marker: ${marker.message}`);
@@ -120,6 +123,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         {
             content: "Hover a field name: its type and label",
             trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000, // the TypeScript worker may be slow to start on a busy machine
             async run() {
                 const { editor, frame } = sourceEditor();
                 editor.trigger("keyboard", "hideSuggestWidget", {});
@@ -133,7 +137,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
                         );
                     },
                     "the field hover",
-                    9000
+                    25000
                 );
             },
         },
