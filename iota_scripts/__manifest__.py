@@ -52,15 +52,13 @@ and resource usage.
     ],
     "assets": {
         "web.assets_backend": [
-            "iota_scripts/static/src/dashboard/**/*",
-            "iota_scripts/static/src/log_viewer/**/*",
-            "iota_scripts/static/src/run_panel/**/*",
+            "iota_scripts/static/src/**/*",
         ],
         "web.assets_tests": [
             "iota_scripts/static/tests/tours/**/*",
         ],
         "web.assets_unit_tests": [
-            "iota_scripts/static/tests/unit/**/*",
+            "iota_scripts/static/tests/**/*.test.js",
         ],
     },
     "post_init_hook": "_post_init_hook",

@@ -41,6 +41,8 @@ class Function:
     kind: str = "host"
     host: str | None = None
     method: str | None = None
+    #: TypeScript type parameters, e.g. ``<M extends ModelName>`` (typing only).
+    type_params: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,11 @@ def _log(level: str) -> Function:
 
 _DOMAIN = Param("domain", "Domain", True, "an Odoo domain, e.g. `[['is_company', '=', true]]`")
 _OPTS = Param("options", "SearchOptions", True)
+# Typing only: `M` is the model name literal, so editors complete model names
+# and the field names of `IotaModels[M]` (see the `IotaModels` doc below).
+_MODEL = Param("model", "M")
+_ON_MODEL = "<M extends ModelName>"
+_ON_FIELDS = "<M extends ModelName, F extends FieldOf<M> = FieldOf<M>>"
 
 API: tuple[Namespace, ...] = (
     Namespace(
@@ -154,58 +161,64 @@ API: tuple[Namespace, ...] = (
         (
             Function(
                 "search",
-                (Param("model", "ModelName"), _DOMAIN, _OPTS),
+                (_MODEL, _DOMAIN, _OPTS),
                 "Promise<number[]>",
                 "Ids of matching records.",
                 host="db.search",
+                type_params=_ON_MODEL,
             ),
             Function(
                 "read",
                 (
-                    Param("model", "ModelName"),
+                    _MODEL,
                     Param("ids", "number[]"),
-                    Param("fields", "string[]", True),
+                    Param("fields", "F[]", True),
                 ),
-                "Promise<OdooRecord[]>",
+                "Promise<RecordOf<M, F>[]>",
                 "Field values of records; many2one as `[id, name]`, dates as ISO strings.",
                 host="db.read",
+                type_params=_ON_FIELDS,
             ),
             Function(
                 "searchRead",
                 (
-                    Param("model", "ModelName"),
+                    _MODEL,
                     _DOMAIN,
-                    Param("fields", "string[]", True),
+                    Param("fields", "F[]", True),
                     _OPTS,
                 ),
-                "Promise<OdooRecord[]>",
+                "Promise<RecordOf<M, F>[]>",
                 "`search` then `read`.",
                 host="db.searchRead",
+                type_params=_ON_FIELDS,
             ),
             Function(
                 "searchCount",
-                (Param("model", "ModelName"), _DOMAIN),
+                (_MODEL, _DOMAIN),
                 "Promise<number>",
                 "How many records match.",
                 host="db.searchCount",
+                type_params=_ON_MODEL,
             ),
             Function(
                 "create",
-                (Param("model", "ModelName"), Param("values", "Record<string, unknown>")),
+                (_MODEL, Param("values", "ValuesOf<M>")),
                 "Promise<number>",
                 "Creates a record and returns its id.",
                 host="db.create",
+                type_params=_ON_MODEL,
             ),
             Function(
                 "write",
                 (
-                    Param("model", "ModelName"),
+                    _MODEL,
                     Param("ids", "number[]"),
-                    Param("values", "Record<string, unknown>"),
+                    Param("values", "ValuesOf<M>"),
                 ),
                 "Promise<boolean>",
                 "Updates records.",
                 host="db.write",
+                type_params=_ON_MODEL,
             ),
             Function(
                 "unlink",
@@ -269,9 +282,24 @@ API: tuple[Namespace, ...] = (
 
 _TYPES = """\
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-type ModelName = string;
 type Domain = Array<string | [string, string, unknown]>;
 type OdooRecord = { id: number; [field: string]: unknown };
+
+/**
+ * Field types per model name. Empty here; an editor adds the models of its
+ * database by declaration merging (`interface IotaModels { "res.partner": {...} }`),
+ * which types model names, field lists and results of `sdk.db`.
+ */
+interface IotaModels {}
+/** A model name: the known ones complete, any other string is accepted. */
+type ModelName = keyof IotaModels | (string & {});
+type FieldOf<M> = M extends keyof IotaModels ? keyof IotaModels[M] & string : string;
+type RecordOf<M, F = FieldOf<M>> = M extends keyof IotaModels
+  ? { id: number } & { [K in F & keyof IotaModels[M]]: IotaModels[M][K] }
+  : OdooRecord;
+type ValuesOf<M> = M extends keyof IotaModels
+  ? { [K in keyof IotaModels[M]]?: unknown }
+  : Record<string, unknown>;
 
 interface SearchOptions {
   limit?: number;
@@ -340,7 +368,7 @@ interface ScriptContext<Input = JsonValue> {
 
 def _sig(fn: Function) -> str:
     params = ", ".join(f"{p.name}{'?' if p.optional else ''}: {p.ts_type}" for p in fn.params)
-    return f"{fn.name}({params}): {fn.returns};"
+    return f"{fn.name}{fn.type_params}({params}): {fn.returns};"
 
 
 def typescript() -> str:

@@ -2,9 +2,24 @@
 // IOTA Scripts sdk API 1.1
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-type ModelName = string;
 type Domain = Array<string | [string, string, unknown]>;
 type OdooRecord = { id: number; [field: string]: unknown };
+
+/**
+ * Field types per model name. Empty here; an editor adds the models of its
+ * database by declaration merging (`interface IotaModels { "res.partner": {...} }`),
+ * which types model names, field lists and results of `sdk.db`.
+ */
+interface IotaModels {}
+/** A model name: the known ones complete, any other string is accepted. */
+type ModelName = keyof IotaModels | (string & {});
+type FieldOf<M> = M extends keyof IotaModels ? keyof IotaModels[M] & string : string;
+type RecordOf<M, F = FieldOf<M>> = M extends keyof IotaModels
+  ? { id: number } & { [K in F & keyof IotaModels[M]]: IotaModels[M][K] }
+  : OdooRecord;
+type ValuesOf<M> = M extends keyof IotaModels
+  ? { [K in keyof IotaModels[M]]?: unknown }
+  : Record<string, unknown>;
 
 interface SearchOptions {
   limit?: number;
@@ -113,19 +128,19 @@ declare const sdk: {
   readonly db: {
     /** Ids of matching records.
      * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
-    search(model: ModelName, domain?: Domain, options?: SearchOptions): Promise<number[]>;
+    search<M extends ModelName>(model: M, domain?: Domain, options?: SearchOptions): Promise<number[]>;
     /** Field values of records; many2one as `[id, name]`, dates as ISO strings. */
-    read(model: ModelName, ids: number[], fields?: string[]): Promise<OdooRecord[]>;
+    read<M extends ModelName, F extends FieldOf<M> = FieldOf<M>>(model: M, ids: number[], fields?: F[]): Promise<RecordOf<M, F>[]>;
     /** `search` then `read`.
      * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
-    searchRead(model: ModelName, domain?: Domain, fields?: string[], options?: SearchOptions): Promise<OdooRecord[]>;
+    searchRead<M extends ModelName, F extends FieldOf<M> = FieldOf<M>>(model: M, domain?: Domain, fields?: F[], options?: SearchOptions): Promise<RecordOf<M, F>[]>;
     /** How many records match.
      * @param domain an Odoo domain, e.g. `[['is_company', '=', true]]` */
-    searchCount(model: ModelName, domain?: Domain): Promise<number>;
+    searchCount<M extends ModelName>(model: M, domain?: Domain): Promise<number>;
     /** Creates a record and returns its id. */
-    create(model: ModelName, values: Record<string, unknown>): Promise<number>;
+    create<M extends ModelName>(model: M, values: ValuesOf<M>): Promise<number>;
     /** Updates records. */
-    write(model: ModelName, ids: number[], values: Record<string, unknown>): Promise<boolean>;
+    write<M extends ModelName>(model: M, ids: number[], values: ValuesOf<M>): Promise<boolean>;
     /** Deletes records. */
     unlink(model: ModelName, ids: number[]): Promise<boolean>;
     /** Calls a public model method. Private (`_…`) and escalating methods are refused with `access_denied`. */

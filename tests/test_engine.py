@@ -551,8 +551,11 @@ def test_shipped_dts_is_generated_from_declaration():
     assert shipped == typescript()
     for ns in API:
         for fn in ns.functions:
-            assert f"    {fn.name}(" in shipped
+            assert f"    {fn.name}{fn.type_params}(" in shipped
     assert "db.searchRead" in host_names()
+    # model names and fields are typed through IotaModels (filled by the editor)
+    assert "interface IotaModels {}" in shipped
+    assert "searchRead<M extends ModelName, F extends FieldOf<M> = FieldOf<M>>(" in shipped
 
 
 def test_engine_never_imports_odoo():

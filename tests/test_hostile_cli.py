@@ -211,7 +211,8 @@ def test_check_and_types(tmp_path):
     assert err["code"] == "syntax_error" and err["line"] == 2
     types = subprocess.run([*cli, "types"], capture_output=True, text=True)
     assert types.returncode == 0
-    assert "declare const sdk" in types.stdout and "searchRead(" in types.stdout
+    assert "declare const sdk" in types.stdout
+    assert "searchRead<M extends ModelName" in types.stdout
 
 
 def test_redis_url_shares_the_cache_between_processes(tmp_path):

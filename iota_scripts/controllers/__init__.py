@@ -1,1 +1,1 @@
-from . import bench, main, openapi
+from . import bench, editor, main, openapi

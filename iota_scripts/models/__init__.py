@@ -11,6 +11,7 @@ from . import (
     iota_script_queue,
     iota_script_run,
     iota_script_schedule,
+    iota_script_studio,
     iota_script_subscription,
     iota_script_tag,
     iota_script_version,

@@ -357,39 +357,59 @@ class IotaScript(models.Model):
     @api.model
     def _check_source_text(self, source):
         """Refuses a source that is too large or does not parse (ValidationError)."""
-        if not isinstance(source, str):
-            raise ValidationError(_("The source must be text."))
-        if "\x00" in source:
-            raise ValidationError(_("The source contains a NUL character."))
-        max_bytes = min(get_setting(self.env, "max_source_bytes"), ENGINE_MAX_SOURCE_BYTES)
-        size = len(source.encode("utf-8", "surrogatepass"))
-        if size > max_bytes:
-            raise ValidationError(
-                _(
-                    "The source is %(size)s bytes; at most %(max)s are allowed.",
-                    size=size,
-                    max=max_bytes,
-                )
-            )
-        if not scripts_enabled():
-            # No runner may start on this server, so nothing can parse the
-            # source; runs are refused anyway until scripts are enabled.
+        problem = self._source_problem(source)
+        if problem is None:
             return
-        error = get_engine(self.env).check(source)
-        if error is None:
-            return
-        if error.line is not None:
+        if problem["line"] is not None:
             raise ValidationError(
                 _(
                     "Line %(line)s, column %(column)s: %(message)s",
-                    line=error.line,
-                    column=error.column or 1,
-                    message=error.message,
+                    line=problem["line"],
+                    column=problem["column"],
+                    message=problem["message"],
                 )
             )
-        raise ValidationError(
-            _("The source could not be checked: %(message)s", message=error.message)
-        )
+        raise ValidationError(problem["message"])
+
+    @api.model
+    def _source_problem(self, source) -> dict | None:
+        """Why ``source`` would be refused at save, or None.
+
+        ``{"message", "line", "column"}``: line and column are 1-based, or
+        None when the problem has no position (size, NUL, engine trouble).
+        The editor shows these as markers (``controllers/editor.py``).
+        """
+        if not isinstance(source, str):
+            return {"message": _("The source must be text."), "line": None, "column": None}
+        if "\x00" in source:
+            return {
+                "message": _("The source contains a NUL character."),
+                "line": None,
+                "column": None,
+            }
+        max_bytes = min(get_setting(self.env, "max_source_bytes"), ENGINE_MAX_SOURCE_BYTES)
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if size > max_bytes:
+            message = _(
+                "The source is %(size)s bytes; at most %(max)s are allowed.",
+                size=size,
+                max=max_bytes,
+            )
+            return {"message": message, "line": None, "column": None}
+        if not scripts_enabled():
+            # No runner may start on this server, so nothing can parse the
+            # source; runs are refused anyway until scripts are enabled.
+            return None
+        error = get_engine(self.env).check(source)
+        if error is None:
+            return None
+        if error.line is not None:
+            return {"message": error.message, "line": error.line, "column": error.column or 1}
+        return {
+            "message": _("The source could not be checked: %(message)s", message=error.message),
+            "line": None,
+            "column": None,
+        }
 
     def _create_version(self, note=None):
         self.ensure_one()

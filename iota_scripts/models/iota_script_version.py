@@ -38,6 +38,9 @@ class IotaScriptVersion(models.Model):
     create_date = fields.Datetime(string="Saved On", readonly=True)
     note = fields.Char(readonly=True)
     is_current = fields.Boolean(compute="_compute_is_current")
+    size_bytes = fields.Integer(
+        string="Size (bytes)", compute="_compute_size_bytes", store=True, readonly=True
+    )
 
     _sql_constraints = [
         (
@@ -53,6 +56,11 @@ class IotaScriptVersion(models.Model):
             version.display_name = _(
                 "%(script)s v%(number)s", script=version.script_id.name, number=version.number
             )
+
+    @api.depends("source")
+    def _compute_size_bytes(self):
+        for version in self:
+            version.size_bytes = len((version.source or "").encode("utf-8", "surrogatepass"))
 
     def _compute_is_current(self):
         for version in self:
@@ -105,4 +113,14 @@ class IotaScriptVersion(models.Model):
             "res_id": self.script_id.id,
             "view_mode": "form",
             "target": "current",
+        }
+
+    def action_open_diff(self):
+        """Button: compares this version with the script's current source (Monaco diff)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "iota_scripts.version_diff",
+            "name": _("Compare versions of %s", self.script_id.name),
+            "params": {"script_id": self.script_id.id, "left_id": self.id},
         }

@@ -1,14 +1,25 @@
+import base64
 import contextlib
 import json
+import logging
+import os
 import re
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, common, new_test_user, tagged
 
-#: A tour step that logs this (see static/tests/tours/iota_scripts_user_flow_tours.js)
-#: asks for a screenshot, saved like Odoo's own failure screenshots:
-#: <--screenshots>/<db>/screenshots/iota_<name>_<date>_TestUi.png
+_logger = logging.getLogger(__name__)
+
+#: A tour step that logs this (``screenshot(name)`` of
+#: static/tests/tours/tour_helpers.js) asks for a screenshot of the page,
+#: saved as <SCREENSHOTS_DIR>/<name>.png.
 SCREENSHOT_SIGNAL = "iota_scripts:screenshot "
+
+#: Where tour screenshots go: $IOTA_SCRIPTS_SCREENSHOTS_DIR, else the
+#: repository's screenshots/ folder (beside the addon; git-ignored).
+SCREENSHOTS_DIR = os.environ.get("IOTA_SCRIPTS_SCREENSHOTS_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "screenshots"
+)
 
 GREETER = """\
 export default async function (ctx) {
@@ -17,6 +28,16 @@ export default async function (ctx) {
   return { seen: rows.length };
 }
 """
+
+
+def _save_png(name, future):
+    try:
+        data = future.result(timeout=0)["data"]
+        os.makedirs(SCREENSHOTS_DIR, exist_ok=True)
+        with open(os.path.join(SCREENSHOTS_DIR, f"{name}.png"), "wb") as f:
+            f.write(base64.b64decode(data, validate=True))
+    except Exception:  # a screenshot is a by-product: never fail the tour for it
+        _logger.info("could not save the screenshot %s", name, exc_info=True)
 
 
 @contextlib.contextmanager
@@ -32,7 +53,8 @@ def _screenshots_on_signal():
         original(browser, type, args=args, stackTrace=stackTrace, **kw)
         if isinstance(first, str) and first.startswith(SCREENSHOT_SIGNAL):
             name = re.sub(r"\W", "_", first[len(SCREENSHOT_SIGNAL) :])[:40]
-            browser.take_screenshot(prefix=f"iota_{name}_")
+            future = browser._websocket_send("Page.captureScreenshot", with_future=True)
+            future.add_done_callback(lambda f: _save_png(name, f))
 
     with patch.object(browser_class, "_handle_console", handle_console):
         yield

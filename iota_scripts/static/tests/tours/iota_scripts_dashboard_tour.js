@@ -1,19 +1,9 @@
 import { registry } from "@web/core/registry";
+import { screenshot } from "./tour_helpers";
 
 // The dashboard with data (see tests/test_ui_dashboard.py for the rows):
 // charts drawn, KPI numbers shown, a failing script opens its failed runs,
 // the queue card opens the queue.
-
-function screenshot(name) {
-    return {
-        content: `Screenshot: ${name}`,
-        trigger: "body",
-        async run() {
-            console.log(`iota_scripts:screenshot ${name}`);
-            await new Promise((resolve) => setTimeout(resolve, 500));
-        },
-    };
-}
 
 function kpi(name, value) {
     return {

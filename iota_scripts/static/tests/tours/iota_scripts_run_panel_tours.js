@@ -1,19 +1,8 @@
 import { registry } from "@web/core/registry";
+import { screenshot } from "./tour_helpers";
 
 // The Run panel (static/src/run_panel/) and the log viewer
 // (static/src/log_viewer/), driven by tests/test_ui_run_panel.py.
-
-function screenshot(name) {
-    // tests/test_ui.py (_screenshots_on_signal) takes the screenshot
-    return {
-        content: `Screenshot: ${name}`,
-        trigger: "body",
-        async run() {
-            console.log(`iota_scripts:screenshot ${name}`);
-            await new Promise((resolve) => setTimeout(resolve, 500));
-        },
-    };
-}
 
 const PANEL = ".o_form_view .o_iota_scripts_run_panel";
 

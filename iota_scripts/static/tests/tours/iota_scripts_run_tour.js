@@ -18,7 +18,7 @@ registry.category("web_tour.tours").add("iota_scripts_run_tour", {
         },
         {
             content: "The source is shown in the code editor",
-            trigger: ".o_form_view .o_field_widget[name=source] .ace_editor",
+            trigger: ".o_form_view .o_field_widget[name=source] .o_iota_scripts_monaco_frame:iframe .monaco-editor .view-lines",
         },
         {
             content: "Open the Run dialog",

@@ -1,24 +1,13 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { screenshot } from "./tour_helpers";
 
 // What a new user does first, through the UI only: open the Scripts app, run
 // the demo scripts from the "Run" dialog, then hook a script to an automation
 // rule on contacts, create a contact and read the run's logs.
 //
-// A step that logs "iota_scripts:screenshot NAME" asks the test (see
-// tests/test_ui.py) for a screenshot of the page at that point.
-
-function screenshot(name) {
-    return {
-        content: `Screenshot: ${name}`,
-        trigger: "body",
-        async run() {
-            console.log(`iota_scripts:screenshot ${name}`);
-            // leave the test time to capture the page before it changes
-            await new Promise((resolve) => setTimeout(resolve, 500));
-        },
-    };
-}
+// screenshot(NAME) asks the test (see tests/test_ui.py) for a screenshot of
+// the page at that point.
 
 function openScriptsApp() {
     return [
@@ -50,7 +39,7 @@ function runFromDialog(name, { result, log, shot }) {
         },
         {
             content: "The source is shown in the code editor",
-            trigger: ".o_form_view .o_field_widget[name=source] .ace_editor",
+            trigger: ".o_form_view .o_field_widget[name=source] .o_iota_scripts_monaco_frame:iframe .monaco-editor .view-lines",
         },
         ...(shot ? [screenshot(`${shot}_form`)] : []),
         {

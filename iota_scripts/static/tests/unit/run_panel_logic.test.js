@@ -9,7 +9,7 @@ import {
 import { filterLines, formatOffset, LEVELS, parseLogJson } from "@iota_scripts/log_viewer/log_list";
 
 // The Run panel's and the log viewer's own logic (no server, no DOM).
-// Run by tests/test_hoot_run_panel.py (tag "iota_scripts").
+// Run by tests/test_studio_ui.py (the whole @iota_scripts suite).
 describe.current.tags("iota_scripts");
 
 const SCHEMA = {

@@ -1,0 +1,108 @@
+"""The script studio's routes: the Monaco editor page and its JSON helpers.
+
+* ``GET /iota_scripts/editor`` serves the page the ``iota_scripts_monaco``
+  field shows in an iframe. Monaco (``static/lib/monaco``) runs only there,
+  so its AMD ``define``/``require`` never reach Odoo's window (Ace, Chart.js).
+  The page carries a strict Content-Security-Policy (``EDITOR_CSP``): no
+  ``eval``, no inline script; workers from this origin only.
+* ``/iota_scripts/editor/typings`` (JSON): the engine's ``sdk.d.ts`` and the
+  live-schema declarations the current user may read (cached per user and
+  registry, see ``iota.script._iota_editor_typings``).
+* ``/iota_scripts/editor/check`` (JSON): why a source would be refused at
+  save, as editor markers (1-based line and column).
+
+All three require the IOTA Scripts developer group: sources are theirs only.
+"""
+
+from __future__ import annotations
+
+from iota_scripts_sdk import typescript
+from odoo import _, http
+from odoo.exceptions import AccessError
+from odoo.http import request
+from werkzeug.exceptions import Forbidden
+
+from ..models.iota_script import GROUP_DEVELOPER
+
+#: The editor page's policy (documented in the README, "Studio").
+EDITOR_CSP = (
+    "default-src 'none'; "
+    "script-src 'self'; "
+    "worker-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "font-src 'self'; "
+    "img-src 'self' data:; "
+    "connect-src 'self'; "
+    "base-uri 'none'; "
+    "form-action 'none'; "
+    "frame-ancestors 'self'"
+)
+
+MONACO_VS = "/iota_scripts/static/lib/monaco/min/vs"
+
+_PAGE = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>IOTA Scripts editor</title>
+<link rel="stylesheet" href="{MONACO_VS}/editor/editor.main.css">
+<link rel="stylesheet" href="/iota_scripts/static/editor/editor_frame.css">
+</head>
+<body>
+<div id="o_iota_scripts_editor" data-vs="{MONACO_VS}"></div>
+<script src="{MONACO_VS}/loader.js"></script>
+<script src="/iota_scripts/static/editor/editor_frame.js"></script>
+</body>
+</html>
+"""
+
+#: Largest source the check route accepts (the save check refuses far less).
+MAX_CHECK_CHARS = 8 * 1024 * 1024
+
+
+def _require_developer():
+    if not request.env.user.has_group(GROUP_DEVELOPER):
+        raise AccessError(_("Only IOTA Scripts developers may use the script editor."))
+
+
+class IotaScriptsEditor(http.Controller):
+    @http.route("/iota_scripts/editor", type="http", auth="user", methods=["GET"])
+    def editor_page(self, **_kwargs):
+        if not request.env.user.has_group(GROUP_DEVELOPER):
+            raise Forbidden()
+        return request.make_response(
+            _PAGE,
+            headers={
+                "Content-Type": "text/html; charset=utf-8",
+                "Content-Security-Policy": EDITOR_CSP,
+                "X-Frame-Options": "SAMEORIGIN",
+                "Referrer-Policy": "same-origin",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @http.route("/iota_scripts/editor/typings", type="json", auth="user")
+    def editor_typings(self):
+        _require_developer()
+        typings = request.env["iota.script"]._iota_editor_typings()
+        return {
+            "libs": [
+                {"path": "file:///iota/sdk.d.ts", "content": typescript()},
+                {"path": "file:///iota/models.d.ts", "content": typings["dts"]},
+            ],
+            "models": typings["models"],
+            "truncated": typings["truncated"],
+            "signature": typings["signature"],
+        }
+
+    @http.route("/iota_scripts/editor/check", type="json", auth="user")
+    def editor_check(self, source=None):
+        _require_developer()
+        if not isinstance(source, str) or len(source) > MAX_CHECK_CHARS:
+            return {
+                "markers": [
+                    {"message": _("The source must be text."), "line": None, "column": None}
+                ]
+            }
+        problem = request.env["iota.script"]._source_problem(source)
+        return {"markers": [problem] if problem else []}

@@ -1,0 +1,293 @@
+/**
+ * The editor page's script (served by /iota_scripts/editor, in an iframe).
+ *
+ * Not an Odoo module: it runs in the iframe's own window with Monaco's AMD
+ * loader, under the page's Content-Security-Policy. It talks to its parent
+ * (the `iota_scripts_monaco` field) with postMessage, same origin only:
+ *
+ *   frame -> parent: {type: "ready"} | {type: "error", message}
+ *                    | {type: "change", value} | {type: "blur"}
+ *   parent -> frame: {type: "init", value, readonly, language, extraLibs: [{path, content}],
+ *                     mode: "editor" | "diff", original?}
+ *                    | {type: "markers", markers: [{line, column, message, severity}]}
+ *                    | {type: "reveal", line, column}  (1-based)
+ *
+ * Messages from any other window or origin are ignored.
+ */
+(function () {
+    "use strict";
+    const ORIGIN = window.location.origin;
+    const container = document.getElementById("o_iota_scripts_editor");
+    const state = { editor: null, diff: null, libs: new Map(), applying: false, schema: {} };
+
+    /**
+     * {model: {field: {type, doc}}} read back from the live-schema declarations
+     * (the format of iota_scripts/tools/typings.py), for the field hover.
+     */
+    function parseSchema(dts) {
+        const schema = {};
+        let model = null;
+        let doc = "";
+        for (const line of dts.split("\n")) {
+            let m;
+            if ((m = /^  ("(?:[^"\\]|\\.)*"): \{$/.exec(line))) {
+                model = schema[JSON.parse(m[1])] = {};
+            } else if ((m = /^    \/\*\* (.*) \*\/$/.exec(line))) {
+                doc = m[1];
+            } else if (model && (m = /^    ("(?:[^"\\]|\\.)*"): (.*);$/.exec(line))) {
+                model[JSON.parse(m[1])] = { type: m[2], doc };
+                doc = "";
+            }
+        }
+        return schema;
+    }
+
+    /** The quoted token under `position`, or null. */
+    function stringAt(model, position) {
+        const line = model.getLineContent(position.lineNumber);
+        const re = /(["'])((?:(?!\1)[^\\]|\\.)*)\1/g;
+        let m;
+        while ((m = re.exec(line))) {
+            const start = m.index + 1;
+            const end = m.index + m[0].length;
+            if (position.column >= start && position.column <= end) {
+                return { text: m[2], startColumn: start, endColumn: end + 1 };
+            }
+        }
+        return null;
+    }
+
+    function fieldHover(monaco, model, position) {
+        const token = stringAt(model, position);
+        if (!token) {
+            return null;
+        }
+        const range = new monaco.Range(position.lineNumber, token.startColumn, position.lineNumber, token.endColumn);
+        if (state.schema[token.text]) {
+            const count = Object.keys(state.schema[token.text]).length;
+            return { range, contents: [{ value: `**${token.text}**: model, ${count} readable fields` }] };
+        }
+        const before = model.getValueInRange(
+            new monaco.Range(Math.max(1, position.lineNumber - 20), 1, position.lineNumber, token.startColumn)
+        );
+        const call = /sdk\.db\.(?:read|searchRead|search|searchCount)\(\s*(["'])([\w.]+)\1[^()]*$/.exec(before);
+        const field = call && state.schema[call[2]]?.[token.text];
+        if (!field) {
+            return null;
+        }
+        return {
+            range,
+            contents: [
+                { value: "```typescript\n" + `${token.text}: ${field.type}` + "\n```" },
+                { value: `${field.doc} — field of \`${call[2]}\`` },
+            ],
+        };
+    }
+
+    function post(message) {
+        if (window.parent && window.parent !== window) {
+            window.parent.postMessage({ source: "iota_scripts_editor", ...message }, ORIGIN);
+        }
+    }
+    function fail(message) {
+        post({ type: "error", message: String(message).slice(0, 500) });
+    }
+
+    // A policy violation means something in Monaco needs more than the CSP
+    // allows: the parent falls back to Ace rather than run half an editor.
+    document.addEventListener("securitypolicyviolation", (ev) => {
+        fail(`Content-Security-Policy refused ${ev.violatedDirective}: ${ev.blockedURI}`);
+    });
+
+    function setLibs(monaco, libs) {
+        const ts = monaco.languages.typescript;
+        for (const lib of libs || []) {
+            if (typeof lib.path !== "string" || typeof lib.content !== "string") {
+                continue;
+            }
+            const previous = state.libs.get(lib.path);
+            if (previous && previous.content === lib.content) {
+                continue;
+            }
+            if (previous) {
+                previous.js.dispose();
+                previous.ts.dispose();
+            }
+            if (lib.path.endsWith("/models.d.ts")) {
+                state.schema = parseSchema(lib.content);
+            }
+            state.libs.set(lib.path, {
+                content: lib.content,
+                js: ts.javascriptDefaults.addExtraLib(lib.content, lib.path),
+                ts: ts.typescriptDefaults.addExtraLib(lib.content, lib.path),
+            });
+        }
+        // tours and tests wait on this: how many extra libs the editor has
+        document.body.dataset.libs = String(state.libs.size);
+    }
+
+    function configure(monaco) {
+        const ts = monaco.languages.typescript;
+        for (const defaults of [ts.javascriptDefaults, ts.typescriptDefaults]) {
+            defaults.setCompilerOptions({
+                target: ts.ScriptTarget.ES2022,
+                module: ts.ModuleKind.ESNext,
+                lib: ["es2022"],
+                allowJs: true,
+                allowNonTsExtensions: true,
+                noEmit: true,
+            });
+            // Syntax errors come from Monaco; the server check adds the engine's view.
+            defaults.setDiagnosticsOptions({ noSemanticValidation: true, noSyntaxValidation: false });
+            defaults.setEagerModelSync(true);
+        }
+        monaco.languages.registerHoverProvider("javascript", {
+            provideHover: (model, position) => fieldHover(monaco, model, position),
+        });
+    }
+
+    function openEditor(monaco, msg) {
+        if (!state.editor) {
+            const model = monaco.editor.createModel(
+                msg.value || "",
+                msg.language || "javascript",
+                monaco.Uri.parse("file:///script.js")
+            );
+            state.editor = monaco.editor.create(container, {
+                model,
+                readOnly: !!msg.readonly,
+                automaticLayout: true,
+                minimap: { enabled: false },
+                fontSize: 13,
+                scrollBeyondLastLine: false,
+                fixedOverflowWidgets: true,
+                tabSize: 2,
+            });
+            model.onDidChangeContent(() => {
+                if (!state.applying) {
+                    post({ type: "change", value: model.getValue() });
+                }
+            });
+            state.editor.onDidBlurEditorText(() => post({ type: "blur" }));
+        } else {
+            state.editor.updateOptions({ readOnly: !!msg.readonly });
+            const model = state.editor.getModel();
+            if (typeof msg.value === "string" && msg.value !== model.getValue()) {
+                // an outside change (discard, onchange, restore): not an edit
+                state.applying = true;
+                try {
+                    model.pushEditOperations(
+                        [],
+                        [{ range: model.getFullModelRange(), text: msg.value }],
+                        () => null
+                    );
+                } finally {
+                    state.applying = false;
+                }
+            }
+        }
+    }
+
+    function openDiff(monaco, msg) {
+        const original = monaco.editor.createModel(msg.original || "", "javascript");
+        const modified = monaco.editor.createModel(msg.value || "", "javascript");
+        if (state.diff) {
+            const old = state.diff.getModel();
+            state.diff.setModel({ original, modified });
+            old.original.dispose();
+            old.modified.dispose();
+            return;
+        }
+        state.diff = monaco.editor.createDiffEditor(container, {
+            readOnly: true,
+            originalEditable: false,
+            automaticLayout: true,
+            renderSideBySide: true,
+            minimap: { enabled: false },
+            scrollBeyondLastLine: false,
+        });
+        state.diff.setModel({ original, modified });
+    }
+
+    function setMarkers(monaco, markers) {
+        if (!state.editor) {
+            return;
+        }
+        const model = state.editor.getModel();
+        const lineCount = model.getLineCount();
+        monaco.editor.setModelMarkers(
+            model,
+            "iota_scripts",
+            (markers || []).map((m) => {
+                const line = Math.min(Math.max(parseInt(m.line, 10) || 1, 1), lineCount);
+                const column = Math.max(parseInt(m.column, 10) || 1, 1);
+                return {
+                    severity: m.severity === "warning" ? monaco.MarkerSeverity.Warning : monaco.MarkerSeverity.Error,
+                    message: String(m.message || ""),
+                    startLineNumber: line,
+                    startColumn: column,
+                    endLineNumber: line,
+                    endColumn: Math.max(column + 1, model.getLineMaxColumn(line)),
+                };
+            })
+        );
+    }
+
+    function reveal(msg) {
+        if (!state.editor) {
+            return;
+        }
+        const line = Math.max(parseInt(msg.line, 10) || 1, 1);
+        const column = Math.max(parseInt(msg.column, 10) || 1, 1);
+        state.editor.revealPositionInCenter({ lineNumber: line, column });
+        state.editor.setSelection({
+            startLineNumber: line,
+            startColumn: column,
+            endLineNumber: line,
+            endColumn: column + 1,
+        });
+        state.editor.focus();
+    }
+
+    function start(monaco) {
+        configure(monaco);
+        window.addEventListener("message", (ev) => {
+            if (ev.origin !== ORIGIN || ev.source !== window.parent) {
+                return;
+            }
+            const msg = ev.data;
+            if (!msg || typeof msg !== "object" || msg.source !== "iota_scripts_field") {
+                return;
+            }
+            try {
+                if (msg.type === "init") {
+                    setLibs(monaco, msg.extraLibs);
+                    if (msg.mode === "diff") {
+                        openDiff(monaco, msg);
+                    } else {
+                        openEditor(monaco, msg);
+                    }
+                } else if (msg.type === "markers") {
+                    setMarkers(monaco, msg.markers);
+                } else if (msg.type === "reveal") {
+                    reveal(msg);
+                }
+            } catch (e) {
+                fail(e && e.message ? e.message : e);
+            }
+        });
+        post({ type: "ready" });
+    }
+
+    const vs = container.dataset.vs;
+    if (typeof window.require !== "function" || !vs) {
+        fail("the Monaco loader did not load");
+        return;
+    }
+    // Workers from this origin's file, not from a blob: URL (the CSP has no
+    // blob:). workerMain.js finds the AMD modules at ../../../ from itself.
+    window.MonacoEnvironment = { getWorkerUrl: () => `${vs}/base/worker/workerMain.js` };
+    window.require.config({ paths: { vs } });
+    window.require.onError = (err) => fail(err && err.message ? err.message : err);
+    window.require(["vs/editor/editor.main"], () => start(window.monaco), fail);
+})();

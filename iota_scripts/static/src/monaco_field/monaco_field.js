@@ -1,0 +1,214 @@
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { rpc } from "@web/core/network/rpc";
+import { useBus, useService } from "@web/core/utils/hooks";
+import { useDebounced } from "@web/core/utils/timing";
+import { CodeEditor } from "@web/core/code_editor/code_editor";
+import { standardFieldProps } from "@web/views/fields/standard_field_props";
+import { formatText } from "@web/views/fields/formatters";
+import { useRecordObserver } from "@web/model/relational_model/utils";
+import { Component, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl";
+
+import { EditorChannel, toMarkers } from "./editor_channel";
+import { loadEditorTypings } from "./typings";
+
+/**
+ * `iota_scripts_monaco`: a JavaScript source in Monaco, inside an iframe
+ * (/iota_scripts/editor) so that Monaco's AMD loader never touches Odoo's
+ * window. Saves like Odoo's Ace field: edits are committed to the record on
+ * blur, after a pause, and whenever the model asks (WILL_SAVE_URGENTLY,
+ * NEED_LOCAL_CHANGES), so none is lost. Problems found by the server check
+ * (/iota_scripts/editor/check) become markers. Falls back to Ace when the
+ * frame fails or does not start.
+ *
+ * Listens to `IOTA_SCRIPTS:REVEAL_POSITION` ({resId, line, column}, 1-based)
+ * on env.bus to jump to a position of its record's source.
+ */
+export class MonacoField extends Component {
+    static template = "iota_scripts.MonacoField";
+    static components = { CodeEditor };
+    static props = {
+        ...standardFieldProps,
+        diagnostics: { type: Boolean, optional: true },
+        height: { type: String, optional: true },
+        readyTimeoutMs: { type: Number, optional: true },
+    };
+    static defaultProps = { diagnostics: true, height: "60vh", readyTimeoutMs: 15000 };
+
+    setup() {
+        this.action = useService("action");
+        this.iframeRef = useRef("iframe");
+        this.state = useState({ fallback: false, reason: "", value: "" });
+        this.value = "";
+        this.lastCommitted = null;
+        this.isDirty = false;
+        this.typings = null;
+
+        useRecordObserver((record) => {
+            const incoming = formatText(record.data[this.props.name]);
+            if (incoming === this.value || incoming === this.lastCommitted) {
+                return; // our own commit coming back, or nothing new
+            }
+            this.value = incoming;
+            this.state.value = incoming;
+            this.setDirty(false);
+            this.sendInit();
+            this.scheduleCheck();
+        });
+
+        const { model } = this.props.record;
+        useBus(model.bus, "WILL_SAVE_URGENTLY", () => this.commitChanges());
+        useBus(model.bus, "NEED_LOCAL_CHANGES", ({ detail }) =>
+            detail.proms.push(this.commitChanges())
+        );
+        useBus(this.env.bus, "IOTA_SCRIPTS:REVEAL_POSITION", ({ detail }) => {
+            if (detail && detail.resId === this.props.record.resId) {
+                this.channel.send("reveal", { line: detail.line, column: detail.column });
+            }
+        });
+
+        this.debouncedCommit = useDebounced(() => this.commitChanges(), 1000);
+        this.scheduleCheck = useDebounced(() => this.check(), 600);
+
+        this.channel = new EditorChannel({
+            getFrameWindow: () => this.iframeRef.el?.contentWindow || null,
+            readyTimeoutMs: this.props.readyTimeoutMs,
+            onMessage: (msg) => this.onFrameMessage(msg),
+            onFail: (reason) => this.fallBack(reason),
+        });
+        onMounted(() => {
+            this.channel.start();
+            loadEditorTypings().then((typings) => {
+                this.typings = typings;
+                this.sendInit();
+            });
+        });
+        onWillUnmount(() => this.channel.stop());
+    }
+
+    get frameSrc() {
+        return "/iota_scripts/editor";
+    }
+
+    get canCompare() {
+        return !this.props.readonly && !!this.props.record.resId && this.props.name === "source";
+    }
+
+    /** The unsaved text against the saved versions, in a dialog (the form stays as is). */
+    compareDraft() {
+        this.action.doAction({
+            type: "ir.actions.client",
+            tag: "iota_scripts.version_diff",
+            name: _t("Compare with the saved versions"),
+            target: "new",
+            params: { script_id: this.props.record.resId, draft: this.value },
+        });
+    }
+
+    get fallbackNotice() {
+        return _t("The Monaco editor is not available (%s); using the basic code editor.", this.state.reason);
+    }
+
+    get frameStyle() {
+        return `height: ${this.props.height};`;
+    }
+
+    sendInit() {
+        if (!this.channel?.ready) {
+            return; // sent on "ready"
+        }
+        this.channel.send("init", {
+            mode: "editor",
+            value: this.value,
+            readonly: !!this.props.readonly,
+            language: "javascript",
+            extraLibs: this.typings?.libs || [],
+        });
+    }
+
+    onFrameMessage(msg) {
+        if (msg.type === "ready") {
+            this.sendInit();
+            this.scheduleCheck();
+        } else if (msg.type === "change") {
+            this.handleChange(msg.value);
+        } else if (msg.type === "blur") {
+            this.commitChanges();
+        }
+    }
+
+    setDirty(dirty) {
+        if (this.isDirty !== dirty) {
+            this.isDirty = dirty;
+            this.props.record.model.bus.trigger("FIELD_IS_DIRTY", dirty);
+        }
+    }
+
+    handleChange(value) {
+        if (this.props.readonly) {
+            return;
+        }
+        this.value = value;
+        this.state.value = value;
+        this.setDirty(value !== formatText(this.props.record.data[this.props.name]));
+        this.debouncedCommit();
+        this.scheduleCheck();
+    }
+
+    async commitChanges() {
+        if (this.props.readonly || !this.isDirty) {
+            return;
+        }
+        const value = this.value;
+        if (value !== formatText(this.props.record.data[this.props.name])) {
+            this.lastCommitted = value;
+            await this.props.record.update({ [this.props.name]: value });
+        }
+        if (this.value === value) {
+            this.setDirty(false);
+        }
+    }
+
+    async check() {
+        if (this.props.readonly || !this.props.diagnostics || this.state.fallback) {
+            return;
+        }
+        const source = this.value;
+        let result;
+        try {
+            result = await rpc("/iota_scripts/editor/check", { source }, { silent: true });
+        } catch {
+            return; // the save check will still refuse a bad source
+        }
+        if (source === this.value) {
+            this.channel.send("markers", { markers: toMarkers(result.markers) });
+        }
+    }
+
+    fallBack(reason) {
+        this.state.fallback = true;
+        this.state.reason = reason;
+        this.state.value = this.value;
+    }
+
+    // Ace fallback: the same contract as Odoo's ace field.
+    onAceChange(value) {
+        this.handleChange(value);
+    }
+}
+
+export const monacoField = {
+    component: MonacoField,
+    displayName: _t("Monaco Editor (IOTA Scripts)"),
+    supportedTypes: ["text"],
+    supportedOptions: [
+        { label: _t("Server diagnostics"), name: "diagnostics", type: "boolean" },
+        { label: _t("Height (CSS)"), name: "height", type: "string" },
+    ],
+    extractProps: ({ options }) => ({
+        diagnostics: options.diagnostics !== false,
+        height: options.height || undefined,
+    }),
+};
+
+registry.category("fields").add("iota_scripts_monaco", monacoField);
