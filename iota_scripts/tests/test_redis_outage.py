@@ -152,17 +152,24 @@ class TestRedisOutage(RealCursorMixin, TransactionCase):
             self.assertEqual(set(events.mapped("state")), {"done"})
 
     def test_rate_limiter_applies_its_outage_policy_then_recovers(self):
-        deny, local = _limiter(self.redis.url, "deny"), _limiter(self.redis.url, "local")
-        up = deny.check("outage:k", 5, 60)
+        for algorithm in ("sliding_window", "gcra"):
+            with self.subTest(algorithm=algorithm):
+                self._check_limiter_outage(algorithm)
+
+    def _check_limiter_outage(self, algorithm):
+        deny = _limiter(self.redis.url, "deny", algorithm)
+        local = _limiter(self.redis.url, "local", algorithm)
+        key = f"outage:{algorithm}"
+        up = deny.check(key, 5, 60)
         self.assertEqual((up.allowed, up.degraded, up.remaining), (True, False, 4))
-        self.assertEqual(self.redis.client().exists(deny.physical_key("outage:k")), 1)
+        self.assertEqual(self.redis.client().exists(deny.physical_key(key)), 1)
         self.redis.kill()
-        refused = deny.check("outage:k", 5, 60)
+        refused = deny.check(key, 5, 60)
         self.assertEqual((refused.allowed, refused.degraded), (False, True))
-        counted = [local.check("outage:k", 2, 60) for _i in range(3)]
+        counted = [local.check(key, 2, 60) for _i in range(3)]
         self.assertEqual([d.allowed for d in counted], [True, True, False])
         self.assertTrue(all(d.degraded for d in counted))
         self.redis.start()
-        back = deny.check("outage:k", 5, 60)
+        back = deny.check(key, 5, 60)
         self.assertEqual((back.allowed, back.degraded, back.remaining), (True, False, 4))
-        self.assertEqual(self.redis.client().exists(deny.physical_key("outage:k")), 1)
+        self.assertEqual(self.redis.client().exists(deny.physical_key(key)), 1)
