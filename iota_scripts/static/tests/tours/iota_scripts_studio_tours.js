@@ -27,15 +27,23 @@ function suggestions(frame) {
 }
 
 function waitEditor() {
-    return {
-        content: "Monaco shows the source",
-        trigger: `${FRAME}:iframe .monaco-editor .view-lines`,
-    };
+    return [
+        {
+            // the Run page comes first (static/src/run_panel/)
+            content: "Open the Source page",
+            trigger: ".o_form_view .o_notebook a[name=source]",
+            run: "click",
+        },
+        {
+            content: "Monaco shows the source",
+            trigger: `${FRAME}:iframe .monaco-editor .view-lines`,
+        },
+    ];
 }
 
 registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
     steps: () => [
-        waitEditor(),
+        ...waitEditor(),
         {
             content: "The editor has the sdk and live-schema typings",
             trigger: `${FRAME}:iframe body[data-libs='2'] .monaco-editor`,
@@ -200,7 +208,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
 
 registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
     steps: () => [
-        waitEditor(),
+        ...waitEditor(),
         {
             content: "Edit the source without saving",
             trigger: `${FRAME}:iframe .monaco-editor`,
@@ -267,7 +275,7 @@ registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
 
 registry.category("web_tour.tours").add("iota_scripts_studio_compat_tour", {
     steps: () => [
-        waitEditor(),
+        ...waitEditor(),
         {
             content: "Monaco's AMD loader stayed in its frame",
             trigger: `${FRAME}:iframe .monaco-editor`,
