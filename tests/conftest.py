@@ -15,4 +15,4 @@ def engine():
 
 
 # Redis fixtures (the machine's server, private servers a test may kill).
-from redis_servers import main_redis, own_redis  # noqa: E402, F401
+from redis_servers import main_redis, namespace, own_redis  # noqa: E402, F401

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,3 +93,16 @@ def main_redis() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A unique key namespace (limiters, caches); its Redis keys are removed after the test."""
+    name = f"iota:test:{uuid.uuid4().hex[:12]}"
+    yield name
+    if redis_reachable(REDIS_URL):
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -10,30 +10,16 @@ import os
 import signal
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
-from redis_servers import REDIS_URL, OwnRedis, free_port, redis_reachable
+from redis_servers import REDIS_URL, OwnRedis, free_port
 
 from iota_scripts_sdk._ratelimit import RateDecision, RateLimiter
 from iota_scripts_sdk.errors import ScriptError
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    """A unique limiter namespace; its Redis keys are removed after the test."""
-    name = f"iota:rl-test:{uuid.uuid4().hex[:12]}"
-    yield name
-    if redis_reachable(REDIS_URL):
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(params=["local", "redis"])

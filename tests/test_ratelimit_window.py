@@ -9,28 +9,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
-from redis_servers import REDIS_URL, OwnRedis, redis_reachable
+from redis_servers import REDIS_URL, OwnRedis
 
 from iota_scripts_sdk._ratelimit import RateDecision, RateLimiter
 from iota_scripts_sdk._ratewindow import LocalWindow
 from iota_scripts_sdk.errors import ScriptError
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = f"iota:rlw-test:{uuid.uuid4().hex[:12]}"
-    yield name
-    if redis_reachable(REDIS_URL):
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture(params=["local", "redis"])
