@@ -108,9 +108,13 @@ def test_hostile_case(tmp_path, name):
     assert rc == 1
     assert out["ok"] is False
     assert_clean_error(out["error"], code)
-    assert elapsed < timeout + 0.5, (
-        f"{name} took {elapsed:.2f}s"
-    )  # end to end, interpreter start included
+    # The deadline holds from the engine's start of the run (runner start
+    # included), as the engine reports it ...
+    run_sec = out["stats"]["total_ms"] / 1000
+    assert run_sec < timeout + 0.5, f"{name}: the run took {run_sec:.2f}s"
+    # ... and end to end, with two interpreter starts (CLI and runner) on
+    # top, which a loaded machine slows down.
+    assert elapsed < timeout + 1.5, f"{name} took {elapsed:.2f}s end to end"
     for _ in range(40):  # a runner started just before the CLI exited needs a moment to see it
         if not runner_pids() - before:
             break
