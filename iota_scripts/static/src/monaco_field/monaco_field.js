@@ -21,6 +21,10 @@ import { loadEditorTypings } from "./typings";
  * (/iota_scripts/editor/check) become markers. Falls back to Ace when the
  * frame fails or does not start.
  *
+ * Ctrl+S / Cmd+S / Alt+S pressed in the frame (where Odoo's hotkeys do not
+ * reach) arrive as a `save` message: the edit is committed and the record
+ * saved, as the form's Save button does.
+ *
  * Listens to `IOTA_SCRIPTS:REVEAL_POSITION` ({resId, line, column}, 1-based)
  * on env.bus to jump to a position of its record's source.
  */
@@ -134,7 +138,18 @@ export class MonacoField extends Component {
             this.handleChange(msg.value);
         } else if (msg.type === "blur") {
             this.commitChanges();
+        } else if (msg.type === "save") {
+            this.saveRecord();
         }
+    }
+
+    /** The save hotkey from the frame: commit the edit, then save the record. */
+    async saveRecord() {
+        if (this.props.readonly) {
+            return;
+        }
+        await this.commitChanges();
+        await this.props.record.save();
     }
 
     setDirty(dirty) {

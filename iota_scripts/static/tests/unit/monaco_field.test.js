@@ -128,3 +128,16 @@ test("no ready in time: Ace takes over, with a notice, and still saves", async (
     await clickSave();
     expect.verifySteps(["export default () => 3;\n"]);
 });
+
+test("Ctrl+S / Alt+S in the frame (a save message) commits the edit and saves", async () => {
+    onRpc("web_save", ({ args }) => {
+        expect.step(args[1].source);
+    });
+    const { fromFrame } = await mountEditor("{'diagnostics': false}");
+    await fromFrame({ type: "ready" });
+    await fromFrame({ type: "change", value: "export default () => 4;\n" });
+    await fromFrame({ type: "save" }); // before the 1 s commit: nothing is lost
+    await animationFrame();
+    expect.verifySteps(["export default () => 4;\n"]);
+    expect(".o_form_status_indicator_buttons").toHaveClass("invisible");
+});
