@@ -11,6 +11,7 @@ import { Component, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl
 
 import { EditorChannel, toMarkers } from "./editor_channel";
 import { loadEditorTypings } from "./typings";
+import { REVEAL_POSITION, takePendingReveal } from "./reveal";
 
 /**
  * `iota_scripts_monaco`: a JavaScript source in Monaco, inside an iframe
@@ -26,7 +27,8 @@ import { loadEditorTypings } from "./typings";
  * saved, as the form's Save button does.
  *
  * Listens to `IOTA_SCRIPTS:REVEAL_POSITION` ({resId, line, column}, 1-based)
- * on env.bus to jump to a position of its record's source.
+ * on env.bus to jump to a position of its record's source, and reveals the
+ * position asked for before it was mounted (see ./reveal.js).
  */
 export class MonacoField extends Component {
     static template = "iota_scripts.MonacoField";
@@ -65,8 +67,9 @@ export class MonacoField extends Component {
         useBus(model.bus, "NEED_LOCAL_CHANGES", ({ detail }) =>
             detail.proms.push(this.commitChanges())
         );
-        useBus(this.env.bus, "IOTA_SCRIPTS:REVEAL_POSITION", ({ detail }) => {
-            if (detail && detail.resId === this.props.record.resId) {
+        useBus(this.env.bus, REVEAL_POSITION, ({ detail }) => {
+            if (detail && detail.resId === this.props.record.resId && !this.state.fallback) {
+                detail.handled = true;
                 this.channel.send("reveal", { line: detail.line, column: detail.column });
             }
         });
@@ -134,6 +137,10 @@ export class MonacoField extends Component {
         if (msg.type === "ready") {
             this.sendInit();
             this.scheduleCheck();
+            const position = this.props.record.resId && takePendingReveal(this.props.record.resId);
+            if (position) {
+                this.channel.send("reveal", position);
+            }
         } else if (msg.type === "change") {
             this.handleChange(msg.value);
         } else if (msg.type === "blur") {

@@ -16,7 +16,9 @@ import {
 import { browser } from "@web/core/browser/browser";
 import { defineMailModels } from "@mail/../tests/mail_test_helpers";
 
+import { EventBus } from "@odoo/owl";
 import { MonacoField } from "@iota_scripts/monaco_field/monaco_field";
+import { requestReveal } from "@iota_scripts/monaco_field/reveal";
 
 // The field's own logic, with the frame played by the test: messages come
 // from the iframe's window, and what the field posts to it is recorded.
@@ -140,4 +142,25 @@ test("Ctrl+S / Alt+S in the frame (a save message) commits the edit and saves", 
     await animationFrame();
     expect.verifySteps(["export default () => 4;\n"]);
     expect(".o_form_status_indicator_buttons").toHaveClass("invisible");
+});
+
+test("a position asked for before the editor is mounted is revealed when it is ready", async () => {
+    // the Run page is shown: nobody handles the jump, it waits for the editor
+    expect(requestReveal(new EventBus(), { resId: 1, line: 6, column: 9 })).toBe(false);
+    const { posted, fromFrame } = await mountEditor("{'diagnostics': false}");
+    await fromFrame({ type: "ready" });
+    expect(posted.map((m) => m.type)).toEqual(["init", "reveal"]);
+    expect(posted[1]).toEqual({ type: "reveal", source: "iota_scripts_field", line: 6, column: 9 });
+    // once only
+    await fromFrame({ type: "ready" });
+    expect(posted.filter((m) => m.type === "reveal")).toHaveLength(1);
+});
+
+test("a mounted editor takes the position at once", async () => {
+    const { posted, fromFrame } = await mountEditor("{'diagnostics': false}");
+    await fromFrame({ type: "ready" });
+    expect(requestReveal(getMockEnv().bus, { resId: 1, line: 2, column: 1 })).toBe(true);
+    expect(posted.filter((m) => m.type === "reveal")).toEqual([
+        { type: "reveal", source: "iota_scripts_field", line: 2, column: 1 },
+    ]);
 });
