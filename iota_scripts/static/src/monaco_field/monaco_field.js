@@ -47,11 +47,18 @@ export class MonacoField extends Component {
         this.state = useState({ fallback: false, reason: "", value: "" });
         this.value = "";
         this.lastCommitted = null;
+        this.observedResId = null;
         this.isDirty = false;
         this.typings = null;
 
         useRecordObserver((record) => {
             const incoming = formatText(record.data[this.props.name]);
+            // The pager keeps this component for the next record: what was
+            // committed to the previous one says nothing about this one.
+            if (this.observedResId && record.resId !== this.observedResId) {
+                this.lastCommitted = null;
+            }
+            this.observedResId = record.resId;
             if (incoming === this.value || incoming === this.lastCommitted) {
                 return; // our own commit coming back, or nothing new
             }

@@ -9,6 +9,8 @@ import {
     models,
     mountView,
     onRpc,
+    pagerNext,
+    pagerPrevious,
     patchWithCleanup,
     preloadBundle,
     preventResizeObserverError,
@@ -26,7 +28,10 @@ import { requestReveal } from "@iota_scripts/monaco_field/reveal";
 class Script extends models.Model {
     _name = "iota.script";
     source = fields.Text();
-    _records = [{ id: 1, source: "export default () => 1;\n" }];
+    _records = [
+        { id: 1, source: "export default () => 1;\n" },
+        { id: 2, source: "export default () => 'two';\n" },
+    ];
 }
 
 defineMailModels(); // the addon depends on mail: its services start in every view
@@ -34,7 +39,7 @@ defineModels([Script]);
 preloadBundle("web.ace_lib");
 preventResizeObserverError();
 
-async function mountEditor(options = "{}") {
+async function mountEditor(options = "{}", viewParams = {}) {
     patchWithCleanup(MonacoField.prototype, {
         get frameSrc() {
             return "about:blank"; // no Monaco here: the test is the frame
@@ -46,6 +51,7 @@ async function mountEditor(options = "{}") {
         resId: 1,
         type: "form",
         arch: `<form><field name="source" widget="iota_scripts_monaco" options="${options}"/></form>`,
+        ...viewParams,
     });
     const frameWindow = queryOne("iframe.o_iota_scripts_monaco_frame").contentWindow;
     const posted = [];
@@ -163,4 +169,19 @@ test("a mounted editor takes the position at once", async () => {
     expect(posted.filter((m) => m.type === "reveal")).toEqual([
         { type: "reveal", source: "iota_scripts_field", line: 2, column: 1 },
     ]);
+});
+
+test("pager: an edited record, then another, then back: the editor shows each record's source", async () => {
+    onRpc("web_save", ({ args }) => {
+        expect.step(`save ${args[0]}: ${args[1].source}`);
+    });
+    const { posted, fromFrame } = await mountEditor("{'diagnostics': false}", { resIds: [1, 2] });
+    await fromFrame({ type: "ready" });
+    await fromFrame({ type: "change", value: "export default () => 'edited';\n" });
+    await pagerNext(); // Odoo saves the edit first
+    expect.verifySteps(["save 1: export default () => 'edited';\n"]);
+    expect(posted.filter((m) => m.type === "init").at(-1).value).toBe("export default () => 'two';\n");
+    await pagerPrevious();
+    // not record 2's text: an edit now would otherwise overwrite record 1 with it
+    expect(posted.filter((m) => m.type === "init").at(-1).value).toBe("export default () => 'edited';\n");
 });
