@@ -7,7 +7,8 @@
  *
  *   frame -> parent: {type: "ready"} | {type: "error", message}
  *                    | {type: "change", value} | {type: "blur"} | {type: "save"}
- *   parent -> frame: {type: "init", value, readonly, language, extraLibs: [{path, content}],
+ *   parent -> frame: {type: "init", value, readonly, language, theme: "vs" | "vs-dark",
+ *                     extraLibs: [{path, content}],
  *                     mode: "editor" | "diff", original?}
  *                    | {type: "markers", markers: [{line, column, message, severity}]}
  *                    | {type: "reveal", line, column}  (1-based)
@@ -290,6 +291,7 @@
             try {
                 if (msg.type === "init") {
                     setLibs(monaco, msg.extraLibs);
+                    monaco.editor.setTheme(msg.theme === "vs-dark" ? "vs-dark" : "vs");
                     if (msg.mode === "diff") {
                         openDiff(monaco, msg);
                     } else {

@@ -10,7 +10,7 @@ import { useRecordObserver } from "@web/model/relational_model/utils";
 import { Component, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl";
 
 import { EditorChannel, toMarkers } from "./editor_channel";
-import { loadEditorTypings } from "./typings";
+import { editorTheme, loadEditorTypings } from "./typings";
 import { REVEAL_POSITION, takePendingReveal } from "./reveal";
 
 /**
@@ -123,6 +123,10 @@ export class MonacoField extends Component {
         return _t("The Monaco editor is not available (%s); using the basic code editor.", this.state.reason);
     }
 
+    get aceTheme() {
+        return editorTheme() === "vs-dark" ? "monokai" : "";
+    }
+
     get frameStyle() {
         return `height: ${this.props.height};`;
     }
@@ -136,6 +140,7 @@ export class MonacoField extends Component {
             value: this.value,
             readonly: !!this.props.readonly,
             language: "javascript",
+            theme: editorTheme(),
             extraLibs: this.typings?.libs || [],
         });
     }

@@ -16,6 +16,7 @@ import {
     preventResizeObserverError,
 } from "@web/../tests/web_test_helpers";
 import { browser } from "@web/core/browser/browser";
+import { cookie } from "@web/core/browser/cookie";
 import { defineMailModels } from "@mail/../tests/mail_test_helpers";
 
 import { EventBus } from "@odoo/owl";
@@ -184,4 +185,17 @@ test("pager: an edited record, then another, then back: the editor shows each re
     await pagerPrevious();
     // not record 2's text: an edit now would otherwise overwrite record 1 with it
     expect(posted.filter((m) => m.type === "init").at(-1).value).toBe("export default () => 'edited';\n");
+});
+
+test("Odoo's dark mode (color_scheme cookie) gives a dark editor, light otherwise", async () => {
+    patchWithCleanup(cookie, { get: (name) => (name === "color_scheme" ? "dark" : undefined) });
+    const { posted, fromFrame } = await mountEditor("{'diagnostics': false}");
+    await fromFrame({ type: "ready" });
+    expect(posted.find((m) => m.type === "init").theme).toBe("vs-dark");
+});
+
+test("the light theme by default", async () => {
+    const { posted, fromFrame } = await mountEditor("{'diagnostics': false}");
+    await fromFrame({ type: "ready" });
+    expect(posted.find((m) => m.type === "init").theme).toBe("vs");
 });
