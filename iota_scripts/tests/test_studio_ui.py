@@ -84,6 +84,17 @@ class TestStudioUi(HttpCase):
         self.assertEqual(script.source, EDITOR_SOURCE)  # the broken source was refused
         self.assertEqual(script.version_count, 1)
 
+    def test_save_keys_in_the_editor(self):
+        """Ctrl+S and Alt+S pressed inside the editor's iframe save the script."""
+        script = self._script()
+        self.start_tour(
+            f"/odoo/action-iota_scripts.iota_script_action/{script.id}",
+            "iota_scripts_studio_hotkey_tour",
+            login="iota_studio_tour",
+        )
+        self.assertTrue(script.source.startswith("// saved-with-alt-s\n// saved-with-ctrl-s\n"))
+        self.assertEqual(script.version_count, 3)
+
     def test_diff_tour(self):
         """Diff two versions and restore the first one."""
         script = self._script("export default () => 'one';\n")

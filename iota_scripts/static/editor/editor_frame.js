@@ -6,8 +6,9 @@
  * (the `iota_scripts_monaco` field) with postMessage, same origin only:
  *
  *   frame -> parent: {type: "ready"} | {type: "error", message}
- *                    | {type: "change", value} | {type: "blur"}
- *   parent -> frame: {type: "init", value, readonly, language, extraLibs: [{path, content}],
+ *                    | {type: "change", value} | {type: "blur"} | {type: "save"}
+ *   parent -> frame: {type: "init", value, readonly, language, theme: "vs" | "vs-dark",
+ *                     extraLibs: [{path, content}],
  *                     mode: "editor" | "diff", original?}
  *                    | {type: "markers", markers: [{line, column, message, severity}]}
  *                    | {type: "reveal", line, column}  (1-based)
@@ -92,6 +93,34 @@
     function fail(message) {
         post({ type: "error", message: String(message).slice(0, 500) });
     }
+
+    /**
+     * Ctrl+S / Cmd+S and Alt+S (Odoo's save hotkey) pressed in the editor.
+     * Keyboard events do not leave an iframe, so Odoo's hotkey service never
+     * sees them: the frame asks its parent to save instead, and keeps the
+     * browser's own "Save page as" dialog away.
+     */
+    function isSaveKey(ev) {
+        if (ev.code !== "KeyS" && (ev.key || "").toLowerCase() !== "s") {
+            return false;
+        }
+        const command = (ev.ctrlKey || ev.metaKey) && !ev.altKey;
+        const odooHotkey = ev.altKey && !ev.ctrlKey && !ev.metaKey;
+        return !ev.shiftKey && (command || odooHotkey);
+    }
+    window.addEventListener(
+        "keydown",
+        (ev) => {
+            if (isSaveKey(ev)) {
+                ev.preventDefault();
+                ev.stopPropagation();
+                if (!ev.repeat) {
+                    post({ type: "save" });
+                }
+            }
+        },
+        true // before Monaco's own keybindings
+    );
 
     // A policy violation means something in Monaco needs more than the CSP
     // allows: the parent falls back to Ace rather than run half an editor.
@@ -262,6 +291,7 @@
             try {
                 if (msg.type === "init") {
                     setLibs(monaco, msg.extraLibs);
+                    monaco.editor.setTheme(msg.theme === "vs-dark" ? "vs-dark" : "vs");
                     if (msg.mode === "diff") {
                         openDiff(monaco, msg);
                     } else {

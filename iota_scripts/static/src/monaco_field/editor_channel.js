@@ -11,7 +11,7 @@ import { browser } from "@web/core/browser/browser";
  * - Messages sent before `ready` are queued and flushed in order on `ready`.
  */
 
-export const FRAME_TYPES = ["ready", "error", "change", "blur"];
+export const FRAME_TYPES = ["ready", "error", "change", "blur", "save"];
 
 /** The validated message, or null when it is not one the frame may send. */
 export function parseFrameMessage(event, { origin, frameWindow }) {

@@ -10,7 +10,8 @@ import { useRecordObserver } from "@web/model/relational_model/utils";
 import { Component, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl";
 
 import { EditorChannel, toMarkers } from "./editor_channel";
-import { loadEditorTypings } from "./typings";
+import { editorTheme, loadEditorTypings } from "./typings";
+import { REVEAL_POSITION, takePendingReveal } from "./reveal";
 
 /**
  * `iota_scripts_monaco`: a JavaScript source in Monaco, inside an iframe
@@ -21,8 +22,13 @@ import { loadEditorTypings } from "./typings";
  * (/iota_scripts/editor/check) become markers. Falls back to Ace when the
  * frame fails or does not start.
  *
+ * Ctrl+S / Cmd+S / Alt+S pressed in the frame (where Odoo's hotkeys do not
+ * reach) arrive as a `save` message: the edit is committed and the record
+ * saved, as the form's Save button does.
+ *
  * Listens to `IOTA_SCRIPTS:REVEAL_POSITION` ({resId, line, column}, 1-based)
- * on env.bus to jump to a position of its record's source.
+ * on env.bus to jump to a position of its record's source, and reveals the
+ * position asked for before it was mounted (see ./reveal.js).
  */
 export class MonacoField extends Component {
     static template = "iota_scripts.MonacoField";
@@ -41,11 +47,18 @@ export class MonacoField extends Component {
         this.state = useState({ fallback: false, reason: "", value: "" });
         this.value = "";
         this.lastCommitted = null;
+        this.observedResId = null;
         this.isDirty = false;
         this.typings = null;
 
         useRecordObserver((record) => {
             const incoming = formatText(record.data[this.props.name]);
+            // The pager keeps this component for the next record: what was
+            // committed to the previous one says nothing about this one.
+            if (this.observedResId && record.resId !== this.observedResId) {
+                this.lastCommitted = null;
+            }
+            this.observedResId = record.resId;
             if (incoming === this.value || incoming === this.lastCommitted) {
                 return; // our own commit coming back, or nothing new
             }
@@ -61,8 +74,9 @@ export class MonacoField extends Component {
         useBus(model.bus, "NEED_LOCAL_CHANGES", ({ detail }) =>
             detail.proms.push(this.commitChanges())
         );
-        useBus(this.env.bus, "IOTA_SCRIPTS:REVEAL_POSITION", ({ detail }) => {
-            if (detail && detail.resId === this.props.record.resId) {
+        useBus(this.env.bus, REVEAL_POSITION, ({ detail }) => {
+            if (detail && detail.resId === this.props.record.resId && !this.state.fallback) {
+                detail.handled = true;
                 this.channel.send("reveal", { line: detail.line, column: detail.column });
             }
         });
@@ -109,6 +123,10 @@ export class MonacoField extends Component {
         return _t("The Monaco editor is not available (%s); using the basic code editor.", this.state.reason);
     }
 
+    get aceTheme() {
+        return editorTheme() === "vs-dark" ? "monokai" : "";
+    }
+
     get frameStyle() {
         return `height: ${this.props.height};`;
     }
@@ -122,6 +140,7 @@ export class MonacoField extends Component {
             value: this.value,
             readonly: !!this.props.readonly,
             language: "javascript",
+            theme: editorTheme(),
             extraLibs: this.typings?.libs || [],
         });
     }
@@ -130,11 +149,26 @@ export class MonacoField extends Component {
         if (msg.type === "ready") {
             this.sendInit();
             this.scheduleCheck();
+            const position = this.props.record.resId && takePendingReveal(this.props.record.resId);
+            if (position) {
+                this.channel.send("reveal", position);
+            }
         } else if (msg.type === "change") {
             this.handleChange(msg.value);
         } else if (msg.type === "blur") {
             this.commitChanges();
+        } else if (msg.type === "save") {
+            this.saveRecord();
         }
+    }
+
+    /** The save hotkey from the frame: commit the edit, then save the record. */
+    async saveRecord() {
+        if (this.props.readonly) {
+            return;
+        }
+        await this.commitChanges();
+        await this.props.record.save();
     }
 
     setDirty(dirty) {

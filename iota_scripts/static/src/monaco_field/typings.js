@@ -1,4 +1,10 @@
+import { cookie } from "@web/core/browser/cookie";
 import { rpc } from "@web/core/network/rpc";
+
+/** Monaco's theme for Odoo's colour scheme (the `color_scheme` cookie, as Odoo's Ace field reads it). */
+export function editorTheme() {
+    return cookie.get("color_scheme") === "dark" ? "vs-dark" : "vs";
+}
 
 /**
  * The editor's extra libs (sdk.d.ts + live-schema typings), fetched once per

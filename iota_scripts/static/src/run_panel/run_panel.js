@@ -2,8 +2,9 @@ import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
-import { Component, onWillUnmount, useState } from "@odoo/owl";
+import { Component, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { LogList } from "../log_viewer/log_list";
+import { REVEAL_POSITION, requestReveal } from "../monaco_field/reveal";
 import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
 
 /** Bus notification types sent by tools/live.py. */
@@ -13,8 +14,10 @@ export const BUS = {
     done: "iota_scripts.execution/done",
 };
 
-/** The event slice A's editor listens to (1-based line and column). */
-export const REVEAL_POSITION = "IOTA_SCRIPTS:REVEAL_POSITION";
+export { REVEAL_POSITION };
+
+/** The form's notebook page that holds the source editor. */
+const SOURCE_PAGE = "source";
 
 function newToken() {
     const bytes = new Uint8Array(16);
@@ -39,6 +42,7 @@ export class RunPanel extends Component {
     static props = { ...standardWidgetProps };
 
     setup() {
+        this.rootRef = useRef("root");
         this.orm = useService("orm");
         this.busService = useService("bus_service");
         this.state = useState({
@@ -257,14 +261,20 @@ export class RunPanel extends Component {
         ];
     }
 
+    /**
+     * Jumps to the error's position in the source editor. The editor lives on
+     * another notebook page, unmounted while the Run page is shown: the page is
+     * opened, and the editor reveals the position once it has started.
+     */
     revealError() {
         const error = this.state.outcome?.error;
-        if (error && error.line) {
-            this.env.bus.trigger(REVEAL_POSITION, {
-                resId: this.props.record.resId,
-                line: error.line,
-                column: error.column || 1,
-            });
+        if (!error || !error.line) {
+            return;
+        }
+        const position = { resId: this.props.record.resId, line: error.line, column: error.column || 1 };
+        if (!requestReveal(this.env.bus, position)) {
+            const form = this.rootRef.el?.closest(".o_form_view, .o_form_renderer");
+            form?.querySelector(`.o_notebook_headers .nav-link[name=${SOURCE_PAGE}]`)?.click();
         }
     }
 }

@@ -4,6 +4,7 @@ import { useService } from "@web/core/utils/hooks";
 import { Component, onMounted, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
 
 import { EditorChannel } from "../monaco_field/editor_channel";
+import { editorTheme } from "../monaco_field/typings";
 
 const VERSION_FIELDS = ["number", "note", "author_id", "create_date", "size_bytes", "source", "is_current"];
 
@@ -101,6 +102,7 @@ export class VersionDiffAction extends Component {
             value: this.rightSource,
             readonly: true,
             language: "javascript",
+            theme: editorTheme(),
             extraLibs: [],
         });
     }

@@ -1,5 +1,5 @@
 import { registry } from "@web/core/registry";
-import { screenshot } from "./tour_helpers";
+import { screenshot, waitUntil } from "./tour_helpers";
 
 // The Run panel (static/src/run_panel/) and the log viewer
 // (static/src/log_viewer/), driven by tests/test_ui_run_panel.py.
@@ -127,6 +127,22 @@ registry.category("web_tour.tours").add("iota_scripts_run_panel_error_tour", {
         {
             content: "The editor was asked to reveal line 6",
             trigger: "body[data-iota-reveal^='6:']",
+        },
+        {
+            content: "The Source page opens",
+            trigger: ".o_form_view .o_notebook a[name=source].active",
+        },
+        {
+            content: "The editor selects line 6",
+            trigger: ".o_field_widget[name=source] .o_iota_scripts_monaco_frame:iframe .monaco-editor .view-lines",
+            async run() {
+                const frame = document.querySelector(".o_field_widget[name=source] iframe");
+                await waitUntil(
+                    () => frame.contentWindow.monaco?.editor.getEditors()[0]?.getSelection().startLineNumber === 6,
+                    "the error's line selected in the editor",
+                    20000
+                );
+            },
         },
         {
             content: "Open the script's runs",

@@ -206,6 +206,45 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
     ],
 });
 
+/** Presses `keys` ({ctrlKey, altKey}) + S where Monaco has the focus, inside the frame. */
+function pressSaveInFrame(keys) {
+    const { frame } = sourceEditor();
+    const target = frame.contentDocument.activeElement || frame.contentDocument.body;
+    const init = { key: "s", code: "KeyS", bubbles: true, cancelable: true, ...keys };
+    target.dispatchEvent(new frame.contentWindow.KeyboardEvent("keydown", init));
+}
+
+function saveFromFrameSteps(keys, line, versions) {
+    return [
+        {
+            content: `Type a line, then press the save keys in the editor (${JSON.stringify(keys)})`,
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            run() {
+                const { editor } = sourceEditor();
+                editor.setPosition({ lineNumber: 1, column: 1 });
+                type(editor, `${line}\n`);
+                pressSaveInFrame(keys);
+            },
+        },
+        {
+            content: "The form saved: a new version (Odoo's hotkeys do not reach into the iframe)",
+            trigger: `.o_form_view .o_field_widget[name=version_count] .o_stat_value:contains(${versions})`,
+        },
+        {
+            content: "Nothing is left to save",
+            trigger: ".o_form_view .o_form_status_indicator_buttons.invisible:not(:visible)",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("iota_scripts_studio_hotkey_tour", {
+    steps: () => [
+        ...waitEditor(),
+        ...saveFromFrameSteps({ ctrlKey: true }, "// saved-with-ctrl-s", 2),
+        ...saveFromFrameSteps({ altKey: true }, "// saved-with-alt-s", 3),
+    ],
+});
+
 registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
     steps: () => [
         ...waitEditor(),
