@@ -445,6 +445,37 @@ class TestEndpointHttp(HttpCase):
             "invalid_idempotency_key",
         )
 
+    def test_idempotency_after_a_refused_answer(self):
+        # The script ran and committed (its run succeeded), but the gateway
+        # refused its answer (500 invalid_response): a retry with the same key
+        # must replay that answer, not run the script's effects a second time.
+        self._endpoint(
+            "mapped",
+            "/refused",
+            methods="POST",
+            response_schema=json.dumps(
+                {"type": "object", "properties": {"n": {"type": "integer"}}}
+            ),
+        )
+        url = "/iota/api/v1/refused?bad=schema"
+        key = {"Idempotency-Key": "refused-1"}
+        first = self._call("POST", url, json={"n": 1}, headers=key)
+        self.assertError(first, 500, "invalid_response")
+        again = self._call("POST", url, json={"n": 1}, headers=key)
+        self.assertError(again, 500, "invalid_response")
+        self.assertEqual(again.headers.get("Idempotency-Replayed"), "true")
+        runs = self.env["iota.script.execution"].search(
+            [("script_id", "=", self.scripts["mapped"].id)]
+        )
+        self.assertEqual(runs.mapped("state"), ["succeeded"])
+        # a script that failed (its effects rolled back) may be retried with its key
+        self._endpoint("throws", "/throws-once", methods="POST")
+        key = {"Idempotency-Key": "throws-1"}
+        for _attempt in range(2):
+            response = self._call("POST", "/iota/api/v1/throws-once", json={}, headers=key)
+            self.assertError(response, 500, "script_error")
+            self.assertNotIn("Idempotency-Replayed", response.headers)
+
     def test_openapi(self):
         self._endpoint(
             "echo",
