@@ -445,7 +445,9 @@ class IotaApiController(http.Controller):
             return b"", None, None
         if hreq.mimetype != "application/json" and not hreq.mimetype.endswith("+json"):
             raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-        raw = hreq.get_data(cache=False)
+        # cached: Odoo replays the whole request after a serialization failure
+        # (service.model.retrying) and the stream cannot be read twice
+        raw = hreq.get_data(cache=True)
         if len(raw) > cap:
             raise ApiError(413, "payload_too_large", f"The body is larger than {cap} bytes.")
         if not raw:
