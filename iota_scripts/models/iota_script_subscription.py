@@ -26,7 +26,9 @@ The record filter (``record_model`` + ``record_domain``)
   read.
 * **Validated at save**: the domain is a Python literal list (no code, no
   ``uid`` or ``context_today()``: nothing is evaluated) whose fields and
-  operators exist on ``record_model``; else a ``ValidationError``.
+  operators exist on ``record_model`` and whose values PostgreSQL accepts
+  (the query runs once, as superuser, ``LIMIT 1``); else a ``ValidationError``.
+  A row that fails in SQL anyway (saved before this check) matches nothing.
 """
 
 from __future__ import annotations
