@@ -234,7 +234,7 @@ class IotaApiController(http.Controller):
     def iota_api_dispatch(self, version, subpath, **kw):
         started = time.monotonic()
         headers = {"Vary": "Origin", **SECURITY_HEADERS}
-        state = {"execution": None, "idempotency": None}
+        state = {"execution": None, "idempotency": None, "run_succeeded": False}
         try:
             response = self._iota_serve(version, subpath, headers, state)
         except ApiError as e:
@@ -251,8 +251,10 @@ class IotaApiController(http.Controller):
                 }
             )
         if replay := state["idempotency"]:
-            if response.status_code >= 500:
-                # a failed attempt may be retried with the same key
+            if response.status_code >= 500 and not state.get("run_succeeded"):
+                # a failed attempt (its writes rolled back) may be retried with
+                # the same key; a run that succeeded but whose answer was refused
+                # (invalid_response) committed its effects: its 500 is replayed
                 replay.unlink()
             else:
                 replay.write(
@@ -443,7 +445,9 @@ class IotaApiController(http.Controller):
             return b"", None, None
         if hreq.mimetype != "application/json" and not hreq.mimetype.endswith("+json"):
             raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-        raw = hreq.get_data(cache=False)
+        # cached: Odoo replays the whole request after a serialization failure
+        # (service.model.retrying) and the stream cannot be read twice
+        raw = hreq.get_data(cache=True)
         if len(raw) > cap:
             raise ApiError(413, "payload_too_large", f"The body is larger than {cap} bytes.")
         if not raw:
@@ -590,6 +594,7 @@ class IotaApiController(http.Controller):
             if code in ("timeout", "cpu_limit"):
                 raise ApiError(504, "timeout", "The script did not answer in time.")
             raise ApiError(500, "script_error", f"The script failed (execution {execution.id}).")
+        state["run_succeeded"] = True
         return self._iota_answer(endpoint, result.result, headers)
 
     def _iota_answer(self, endpoint, value, headers):

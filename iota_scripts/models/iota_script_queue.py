@@ -396,7 +396,32 @@ class IotaScriptExecution(models.Model):
                 [tuple(dead)],
             )
             _logger.warning("iota.script.execution %s: lease expired, moved to dead", dead)
+            self.browse(dead)._queue_announce_failure()
         return requeued, dead
+
+    def _queue_announce_failure(self):
+        """What ``_finish`` does for a failed run, for runs ended outside it
+        (the worker failed, or died: lease expired): a ``script.failed``
+        event each, and a wake-up of the alert rules."""
+        Event = as_engine(self.env["iota.script.event"])
+        for execution in self.sudo():
+            execution.invalidate_recordset()
+            script = execution.script_id
+            Event._record(
+                "script.failed",
+                {
+                    "script_id": script.id,
+                    "key": script.key,
+                    "execution_id": execution.id,
+                    "state": execution.state,
+                    "error_code": execution.error_code,
+                },
+                script=script,
+                execution=execution,
+                user=execution.user_id,
+                origin="system",
+            )
+            execution._wake_alert_rules()
 
     @api.model
     def _queue_claim(self, worker, limit=1):
@@ -594,6 +619,8 @@ class IotaScriptExecution(models.Model):
                 "date_end": fields.Datetime.now(),
             }
         )
+        # as _finish does for every failed attempt, retried or not
+        self._queue_announce_failure()
         self._queue_after_run()
 
     def _queue_after_run(self):

@@ -26,18 +26,23 @@ The record filter (``record_model`` + ``record_domain``)
   read.
 * **Validated at save**: the domain is a Python literal list (no code, no
   ``uid`` or ``context_today()``: nothing is evaluated) whose fields and
-  operators exist on ``record_model``; else a ``ValidationError``.
+  operators exist on ``record_model`` and whose values PostgreSQL accepts
+  (the query runs once, as superuser, ``LIMIT 1``); else a ``ValidationError``.
+  A row that fails in SQL anyway (saved before this check) matches nothing.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
 
+import psycopg2
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+_logger = logging.getLogger(__name__)
 _PATTERN = re.compile(r"^[a-z*][a-z0-9_.:*-]{0,63}$")
 _MISSING = object()
 
@@ -138,10 +143,13 @@ class IotaScriptSubscription(models.Model):
     def _check_record_filter(self):
         for sub in self:
             if sub.record_domain and sub.record_domain.strip():
-                sub._record_filter()
+                sub._record_filter(run_query=True)
 
-    def _record_filter(self):
-        """``(model name, domain list)`` of the record filter, or ``None`` (ValidationError if bad)."""
+    def _record_filter(self, run_query=False):
+        """``(model name, domain list)`` of the record filter, or ``None`` (ValidationError if bad).
+
+        ``run_query`` (at save) also runs the query once, as superuser.
+        """
         self.ensure_one()
         text = (self.record_domain or "").strip()
         if not text:
@@ -169,8 +177,22 @@ class IotaScriptSubscription(models.Model):
                 _("The record filter must be a list, e.g. [('is_company', '=', True)].")
             )
         try:
-            # builds the query without running it: unknown fields and operators fail here
-            self.env[model].sudo()._search(domain)
+            # builds the query: unknown fields and operators fail here
+            query = self.env[model].sudo()._search(domain)
+            if run_query:
+                # ... and runs it (LIMIT 1): values PostgreSQL refuses fail here
+                # (``[('create_date', '>', 'x')]``), not at every dispatch
+                query.limit = 1
+                with self.env.cr.savepoint():
+                    self.env.cr.execute(query.select(), log_exceptions=False)
+        except (psycopg2.DataError, psycopg2.ProgrammingError) as e:
+            raise ValidationError(
+                _(
+                    "The record filter is not a valid domain on %(model)s: %(error)s",
+                    model=model,
+                    error=str(e.pgerror or e).strip().splitlines()[0][:200],
+                )
+            ) from None
         except (ValueError, TypeError, KeyError, AssertionError, UserError) as e:
             raise ValidationError(
                 _(
@@ -251,7 +273,16 @@ class IotaScriptSubscription(models.Model):
             # a savepoint: a refused search must leave the dispatcher's transaction usable
             with self.env.cr.savepoint():
                 return bool(run_env[model].search_count([("id", "in", ids), *domain], limit=1))
-        except (AccessError, UserError, ValueError):
+        except (AccessError, UserError, ValueError, TypeError):
+            return False
+        except (psycopg2.DataError, psycopg2.ProgrammingError):
+            # A value PostgreSQL refuses (``[('create_date', '>', 'x')]``), in a
+            # row saved before _record_filter ran its query. Raising here would fail the
+            # dispatcher's whole batch, round after round, and stop the bus.
+            _logger.warning(
+                "iota.script.subscription %s: its record filter fails in SQL; it matches nothing",
+                self.id,
+            )
             return False
 
     def action_view_deliveries(self):

@@ -12,12 +12,15 @@ import logging
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest.mock import patch
 from urllib.parse import urlparse
 
+import psycopg2
 import requests
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..tools.sdk_db import DbHost
 from .common import LEAKS
 
 _logger = logging.getLogger(__name__)
@@ -43,6 +46,21 @@ export default async function (ctx) {
   if (ctx.request.query.bad === "header") return {status: 200, headers: {"Set-Cookie": "a=b"}, json: {}};
   if (ctx.request.query.bad === "schema") return {status: 200, json: {n: "nope"}};
   return {status: 201, headers: {"X-Thing": "yes"}, json: {n: ctx.request.json.n, id: ctx.execution.id}};
+}
+"""
+
+
+class _Conflict(psycopg2.errors.SerializationFailure):
+    """What PostgreSQL raises on a write conflict (with its SQLSTATE, which
+    Odoo's retry loop logs)."""
+
+    pgcode = "40001"
+
+
+COUNTS = """
+export default async function (ctx) {
+  const n = await sdk.db.searchCount("res.partner", []);
+  return {json: ctx.request.json, counted: n >= 0};
 }
 """
 
@@ -80,6 +98,7 @@ class TestEndpointHttp(HttpCase):
             ("throws", THROWS),
             ("loops", LOOPS),
             ("mapped", MAPPED),
+            ("counts", COUNTS),
         ):
             cls.scripts[key] = cls.env["iota.script"].create(
                 {
@@ -444,6 +463,71 @@ class TestEndpointHttp(HttpCase):
             400,
             "invalid_idempotency_key",
         )
+
+    def test_idempotency_after_a_refused_answer(self):
+        # The script ran and committed (its run succeeded), but the gateway
+        # refused its answer (500 invalid_response): a retry with the same key
+        # must replay that answer, not run the script's effects a second time.
+        self._endpoint(
+            "mapped",
+            "/refused",
+            methods="POST",
+            response_schema=json.dumps(
+                {"type": "object", "properties": {"n": {"type": "integer"}}}
+            ),
+        )
+        url = "/iota/api/v1/refused?bad=schema"
+        key = {"Idempotency-Key": "refused-1"}
+        first = self._call("POST", url, json={"n": 1}, headers=key)
+        self.assertError(first, 500, "invalid_response")
+        again = self._call("POST", url, json={"n": 1}, headers=key)
+        self.assertError(again, 500, "invalid_response")
+        self.assertEqual(again.headers.get("Idempotency-Replayed"), "true")
+        runs = self.env["iota.script.execution"].search(
+            [("script_id", "=", self.scripts["mapped"].id)]
+        )
+        self.assertEqual(runs.mapped("state"), ["succeeded"])
+        # a script that failed (its effects rolled back) may be retried with its key
+        self._endpoint("throws", "/throws-once", methods="POST")
+        key = {"Idempotency-Key": "throws-1"}
+        for _attempt in range(2):
+            response = self._call("POST", "/iota/api/v1/throws-once", json={}, headers=key)
+            self.assertError(response, 500, "script_error")
+            self.assertNotIn("Idempotency-Replayed", response.headers)
+
+    def test_replayed_request_sees_its_body_again(self):
+        # A serialization failure in sdk.db makes Odoo replay the request
+        # (service.model.retrying): the retried run must see the same body.
+        self._endpoint("counts", "/counts", methods="POST")
+        original = DbHost.search_count
+        failures = []
+
+        def conflicting(host, args):
+            if not failures:
+                failures.append(1)
+                raise _Conflict("could not serialize access")
+            return original(host, args)
+
+        with (
+            patch.object(DbHost, "search_count", conflicting),
+            patch("odoo.service.model.time.sleep"),
+        ):
+            response = self._call(
+                "POST", "/iota/api/v1/counts", json={"n": 5}, headers={"Idempotency-Key": "r-1"}
+            )
+        self.assertEqual(failures, [1], "the first attempt met the conflict")
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json(), {"json": {"n": 5}, "counted": True})
+        runs = self.env["iota.script.execution"].search(
+            [("script_id", "=", self.scripts["counts"].id)]
+        )
+        self.assertEqual(runs.mapped("state"), ["succeeded"], "the first attempt was rolled back")
+        # the key reserved by the rolled-back attempt went with it
+        again = self._call(
+            "POST", "/iota/api/v1/counts", json={"n": 5}, headers={"Idempotency-Key": "r-1"}
+        )
+        self.assertEqual(again.headers.get("Idempotency-Replayed"), "true")
+        self.assertEqual(again.json(), response.json())
 
     def test_openapi(self):
         self._endpoint(

@@ -377,6 +377,43 @@ class TestEventBusAccess(IotaScriptsCase):
         self.assertTrue(param)
         self.assertFalse(sub._matches("x.y", {"model": "ir.config_parameter", "id": param.id}))
 
+    def test_record_filter_failing_in_sql_does_not_block_the_bus(self):
+        # Values that Python accepts and PostgreSQL refuses: refused at save...
+        script = self._script(ECHO)
+        Sub = self.env["iota.script.subscription"]
+        base = {"event_type": "partner.*", "script_id": script.id, "record_model": "res.partner"}
+        # (values refused when the query is planned; errors that depend on the
+        # rows met, e.g. a LIKE pattern ending in an escape, are only caught
+        # at dispatch, below)
+        for domain in ("[('create_date', '>', 'not a date')]", "[('id', '=', 1099511627776)]"):
+            with self.subTest(domain), self.assertRaises(ValidationError) as caught:
+                with self.env.cr.savepoint():
+                    Sub.create({**base, "record_domain": domain})
+            self.assertIn("not a valid domain on res.partner", str(caught.exception))
+            self.assertNoLeak(str(caught.exception))
+        # ... and a row saved before that check matches nothing at dispatch,
+        # instead of failing the dispatcher's batch round after round
+        bad = Sub.create({**base, "record_domain": "[('is_company', '=', True)]"})
+        self.env.cr.execute(
+            "UPDATE iota_script_subscription SET record_domain = %s WHERE id = %s",
+            ["[('create_date', '>', 'not a date')]", bad.id],
+        )
+        bad.invalidate_recordset()
+        good = Sub.create({"event_type": "partner.*", "script_id": script.id})
+        partner = self.env["res.partner"].create({"name": "P", "company_id": self.company_a.id})
+        payload = {"model": "res.partner", "id": partner.id}
+        with mute_logger("odoo.addons.iota_scripts.models.iota_script_subscription", "odoo.sql_db"):
+            self.assertFalse(bad._matches("partner.created", payload))
+            Event = as_engine(self.env["iota.script.event"])
+            Event._record(
+                "partner.created", payload, script=script, user=self.env.user, origin="system"
+            )
+            self.assertGreaterEqual(self.env["iota.script.delivery"]._dispatch_batch(500), 1)
+        Delivery = self.env["iota.script.delivery"]
+        self.assertEqual(Delivery.search_count([("subscription_id", "=", good.id)]), 1)
+        self.assertEqual(Delivery.search_count([("subscription_id", "=", bad.id)]), 0)
+        self.assertTrue(partner.exists().name)  # the transaction is still usable
+
     def test_rolled_back_event_leaves_nothing(self):
         script = self._script(ECHO)
         self.env["iota.script.subscription"].create(

@@ -1,7 +1,9 @@
 """Endpoint records: paths refused or normalised at save, collisions of any company."""
 
+import psycopg2
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import IotaScriptsCase
 
@@ -134,6 +136,39 @@ class TestIotaScriptEndpoint(IotaScriptsCase):
         self.assertEqual(Endpoint._iota_resolve("v1", ["moved", "7"])[0], endpoint)
         endpoint.active = False
         self.assertFalse(Endpoint._iota_resolve("v1", ["moved", "7"])[0])
+
+    def test_route_cache_is_signalled_to_other_workers(self):
+        # ormcache is per process: the change must mark the registry's
+        # "default" cache as invalidated, which signal_changes() publishes
+        # (the cache sequence in the database) for the other workers.
+        registry = self.env.registry
+        registry.reset_changes()
+        endpoint = self._endpoint("/signalled")
+        self.assertIn("default", registry.cache_invalidated)
+        for values in ({"path": "/signalled2"}, {"active": False}, None):
+            registry.reset_changes()
+            self.assertNotIn("default", registry.cache_invalidated)
+            endpoint.write(values) if values else endpoint.unlink()
+            self.assertIn("default", registry.cache_invalidated, values)
+        registry.reset_changes()
+
+    def test_route_table_ignores_the_callers_active_test(self):
+        Endpoint = self.env["iota.script.endpoint"]
+        endpoint = self._endpoint("/archived")
+        endpoint.active = False
+        # the first caller fills the (shared) cache: its context must not matter
+        loose = Endpoint.with_context(active_test=False)
+        self.assertIsNone(loose._iota_resolve_spec("v1", ["archived"])[0])
+        self.assertFalse(Endpoint._iota_resolve("v1", ["archived"])[0])
+
+    def test_deleting_the_required_group_is_refused(self):
+        # set null would open a group-restricted endpoint to every caller
+        group = self.env["res.groups"].create({"name": "IOTA API callers"})
+        endpoint = self._endpoint("/guarded", auth_mode="api_key", group_id=group.id)
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.IntegrityError):
+            with self.env.cr.savepoint():
+                group.unlink()
+        self.assertEqual(endpoint.group_id, group)
 
     def test_route_cache_follows_script_deletion(self):
         script = self._script(SOURCE, name="doomed")

@@ -114,6 +114,14 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
             # one per event: an execution recorded twice shows twice
             return sorted(event.execution_id.id for event in events)
 
+    def _failed_events(self, ids):
+        """``{execution id: payload}`` of the ``script.failed`` events of ``ids``."""
+        with self._env() as env:
+            events = env["iota.script.event"].search(
+                [("execution_id", "in", ids), ("type", "=", "script.failed")]
+            )
+            return {e.execution_id.id: json.loads(e.payload_json) for e in events}
+
     def _work(self, worker="w", budget_sec=30.0):
         with (
             self._env() as env,
@@ -295,6 +303,13 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
         self.assertEqual(calls, [ids[0], ids[1], ids[0], ids[2]])
         self.assertEqual(self._executed_events(ids), [ids[0], ids[2]])
         self.assertEqual({rows[i]["attempt"] for i in ids}, {1})
+        # the run the worker failed during is a failure like any other
+        # (subscribers to script.failed and the alert rules hear of it)
+        failed = self._failed_events(ids)
+        self.assertEqual(list(failed), [ids[1]])
+        self.assertEqual(
+            (failed[ids[1]]["state"], failed[ids[1]]["error_code"]), ("failed", "internal_error")
+        )
 
     def test_expired_lease_after_max_attempts_is_dead(self):
         (exec_id,) = self._enqueue(max_attempts=1)
@@ -311,6 +326,10 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
         row = self._read([exec_id])[exec_id]
         self.assertEqual((row["state"], row["error_code"]), ("dead", "lease_expired"))
         self.assertEqual(self._executed_events([exec_id]), [])
+        failed = self._failed_events([exec_id])
+        self.assertEqual(
+            (failed[exec_id]["state"], failed[exec_id]["error_code"]), ("dead", "lease_expired")
+        )
 
     def test_priority_eta_and_company_cap(self):
         later = fields.Datetime.now() + timedelta(hours=1)

@@ -6,6 +6,7 @@ import { Component, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { LogList } from "../log_viewer/log_list";
 import { REVEAL_POSITION, requestReveal } from "../monaco_field/reveal";
 import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
+import * as live from "./live_stream";
 
 /** Bus notification types sent by tools/live.py. */
 export const BUS = {
@@ -58,21 +59,10 @@ export class RunPanel extends Component {
             outcome: null, // the answer of action_run_live
         });
         this.token = null;
-        this.onStarted = (payload) => {
-            if (payload.token === this.token) {
-                this.state.executionId = payload.execution_id;
-            }
-        };
-        this.onLog = (payload) => {
-            if (payload.token === this.token && this.state.status === "running") {
-                this.state.lines.push(...payload.lines);
-            }
-        };
-        this.onDone = (payload) => {
-            if (payload.token === this.token) {
-                this.state.dropped = payload.dropped || 0;
-            }
-        };
+        // see live_stream.js (a replayed RPC streams a new execution)
+        this.onStarted = (payload) => live.onStarted(this.state, this.token, payload);
+        this.onLog = (payload) => live.onLog(this.state, this.token, payload);
+        this.onDone = (payload) => live.onDone(this.state, this.token, payload);
         this.busService.subscribe(BUS.started, this.onStarted);
         this.busService.subscribe(BUS.log, this.onLog);
         this.busService.subscribe(BUS.done, this.onDone);
