@@ -252,6 +252,14 @@ export class RunPanel extends Component {
     }
 
     /**
+     * Whether this form shows the source (developers only: the field and its
+     * page carry groups, so a plain user's view has no ``source`` at all).
+     */
+    get canRevealSource() {
+        return "source" in this.props.record.activeFields;
+    }
+
+    /**
      * Jumps to the error's position in the source editor. The editor lives on
      * another notebook page, unmounted while the Run page is shown: the page is
      * opened, and the editor reveals the position once it has started.
