@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 from iota_scripts_sdk import CODES
@@ -81,3 +82,31 @@ def runner_pids() -> set[int]:
         except OSError:
             pass
     return pids
+
+
+def concurrent_checks(limiter, n: int, key: str, limit: int, period_sec: float) -> list:
+    """``n`` threads call ``limiter.check(key, limit, period_sec)`` at once
+    (released by one barrier); returns their decisions, raising the first error."""
+    barrier = threading.Barrier(n)
+    decisions: list = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            decision = limiter.check(key, limit, period_sec)
+            with lock:
+                decisions.append(decision)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    if errors:
+        raise errors[0]
+    assert len(decisions) == n, f"{n - len(decisions)} attempts did not finish"
+    return decisions

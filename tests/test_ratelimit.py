@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable
 
 import pytest
 import redis
+from _checks import concurrent_checks
 from redis_servers import REDIS_URL, OwnRedis, free_port
 
 from iota_scripts_sdk._ratelimit import RateDecision, RateLimiter
@@ -44,28 +44,9 @@ def _count_allowed(limiter: RateLimiter, key: str, n: int, limit: int, period: f
 
 
 def test_parallel_burst_is_exact(limiter: RateLimiter) -> None:
-    barrier = threading.Barrier(200)
-    decisions: list[RateDecision] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            decision = limiter.check("endpoint", 50, 60)
-            with lock:
-                decisions.append(decision)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
     start = time.monotonic()
-    threads = [threading.Thread(target=worker) for _ in range(200)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    decisions = concurrent_checks(limiter, 200, "endpoint", 50, 60)
     elapsed = time.monotonic() - start
-    assert not errors
     allowed = [d for d in decisions if d.allowed]
     denied = [d for d in decisions if not d.allowed]
     assert len(allowed) == 50

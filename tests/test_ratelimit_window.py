@@ -12,9 +12,10 @@ import time
 
 import pytest
 import redis
+from _checks import concurrent_checks
 from redis_servers import REDIS_URL, OwnRedis
 
-from iota_scripts_sdk._ratelimit import RateDecision, RateLimiter
+from iota_scripts_sdk._ratelimit import RateLimiter
 from iota_scripts_sdk._ratewindow import LocalWindow
 from iota_scripts_sdk.errors import ScriptError
 
@@ -68,26 +69,7 @@ def _most_in_one_window(allowed: list[tuple[float, float]], window: float) -> in
 
 
 def test_200_concurrent_attempts_allow_exactly_50(limiter: RateLimiter) -> None:
-    barrier = threading.Barrier(200)
-    decisions: list[RateDecision] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            decision = limiter.check("endpoint", 50, 60)
-            with lock:
-                decisions.append(decision)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(200)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors
+    decisions = concurrent_checks(limiter, 200, "endpoint", 50, 60)
     allowed = [d for d in decisions if d.allowed]
     denied = [d for d in decisions if not d.allowed]
     assert (len(allowed), len(denied)) == (50, 150)
