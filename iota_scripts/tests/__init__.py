@@ -15,6 +15,7 @@ from . import (
     test_schedule,
     test_script_filters,
     test_sdk_db,
+    test_sdk_db_policy,
     test_sdk_scripts,
     test_settings,
     test_studio,
