@@ -14,6 +14,7 @@ from . import (
     test_redis_outage,
     test_schedule,
     test_script_filters,
+    test_script_guard,
     test_sdk_db,
     test_sdk_db_policy,
     test_sdk_scripts,
