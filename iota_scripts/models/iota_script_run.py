@@ -123,21 +123,35 @@ class IotaScriptExecution(models.Model):
             )
             """
         )
+        # the script's company: an administrator cancels the runs of their companies only
+        self.env.cr.execute(
+            "ALTER TABLE iota_script_execution_live ADD COLUMN IF NOT EXISTS company_id integer"
+        )
 
     @api.model
     def action_cancel_live(self, execution_id):
-        """Asks the live run ``execution_id`` to stop; False when it is not running."""
+        """Asks the live run ``execution_id`` to stop; False when it is not running.
+
+        Who may: the user who started it, or an IOTA Scripts administrator of
+        the script's company (one of the administrator's companies).
+        """
         if not isinstance(execution_id, int) or isinstance(execution_id, bool):
             raise UserError(_("The run to cancel is named by its id, a number."))
         self.env.cr.execute(
-            "SELECT user_id FROM iota_script_execution_live WHERE execution_id = %s",
+            "SELECT user_id, company_id FROM iota_script_execution_live WHERE execution_id = %s",
             [execution_id],
         )
         row = self.env.cr.fetchone()
         if not row:
             return False
-        if row[0] != self.env.uid and not (self.env.su or self.env.user.has_group(GROUP_ADMIN)):
-            raise AccessError(_("Only the user who started a run may cancel it."))
+        starter, company_id = row
+        admin = self.env.user.has_group(GROUP_ADMIN) and company_id in self.env.user.company_ids.ids
+        if starter != self.env.uid and not (self.env.su or admin):
+            raise AccessError(
+                _(
+                    "Only the user who started a run, or an administrator of its company, may cancel it."
+                )
+            )
         self.env.cr.execute(
             "INSERT INTO iota_script_execution_cancel (execution_id) VALUES (%s) "
             "ON CONFLICT DO NOTHING",

@@ -138,6 +138,8 @@ class IotaScriptSchedule(models.Model):
         for schedule in self:
             schedule.name = f"{schedule.script_id.name or ''} ({schedule.cron or ''})"
 
+    @api.depends("last_execution_id")
+    @api.depends_context("uid")
     def _compute_last_state(self):
         # as the current user: the run's record rules apply (a related field
         # would read it as superuser)

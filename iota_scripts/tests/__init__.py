@@ -5,6 +5,7 @@ from . import (
     test_endpoint_acceptance,
     test_endpoint_http,
     test_events,
+    test_execution_access,
     test_iota_script_endpoint,
     test_iota_script_execution,
     test_iota_script_version,
