@@ -288,8 +288,13 @@ class IotaScriptExecution(models.Model):
 
     # ---- cancel ---------------------------------------------------------------------
     def action_cancel(self):
-        """Cancels queued runs now; asks the workers of running runs to stop them."""
+        """Cancels queued runs now; asks the workers of running runs to stop them.
+
+        Who may: the user who started each run, or an administrator of its company.
+        """
         self.check_access("read")
+        for execution in self.sudo():
+            self._check_may_cancel(execution.triggered_by_id.id, execution.company_id.id)
         self.env.cr.execute(
             """
             UPDATE iota_script_execution

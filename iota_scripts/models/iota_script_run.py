@@ -144,20 +144,26 @@ class IotaScriptExecution(models.Model):
         row = self.env.cr.fetchone()
         if not row:
             return False
-        starter, company_id = row
-        admin = self.env.user.has_group(GROUP_ADMIN) and company_id in self.env.user.company_ids.ids
-        if starter != self.env.uid and not (self.env.su or admin):
-            raise AccessError(
-                _(
-                    "Only the user who started a run, or an administrator of its company, may cancel it."
-                )
-            )
+        self._check_may_cancel(*row)
         self.env.cr.execute(
             "INSERT INTO iota_script_execution_cancel (execution_id) VALUES (%s) "
             "ON CONFLICT DO NOTHING",
             [execution_id],
         )
         return True
+
+    @api.model
+    def _check_may_cancel(self, starter_uid, company_id):
+        """Refuses (AccessError) unless the user started the run or administers its company."""
+        if self.env.su or starter_uid == self.env.uid:
+            return
+        user = self.env.user
+        if not (user.has_group(GROUP_ADMIN) and company_id in user.company_ids.ids):
+            raise AccessError(
+                _(
+                    "Only the user who started a run, or an administrator of its company, may cancel it."
+                )
+            )
 
     @api.autovacuum
     def _gc_live_runs(self):

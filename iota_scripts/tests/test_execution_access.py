@@ -3,7 +3,7 @@
 import json
 
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import IotaScriptsCase
 
@@ -15,13 +15,10 @@ class TestExecutionAccess(IotaScriptsCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user_a2 = new_test_user(
-            cls.env,
-            "iota_user_a2",
-            groups="base.group_user,iota_scripts.iota_scripts_group_user",
-            company_id=cls.company_a.id,
-            company_ids=[(6, 0, cls.company_a.ids)],
-        )
+        cls.user_a2 = cls._user("iota_user_a2", "iota_scripts.iota_scripts_group_user")
+        admin = "iota_scripts.iota_scripts_group_admin"
+        cls.admin_a = cls._user("iota_admin_of_a", admin)
+        cls.admin_b = cls._user("iota_admin_of_b", admin, cls.company_b)
         cls.script_a = cls._script(RESULT, name="Run by hand")
         cls.script_b = cls._script(RESULT, company=cls.company_b, name="B's script")
         cls.run_b = (
@@ -109,27 +106,13 @@ class TestExecutionAccess(IotaScriptsCase):
 
     # ---- live cancel -----------------------------------------------------------------------
     def test_live_cancel_stays_in_the_company(self):
-        admin_a = new_test_user(
-            self.env,
-            "iota_admin_only_a",
-            groups="base.group_user,iota_scripts.iota_scripts_group_admin",
-            company_id=self.company_a.id,
-            company_ids=[(6, 0, self.company_a.ids)],
-        )
-        admin_b = new_test_user(
-            self.env,
-            "iota_admin_only_b",
-            groups="base.group_user,iota_scripts.iota_scripts_group_admin",
-            company_id=self.company_b.id,
-            company_ids=[(6, 0, self.company_b.ids)],
-        )
         # what LiveRun.start writes for a live run of dev_b in company B
         self.env.cr.execute(
             "INSERT INTO iota_script_execution_live (execution_id, user_id, token, company_id) "
             "VALUES (%s, %s, 'tok', %s)",
             [self.run_b.id, self.dev_b.id, self.company_b.id],
         )
-        for user in (admin_a, self.user_a, self.dev_a):
+        for user in (self.admin_a, self.user_a, self.dev_a):
             with self.assertRaises(AccessError, msg=user.login):
                 self._as(user, self.env["iota.script.execution"]).action_cancel_live(self.run_b.id)
         self.env.cr.execute(
@@ -137,5 +120,23 @@ class TestExecutionAccess(IotaScriptsCase):
             [self.run_b.id],
         )
         self.assertEqual(self.env.cr.fetchone()[0], 0)
-        Execution = self._as(admin_b, self.env["iota.script.execution"])
+        Execution = self._as(self.admin_b, self.env["iota.script.execution"])
         self.assertIs(Execution.action_cancel_live(self.run_b.id), True)
+
+    def test_queued_cancel_by_the_starter_or_an_admin_of_the_company(self):
+        theirs = self._as(self.user_a2, self.script_a).action_run(background=True)
+        server = self.env["iota.script.execution"]._enqueue(self.script_a, {"type": "cron"})
+        for user, run in (
+            (self.user_a, theirs),  # may not even read it
+            (self.dev_a, theirs),  # reads it, did not start it
+            (self.user_a, server),
+            (self.dev_a, server),
+            (self.admin_b, server),
+        ):
+            with self.assertRaises(AccessError, msg=f"{user.login} {run.trigger}"):
+                self._as(user, run).action_cancel()
+        self.assertEqual((theirs.state, server.state), ("queued", "queued"))
+        self._as(self.user_a2, theirs).action_cancel()
+        self.assertEqual(theirs.state, "cancelled")
+        self._as(self.admin_a, server).action_cancel()
+        self.assertEqual(server.state, "cancelled")

@@ -1,7 +1,7 @@
 """A privileged script (run as another user than the company's runner) is changed by that user or an admin only."""
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import IotaScriptsCase
 
@@ -13,30 +13,14 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        one = [(6, 0, cls.company_a.ids)]
         # the privileged run-as user: a Developer too, so that it may edit its script
-        cls.boss_a = new_test_user(
-            cls.env,
-            "iota_boss_a",
-            groups="base.group_user,base.group_partner_manager,"
-            "iota_scripts.iota_scripts_group_developer",
-            company_id=cls.company_a.id,
-            company_ids=one,
+        cls.boss_a = cls._user(
+            "iota_boss_a", "base.group_partner_manager,iota_scripts.iota_scripts_group_developer"
         )
-        cls.admin_a = new_test_user(
-            cls.env,
-            "iota_admin_a",
-            groups="base.group_user,iota_scripts.iota_scripts_group_admin",
-            company_id=cls.company_a.id,
-            company_ids=one,
-        )
+        cls.admin_a = cls._user("iota_admin_a", "iota_scripts.iota_scripts_group_admin")
         # Odoo's settings administrator, but not an IOTA Scripts administrator
-        cls.system_a = new_test_user(
-            cls.env,
-            "iota_system_a",
-            groups="base.group_user,base.group_system,iota_scripts.iota_scripts_group_developer",
-            company_id=cls.company_a.id,
-            company_ids=one,
+        cls.system_a = cls._user(
+            "iota_system_a", "base.group_system,iota_scripts.iota_scripts_group_developer"
         )
         cls.script = cls._script(SOURCE, name="Privileged", run_as_user_id=cls.boss_a.id)
         cls.plain = cls._script(SOURCE, name="Runs as the runner")

@@ -3,7 +3,7 @@
 import json
 
 from odoo.models import BaseModel
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from ..tools.sdk_policy import ALLOWED_METHODS
 from .common import IotaScriptsCase
@@ -17,13 +17,7 @@ class TestSdkDbPolicy(IotaScriptsCase):
         super().setUpClass()
         # A privileged run-as user of company A: what the policy refuses must
         # stay refused even when the user's own rights would allow it.
-        cls.sys_a = new_test_user(
-            cls.env,
-            "iota_sys_a",
-            groups="base.group_user,base.group_system,base.group_partner_manager",
-            company_id=cls.company_a.id,
-            company_ids=[(6, 0, cls.company_a.ids)],
-        )
+        cls.sys_a = cls._user("iota_sys_a", "base.group_system,base.group_partner_manager")
 
     def _probe(self, attempts, run_as):
         self._probes = getattr(self, "_probes", 0) + 1
@@ -130,13 +124,7 @@ class TestSdkDbPolicy(IotaScriptsCase):
     def test_nested_writes_reach_no_denied_or_read_only_model(self):
         """A privileged run-as user cannot reach res.users, groups or settings through another model."""
         settings_group = self.env.ref("base.group_erp_manager")
-        victim = new_test_user(
-            self.env,
-            "iota_victim_a",
-            groups="base.group_user",
-            company_id=self.company_a.id,
-            company_ids=[(6, 0, self.company_a.ids)],
-        )
+        victim = self._user("iota_victim_a", "base.group_user")
         digest = self.env["digest.digest"].create(
             {"name": "Digest of A", "company_id": self.company_a.id}
         )
