@@ -50,7 +50,7 @@ _HOST = re.compile(
 
 #: Fields of a privileged script that anyone who may edit the script may change:
 #: they change neither what it does nor when it runs.
-PRESENTATION_FIELDS = frozenset({"name", "description", "tag_ids"})
+PRESENTATION_FIELDS = frozenset({"name", "description", "tag_ids", "user_id"})
 
 DEFAULT_SOURCE = """\
 // ctx.input: the run's input; ctx.trigger: what started the run;

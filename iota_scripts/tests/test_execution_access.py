@@ -52,6 +52,24 @@ class TestExecutionAccess(IotaScriptsCase):
             wizard.invalidate_recordset()
             wizard.read(["result_json"])
 
+    def test_no_related_field_reads_executions_as_superuser(self):
+        """Every related field of any model whose path goes through an execution reads as the user."""
+        crossing = []
+        for name in self.env.registry:
+            Model = self.env[name]
+            for field in Model._fields.values():
+                if not field.related:
+                    continue
+                model = Model
+                for part in field.related.split(".")[:-1]:
+                    step = model._fields[part]
+                    model = self.env[step.comodel_name]
+                    if model._name == "iota.script.execution":
+                        crossing.append(field)
+                        break
+        self.assertIn(self.env["iota.script.run.wizard"]._fields["result_json"], crossing)
+        self.assertEqual([str(f) for f in crossing if f.compute_sudo], [])
+
     # ---- schedules -----------------------------------------------------------------------
     def test_schedule_last_state_reads_no_foreign_execution(self):
         schedule = self.env["iota.script.schedule"].create({"script_id": self.script_a.id})

@@ -51,7 +51,7 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
             self._refused(lambda n=name, v=value: script.write({n: v}), name)
         self._refused(script.action_disable, "action_disable")
         # what it is called is no change to what it does
-        script.write({"name": "Renamed", "description": "Described"})
+        script.write({"name": "Renamed", "description": "Described", "user_id": self.dev_a.id})
         self.assertEqual(self.script.version_number, 1)
         self.assertEqual(self.script.state, "active")
         # the script's own run-as user and an administrator may change it

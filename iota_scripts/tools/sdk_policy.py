@@ -139,7 +139,9 @@ def _partner_scope(company: Any) -> list[Any]:
 #: rules of the run environment (``models/ir_rule.py``): every search and
 #: access check made as the run-as user applies them, those made inside model
 #: methods (``im_search``, ``get_mention_suggestions``, ``name_search``)
-#: included. Code that switches to superuser does not see them.
+#: included. Code that switches to superuser does not see them, and neither
+#: does the name Odoo shows for a many2one value (read as superuser): a link
+#: that someone else made to another company's user shows that user's name.
 SCOPED_MODELS: dict[str, Callable[[Any], list[Any]]] = {
     "res.users": lambda company: [("company_ids", "in", company.ids)],
     "res.partner": _partner_scope,
