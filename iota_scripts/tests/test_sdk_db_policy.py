@@ -168,6 +168,14 @@ class TestSdkDbPolicy(IotaScriptsCase):
                 },
             ],
             ["settings_create", "create", "res.config.settings", {}],
+            # JavaScript served to every user of every company
+            [
+                "asset",
+                "create",
+                "ir.asset",
+                {"name": "x", "bundle": "web.assets_backend", "path": "/web/x.js"},
+            ],
+            ["cron_trigger", "create", "ir.cron.trigger", {"cron_id": 1}],
             ["settings_call", "call", "res.config.settings", "execute", [], []],
             ["settings_read", "searchRead", "res.config.settings", [], ["id"]],
             # an editable related field whose value lives on res.company
@@ -187,6 +195,8 @@ class TestSdkDbPolicy(IotaScriptsCase):
             "link_user",
             "deep_nested",
             "settings_create",
+            "asset",
+            "cron_trigger",
             "settings_call",
             "settings_read",
             "related_company",
@@ -196,5 +206,6 @@ class TestSdkDbPolicy(IotaScriptsCase):
         self.assertNotIn(settings_group, victim.groups_id)
         self.assertTrue(victim.active)
         self.assertFalse(self.env["res.users"].search([("login", "=", "made_by_script")]))
+        self.assertFalse(self.env["ir.asset"].search([("path", "=", "/web/x.js")]))
         self.assertNotIn(victim, self.partner_a.user_ids)
         self.assertEqual(self.company_a.currency_id, currency)
