@@ -136,6 +136,11 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
         self._refused(lambda: Action.create(values), "server action")
         own = Action.create({**values, "iota_script_id": self.plain.id})
         self._refused(lambda: own.write({"iota_script_id": self.script.id}), "point at")
+        script_b = self._script(SOURCE, company=self.company_b, name="B's script")
+        with self.assertRaises(AccessError):  # Odoo checks no company on this field
+            Action.create({**values, "iota_script_id": script_b.id})
+        with self.assertRaises(AccessError):
+            own.write({"iota_script_id": script_b.id})
         self._refused(lambda: self._as(self.system_a, self.script).action_schedule(), "schedule")
         cron = self.env["ir.cron"].create(
             {
