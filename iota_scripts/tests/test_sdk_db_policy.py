@@ -42,6 +42,7 @@ class TestSdkDbPolicy(IotaScriptsCase):
         }
         self.assertIn("update", generic)
         self.assertIn("web_save", generic)  # the web addon's extension of ``base``
+        self.assertLessEqual(ALLOWED_METHODS, generic)  # the list names real generic methods
         refused = sorted(generic - ALLOWED_METHODS)
         p = self.partner_a.id
         attempts = [[name, "call", "res.partner", name, [p], []] for name in refused]
@@ -58,13 +59,19 @@ class TestSdkDbPolicy(IotaScriptsCase):
             ["archive", "call", "res.partner", "action_archive", [p], []],
             ["unarchive", "call", "res.partner", "action_unarchive", [p], []],
             ["copy", "call", "res.partner", "copy", [p], []],
+            ["default_get", "call", "res.partner", "default_get", [], [["type"]]],
+            ["toggle", "call", "res.partner", "toggle_active", [p], []],
+            ["toggle_back", "call", "res.partner", "toggle_active", [p], []],
+            ["check_access", "call", "res.partner", "check_access", [p], ["write"]],
             # a business method of the model itself is not a generic one
             ["business", "call", "res.partner", "address_get", [p], [["contact"]]],
         ]
         out = self._probe(allowed, self.bot_a)
         for name, *_rest in allowed:
             self.assertTrue(out[name]["ok"], f"{name}: {out[name]}")
+        self.assertEqual({a[3] for a in allowed} - {"address_get"}, ALLOWED_METHODS)
         self.assertEqual(out["exists"]["value"], [p])
+        self.assertTrue(self.partner_a.active)
         self.assertEqual(out["business"]["value"], {"contact": p})
 
     def test_update_does_not_bypass_the_link_check(self):
