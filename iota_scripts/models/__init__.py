@@ -14,6 +14,7 @@ from . import (
     iota_script_studio,
     iota_script_subscription,
     iota_script_tag,
+    iota_script_triggers_guard,
     iota_script_version,
     iota_script_version_runs,
     ir_actions_server,

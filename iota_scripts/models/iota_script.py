@@ -12,6 +12,15 @@ least-privilege user (see ``res.company._iota_scripts_runner_user``), never
 the author and never the superuser. Only IOTA Scripts administrators may
 choose another user.
 
+A script that runs as another user than its company's runner is
+*privileged*: it acts with that user's rights. Only that user or an IOTA
+Scripts administrator may then change what it does or when it runs
+(``_check_may_change``): its fields (source, allowed hosts, state, limits,
+input schema, run-as user, ...; only ``PRESENTATION_FIELDS`` stay free), a
+restored version, and the subscriptions, schedules, endpoints and server
+actions (automation rules, scheduled actions) that run it. A Developer would
+otherwise run code, or a record filter, as that user.
+
 Archiving a script (``active``) is its soft delete: it keeps its versions and
 executions, and no trigger runs it.
 """
@@ -38,6 +47,10 @@ _HOST = re.compile(
     r"^(\*|(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
     r"|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$"
 )
+
+#: Fields of a privileged script that anyone who may edit the script may change:
+#: they change neither what it does nor when it runs.
+PRESENTATION_FIELDS = frozenset({"name", "description", "tag_ids", "user_id"})
 
 DEFAULT_SOURCE = """\
 // ctx.input: the run's input; ctx.trigger: what started the run;
@@ -289,6 +302,8 @@ class IotaScript(models.Model):
             raise UserError(_("The current version is set by saving the source."))
         if "company_id" in vals and any(s.company_id.id != vals["company_id"] for s in self):
             raise UserError(_("A script cannot move to another company; duplicate it instead."))
+        if set(vals) - PRESENTATION_FIELDS:
+            self._check_may_change()
         if vals.get("run_as_user_id"):
             self._check_run_as_permission(vals["run_as_user_id"])
         if vals.get("source"):
@@ -352,6 +367,31 @@ class IotaScript(models.Model):
             if user_id != script.company_id._iota_scripts_runner_user().id:
                 raise AccessError(
                     _("Only IOTA Scripts administrators may choose the user scripts run as.")
+                )
+
+    def _check_may_change(self):
+        """Refuses (AccessError) to change a privileged script, unless its run-as user or an admin asks.
+
+        Privileged: it runs as another user than its company's runner user.
+        Call it before changing what a script does or when it runs, from the
+        script or from any record that runs it. Superuser mode and the engine
+        path pass (the server acting on its own, e.g. the scheduler).
+        """
+        if self.env.su or is_engine(self.env) or self.env.user.has_group(GROUP_ADMIN):
+            return
+        Company = self.env["res.company"]
+        for script in self.sudo():
+            run_as = script.run_as_user_id.id
+            if not run_as or run_as == self.env.uid:
+                continue
+            if run_as != Company._iota_scripts_runner_uid(script.company_id.id):
+                raise AccessError(
+                    _(
+                        "The script %(script)s runs as %(user)s: only that user or an IOTA "
+                        "Scripts administrator may change what it does or when it runs.",
+                        script=script.name,
+                        user=script.run_as_user_id.name,
+                    )
                 )
 
     @api.model
@@ -437,7 +477,7 @@ class IotaScript(models.Model):
         )
 
     # ---- actions --------------------------------------------------------------------------
-    def action_run(self, input=None, trigger="manual", records=None, background=False):
+    def action_run(self, input=None, records=None, background=False):
         """Runs the current version now and returns the ``iota.script.execution``.
 
         ``input`` becomes ``ctx.input`` (JSON); ``records`` (a recordset) becomes
@@ -445,13 +485,14 @@ class IotaScript(models.Model):
         script's run-as user, and never raises for script faults: the
         execution says how it went. With ``background``, the run is queued
         instead (state ``queued``) and a queue worker runs it after commit.
+        ``ctx.trigger.type`` is ``manual``: the caller does not choose it
+        (a script may trust ``cron`` or ``automation`` to come from the server).
         """
+        trigger = "manual"
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(GROUP_USER)):
             raise AccessError(_("Only IOTA Scripts users may run scripts."))
         self.check_access("read")
-        if trigger not in dict(self.env["iota.script.execution"]._fields["trigger"].selection):
-            raise UserError(_("Unknown trigger %s.", trigger))
         if records is not None and not isinstance(records, models.BaseModel):
             raise UserError(_("records must be a recordset."))
         if background:

@@ -124,7 +124,9 @@ class IotaScriptDelivery(models.Model):
     execution_id = fields.Many2one(
         "iota.script.execution", string="Last Run", readonly=True, ondelete="set null"
     )
-    version_id = fields.Many2one(related="execution_id.version_id", string="Script Version")
+    version_id = fields.Many2one(
+        related="execution_id.version_id", string="Script Version", compute_sudo=False
+    )
     replay_count = fields.Integer(readonly=True)
 
     @api.depends("event_type", "script_id.name")

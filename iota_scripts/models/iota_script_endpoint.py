@@ -296,16 +296,21 @@ class IotaScriptEndpoint(models.Model):
             if vals.get("script_id") and "company_id" not in vals:
                 vals["company_id"] = self.env["iota.script"].browse(vals["script_id"]).company_id.id
         records = super().create(vals_list)
+        records.script_id._check_may_change()  # a privileged script (models/iota_script.py)
         self.env.registry.clear_cache()
         return records
 
     def write(self, vals):
         self._normalise_vals(vals)
+        self.script_id._check_may_change()
         res = super().write(vals)
+        if "script_id" in vals:
+            self.script_id._check_may_change()
         self.env.registry.clear_cache()
         return res
 
     def unlink(self):
+        self.script_id._check_may_change()
         res = super().unlink()
         self.env.registry.clear_cache()
         return res

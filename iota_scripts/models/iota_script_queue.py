@@ -45,6 +45,8 @@ How a worker runs a queued run
    request (a row in ``iota_script_execution_cancel``, not a column of the
    execution, which the worker holds locked); the worker polls it on its own
    connection and sets the engine's cancel event, which kills the runner.
+   Who may cancel: the user who started the run, or an IOTA Scripts
+   administrator of its company.
 
 The per-company cap is checked when claiming, against committed state: two
 workers claiming at the very same instant may exceed it by one worker each.
@@ -288,8 +290,13 @@ class IotaScriptExecution(models.Model):
 
     # ---- cancel ---------------------------------------------------------------------
     def action_cancel(self):
-        """Cancels queued runs now; asks the workers of running runs to stop them."""
+        """Cancels queued runs now; asks the workers of running runs to stop them.
+
+        Who may: the user who started each run, or an administrator of its company.
+        """
         self.check_access("read")
+        for execution in self.sudo():
+            self._check_may_cancel(execution.triggered_by_id.id, execution.company_id.id)
         self.env.cr.execute(
             """
             UPDATE iota_script_execution

@@ -123,27 +123,47 @@ class IotaScriptExecution(models.Model):
             )
             """
         )
+        # the script's company: an administrator cancels the runs of their companies only
+        self.env.cr.execute(
+            "ALTER TABLE iota_script_execution_live ADD COLUMN IF NOT EXISTS company_id integer"
+        )
 
     @api.model
     def action_cancel_live(self, execution_id):
-        """Asks the live run ``execution_id`` to stop; False when it is not running."""
+        """Asks the live run ``execution_id`` to stop; False when it is not running.
+
+        Who may: the user who started it, or an IOTA Scripts administrator of
+        the script's company (one of the administrator's companies).
+        """
         if not isinstance(execution_id, int) or isinstance(execution_id, bool):
             raise UserError(_("The run to cancel is named by its id, a number."))
         self.env.cr.execute(
-            "SELECT user_id FROM iota_script_execution_live WHERE execution_id = %s",
+            "SELECT user_id, company_id FROM iota_script_execution_live WHERE execution_id = %s",
             [execution_id],
         )
         row = self.env.cr.fetchone()
         if not row:
             return False
-        if row[0] != self.env.uid and not (self.env.su or self.env.user.has_group(GROUP_ADMIN)):
-            raise AccessError(_("Only the user who started a run may cancel it."))
+        self._check_may_cancel(*row)
         self.env.cr.execute(
             "INSERT INTO iota_script_execution_cancel (execution_id) VALUES (%s) "
             "ON CONFLICT DO NOTHING",
             [execution_id],
         )
         return True
+
+    @api.model
+    def _check_may_cancel(self, starter_uid, company_id):
+        """Refuses (AccessError) unless the user started the run or administers its company."""
+        if self.env.su or starter_uid == self.env.uid:
+            return
+        user = self.env.user
+        if not (user.has_group(GROUP_ADMIN) and company_id in user.company_ids.ids):
+            raise AccessError(
+                _(
+                    "Only the user who started a run, or an administrator of its company, may cancel it."
+                )
+            )
 
     @api.autovacuum
     def _gc_live_runs(self):

@@ -48,7 +48,7 @@ import pytz
 from croniter import croniter
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from psycopg2 import errors as pg_errors
 
 from ..tools.settings import get_setting
@@ -57,6 +57,9 @@ _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "iota_scripts.iota_script_schedule_cron_enqueue"
 _MAX_STEPS = 100000
+#: Set by the scheduler only: a client that wrote last_execution_id would
+#: read any run's state through last_state.
+_SERVER_FIELDS = frozenset({"next_run", "last_run", "last_execution_id", "missed_count"})
 
 
 def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
@@ -118,7 +121,12 @@ class IotaScriptSchedule(models.Model):
     last_execution_id = fields.Many2one(
         "iota.script.execution", readonly=True, copy=False, ondelete="set null"
     )
-    last_state = fields.Selection(related="last_execution_id.state", string="Last State")
+    last_state = fields.Selection(
+        lambda self: self.env["iota.script.execution"]._fields["state"].selection,
+        compute="_compute_last_state",
+        string="Last State",
+        help="The state of the last run, when you may read that run.",
+    )
     missed_count = fields.Integer(readonly=True, copy=False, help="Slots skipped so far.")
     lateness_sec = fields.Integer(
         string="Lateness (s)", compute="_compute_lateness", help="How late the next run is now."
@@ -129,6 +137,15 @@ class IotaScriptSchedule(models.Model):
     def _compute_name(self):
         for schedule in self:
             schedule.name = f"{schedule.script_id.name or ''} ({schedule.cron or ''})"
+
+    @api.depends("last_execution_id")
+    @api.depends_context("uid")
+    def _compute_last_state(self):
+        # as the current user: the run's record rules apply (a related field
+        # would read it as superuser)
+        for schedule in self:
+            execution = schedule.last_execution_id._filtered_access("read")
+            schedule.last_state = execution.state if execution else False
 
     def _compute_lateness(self):
         now = fields.Datetime.now()
@@ -151,19 +168,41 @@ class IotaScriptSchedule(models.Model):
     # ---- CRUD -------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._check_client_values(vals)
         schedules = super().create(vals_list)
+        schedules.script_id._check_may_change()
         schedules._reset_next_run()
         return schedules
 
     def write(self, vals):
+        self._check_client_values(vals)
+        self.script_id._check_may_change()
         res = super().write(vals)
+        if "script_id" in vals:
+            self.script_id._check_may_change()
         if {"cron", "tz", "active"} & set(vals):
             self._reset_next_run()
         return res
 
+    def unlink(self):
+        self.script_id._check_may_change()
+        return super().unlink()
+
+    @api.model
+    def _check_client_values(self, vals):
+        """Refuses the fields only the enqueuer sets, unless in superuser mode (the server)."""
+        if _SERVER_FIELDS & set(vals) and not self.env.su:
+            raise AccessError(
+                _(
+                    "%s are set by the scheduler only.",
+                    ", ".join(sorted(_SERVER_FIELDS & set(vals))),
+                )
+            )
+
     def _reset_next_run(self):
         now = fields.Datetime.now()
-        for schedule in self:
+        for schedule in self.sudo():
             schedule.next_run = schedule.active and next_slot(schedule.cron, schedule.tz, now)
         self._wake()
 

@@ -203,18 +203,26 @@ class IotaScriptSubscription(models.Model):
             ) from None
         return model, domain
 
+    # A subscription decides when its handler runs, and its record filter is
+    # evaluated as the handler's run-as user: on a privileged script, only
+    # that user or an administrator may add, change or remove one.
     @api.model_create_multi
     def create(self, vals_list):
         subs = super().create(vals_list)
+        subs.script_id._check_may_change()
         self.env.registry.clear_cache()  # _iota_patterns
         return subs
 
     def write(self, vals):
+        self.script_id._check_may_change()
         res = super().write(vals)
+        if "script_id" in vals:
+            self.script_id._check_may_change()
         self.env.registry.clear_cache()
         return res
 
     def unlink(self):
+        self.script_id._check_may_change()
         res = super().unlink()
         self.env.registry.clear_cache()
         return res

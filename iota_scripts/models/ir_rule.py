@@ -11,16 +11,30 @@ operation were refused, and nothing about the records.
 
 import logging
 
-from odoo import _, models
+from odoo import _, api, models
 from odoo.exceptions import AccessError
+from odoo.osv import expression
 
 from ..tools.sdk_db import RUN_CONTEXT_KEY
+from ..tools.sdk_policy import SCOPED_MODELS
 
 _logger = logging.getLogger(__name__)
 
 
 class IrRule(models.Model):
     _inherit = "ir.rule"
+
+    def _compute_domain_keys(self):
+        # the scope below depends on it: it must be part of the cache key
+        return [*super()._compute_domain_keys(), RUN_CONTEXT_KEY]
+
+    @api.model
+    def _compute_domain(self, model_name, mode="read"):
+        domain = super()._compute_domain(model_name, mode)
+        scope = SCOPED_MODELS.get(model_name)
+        if scope is None or not self.env.context.get(RUN_CONTEXT_KEY) or self.env.su:
+            return domain
+        return expression.AND([domain or [], scope(self.env.company.sudo())])
 
     def _make_access_error(self, operation, records):
         if not self.env.context.get(RUN_CONTEXT_KEY):

@@ -76,6 +76,18 @@ class IotaScriptsCase(TransactionCase):
         )
 
     @classmethod
+    def _user(cls, login, groups, company=None):
+        """An internal user of ``company`` (A by default) only, also in ``groups`` (xml ids, comma-separated)."""
+        company = company or cls.company_a
+        return new_test_user(
+            cls.env,
+            login,
+            groups=f"base.group_user,{groups}",
+            company_id=company.id,
+            company_ids=[(6, 0, company.ids)],
+        )
+
+    @classmethod
     def _script(cls, source, company=None, **values):
         return cls.env["iota.script"].create(
             {

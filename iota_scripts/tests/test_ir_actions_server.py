@@ -233,7 +233,8 @@ class TestIrActionsServer(IotaScriptsCase):
         watcher = new_test_user(
             self.env,
             "iota_watcher_a",
-            groups="base.group_user,iota_scripts.iota_scripts_group_user",
+            # a Developer: a plain User reads no manual run of another user
+            groups="base.group_user,iota_scripts.iota_scripts_group_developer",
             company_id=self.company_a.id,
             company_ids=[(6, 0, self.company_a.ids)],
         )

@@ -257,15 +257,16 @@ class TestLiveRun(RealCursorMixin, IotaScriptsCase):
             while time.monotonic() - t0 < 10 and not row:
                 with self._env() as env:
                     env.cr.execute(
-                        "SELECT execution_id, user_id FROM iota_script_execution_live "
+                        "SELECT execution_id, user_id, company_id FROM iota_script_execution_live "
                         "WHERE token = %s",
                         [self.token],
                     )
                     row = env.cr.fetchone()
                 time.sleep(0.05)
             time.sleep(0.3)  # let it spin
-            exec_id, user_id = row
+            exec_id, user_id, company_id = row
             outcome["user_id"] = user_id
+            outcome["company_id"] = company_id
             public = self.env.ref("base.public_user").id
             with self._env() as env:
                 try:
@@ -285,6 +286,7 @@ class TestLiveRun(RealCursorMixin, IotaScriptsCase):
             elapsed = time.monotonic() - t0
         canceller.join(5)
         self.assertEqual(outcome.get("user_id"), self.admin.id)
+        self.assertEqual(outcome.get("company_id"), self.main.id)  # admins of it may cancel
         self.assertTrue(outcome.get("stranger_refused"), "only the caller may cancel")
         self.assertIs(outcome.get("cancel"), True)
         self.assertEqual((values["state"], values["error"]["code"]), ("cancelled", "cancelled"))

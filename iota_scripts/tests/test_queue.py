@@ -82,7 +82,8 @@ class TestQueueEnqueue(IotaScriptsCase):
 
     def test_cancel_queued(self):
         script = self._script(BUSY_50MS)
-        execution = self.env["iota.script.execution"]._enqueue(script, {"type": "manual"})
+        # a run user_a started: the starter (or an admin of the company) may cancel it
+        execution = script.with_user(self.user_a).action_run(background=True)
         execution.with_user(self.user_a).action_cancel()
         self.assertEqual((execution.state, execution.error_code), ("cancelled", "cancelled"))
 

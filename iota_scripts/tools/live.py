@@ -217,10 +217,10 @@ class LiveRun:
         with self._side_env() as env:
             env.cr.execute(
                 """
-                INSERT INTO iota_script_execution_live (execution_id, user_id, token)
-                VALUES (%s, %s, %s) ON CONFLICT (execution_id) DO NOTHING
+                INSERT INTO iota_script_execution_live (execution_id, user_id, token, company_id)
+                VALUES (%s, %s, %s, %s) ON CONFLICT (execution_id) DO NOTHING
                 """,
-                [self.execution_id, self.uid, self.token],
+                [self.execution_id, self.uid, self.token, execution.company_id.id],
             )
             self._send(env, STARTED, {"script_id": execution.script_id.id})
 

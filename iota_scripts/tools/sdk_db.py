@@ -7,17 +7,22 @@ superuser mode, with ``allowed_company_ids`` pinned to the script's company
 and a context built here (``lang``, ``tz``). Access rights and record rules
 apply as they would over RPC for that user. On top of that:
 
+The tables of what is refused live in ``tools/sdk_policy.py``:
+
 * Models that hold secrets or security policy are refused outright
-  (``ir.config_parameter``, API keys, ...); models that define code, access or
-  the scripts themselves are read-only (``ir.rule``, ``res.users``,
-  ``ir.actions.server``, ``iota.script*``, ...).
+  (``ir.config_parameter``, API keys, settings, ...); models that define code,
+  access or the scripts themselves are read-only (``ir.rule``, ``res.users``,
+  ``ir.actions.server``, ``iota.script*``, ...). Every model a write touches
+  is checked, not only the one named: the comodels of nested x2many commands
+  (recursively) and the targets of related fields.
 * Fields whose names look like secrets (password, secret, token, API key,
   TOTP) are refused in reads, domains, orders and values.
 * ``db.call`` reaches public methods only, as RPC does (no ``_private``, no
-  ``@api.private`` such as ``sudo``/``with_user``/``with_company``), and not
-  the data-access methods that would bypass the checks above (``read``,
-  ``search_read``, ``read_group``, ``web_save``, ``export_data``, ...): use
-  ``db.read`` and friends instead.
+  ``@api.private`` such as ``sudo``/``with_user``/``with_company``). Of the
+  methods every model has (``BaseModel``'s and the ``base`` model's), only
+  those on the positive list ``ALLOWED_METHODS`` are accepted: ``read``,
+  ``search_read``, ``web_save``, ``update``, ``export_data``, ... would bypass
+  the checks above (use ``db.read`` and friends instead).
 * A ``context`` passed in ``kwargs`` keeps ``lang`` and ``tz`` only; every
   other key (``allowed_company_ids``, ``active_test``, ``install_mode``, ...)
   is dropped.
@@ -27,7 +32,9 @@ apply as they would over RPC for that user. On top of that:
   company's would show that company's data.
 * Records Odoo shares across companies are kept to the run's company where
   that sharing would show other companies' data (``SCOPED_MODELS``: other
-  companies' users, their partners, the partners of other companies).
+  companies' users, their partners, the partners of other companies). They
+  are record rules of the run, so model methods (``im_search``, mention
+  suggestions) keep to them too.
 * A record-rule refusal names no record and no company (``models/ir_rule.py``).
 
 Errors reach the script as ``{code, message}``: ``access_denied`` for Odoo
@@ -61,6 +68,13 @@ from odoo.exceptions import AccessError, MissingError, RedirectWarning, UserErro
 from odoo.models import BaseModel
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, get_public_method
 
+from .sdk_policy import (
+    ALLOWED_METHODS,
+    DENIED_MODELS,
+    SCOPED_MODELS,
+    SENSITIVE_FIELDS,
+    is_read_only,
+)
 from .sentinel import as_engine
 
 #: A search without a limit may match at most this many records.
@@ -72,89 +86,19 @@ MAX_REPLY_BYTES = 8 * 1024 * 1024
 MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
 _MAX_DEPTH = 64
 
-#: Never reachable from scripts, not even for reading.
-DENIED_MODELS = frozenset(
-    {
-        "ir.config_parameter",
-        "res.users.apikeys",
-        "res.users.apikeys.description",
-        "res.users.apikeys.show",
-        "res.users.identitycheck",
-        "res.users.deletion",
-        "change.password.wizard",
-        "change.password.user",
-        "change.password.own",
-        "auth_totp.device",
-        "ir.logging",
-        "ir.profile",
-        "base.module.update",
-        "base.module.upgrade",
-        "base.module.uninstall",
-    }
-)
 
-#: Readable, but never created, written, deleted or called.
-READ_ONLY_MODELS = frozenset(
-    {
-        "res.users",
-        "res.groups",
-        "res.company",
-        "ir.rule",
-        "ir.model",
-        "ir.model.fields",
-        "ir.model.access",
-        "ir.model.data",
-        "ir.module.module",
-        "ir.ui.view",
-        "ir.ui.menu",
-        "ir.actions.actions",
-        "ir.actions.server",
-        "ir.actions.act_window",
-        "ir.actions.client",
-        "ir.actions.report",
-        "ir.cron",
-        "ir.default",
-        "ir.mail_server",
-        "ir.sequence",
-        "base.automation",
-        "fetchmail.server",
-    }
-)
+def method_allowed(model: BaseModel, name: str) -> bool:
+    """True when ``sdk.db.call`` may call ``model.name`` (``name`` is not private).
 
-
-def _partner_scope(company: Any) -> list[Any]:
-    """Partners of the run's company, where Odoo shares them with every company.
-
-    Odoo's rule shows every internal user's partner, whatever its company, and
-    the partners of companies have no company: without this, a script would
-    read the name, address, VAT and e-mail of the other companies and of their
-    users. Kept: partners no internal user has (customers, suppliers, ...;
-    Odoo's company rule applies to them), those of the company and its parent
-    companies, and those of users who work in the company.
+    A method every model has (one of ``BaseModel`` or of the ``base`` model,
+    which addons extend: ``web_save``, ``update``, ``read``, ...) must be on
+    the positive list ``ALLOWED_METHODS``; a method the model defines for
+    itself is a business method and may be called as over RPC.
     """
-    companies = company.sudo().search([])
-    own = company | company.parent_ids
-    return [
-        ("id", "not in", (companies - own).partner_id.ids),
-        "|",
-        "|",
-        ("partner_share", "=", True),
-        ("id", "in", own.partner_id.ids),
-        ("user_ids.company_ids", "in", company.ids),
-    ]
-
-
-#: Extra domains that keep a run inside its company where Odoo's own rules
-#: share records across companies (every internal user, and so its partner,
-#: is visible to every other internal user in standard Odoo). They apply to
-#: ``db.search``, ``db.read`` & co, to the ids given to ``db.call`` and to
-#: the ids that values link to; a model method called through ``db.call``
-#: (``name_search``, ...) and the names Odoo shows for many2one values do
-#: not know them.
-SCOPED_MODELS: dict[str, Callable[[Any], list[Any]]] = {
-    "res.users": lambda company: [("company_ids", "in", company.ids)],
-    "res.partner": _partner_scope,
-}
+    if name in ALLOWED_METHODS:
+        return True
+    generic = type(model.env["base"])
+    return not (hasattr(BaseModel, name) or hasattr(generic, name))
 
 
 def scope_records(records: BaseModel, company: Any) -> BaseModel:
@@ -162,56 +106,6 @@ def scope_records(records: BaseModel, company: Any) -> BaseModel:
     scope = SCOPED_MODELS.get(records._name)
     return records.filtered_domain(scope(company)) if scope and records else records
 
-
-#: Field names that look like secrets.
-_SENSITIVE = re.compile(r"pass(word|wd)|secret|token|api_?key|totp|private_key|credential", re.I)
-
-#: Public methods db.call refuses: they would bypass the checks of db.read & co,
-#: or change the environment the run is pinned to.
-REFUSED_METHODS = frozenset(
-    {
-        "browse",
-        "sudo",
-        "with_user",
-        "with_company",
-        "with_context",
-        "with_env",
-        "with_prefetch",
-        "env",
-        "read",
-        "search_read",
-        "web_read",
-        "web_save",
-        "web_resequence",
-        "web_search_read",
-        "read_group",
-        "web_read_group",
-        "formatted_read_group",
-        "export_data",
-        "load",
-        "search",
-        "search_fetch",
-        "search_count",
-        "create",
-        "write",
-        "unlink",
-        "fetch",
-        # Name and panel look-ups read records outside db.search's company
-        # scope (partners Odoo shares between companies): use db.searchRead.
-        "name_search",
-        "search_panel_select_range",
-        "search_panel_select_multi_range",
-        "read_progress_bar",
-        "onchange",
-        "copy_data",
-        "fields_view_get",
-        "get_views",
-        "mapped",
-        "filtered",
-        "sorted",
-        "invalidate_cache",
-    }
-)
 
 #: Context key of the run environment (see ``models/ir_rule.py``).
 RUN_CONTEXT_KEY = "iota_scripts_run"
@@ -309,10 +203,17 @@ def _command_ids(value: Any) -> tuple[list[int], list[dict[str, Any]]]:
     return _link_ids(ids), nested
 
 
+def _changes_comodel(value: Any) -> bool:
+    """True when x2many commands create, update or delete records of the comodel."""
+    return isinstance(value, list) and any(
+        isinstance(command, list) and command and command[0] in (0, 1, 2) for command in value
+    )
+
+
 def _check_name(name: Any, what: str = "field") -> str:
     if not isinstance(name, str) or not name:
         raise _invalid(f"{what} names must be non-empty strings")
-    if _SENSITIVE.search(name):
+    if SENSITIVE_FIELDS.search(name):
         raise _denied(f"the {what} {name!r} is not available to scripts")
     return name
 
@@ -365,7 +266,7 @@ def _default_fields(model: BaseModel) -> list[str]:
         name
         for name, field in model._fields.items()
         if field.type != "binary"
-        and not _SENSITIVE.search(name)
+        and not SENSITIVE_FIELDS.search(name)
         and field.is_accessible(model.env)
         and not (
             field.relational
@@ -496,7 +397,7 @@ class DbHost:
         model = self.env[name]
         if model._abstract:
             raise _invalid(f"{name!r} is an abstract model")
-        if write and (name in READ_ONLY_MODELS or name.startswith("iota.script")):
+        if write and is_read_only(name):
             raise _denied(f"scripts may not change {name!r}")
         return model
 
@@ -560,7 +461,7 @@ class DbHost:
         return bool(records.write(values))
 
     def _check_links(self, model: BaseModel, values: dict[str, Any], depth: int = 0) -> None:
-        """Refuses values that point to records the run may not read.
+        """Refuses values that point to records the run may not read, or change models it may not.
 
         Odoo does not check that a user may read the records that a relational
         value points to, and not every such field checks companies
@@ -569,16 +470,26 @@ class DbHost:
         computed from it (its name, VAT, ...). Every id in a many2one, x2many
         or reference value must be readable by the run, as if ``sdk.db.read``
         asked for it; nested creations and updates are checked the same way.
+
+        A write reaches more models than the one named: an editable related
+        field writes its target (``res.partner.user_ids`` and the fields
+        inherited from a parent model alike), a one2many command writes the
+        comodel's inverse field, and a nested create/update/delete writes the
+        comodel. Each of those models must be one scripts may change, or the
+        checks on the named model would be a door to ``res.users.groups_id``.
         """
         if depth > _MAX_DEPTH:
             raise _invalid("the values are nested too deeply")
         for name, value in values.items():
             field = model._fields[name]
+            self._check_related_target(model, field)
             nested: list[dict[str, Any]] = []
             if field.type == "many2one":
                 ids = _link_ids([value[0] if isinstance(value, list) and value else value])
             elif field.type in ("one2many", "many2many"):
                 ids, nested = _command_ids(value)
+                if (field.type == "one2many" and value) or _changes_comodel(value):
+                    self._model(field.comodel_name, write=True)
             elif field.type == "reference" and isinstance(value, str) and "," in value:
                 comodel_name, _sep, rid = value.partition(",")
                 if rid.strip().isdigit():
@@ -594,6 +505,16 @@ class DbHost:
             for vals in nested:
                 self._check_links(comodel, _values(comodel, vals), depth + 1)
 
+    def _check_related_target(self, model: BaseModel, field: Any) -> None:
+        """Refuses a related (or inherited) field whose value lives in a model scripts may not change."""
+        if not field.related:
+            return
+        target = model
+        for part in field.related.split(".")[:-1]:
+            target = self.env[target._fields[part].comodel_name]
+        self._model(target._name, write=True)
+        self._check_related_target(target, target._fields[field.related.split(".")[-1]])
+
     def unlink(self, args: list[Any]) -> bool:
         model = self._model(_arg(args, 0), write=True)
         return bool(model.browse(_ids(_arg(args, 1))).unlink())
@@ -603,7 +524,7 @@ class DbHost:
         name = _arg(args, 1)
         if not isinstance(name, str) or not name:
             raise _invalid("the method name must be a non-empty string")
-        if name.startswith("_") or name in REFUSED_METHODS:
+        if name.startswith("_") or not method_allowed(model, name):
             raise _denied(f"scripts may not call {model._name}.{name}")
         try:
             method = get_public_method(model, name)

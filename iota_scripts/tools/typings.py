@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .sdk_db import _SENSITIVE, DENIED_MODELS
+from .sdk_policy import DENIED_MODELS, SENSITIVE_FIELDS
 
 #: Largest declaration text served to the editor (about 300 models of a
 #: typical database fit; past it, the remaining models are left out).
@@ -62,7 +62,7 @@ def _ts_type(desc: dict[str, Any]) -> str:
 def _model_block(name: str, fields: dict[str, dict[str, Any]]) -> str:
     lines = [f"  /** {_doc(name)} */", f"  {json.dumps(name)}: {{"]
     for fname in sorted(fields):
-        if _SENSITIVE.search(fname):
+        if SENSITIVE_FIELDS.search(fname):
             continue
         desc = fields[fname]
         about = f"{desc.get('string') or fname} ({desc.get('type')}"
