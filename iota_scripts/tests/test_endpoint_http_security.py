@@ -9,9 +9,7 @@ anonymous callers see of the OpenAPI document, and the proxy warning.
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 import time
 from unittest.mock import patch
 
@@ -20,6 +18,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..controllers import main as gateway
 from .common import LEAKS
+from .test_endpoint_security import schema_server
 
 VERSION = (
     "export default async function (ctx) { return {version: %d, params: ctx.request.params}; }"
@@ -291,29 +290,11 @@ class TestEndpointHttpSecurity(HttpCase):
 
     # ---- Medium: remote $ref never fetched ---------------------------------------------------
     def test_remote_schema_reference_is_never_fetched(self):
-        hits = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                hits.append(self.path)
-                payload = b'{"type": "integer"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
+        port, hits = schema_server(self)
         script = self._script(VERSION % 1)
         endpoint = self._endpoint(script, "/refs", methods="POST")
         # a row saved before references were checked (the save refuses it now)
-        remote = json.dumps({"$ref": f"http://127.0.0.1:{server.server_port}/order.json"})
+        remote = json.dumps({"$ref": f"http://127.0.0.1:{port}/order.json"})
         self.env.cr.execute(
             "UPDATE iota_script_endpoint SET body_schema = %s WHERE id = %s", [remote, endpoint.id]
         )
@@ -350,7 +331,7 @@ class TestEndpointHttpSecurity(HttpCase):
         script = self._script(VERSION % 1)
         self._endpoint(script, "/proxied")
         with (
-            patch.object(gateway, "_proxy_warned", False),
+            patch.object(gateway, "_proxy_warned", False, create=True),
             patch.dict(gateway.config.options, {"proxy_mode": False}),
             self.assertLogs(gateway.__name__, "WARNING") as logs,
         ):

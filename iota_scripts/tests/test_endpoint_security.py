@@ -5,7 +5,9 @@ replay rows stay in their company, remote schema references are refused,
 and a path collision names nothing of another company.
 """
 
+import http.server
 import json
+import threading
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
@@ -18,6 +20,30 @@ REMOTE = json.dumps({"$ref": "https://schemas.example.com/order.json"})
 LOCAL = json.dumps(
     {"$defs": {"n": {"type": "integer"}}, "properties": {"n": {"$ref": "#/$defs/n"}}}
 )
+
+
+def schema_server(case):
+    """A loopback server answering any GET with a schema; returns ``(port, hits)``."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            payload = b'{"type": "integer"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    case.addCleanup(server.server_close)
+    case.addCleanup(server.shutdown)
+    return server.server_port, hits
 
 
 @tagged("post_install", "-at_install")
@@ -96,7 +122,6 @@ class TestEndpointSecurity(IotaScriptsCase):
         endpoint = self._endpoint(self.admin_a, "/hook", auth_mode="hmac", methods="POST")
         Replay = self.env["iota.script.endpoint.replay"].sudo()
         row = Replay._iota_reserve(endpoint, "signature", "hmac", "abc")
-        self.assertEqual(row.company_id, self.company_a)
         self.assertEqual(Replay.with_user(self.admin_a).search([("id", "=", row.id)]), row)
         theirs = Replay.with_user(self.admin_b)
         self.assertFalse(theirs.search([("id", "=", row.id)]))
@@ -105,6 +130,7 @@ class TestEndpointSecurity(IotaScriptsCase):
         with self.assertRaises(AccessError):
             theirs.browse(row.id).unlink()
         self.assertTrue(row.exists())
+        self.assertEqual(row.company_id, self.company_a)
 
     # ---- Medium: schema references --------------------------------------------------------
     def test_remote_schema_references_are_refused_at_save(self):
@@ -120,16 +146,21 @@ class TestEndpointSecurity(IotaScriptsCase):
             self.script_a.with_user(self.dev_a).input_schema = REMOTE
         self.assertIn("remote_reference", str(caught.exception))
         self.script_a.with_user(self.dev_a).input_schema = LOCAL
+        self.script_a._check_run_input({"n": 1})
+        with self.assertRaises(UserError):
+            self.script_a._check_run_input({"n": "x"})
 
     def test_remote_input_schema_saved_before_is_never_fetched(self):
+        port, hits = schema_server(self)
         self.env.cr.execute(
             "UPDATE iota_script SET input_schema = %s WHERE id = %s",
-            [json.dumps({"$ref": "http://127.0.0.1:9/never.json"}), self.script_a.id],
+            [json.dumps({"$ref": f"http://127.0.0.1:{port}/never.json"}), self.script_a.id],
         )
         self.script_a.invalidate_recordset(["input_schema"])
         with self.assertRaises(UserError) as caught:
             self.script_a._check_run_input({"n": 1})
         self.assertIn("remote_reference", str(caught.exception))
+        self.assertEqual(hits, [])
 
     # ---- Medium: one namespace, nothing of the other company ------------------------------
     def test_collision_with_another_company_names_nothing(self):
