@@ -148,8 +148,10 @@ class IotaScriptEndpoint(models.Model):
         string="Approved Version",
         readonly=True,
         copy=False,
-        # the approval must not vanish under a running endpoint
-        ondelete="restrict",
+        # versions go only with their script, and so does the endpoint; "restrict"
+        # could refuse that one DELETE (checked before the endpoint's cascade).
+        # Without an approval the gateway answers 503 not_approved: never a newer version.
+        ondelete="set null",
         help="Session and API-key endpoints run this version of the script, approved by an "
         "IOTA Scripts administrator; newer versions wait for a new approval.",
     )
@@ -236,23 +238,15 @@ class IotaScriptEndpoint(models.Model):
                 if not (other._method_set() & endpoint._method_set()):
                     continue
                 if endpoint_path.overlap(segments, other._segments()):
-                    if other.company_id != endpoint.company_id:
-                        raise ValidationError(
-                            _(
-                                "%(methods)s %(path)s (%(version)s) is already taken by "
-                                "another company: choose another path.",
-                                methods=endpoint.methods,
-                                path=endpoint.path,
-                                version=endpoint.api_version,
-                            )
-                        )
+                    # paths are one namespace: say that it is taken, not by what
+                    same_company = other.company_id == endpoint.company_id
                     raise ValidationError(
                         _(
                             "%(path)s (%(version)s) collides with an existing endpoint %(other)s: "
-                            "some request would match both.",
+                            "some request would match both; choose another path.",
                             path=endpoint.path,
                             version=endpoint.api_version,
-                            other=other.name,
+                            other=other.name if same_company else _("of another company"),
                         )
                     )
             endpoint._check_core_route(segments)
@@ -464,7 +458,12 @@ class IotaScriptEndpoint(models.Model):
             json_schema.check(schema)
         except json_schema.SchemaError as e:
             raise ValidationError(
-                _("%(field)s: %(code)s: %(why)s", field=label, code=e.code, why=e)
+                _(
+                    "%(field)s is not a valid JSON Schema (%(code)s): %(why)s",
+                    field=label,
+                    code=e.code,
+                    why=e,
+                )
             ) from None
         return schema
 

@@ -60,7 +60,11 @@ class IotaScript(models.Model):
             json_schema.check(schema)
         except json_schema.SchemaError as e:
             raise ValidationError(
-                _("The input schema is refused: %(code)s: %(why)s", code=e.code, why=e)
+                _(
+                    "The input schema is not a valid JSON Schema (%(code)s): %(why)s",
+                    code=e.code,
+                    why=e,
+                )
             ) from None
         except (ValueError, RecursionError) as e:
             raise ValidationError(

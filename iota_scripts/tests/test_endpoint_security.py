@@ -116,6 +116,9 @@ class TestEndpointSecurity(IotaScriptsCase):
         other = self._script(V1, name="other")
         with self.assertRaises(ValidationError):
             keyed.write({"pinned_version_id": other.version_id.id})
+        # deleting the script takes its versions and the endpoint
+        self.script_a.unlink()
+        self.assertFalse(keyed.exists())
 
     # ---- Medium: replay rows ---------------------------------------------------------------
     def test_replay_rows_stay_in_their_company(self):
