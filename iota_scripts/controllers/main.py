@@ -5,8 +5,11 @@ at request time (``iota.script.endpoint._iota_resolve_spec``, ormcached). The or
 of the checks is the contract:
 
 1. path tricks (encoded dots or slashes, ``..``, empty segments) -> 400;
-   unknown path -> 404; CORS preflight; method -> 405;
-2. authentication -> 401, group or company -> 403;
+   the endpoint is chosen by method and path together: unknown path -> 404,
+   a path served for other methods -> 405; CORS preflight;
+2. authentication -> 401, group or company -> 403; session calls that are
+   not programmatic same-origin calls -> 403 (``csrf_refused``); a session
+   or API-key endpoint without an approved version -> 503 (``not_approved``);
 3. rate limit per endpoint and client -> 429 (503 when Redis is down and
    the endpoint's policy is ``deny``);
 4. body: size -> 413, media type -> 415, UTF-8, JSON, nesting -> 400,
@@ -20,6 +23,16 @@ Every answer is JSON (errors are ``{"error": {"code", "message"}}``) and
 carries ``Vary: Origin``, the security headers and, once the limiter ran,
 ``RateLimit-*``. Calls refused before step 6 are not recorded: a flood of
 refused calls must not become a flood of database rows.
+
+Security contracts (README, "Endpoints"):
+
+* HMAC signatures cover ``<X-Timestamp>\n<METHOD>\n<path>\n<query>\n<body>``
+  (:func:`hmac_message`);
+* a script sets only the response headers of :data:`ALLOWED_RESPONSE_HEADERS`
+  and ``X-App-*``;
+* CORS origins match after ``tools/cors.py`` normalisation, and the answer
+  names the configured origin;
+* header and query values parsed as numbers must be ASCII digits (400).
 """
 
 from __future__ import annotations
@@ -36,8 +49,9 @@ from email.utils import format_datetime
 
 from odoo import SUPERUSER_ID, fields, http
 from odoo.http import request
+from odoo.tools import config
 
-from ..tools import endpoint_path
+from ..tools import cors, endpoint_path, json_schema
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 
@@ -55,31 +69,25 @@ HIDDEN_HEADERS = frozenset(
         "x-api-key",
     }
 )
-#: Response headers a script may not set (the gateway owns them).
-RESERVED_RESPONSE_HEADERS = frozenset(
+#: Response headers a script may set, besides its own ``X-App-*`` headers.
+#: An allowlist: anything else (``Set-Cookie``, CORS, security headers, and
+#: headers a front proxy acts on, such as ``X-Accel-Redirect`` or
+#: ``X-Sendfile``) is refused with ``invalid_response``.
+ALLOWED_RESPONSE_HEADERS = frozenset(
     {
-        "set-cookie",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "vary",
-        "server",
-        "date",
-        "content-security-policy",
-        "x-content-type-options",
-        "x-frame-options",
-        "strict-transport-security",
-        "www-authenticate",
-        "retry-after",
-        "deprecation",
-        "sunset",
-        "idempotency-replayed",
-        "referrer-policy",
-        "cache-control",
+        "content-type",
+        "content-language",
+        "content-disposition",
+        "etag",
+        "last-modified",
+        "location",
+        "link",
+        "x-request-id",
+        "x-correlation-id",
+        "x-total-count",
     }
 )
+APP_HEADER_PREFIX = "x-app-"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -94,7 +102,77 @@ _VERSION = re.compile(r"^v[1-9][0-9]{0,2}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 _SECRET_KEY = re.compile(r"pass|secret|token|api[-_]?key|authorization|signature|cookie", re.I)
-_ALLOWED_REQUEST_HEADERS = "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature"
+_ALLOWED_REQUEST_HEADERS = (
+    "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature, X-Requested-With"
+)
+_DIGITS = re.compile(r"^[0-9]{1,12}$")  # ASCII only: str.isdigit() accepts "²", int() does not
+
+_proxy_warning_lock = threading.Lock()
+_proxy_warned = False
+
+
+def _warn_proxy_mode(hreq) -> None:
+    """Logs once per process when requests come through a proxy that Odoo ignores.
+
+    Without ``proxy_mode``, ``remote_addr`` is the proxy's address: every
+    client shares one rate-limit bucket and one idempotency namespace."""
+    global _proxy_warned
+    if _proxy_warned or config.get("proxy_mode") or "X-Forwarded-For" not in hreq.headers:
+        return
+    with _proxy_warning_lock:
+        if _proxy_warned:
+            return
+        _proxy_warned = True
+    _logger.warning(
+        "iota_scripts: requests carry X-Forwarded-For but proxy_mode is off: every client "
+        "behind the proxy (%s) shares one endpoint rate limit. Start Odoo with --proxy-mode "
+        "behind a reverse proxy (and never without one).",
+        hreq.remote_addr,
+    )
+
+
+def hmac_message(stamp: str, method: str, path: str, query: str, body: bytes) -> bytes:
+    """The bytes an HMAC endpoint's signature covers (README, "Endpoints")::
+
+        <X-Timestamp> LF <METHOD> LF <path> LF <query> LF <raw body>
+
+    ``path`` is the request path as sent (``/iota/api/v1/hook``, its
+    percent-encoding kept), ``query`` the query string as sent without ``?``
+    (empty when there is none), ``METHOD`` upper case."""
+    head = f"{stamp}\n{method}\n{path}\n{query}\n"
+    return head.encode("latin-1", "replace") + body
+
+
+def _request_target(hreq) -> tuple[str, str]:
+    """``(path, query)`` as the client sent them (WSGI strings hold the raw bytes
+    as latin-1). Falls back to the decoded path when the server keeps no raw URI."""
+    raw = hreq.environ.get("RAW_URI") or hreq.environ.get("REQUEST_URI")
+    if raw:
+        if "://" in raw.split("?", 1)[0]:  # absolute-form request target
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        path = raw.split("?", 1)[0]
+    else:
+        path = hreq.environ.get("SCRIPT_NAME", "") + hreq.environ.get("PATH_INFO", "")
+    return path, hreq.environ.get("QUERY_STRING", "")
+
+
+def _programmatic(hreq) -> bool:
+    """True for a call a page cannot make with a plain link, form or image.
+
+    Either a custom header (``X-Requested-With``: a foreign page cannot send
+    one without a CORS preflight, which only the endpoint's origins pass), or
+    a browser ``fetch``/XHR from this origin (``Sec-Fetch-Site: same-origin``
+    and ``Sec-Fetch-Dest: empty``; an ``<img>`` in the chatter is same-origin
+    too, but its destination is ``image``)."""
+    headers = hreq.headers
+    if headers.get("X-Requested-With"):
+        return True
+    return (
+        headers.get("Sec-Fetch-Site") == "same-origin"
+        and headers.get("Sec-Fetch-Dest") == "empty"
+        and headers.get("Sec-Fetch-Mode") in ("cors", "same-origin")
+    )
+
 
 _limiters: dict[tuple[str | None, str, str], object] = {}
 _limiters_lock = threading.Lock()
@@ -188,7 +266,13 @@ def _mask(value):
 def _validate(validator, value, where):
     """Raises ApiError 400 naming the first error of ``validator`` (a compiled
     ``jsonschema`` validator, cached in the endpoint's spec)."""
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+    except json_schema.Unresolvable:
+        # a remote $ref saved before refs were checked: never fetched
+        raise ApiError(
+            500, "invalid_schema", f"The {where} schema refers outside itself (remote_reference)."
+        ) from None
     if errors:
         error = errors[0]
         pointer = "/".join(str(p) for p in error.path)
@@ -295,14 +379,29 @@ class IotaApiController(http.Controller):
             raise ApiError(400, "invalid_path", str(e)) from None
         if not _VERSION.match(version):
             raise ApiError(404, "not_found", "No such endpoint.")
+        _warn_proxy_mode(hreq)
         env = request.env(user=SUPERUSER_ID, su=True)
-        endpoint, params, methods = env["iota.script.endpoint"]._iota_resolve_spec(version, parts)
+        method = hreq.method.upper()
+        # Route on method and path together, as the collision check does: one
+        # company's POST /items/{x} never turns another's GET /items/{id} into 405s.
+        wanted = method
+        if method == "OPTIONS":
+            wanted = (hreq.headers.get("Access-Control-Request-Method") or "").upper() or None
+        endpoint, params, methods = env["iota.script.endpoint"]._iota_resolve_spec(
+            version, parts, wanted
+        )
         if endpoint is None:
-            raise ApiError(404, "not_found", "No such endpoint.")
+            if not methods:
+                raise ApiError(404, "not_found", "No such endpoint.")
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"{wanted} is not allowed here.",
+                {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))},
+            )
         script = env["iota.script"].browse(endpoint.script_id)
         if not script.active or script.state != "active" or not script.version_id:
             raise ApiError(404, "not_found", "No such endpoint.")
-        method = hreq.method.upper()
         if endpoint.deprecated:
             headers["Deprecation"] = "true"
         if endpoint.sunset_date:
@@ -313,9 +412,11 @@ class IotaApiController(http.Controller):
 
         # CORS: exact origins only; credentials only when asked; never "*".
         origin = hreq.headers.get("Origin")
-        origin_allowed = bool(origin) and origin.lower() in endpoint.cors_origins
+        configured = cors.normalise(origin)
+        origin_allowed = configured is not None and configured in endpoint.cors_origins
         if origin_allowed:
-            headers["Access-Control-Allow-Origin"] = origin
+            # the configured spelling, never the header as the client wrote it
+            headers["Access-Control-Allow-Origin"] = configured
             if endpoint.cors_allow_credentials:
                 headers["Access-Control-Allow-Credentials"] = "true"
         allow = ", ".join(sorted(methods | {"OPTIONS"}))
@@ -346,6 +447,12 @@ class IotaApiController(http.Controller):
             )
 
         user, client = self._iota_authenticate(endpoint, origin, origin_allowed)
+        if endpoint.auth_mode in ("user", "api_key") and not endpoint.pinned_version_id:
+            raise ApiError(
+                503,
+                "not_approved",
+                "An IOTA Scripts administrator must approve this endpoint's script version.",
+            )
 
         redis_url = get_setting(request.env, "redis_url")
         decision = _limiter(
@@ -393,9 +500,22 @@ class IotaApiController(http.Controller):
         if mode == "user":
             # Odoo already dropped a session whose token does not check out.
             uid = request.session.uid
-            if origin and not origin_allowed and origin.rstrip("/") != hreq.host_url.rstrip("/"):
+            if (
+                origin
+                and not origin_allowed
+                and cors.normalise(origin) != cors.normalise(hreq.host_url)
+            ):
                 # A cookie-authenticated call from a foreign page (CSRF).
                 raise ApiError(403, "cors_denied", "This origin may not call this endpoint.")
+            if not _programmatic(hreq):
+                # A link or an <img> (no Origin on a same-origin GET) would run
+                # the script as whoever is logged in.
+                raise ApiError(
+                    403,
+                    "csrf_refused",
+                    "Session calls must be programmatic: send X-Requested-With "
+                    "(or call with fetch() from this site).",
+                )
             if not uid:
                 raise ApiError(401, "unauthenticated", "Log in first (Odoo session).")
             user = env["res.users"].browse(uid)
@@ -459,18 +579,22 @@ class IotaApiController(http.Controller):
         hreq = request.httprequest
         stamp = hreq.headers.get("X-Timestamp") or ""
         signature = (hreq.headers.get("X-Signature") or "").strip()
-        if not stamp.isdigit() or not signature.startswith("sha256="):
+        if not stamp or not signature.startswith("sha256="):
             raise ApiError(
                 401, "bad_signature", "X-Timestamp and X-Signature: sha256=<hex> are required."
+            )
+        if not _DIGITS.match(stamp):
+            raise ApiError(
+                400, "invalid_timestamp", "X-Timestamp must be Unix seconds in ASCII digits."
             )
         if abs(time.time() - int(stamp)) > endpoint.hmac_max_skew_sec:
             raise ApiError(401, "bad_signature", "The timestamp is too old or in the future.")
         # never in the cached spec: read from the row, as superuser
         record = request.env["iota.script.endpoint"].sudo().browse(endpoint.id)
         secret = record.hmac_secret or ""
-        expected = hmac.new(
-            secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256
-        ).hexdigest()
+        path, query = _request_target(hreq)
+        message = hmac_message(stamp, hreq.method.upper(), path, query, raw)
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
         if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
             raise ApiError(401, "bad_signature", "The signature does not match.")
         Replay = request.env["iota.script.endpoint.replay"].sudo()
@@ -560,6 +684,9 @@ class IotaApiController(http.Controller):
             .with_user(user)
             .with_context(allowed_company_ids=[endpoint.company_id])
         )
+        if endpoint.auth_mode in ("user", "api_key"):
+            # runs as the caller: the version an administrator approved, not the current one
+            Execution = Execution.with_context(iota_pinned_version_id=endpoint.pinned_version_id)
         execution = Execution._run_script(
             script,
             trigger={
@@ -614,8 +741,10 @@ class IotaApiController(http.Controller):
                     or not isinstance(val, str)
                     or len(val) > 4096
                     or any(c in val for c in "\r\n\x00")
-                    or name.lower() in RESERVED_RESPONSE_HEADERS
-                    or name.lower().startswith(("access-control-", "ratelimit-"))
+                    or not (
+                        name.lower() in ALLOWED_RESPONSE_HEADERS
+                        or name.lower().startswith(APP_HEADER_PREFIX)
+                    )
                 ):
                     raise ApiError(
                         500,

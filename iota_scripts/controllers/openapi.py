@@ -9,7 +9,7 @@ controller decides which endpoints go in, from who is calling (see
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from .main import _VERSION, SECURITY_HEADERS, ApiError, _response, bearer_credentials
+from .main import _DIGITS, _VERSION, SECURITY_HEADERS, ApiError, _response, bearer_credentials
 
 
 class IotaApiOpenapiController(http.Controller):
@@ -27,14 +27,17 @@ class IotaApiOpenapiController(http.Controller):
         What a caller sees depends on who it is (only endpoints whose
         "In OpenAPI Document" box is ticked and whose script is active):
 
-        * anonymous: the ``public`` endpoints, of every company or of ``company``;
+        * anonymous: the ``public`` endpoints of ``company``, and only when that
+          company chose to list them (``res.company.iota_api_public_listing``);
+          without ``company``, or for any other company, an empty document;
         * a session user or an API-key caller (``Authorization: Bearer``, 401
           when the key is wrong): the endpoints of its own companies that it
           may call (public ones, and the others unless they require a group it
           lacks); ``company`` must be one of its companies (403 otherwise).
 
         Endpoints of another company and non-public endpoints never reach an
-        anonymous caller; the document never holds secrets.
+        anonymous caller; the document never holds secrets, user names or
+        record ids. ``company`` must be ASCII digits (400 otherwise).
         """
         headers = {"Vary": "Origin, Authorization, Cookie", **SECURITY_HEADERS}
         try:
@@ -52,7 +55,8 @@ class IotaApiOpenapiController(http.Controller):
             ("script_id.state", "=", "active"),
         ]
         if company:
-            if not str(company).isdigit():
+            # ASCII digits that fit an id: "²" passes str.isdigit() and breaks int()
+            if not _DIGITS.match(str(company)) or int(company) > 2**31 - 1:
                 raise ApiError(400, "invalid_argument", "company must be an id")
             domain.append(("company_id", "=", int(company)))
         if version:
@@ -61,7 +65,12 @@ class IotaApiOpenapiController(http.Controller):
             domain.append(("api_version", "=", version))
         user = self._iota_openapi_caller(env)
         if user is None:
-            domain.append(("auth_mode", "=", "public"))
+            # anonymous: only the public endpoints of the company asked for, if it lists them
+            domain += [
+                ("auth_mode", "=", "public"),
+                ("company_id", "=", int(company) if company else 0),
+                ("company_id.iota_api_public_listing", "=", True),
+            ]
         else:
             companies = user.company_ids.ids
             if company and int(company) not in companies:

@@ -3,6 +3,7 @@ from . import (
     iota_script_alert_rule,
     iota_script_delivery,
     iota_script_endpoint,
+    iota_script_endpoint_replay,
     iota_script_event,
     iota_script_execution,
     iota_script_execution_alert,

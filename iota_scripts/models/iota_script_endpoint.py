@@ -5,16 +5,28 @@ parameters (``/orders/{id}``), a set of methods and an auth mode:
 
 * ``public``: anyone; runs as the company's least-privilege runner user
   (``res.company._iota_scripts_runner_user``), never as the author;
-* ``user``: an Odoo session (cookie); runs as the session user;
+* ``user``: an Odoo session (cookie); runs as the session user. Only
+  programmatic same-origin calls (see ``controllers/main.py``);
 * ``api_key``: ``Authorization: Bearer <Odoo API key>`` (``res.users.apikeys``,
   scope ``rpc``, as ``auth='bearer'``); runs as the key's user;
-* ``hmac``: third-party webhooks signing ``<timestamp>.<body>`` with a
-  per-endpoint secret (``X-Timestamp``, ``X-Signature: sha256=<hex>``);
-  runs as the runner user. A signature is accepted once.
+* ``hmac``: third-party webhooks signing timestamp, method, path, query and
+  body with a per-endpoint secret (``X-Timestamp``, ``X-Signature:
+  sha256=<hex>``); runs as the runner user. A signature is accepted once.
+
+The two *caller modes* (``user``, ``api_key``) run code with the rights of
+whoever calls, an administrator included. So only IOTA administrators may
+create such an endpoint, turn one into it, or change one at all, and the
+endpoint runs the script version an administrator approved
+(``pinned_version_id``), not the script's current version: a Developer's
+new version reaches it only when an administrator approves it again
+(:meth:`action_approve_current_version`).
 
 ``group_id`` additionally requires a group of the calling user (user and
-api_key modes). Paths are refused at save when they are ambiguous or collide
-(see :mod:`..tools.endpoint_path`), with any endpoint of any company.
+api_key modes). Paths are refused at save when the same request (method and
+path) could reach two endpoints, of any company (see
+:mod:`..tools.endpoint_path`); the gateway routes on method and path
+together, so endpoints whose methods differ never change each other's
+answers. A collision with another company's endpoint names nothing of it.
 
 Routing is read from the database at request time through
 ``_iota_route_table`` (ormcached per registry, one frozen
@@ -27,21 +39,20 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import timedelta
 
-import jsonschema
 from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
-from ..tools import endpoint_path
+from ..tools import cors, endpoint_path, json_schema
 from ..tools.endpoint_spec import EndpointSpec
-from .iota_script import GROUP_DEVELOPER
+from .iota_script import GROUP_ADMIN, GROUP_DEVELOPER
 
 _VERSION = r"^v[1-9][0-9]{0,2}$"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_BODY_BYTES_CEILING = 16 * 1024 * 1024
-_ORIGIN = r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+#: Auth modes that run the script as the caller (see the module docstring).
+CALLER_MODES = frozenset({"user", "api_key"})
 
 
 class IotaScriptEndpoint(models.Model):
@@ -132,6 +143,18 @@ class IotaScriptEndpoint(models.Model):
         default=lambda self: secrets.token_urlsafe(32),
     )
     hmac_max_skew_sec = fields.Integer(string="HMAC Max Clock Skew (s)", default=300)
+    pinned_version_id = fields.Many2one(
+        "iota.script.version",
+        string="Approved Version",
+        readonly=True,
+        copy=False,
+        # versions go only with their script, and so does the endpoint; "restrict"
+        # could refuse that one DELETE (checked before the endpoint's cascade).
+        # Without an approval the gateway answers 503 not_approved: never a newer version.
+        ondelete="set null",
+        help="Session and API-key endpoints run this version of the script, approved by an "
+        "IOTA Scripts administrator; newer versions wait for a new approval.",
+    )
     publish_openapi = fields.Boolean(string="In OpenAPI Document", default=True)
     description = fields.Text()
     url = fields.Char(compute="_compute_name", store=True)
@@ -156,6 +179,13 @@ class IotaScriptEndpoint(models.Model):
                 raise ValidationError(
                     _("Invalid path %(path)r: %(why)s", path=vals["path"], why=e)
                 ) from None
+        if vals.get("cors_origins"):
+            # stored normalised; a line that is no origin stays as typed, for the constraint
+            vals["cors_origins"] = "\n".join(
+                cors.normalise(line) or line.strip()
+                for line in vals["cors_origins"].splitlines()
+                if line.strip()
+            )
         if vals.get("api_version"):
             vals["api_version"] = vals["api_version"].strip().lower()
         if vals.get("methods"):
@@ -196,7 +226,9 @@ class IotaScriptEndpoint(models.Model):
 
     @api.constrains("path", "api_version", "methods", "active")
     def _check_path_collisions(self):
-        """Refuses overlapping paths of any company (searched as superuser)."""
+        """Refuses endpoints of any company (searched as superuser) that some request,
+        method and path, would reach as well: the gateway routes on both
+        (:meth:`_iota_resolve_spec`). Another company's endpoint is not named."""
         every = self.sudo().with_context(active_test=False).search([("active", "=", True)])
         for endpoint in self.filtered("active"):
             segments = endpoint._segments()
@@ -206,13 +238,15 @@ class IotaScriptEndpoint(models.Model):
                 if not (other._method_set() & endpoint._method_set()):
                     continue
                 if endpoint_path.overlap(segments, other._segments()):
+                    # paths are one namespace: say that it is taken, not by what
+                    same_company = other.company_id == endpoint.company_id
                     raise ValidationError(
                         _(
                             "%(path)s (%(version)s) collides with an existing endpoint %(other)s: "
-                            "some request would match both.",
+                            "some request would match both; choose another path.",
                             path=endpoint.path,
                             version=endpoint.api_version,
-                            other=other.name,
+                            other=other.name if same_company else _("of another company"),
                         )
                     )
             endpoint._check_core_route(segments)
@@ -274,7 +308,7 @@ class IotaScriptEndpoint(models.Model):
     def _check_cors_origins(self):
         for endpoint in self:
             for origin in endpoint._cors_origins():
-                if not re.match(_ORIGIN, origin):
+                if cors.normalise(origin) != origin:
                     raise ValidationError(
                         _(
                             "%r is not an exact origin (scheme://host[:port], no path, no '*').",
@@ -288,24 +322,79 @@ class IotaScriptEndpoint(models.Model):
             if endpoint.script_id.company_id != endpoint.company_id:
                 raise ValidationError(_("An endpoint belongs to its script's company."))
 
+    @api.constrains("pinned_version_id", "script_id")
+    def _check_pinned_version(self):
+        for endpoint in self:
+            pinned = endpoint.sudo().pinned_version_id
+            if pinned and pinned.script_id != endpoint.script_id:
+                raise ValidationError(_("The approved version must be a version of the script."))
+
+    # ---- caller modes: administrators only (see the module docstring) -------------------
+    def _is_iota_admin(self):
+        return self.env.su or self.env.user.has_group(GROUP_ADMIN)
+
+    def _check_caller_mode_rights(self, vals):
+        """AccessError unless an administrator creates, enters or changes a caller mode,
+        or sets the approved version. ``self`` is the endpoints written (empty on create)."""
+        if self._is_iota_admin():
+            return
+        if (
+            vals.get("auth_mode", "api_key" if not self else None) in CALLER_MODES
+            or any(e.auth_mode in CALLER_MODES for e in self)
+            or "pinned_version_id" in vals
+        ):
+            raise AccessError(
+                _(
+                    "Only IOTA Scripts administrators may publish or change endpoints that run "
+                    "as their caller (Odoo session or API key); choose Public or HMAC, or ask "
+                    "an administrator."
+                )
+            )
+
+    def _pin_current_version(self):
+        """Approves the script's current version for the caller-mode endpoints of ``self``."""
+        for endpoint in self:
+            if endpoint.auth_mode in CALLER_MODES:
+                version = endpoint.script_id.sudo().version_id
+                super(IotaScriptEndpoint, endpoint).write({"pinned_version_id": version.id})
+            elif endpoint.pinned_version_id:
+                super(IotaScriptEndpoint, endpoint).write({"pinned_version_id": False})
+
+    def action_approve_current_version(self):
+        """Button (administrators): session and API-key endpoints run the script's current
+        version from now on."""
+        if not self._is_iota_admin():
+            raise AccessError(_("Only IOTA Scripts administrators may approve versions."))
+        self._pin_current_version()
+        self.env.registry.clear_cache()
+        return True
+
     # ---- CRUD: normalise and invalidate the route cache -------------------------------
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self.browse()._check_caller_mode_rights(vals)
             self._normalise_vals(vals)
             if vals.get("script_id") and "company_id" not in vals:
                 vals["company_id"] = self.env["iota.script"].browse(vals["script_id"]).company_id.id
         records = super().create(vals_list)
         records.script_id._check_may_change()  # a privileged script (models/iota_script.py)
+        for record, vals in zip(records, vals_list, strict=True):
+            if "pinned_version_id" not in vals:
+                record._pin_current_version()
         self.env.registry.clear_cache()
         return records
 
     def write(self, vals):
+        self._check_caller_mode_rights(vals)
         self._normalise_vals(vals)
         self.script_id._check_may_change()
         res = super().write(vals)
         if "script_id" in vals:
             self.script_id._check_may_change()
+        if {"auth_mode", "script_id"} & set(vals) and "pinned_version_id" not in vals:
+            # an administrator who points the endpoint elsewhere approves what it runs
+            self._pin_current_version()
         self.env.registry.clear_cache()
         return res
 
@@ -329,36 +418,65 @@ class IotaScriptEndpoint(models.Model):
         return tuple(EndpointSpec(e) for e in rows)
 
     @api.model
-    def _iota_resolve_spec(self, api_version, parts):
-        """``(spec, params, allowed_methods)``; spec is None when nothing matches."""
+    def _iota_resolve_spec(self, api_version, parts, method=None):
+        """``(spec, params, allowed_methods)`` of the endpoint serving ``method`` on
+        ``parts``; spec is None when no endpoint serves that method there.
+
+        Routing uses method and path together, as the collision check does:
+        ``GET /items/{id}`` of one company and ``POST /items/{x}`` of another
+        each get their own requests. ``allowed_methods`` are the methods of the
+        path (for 405 and ``Allow``). Without ``method``, the first endpoint
+        of the path is returned."""
+        allowed = set()
         for spec in self._iota_route_table(api_version):
             params = endpoint_path.match(spec.segments, parts)
             if params is not None:
-                return spec, params, spec.methods
-        return None, None, frozenset()
+                if method is None or method in spec.methods:
+                    return spec, params, spec.methods
+                allowed |= spec.methods
+        return None, None, frozenset(allowed)
 
     @api.model
-    def _iota_resolve(self, api_version, parts):
+    def _iota_resolve(self, api_version, parts, method=None):
         """``(endpoint, params, allowed_methods)``; endpoint is empty when nothing matches."""
-        spec, params, methods = self._iota_resolve_spec(api_version, parts)
+        spec, params, methods = self._iota_resolve_spec(api_version, parts, method)
         return self.sudo().browse(spec and spec.id), params, methods
 
-    def _schema(self, fname):
-        """The parsed JSON Schema of ``fname`` (ValidationError when invalid)."""
+    def _schema(self, fname, check=True):
+        """The parsed JSON Schema of ``fname``; ValidationError when it is not JSON or,
+        with ``check`` (at save), not a valid, self-contained schema.
+
+        The gateway and the OpenAPI document read without ``check``: a row saved
+        before a check existed must not take every endpoint of its version down
+        (its validator retrieves nothing, see ``tools/json_schema.py``)."""
         self.ensure_one()
+        label = self._fields[fname].string
         try:
             schema = json.loads(self[fname])
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except (ValueError, jsonschema.SchemaError) as e:
-            label = self._fields[fname].string
+        except (ValueError, RecursionError) as e:
             raise ValidationError(
                 _("%(field)s is not a valid JSON Schema: %(why)s", field=label, why=str(e)[:300])
+            ) from None
+        if not check:
+            return schema
+        try:
+            json_schema.check(schema)
+        except json_schema.SchemaError as e:
+            raise ValidationError(
+                _(
+                    "%(field)s is not a valid JSON Schema (%(code)s): %(why)s",
+                    field=label,
+                    code=e.code,
+                    why=e,
+                )
             ) from None
         return schema
 
     def _cors_origins(self) -> list[str]:
+        """The allowed origins as stored (normalised at save, see ``tools/cors.py``)."""
         self.ensure_one()
-        return [o.strip().lower() for o in (self.cors_origins or "").splitlines() if o.strip()]
+        lines = (self.cors_origins or "").splitlines()
+        return [cors.normalise(o) or o.strip() for o in lines if o.strip()]
 
     def _iota_openapi(self, version=None):
         """An OpenAPI 3.1 document describing ``self`` (paths prefixed by version unless given)."""
@@ -396,7 +514,8 @@ class IotaScriptEndpoint(models.Model):
                         "type": "apiKey",
                         "in": "header",
                         "name": "X-Signature",
-                        "description": "sha256=<hex HMAC of '<X-Timestamp>.<body>' with the endpoint secret>",
+                        "description": "sha256=<hex HMAC-SHA256, with the endpoint secret, of "
+                        "'<X-Timestamp>\\n<METHOD>\\n<path>\\n<query>\\n<body>'>",
                     },
                 },
             },
@@ -411,7 +530,7 @@ class IotaScriptEndpoint(models.Model):
                 if endpoint_path.is_param(s)
             ]
             if endpoint.query_schema:
-                query = endpoint._schema("query_schema")
+                query = endpoint._schema("query_schema", check=False)
                 required = set(query.get("required") or [])
                 for name, schema in (query.get("properties") or {}).items():
                     parameters.append(
@@ -423,7 +542,7 @@ class IotaScriptEndpoint(models.Model):
                         }
                     )
             response_schema = (
-                endpoint._schema("response_schema") if endpoint.response_schema else {}
+                endpoint._schema("response_schema", check=False) if endpoint.response_schema else {}
             )
             responses = {
                 "200": {
@@ -448,7 +567,9 @@ class IotaScriptEndpoint(models.Model):
                     else [{endpoint.auth_mode: []}],
                 }
                 if method in ("POST", "PUT", "PATCH"):
-                    body = endpoint._schema("body_schema") if endpoint.body_schema else {}
+                    body = (
+                        endpoint._schema("body_schema", check=False) if endpoint.body_schema else {}
+                    )
                     operation["requestBody"] = {
                         "required": bool(endpoint.body_schema),
                         "content": {"application/json": {"schema": body}},
@@ -461,61 +582,3 @@ class IotaScriptEndpoint(models.Model):
     def action_rotate_hmac_secret(self):
         for endpoint in self:
             endpoint.hmac_secret = secrets.token_urlsafe(32)
-
-
-class IotaScriptEndpointReplay(models.Model):
-    """Idempotency keys and seen HMAC signatures, kept 24 hours.
-
-    ``kind='idempotency'`` rows hold the stored response of a POST carrying
-    ``Idempotency-Key`` (status 0 while the first request is running);
-    ``kind='signature'`` rows remember accepted HMAC signatures. The unique
-    index is the lock: a concurrent duplicate fails to insert.
-    """
-
-    _name = "iota.script.endpoint.replay"
-    _description = "Script Endpoint Replay Guard"
-
-    endpoint_id = fields.Many2one(
-        "iota.script.endpoint", required=True, ondelete="cascade", index=True
-    )
-    kind = fields.Selection(
-        [("idempotency", "Idempotency Key"), ("signature", "HMAC Signature")], required=True
-    )
-    client = fields.Char(required=True)
-    key = fields.Char(required=True)
-    request_sha256 = fields.Char()
-    status = fields.Integer()
-    headers_json = fields.Text()
-    body = fields.Binary(attachment=False)
-
-    _sql_constraints = [
-        ("key_uniq", "unique (endpoint_id, kind, client, key)", "This key was already used."),
-    ]
-
-    @api.model
-    def _iota_reserve(self, endpoint, kind, client, key, request_sha256=None):
-        """Inserts the row unless it exists; returns it, or an empty recordset.
-
-        ``ON CONFLICT DO NOTHING`` waits for a concurrent uncommitted insert of
-        the same key, then yields nothing: no IntegrityError, no aborted
-        transaction, no logged bad query.
-        """
-        self.env.cr.execute(
-            """
-            INSERT INTO iota_script_endpoint_replay
-                (endpoint_id, kind, client, key, request_sha256, status,
-                 create_uid, write_uid, create_date, write_date)
-            VALUES (%s, %s, %s, %s, %s, 0, %s, %s,
-                    now() at time zone 'utc', now() at time zone 'utc')
-            ON CONFLICT (endpoint_id, kind, client, key) DO NOTHING
-            RETURNING id
-            """,
-            [endpoint.id, kind, client, key, request_sha256, self.env.uid, self.env.uid],
-        )
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
-
-    @api.model
-    def _cron_prune(self):
-        limit = fields.Datetime.now() - timedelta(hours=24)
-        self.sudo().search([("create_date", "<", limit)]).unlink()

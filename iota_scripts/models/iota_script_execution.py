@@ -337,6 +337,14 @@ class IotaScriptExecution(models.Model):
                 else self.browse()
             )
         version = script.version_id
+        pinned = self.env.context.get("iota_pinned_version_id")
+        if pinned and trigger["type"] == "endpoint":
+            # an endpoint that runs as its caller runs the version an administrator
+            # approved (models/iota_script_endpoint.py), never a newer one; the key
+            # counts for the gateway's runs only (an RPC context could carry it too)
+            version = self.env["iota.script.version"].sudo().browse(pinned)
+            if version.script_id != script:
+                version = version.browse()
         if not version:
             if manual:
                 raise UserError(_("Script %s has no source yet.", script.display_name))

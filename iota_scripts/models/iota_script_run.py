@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 
-import jsonschema
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..tools import json_schema
 from ..tools.live import LiveRun
 from .iota_script import GROUP_ADMIN, GROUP_USER
 
@@ -56,8 +56,17 @@ class IotaScript(models.Model):
             schema = json.loads(self.input_schema)
             if not isinstance(schema, dict):
                 raise ValueError("the schema must be a JSON object")
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except (ValueError, RecursionError, jsonschema.SchemaError) as e:
+            # named codes: invalid_schema, remote_reference (never fetched)
+            json_schema.check(schema)
+        except json_schema.SchemaError as e:
+            raise ValidationError(
+                _(
+                    "The input schema is not a valid JSON Schema (%(code)s): %(why)s",
+                    code=e.code,
+                    why=e,
+                )
+            ) from None
+        except (ValueError, RecursionError) as e:
             raise ValidationError(
                 _("The input schema is not a valid JSON Schema: %s", str(e)[:300])
             ) from None
@@ -70,9 +79,13 @@ class IotaScript(models.Model):
             return
         try:
             errors = sorted(
-                jsonschema.Draft202012Validator(schema).iter_errors(input_value),
+                json_schema.validator(schema).iter_errors(input_value),
                 key=lambda e: [str(p) for p in e.path],
             )
+        except json_schema.Unresolvable:
+            raise UserError(
+                _("The input schema refers to a schema outside itself (remote_reference).")
+            ) from None
         except RecursionError:
             raise UserError(_("The input is nested too deeply to be checked.")) from None
         if errors:

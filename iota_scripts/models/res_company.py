@@ -1,12 +1,18 @@
 """Each company gets a dedicated, least-privilege user that its scripts run as."""
 
-from odoo import api, models, tools
+from odoo import api, fields, models, tools
 
 RUNNER_LOGIN = "iota_scripts_runner_%s"
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
+
+    iota_api_public_listing = fields.Boolean(
+        string="List Public Endpoints Anonymously",
+        help="Anonymous callers of /iota/api/openapi.json?company=<id> see this company's "
+        "public endpoints. Off: anonymous callers see nothing of this company.",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -13,6 +13,9 @@ from ..tools.settings import scripts_enabled, setting_source
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
+    iota_api_public_listing = fields.Boolean(
+        related="company_id.iota_api_public_listing", readonly=False
+    )
     iota_scripts_enabled = fields.Boolean(
         string="Scripts Enabled on This Server", compute="_compute_iota_scripts_site"
     )

@@ -4,6 +4,8 @@ from . import (
     test_dashboard,
     test_endpoint_acceptance,
     test_endpoint_http,
+    test_endpoint_http_security,
+    test_endpoint_security,
     test_events,
     test_execution_access,
     test_iota_script_endpoint,

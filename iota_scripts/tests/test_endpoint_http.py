@@ -20,6 +20,7 @@ import requests
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..controllers import main as gateway
 from ..tools.sdk_db import DbHost
 from .common import LEAKS
 
@@ -45,7 +46,7 @@ MAPPED = """
 export default async function (ctx) {
   if (ctx.request.query.bad === "header") return {status: 200, headers: {"Set-Cookie": "a=b"}, json: {}};
   if (ctx.request.query.bad === "schema") return {status: 200, json: {n: "nope"}};
-  return {status: 201, headers: {"X-Thing": "yes"}, json: {n: ctx.request.json.n, id: ctx.execution.id}};
+  return {status: 201, headers: {"X-App-Thing": "yes"}, json: {n: ctx.request.json.n, id: ctx.execution.id}};
 }
 """
 
@@ -189,7 +190,7 @@ class TestEndpointHttp(HttpCase):
         )
         response = self._call("POST", "/iota/api/v1/mapped", json={"n": 3})
         self.assertEqual(response.status_code, 201, response.text)
-        self.assertEqual(response.headers["X-Thing"], "yes")
+        self.assertEqual(response.headers["X-App-Thing"], "yes")
         self.assertEqual(response.json()["n"], 3)
         self.assertError(
             self._call("POST", "/iota/api/v1/mapped?bad=header", json={}), 500, "invalid_response"
@@ -335,9 +336,12 @@ class TestEndpointHttp(HttpCase):
 
     def test_user_session(self):
         self._endpoint("echo", "/me", auth_mode="user", methods="GET,POST")
-        self.assertError(self._call("GET", "/iota/api/v1/me"), 401, "unauthenticated")
+        programmatic = {"X-Requested-With": "XMLHttpRequest"}
+        self.assertError(
+            self._call("GET", "/iota/api/v1/me", headers=programmatic), 401, "unauthenticated"
+        )
         self.authenticate("iota_api_caller", "iota_api_caller")
-        response = self._call("GET", "/iota/api/v1/me")
+        response = self._call("GET", "/iota/api/v1/me", headers=programmatic)
         self.assertEqual(response.status_code, 200, response.text)
         self.assertNotIn("cookie", response.json()["request"]["headers"])
         execution = self.env["iota.script.execution"].browse(response.json()["execution"])
@@ -357,7 +361,8 @@ class TestEndpointHttp(HttpCase):
         body = b'{"event": "paid"}'
 
         def signed(stamp, payload=body, key=secret):
-            digest = hmac.new(key, str(stamp).encode() + b"." + payload, hashlib.sha256).hexdigest()
+            message = f"{stamp}\nPOST\n/iota/api/v1/hook\n\n".encode() + payload
+            digest = hmac.new(key, message, hashlib.sha256).hexdigest()
             return {
                 "X-Timestamp": str(stamp),
                 "X-Signature": f"sha256={digest}",
@@ -566,13 +571,17 @@ class TestEndpointHttp(HttpCase):
             self.assertIn("Authorization", response.headers["Vary"])
             return sorted(response.json()["paths"])
 
-        # anonymous: public endpoints only, of any company
+        # anonymous: the public endpoints of the company asked for, when it lists them
+        self.company.iota_api_public_listing = True
         anonymous = self._call("GET", "/iota/api/openapi.json")
-        self.assertEqual(paths(anonymous), ["/v1/elsewhere", "/v2/status"])
-        self.assertNotIn("hunter", anonymous.text)
+        self.assertEqual(paths(anonymous), [])
         self.assertEqual(
             paths(self._call("GET", f"/iota/api/openapi.json?company={self.company.id}")),
             ["/v2/status"],
+        )
+        self.assertEqual(
+            paths(self._call("GET", f"/iota/api/openapi.json?company={self.env.company.id}")),
+            [],
         )
         # an API-key caller: what its companies publish that it may call
         auth = {"Authorization": f"Bearer {self.api_key}"}
@@ -769,6 +778,10 @@ class TestEndpointHttp(HttpCase):
         url = "/iota/api/v1/spoof"
         for _ in range(3):
             self.assertEqual(self._call("GET", url).status_code, 200)
+        # the once-per-process proxy_mode warning is tested in test_endpoint_http_security
+        silenced = patch.object(gateway, "_proxy_warned", True)
+        silenced.start()
+        self.addCleanup(silenced.stop)
         for n in range(5):
             spoofed = self._call(
                 "GET",

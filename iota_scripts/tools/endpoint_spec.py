@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
 from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
+
+from . import json_schema
 
 #: Fields copied as they are.
 FIELDS = (
@@ -43,6 +44,7 @@ class EndpointSpec:
         "script_id",
         "company_id",
         "group_id",
+        "pinned_version_id",
         "methods",
         "segments",
         "cors_origins",
@@ -57,12 +59,15 @@ class EndpointSpec:
         set_(self, "script_id", endpoint.script_id.id)
         set_(self, "company_id", endpoint.company_id.id)
         set_(self, "group_id", endpoint.group_id.id or 0)
+        # caller modes run this version, not the script's current one (0: none approved)
+        set_(self, "pinned_version_id", endpoint.pinned_version_id.id or 0)
         set_(self, "methods", endpoint._method_set())
         set_(self, "segments", endpoint._segments())
         set_(self, "cors_origins", frozenset(endpoint._cors_origins()))
         # Compiled once: Draft202012Validator(schema) walks the schema on creation.
+        # The registry retrieves nothing: a remote $ref is never fetched.
         validators = {
-            fname: jsonschema.Draft202012Validator(endpoint._schema(fname))
+            fname: json_schema.validator(endpoint._schema(fname, check=False))
             for fname in SCHEMAS
             if endpoint[fname]
         }
