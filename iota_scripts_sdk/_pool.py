@@ -55,6 +55,7 @@ def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
             )
             _spawner_pid = os.getpid()
         spawner = _spawner
+
     # A typed wrapper: submit(subprocess.Popen, ...) makes mypy pick Popen[str].
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, **kwargs)
