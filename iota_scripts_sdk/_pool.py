@@ -55,7 +55,12 @@ def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
             )
             _spawner_pid = os.getpid()
         spawner = _spawner
-    return spawner.submit(subprocess.Popen, args, **kwargs).result()
+
+    # A typed wrapper: submit(subprocess.Popen, ...) makes mypy pick Popen[str].
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(args, **kwargs)
+
+    return spawner.submit(start).result()
 
 
 class RunnerProcess:

@@ -250,6 +250,8 @@ class Runner:
             out = self.compiler.eval(
                 f"__iota_transform({_json_lit(source)})", timeout_sec=timeout_sec
             )
+            if not isinstance(out, str):  # compiler.js answers JSON text, nothing else
+                raise TypeError("the compiler did not answer JSON text")
         except JSTimeoutException:
             return {"ok": False, "code": "timeout", "message": "parsing the script took too long"}
         except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
@@ -376,7 +378,7 @@ class Runner:
 
         ctx.mr.set_hard_memory_limit(int(limits["memory_mb"]) * 1024 * 1024)
         cpu_deadline = cpu0 + cpu_sec
-        done: str | None = None
+        done: tuple[str, bool] | None = None
         error: tuple[str, str] | None = None
         try:
             start = (
