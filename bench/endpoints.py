@@ -17,9 +17,15 @@ It warms every route up, then measures them in ``--rounds`` interleaved
 rounds of ``--duration`` seconds each, with ``--concurrency`` keep-alive
 clients (interleaving spreads the noise of a shared machine over all routes
 alike). Prints requests/s, p50 and p99 (ms), SQL queries per call (from
-Odoo's request log), and the ratios endpoint/plain with the targets of
-issue 16: >= 0.8x for ``sampled``, >= 0.6x for ``all``. ``--json`` prints
-the same as JSON.
+Odoo's request log), the CPU time per call of the Odoo process with its
+runner processes and of its PostgreSQL backends, and the ratios
+endpoint/plain with the targets of issue 16: >= 0.8x for ``sampled``,
+>= 0.6x for ``all``. ``--json`` prints the same as JSON.
+
+On a machine shared with other work, requests/s move with the load of the
+moment; CPU per call moves much less. ``cpu_ratio`` (plain CPU per call /
+endpoint CPU per call) is what the throughput ratio tends to when the
+server is CPU-bound on a quiet machine.
 
     python3 bench/endpoints.py [--port 18271] [--duration 5] [--rounds 3]
         [--concurrency 8] [--workers 0] [--sample-every 100]
@@ -40,6 +46,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 HERE = Path(__file__).resolve().parent.parent
@@ -184,9 +191,63 @@ def measure(url: str, duration: float, concurrency: int) -> tuple[list[float], i
     return latencies, errors[0], time.monotonic() - started
 
 
-def summarise(latencies: list[float], errors: int, wall: float, queries: list[int]) -> dict:
+class CpuMeter:
+    """CPU seconds (user + system) used by the Odoo server, its children (the
+    V8 runners) and its PostgreSQL backends (``application_name`` odoo-<pid>)."""
+
+    def __init__(self, server_pid: int, db_host: str, db_user: str, db: str):
+        self.server = psutil.Process(server_pid)
+        self.psql = ["psql", "-h", db_host, "-U", db_user, "-d", db, "-At"]
+        pattern = f"odoo-{int(server_pid)}%"
+        self.query = ["-v", f"pattern={pattern}"]
+
+    def _backends(self) -> list[psutil.Process]:
+        sql = (
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name LIKE :'pattern' AND pid <> pg_backend_pid()"
+        )
+        out = subprocess.run(
+            [*self.psql, *self.query], input=sql, capture_output=True, text=True
+        ).stdout
+        found = []
+        for line in out.split():
+            try:
+                found.append(psutil.Process(int(line)))
+            except (psutil.Error, ValueError):
+                continue
+        return found
+
+    @staticmethod
+    def _cpu(procs) -> dict[int, float]:
+        total = {}
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total[proc.pid] = times.user + times.system
+            except psutil.Error:
+                continue
+        return total
+
+    def snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
+        odoo = [self.server, *self.server.children(recursive=True)]
+        return self._cpu(odoo), self._cpu(self._backends())
+
+    @staticmethod
+    def used(before, after) -> tuple[float, float]:
+        """``(odoo s, db s)`` between two snapshots (new processes count from 0)."""
+        odoo, db = (
+            sum(t - b.get(pid, 0.0) for pid, t in a.items())
+            for b, a in zip(before, after, strict=True)
+        )
+        return odoo, db
+
+
+def summarise(
+    latencies: list[float], errors: int, wall: float, cpu: tuple[float, float], queries: list[int]
+) -> dict:
     latencies = sorted(latencies)
     q = statistics.quantiles(latencies, n=100)
+    calls = max(1, len(latencies))
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -194,6 +255,9 @@ def summarise(latencies: list[float], errors: int, wall: float, queries: list[in
         "p50_ms": round(q[49] * 1000, 2),
         "p99_ms": round(q[98] * 1000, 2),
         "sql_queries_per_call": statistics.median(queries) if queries else None,
+        "odoo_cpu_ms_per_call": round(cpu[0] * 1000 / calls, 3),
+        "db_cpu_ms_per_call": round(cpu[1] * 1000 / calls, 3),
+        "cpu_ms_per_call": round((cpu[0] + cpu[1]) * 1000 / calls, 3),
     }
 
 
@@ -246,15 +310,20 @@ def main() -> int:
     )
     base = f"http://127.0.0.1:{args.port}"
     samples: dict[str, tuple[list[float], int, float]] = {n: ([], 0, 0.0) for n in ROUTES}
+    cpu = {name: (0.0, 0.0) for name in ROUTES}
     try:
         wait_up(base + ROUTES["plain_controller"])
+        meter = CpuMeter(server.pid, args.db_host, args.db_user, args.db)
         for path in ROUTES.values():  # warm up: runners, caches, connections
             measure(base + path, 2, args.concurrency)
         for _round in range(args.rounds):
             for name, path in ROUTES.items():
+                before = meter.snapshot()
                 lat, bad, wall = measure(base + path, args.duration, args.concurrency)
+                used = CpuMeter.used(before, meter.snapshot())
                 old = samples[name]
                 samples[name] = (old[0] + lat, old[1] + bad, old[2] + wall)
+                cpu[name] = (cpu[name][0] + used[0], cpu[name][1] + used[1])
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -269,7 +338,10 @@ def main() -> int:
             "sample_every": args.sample_every,
             "redis": bool(args.redis_url),
         },
-        **{name: summarise(*samples[name], queries.get(path, [])) for name, path in ROUTES.items()},
+        **{
+            name: summarise(*samples[name], cpu[name], queries.get(path, []))
+            for name, path in ROUTES.items()
+        },
     }
     plain = result["plain_controller"]
     result["ratios"] = {
@@ -277,6 +349,7 @@ def main() -> int:
             "throughput_over_plain": round(result[name]["rps"] / plain["rps"], 3),
             "p50_over_plain": round(result[name]["p50_ms"] / plain["p50_ms"], 2),
             "p99_over_plain": round(result[name]["p99_ms"] / plain["p99_ms"], 2),
+            "cpu_ratio": round(plain["cpu_ms_per_call"] / result[name]["cpu_ms_per_call"], 3),
         }
         for name in ROUTES
         if name != "plain_controller"
@@ -296,6 +369,7 @@ def main() -> int:
         print(
             f"{name:18} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
             f"p99 {r['p99_ms']:>7.2f} ms  {r['sql_queries_per_call']} queries/call  "
+            f"CPU/call {r['odoo_cpu_ms_per_call']:.2f} + db {r['db_cpu_ms_per_call']:.2f} ms  "
             f"({r['requests']} requests, {r['errors']} errors)"
         )
     for name, ratio in result["ratios"].items():
@@ -308,7 +382,8 @@ def main() -> int:
         )
         print(
             f"{name} / plain: throughput {ratio['throughput_over_plain']}x, "
-            f"p50 {ratio['p50_over_plain']}x, p99 {ratio['p99_over_plain']}x{verdict}"
+            f"p50 {ratio['p50_over_plain']}x, p99 {ratio['p99_over_plain']}x, "
+            f"CPU per call plain/endpoint {ratio['cpu_ratio']}x{verdict}"
         )
     return 0
 

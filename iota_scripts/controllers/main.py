@@ -409,7 +409,9 @@ class IotaApiController(http.Controller):
                 {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))},
             )
         script = env["iota.script"].browse(endpoint.script_id)
-        if not script.active or script.state != "active" or not script.version_id:
+        # the cached columns (models/iota_script_run_cache.py), not the row
+        current = dict(script._iota_run_fields(script.id))
+        if not current.get("active") or current["state"] != "active" or not current["version_id"]:
             raise ApiError(404, "not_found", "No such endpoint.")
         if endpoint.deprecated:
             headers["Deprecation"] = "true"

@@ -12,6 +12,7 @@ from . import (
     iota_script_queue,
     iota_script_record_policy,
     iota_script_run,
+    iota_script_run_cache,
     iota_script_run_stat,
     iota_script_schedule,
     iota_script_studio,

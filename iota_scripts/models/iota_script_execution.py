@@ -45,6 +45,7 @@ from datetime import timedelta
 from iota_scripts_sdk import Limits, RunResult, ScriptError
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
@@ -66,7 +67,7 @@ _STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled":
 class _PendingExecution:
     """An execution whose id is reserved and whose row is not written yet.
 
-    ``vals`` are its create values; ``policy`` is ``(record_policy,
+    ``vals`` are its create values, ``id`` included; ``policy`` is ``(record_policy,
     sample_every)``. ``materialise()`` creates the row (state ``running``)
     when a host call needs it to exist; ``written`` tells whether it does.
     """
@@ -74,9 +75,8 @@ class _PendingExecution:
     __slots__ = ("in_savepoint", "model", "policy", "vals", "written")
 
     def __init__(self, model, vals, policy):
-        model.env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
         self.model = model
-        self.vals = {**vals, "id": model.env.cr.fetchone()[0]}
+        self.vals = vals
         self.policy = policy
         self.written = False
         self.in_savepoint = False
@@ -358,17 +358,53 @@ class IotaScriptExecution(models.Model):
     @api.model
     def _run_env(self, script, user):
         """The environment sdk.db runs in: the run-as user, no superuser, pinned company."""
+        return self._run_start(script, user)[0]
+
+    @api.model
+    def _run_start(self, script, user, reserve_id=False, version=None):
+        """``(run env, company name, reserved execution id or None)`` in one query.
+
+        The run env is the environment sdk.db runs in (see ``_run_env``).
+        With ``reserve_id``, an id is drawn from the executions' sequence
+        for a run written once (:class:`_PendingExecution`). With
+        ``version``, the columns of it that the run reads come along, into
+        the transaction's cache."""
         # Two columns of the partner; reading user.lang through the ORM fetches
         # every column of res_users and then of res_partner, on each endpoint call.
+        # The company's name (ctx.company), the id and the version's source come
+        # with them: one round trip.
         self.env["res.partner"].flush_model(["lang", "tz"])
         self.env["res.users"].flush_model(["partner_id"])
+        self.env["res.company"].flush_model(["name"])
+        Version = self.env["iota.script.version"]
+        version_fields = [Version._fields[f] for f in ("source", "number", "sha256", "script_id")]
+        cache = self.env.cache
+        if version is not None and all(cache.contains(version, f) for f in version_fields):
+            version = None  # this transaction has them already
+        if version is not None:
+            Version.flush_model([f.name for f in version_fields])
         self.env.cr.execute(
-            "SELECT p.lang, p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id"
-            " WHERE u.id = %s",
-            [user.id],
+            SQL(
+                """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id
+                     FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+                          JOIN res_company c ON c.id = %s
+                          LEFT JOIN iota_script_version v ON v.id = %s
+                    WHERE u.id = %s""",
+                SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+                script.company_id.id,
+                version.id if version is not None else None,
+                user.id,
+            )
         )
-        lang, tz = self.env.cr.fetchone() or (None, None)
-        return self.env(
+        row = self.env.cr.fetchone() or (None,) * 8
+        lang, tz, company_name, execution_id = row[:4]
+        if version is not None and row[7] is not None:
+            for field, value in zip(version_fields, row[4:], strict=True):
+                if not cache.contains(version, field):
+                    cache.set(version, field, value)
+        if company_name is None:
+            company_name = script.company_id.name
+        run_env = self.env(
             user=user.id,
             su=False,
             context={
@@ -379,6 +415,10 @@ class IotaScriptExecution(models.Model):
                 RUN_CONTEXT_KEY: True,
             },
         )
+        if reserve_id and execution_id is None:  # the user's row is gone: draw it alone
+            self.env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
+            execution_id = self.env.cr.fetchone()[0]
+        return run_env, company_name, execution_id
 
     @api.model
     def _execute(
@@ -404,7 +444,8 @@ class IotaScriptExecution(models.Model):
         start is recorded on it as cancelled. ``cancel`` (a ``threading.Event``)
         kills the runner when set. ``live`` streams the logs (see ``tools/live.py``).
         """
-        script = script.sudo()
+        # the columns a run reads, from the per-registry cache (iota_script_run_cache.py)
+        script = script.sudo()._iota_warm()
         manual = trigger["type"] == "manual"
         if not script.active or (
             script.state != "active" and not (manual and script.state == "draft")
@@ -433,7 +474,10 @@ class IotaScriptExecution(models.Model):
         # sdk.db writes) triggers runs of the next generation.
         chain.generation = generation
         user = run_as or script.run_as_user_id or script.company_id._iota_scripts_runner_user()
-        run_env = self._run_env(script, user)
+        written_once = not queued and not manual and live is None
+        run_env, company_name, execution_id = self._run_start(
+            script, user, reserve_id=written_once, version=version
+        )
         records_ctx = None
         if records is not None:
             records = records.exists()  # a queued run may find them deleted
@@ -480,14 +524,14 @@ class IotaScriptExecution(models.Model):
                 "input_truncated": input_cut,
                 **(extra_vals or {}),
             }
-            if manual or live is not None:
+            if not written_once:
                 execution = as_engine(self).create(vals)
             else:
                 policy = (outcome or {}).get("record_policy") or (
                     script.record_policy,
                     script.record_sample_every,
                 )
-                pending = _PendingExecution(self, vals, policy)
+                pending = _PendingExecution(self, {**vals, "id": execution_id}, policy)
                 execution = pending.record
         if live is not None:
             live.start(execution)
@@ -506,12 +550,10 @@ class IotaScriptExecution(models.Model):
                 pending=pending,
                 outcome=outcome,
             )
-        # Only the name: a plain read would fetch every column of res_company.
-        script.company_id.fetch(["name"])
         ctx = {
             "trigger": trigger,
             "script": {"id": script.id, "key": script.key, "version": version.number},
-            "company": {"id": script.company_id.id, "name": script.company_id.name},
+            "company": {"id": script.company_id.id, "name": company_name},
             "execution": {"id": execution.id},
         }
         if records_ctx is not None:
@@ -667,11 +709,12 @@ class IotaScriptExecution(models.Model):
     def _count_unrecorded(self, vals):
         """A successful run its policy does not keep: counted, and announced
         (``script.executed``, without an execution) only to subscribers."""
-        self.env["iota.script.run.stat"]._iota_count(vals)
-        script = self.env["iota.script"].sudo().browse(vals["script_id"])
-        Event = as_engine(self.env["iota.script.event"])
-        if Event._has_subscribers("script.executed", script.company_id):
-            Event._record(
+        Event = self.env["iota.script.event"]
+        if Event._has_subscribers(
+            "script.executed", self.env["res.company"].browse(vals["company_id"])
+        ):
+            script = self.env["iota.script"].sudo().browse(vals["script_id"])
+            as_engine(Event)._record(
                 "script.executed",
                 {
                     "script_id": script.id,
@@ -685,6 +728,8 @@ class IotaScriptExecution(models.Model):
                 origin="system",
                 deferrable=True,
             )
+        # last: the count may be committed asynchronously (iota_script_run_stat.py)
+        self.env["iota.script.run.stat"]._iota_count(vals)
         return self.browse()
 
     @api.model
