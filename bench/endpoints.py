@@ -23,7 +23,8 @@ endpoint/plain with the targets of issue 16: >= 0.8x for ``sampled``,
 >= 0.6x for ``all``. ``--json`` prints the same as JSON.
 
 On a machine shared with other work, requests/s move with the load of the
-moment; CPU per call moves much less. ``cpu_ratio`` (plain CPU per call /
+moment; CPU per call (Odoo's process, its V8 runner processes and its
+PostgreSQL backends) moves much less. ``cpu_ratio`` (plain CPU per call /
 endpoint CPU per call) is what the throughput ratio tends to when the
 server is CPU-bound on a quiet machine.
 
@@ -228,22 +229,21 @@ class CpuMeter:
                 continue
         return total
 
-    def snapshot(self) -> tuple[dict[int, float], dict[int, float]]:
-        odoo = [self.server, *self.server.children(recursive=True)]
-        return self._cpu(odoo), self._cpu(self._backends())
+    def snapshot(self) -> tuple[dict[int, float], ...]:
+        runners = self.server.children(recursive=True)
+        return self._cpu([self.server]), self._cpu(runners), self._cpu(self._backends())
 
     @staticmethod
-    def used(before, after) -> tuple[float, float]:
-        """``(odoo s, db s)`` between two snapshots (new processes count from 0)."""
-        odoo, db = (
+    def used(before, after) -> tuple[float, ...]:
+        """``(odoo s, runners s, db s)`` between two snapshots (new processes count from 0)."""
+        return tuple(
             sum(t - b.get(pid, 0.0) for pid, t in a.items())
             for b, a in zip(before, after, strict=True)
         )
-        return odoo, db
 
 
 def summarise(
-    latencies: list[float], errors: int, wall: float, cpu: tuple[float, float], queries: list[int]
+    latencies: list[float], errors: int, wall: float, cpu: tuple[float, ...], queries: list[int]
 ) -> dict:
     latencies = sorted(latencies)
     q = statistics.quantiles(latencies, n=100)
@@ -256,8 +256,9 @@ def summarise(
         "p99_ms": round(q[98] * 1000, 2),
         "sql_queries_per_call": statistics.median(queries) if queries else None,
         "odoo_cpu_ms_per_call": round(cpu[0] * 1000 / calls, 3),
-        "db_cpu_ms_per_call": round(cpu[1] * 1000 / calls, 3),
-        "cpu_ms_per_call": round((cpu[0] + cpu[1]) * 1000 / calls, 3),
+        "runner_cpu_ms_per_call": round(cpu[1] * 1000 / calls, 3),
+        "db_cpu_ms_per_call": round(cpu[2] * 1000 / calls, 3),
+        "cpu_ms_per_call": round(sum(cpu) * 1000 / calls, 3),
     }
 
 
@@ -310,7 +311,7 @@ def main() -> int:
     )
     base = f"http://127.0.0.1:{args.port}"
     samples: dict[str, tuple[list[float], int, float]] = {n: ([], 0, 0.0) for n in ROUTES}
-    cpu = {name: (0.0, 0.0) for name in ROUTES}
+    cpu = {name: (0.0, 0.0, 0.0) for name in ROUTES}
     try:
         wait_up(base + ROUTES["plain_controller"])
         meter = CpuMeter(server.pid, args.db_host, args.db_user, args.db)
@@ -323,7 +324,7 @@ def main() -> int:
                 used = CpuMeter.used(before, meter.snapshot())
                 old = samples[name]
                 samples[name] = (old[0] + lat, old[1] + bad, old[2] + wall)
-                cpu[name] = (cpu[name][0] + used[0], cpu[name][1] + used[1])
+                cpu[name] = tuple(a + b for a, b in zip(cpu[name], used, strict=True))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -369,7 +370,8 @@ def main() -> int:
         print(
             f"{name:18} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
             f"p99 {r['p99_ms']:>7.2f} ms  {r['sql_queries_per_call']} queries/call  "
-            f"CPU/call {r['odoo_cpu_ms_per_call']:.2f} + db {r['db_cpu_ms_per_call']:.2f} ms  "
+            f"CPU/call odoo {r['odoo_cpu_ms_per_call']:.2f} + V8 {r['runner_cpu_ms_per_call']:.2f}"
+            f" + db {r['db_cpu_ms_per_call']:.2f} ms  "
             f"({r['requests']} requests, {r['errors']} errors)"
         )
     for name, ratio in result["ratios"].items():

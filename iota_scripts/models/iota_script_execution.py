@@ -728,7 +728,6 @@ class IotaScriptExecution(models.Model):
                 origin="system",
                 deferrable=True,
             )
-        # last: the count may be committed asynchronously (iota_script_run_stat.py)
         self.env["iota.script.run.stat"]._iota_count(vals)
         return self.browse()
 

@@ -80,12 +80,9 @@ class IotaScriptRunStat(models.Model):
         row is written with SQL, which no access right guards (the engine
         path only calls it)."""
         bucket = vals["date_start"].replace(second=0, microsecond=0)
-        self.env.flush_all()
         self.env.cr.execute(
             SQL(
-                """SELECT set_config('synchronous_commit', 'off', true)
-                    WHERE txid_current_if_assigned() IS NULL;
-                   INSERT INTO iota_script_run_stat AS s
+                """INSERT INTO iota_script_run_stat AS s
                        (company_id, script_id, trigger, state, bucket, slot,
                         runs, wall_ms, cpu_ms, heap_peak_bytes, host_calls)
                    VALUES (%s, %s, %s, %s, %s, pg_backend_pid(), 1, %s, %s, %s, %s)
