@@ -237,7 +237,7 @@ class Runner:
 
         self.compiler = _MR()
         self.compiler.set_hard_memory_limit(256 * 1024 * 1024)
-        self.compiler.eval((_HERE / "vendor" / "acorn.js").read_text(), timeout_sec=30)
+        self.compiler.eval(Path(self.config["acorn_path"]).read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
         self.spare = _Context(self)
         self.send_obj({"op": "ready", "pid": os.getpid(), "v8": self.compiler.v8_version})

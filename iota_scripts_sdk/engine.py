@@ -131,7 +131,10 @@ class Engine:
             self._check_source(source)
         except ScriptError as e:
             return e
-        runner = self._pool.acquire("")
+        try:
+            runner = self._pool.acquire("")
+        except ScriptError as e:  # busy, not_installed: the same answer as run()
+            return e
         try:
             runner.send({"op": "check", "source": source})
             frame = runner.read_frame(time.monotonic() + 30)

@@ -2,6 +2,7 @@ from . import (
     test_acceptance_flows,
     test_alert_rule,
     test_dashboard,
+    test_demo,
     test_endpoint_acceptance,
     test_endpoint_http,
     test_endpoint_http_security,
