@@ -92,7 +92,8 @@ class TestIotaScriptVersion(IotaScriptsCase):
         self.assertEqual(script.version_count, 1)
         # A version saved before the check existed (written here with SQL) fails at run.
         self.env.cr.execute(
-            "UPDATE iota_script_version SET source = %s WHERE id = %s", (hidden, script.version_id.id)
+            "UPDATE iota_script_version SET source = %s WHERE id = %s",
+            (hidden, script.version_id.id),
         )
         script.version_id.invalidate_recordset(["source"])
         for _ in range(2):
