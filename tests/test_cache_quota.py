@@ -18,8 +18,8 @@ from redis_servers import REDIS_URL, OwnRedis, redis_reachable
 
 from iota_scripts_sdk import Engine, EngineConfig, Limits
 from iota_scripts_sdk._cache import _ENTRY_OVERHEAD, Cache, CacheLimits, open_cache
-from iota_scripts_sdk.ratelimit import RateLimiter
 from iota_scripts_sdk.errors import ScriptError
+from iota_scripts_sdk.ratelimit import RateLimiter
 
 BACKENDS = ["memory", "redis"]
 
