@@ -19,6 +19,7 @@ from . import (
     test_schedule,
     test_script_filters,
     test_script_guard,
+    test_sdk_cache,
     test_sdk_db,
     test_sdk_db_policy,
     test_sdk_scripts,
