@@ -100,7 +100,7 @@ class TestSettings(TransactionCase):
             if key in DEFAULTS and name in page and field.default is not None:
                 self.assertEqual(page[name], DEFAULTS[key][0], name)
                 checked += 1
-        self.assertGreaterEqual(checked, 8)
+        self.assertGreaterEqual(checked, 7)  # the database keys of the page
         doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
         self.assertEqual(
             doc.read_text(encoding="utf-8"),
