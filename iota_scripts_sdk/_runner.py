@@ -48,6 +48,10 @@ V8_FLAGS = (
 )
 _SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")
 _TOKEN_BYTES = 16
+#: The soft heap limit is the cap divided by this (see Runner._collect).
+_SOFT_LIMIT_DIVISOR = 4
+#: Runs that used more CPU than this get a heap sample after they end.
+_GC_CHECK_CPU_MS = 5.0
 
 
 def _json_lit(text: str) -> str:
@@ -101,6 +105,10 @@ class _Context:
             f"{runner.prelude_src}({_json_lit(orjson.dumps(config).decode())})\n//# sourceURL=iota:sdk\n",
             timeout_sec=10,
         )
+        # Every run starts from the heap state a full GC leaves (see
+        # Runner._collect): a fresh context too, or V8's GC timing, and so the
+        # heap cap's verdict, would differ between a fresh and a warm context.
+        self.mr.low_memory_notification()
 
     def load(self, key: str, body: str, timeout_sec: float) -> None:
         code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
@@ -376,7 +384,13 @@ class Runner:
             self.contexts[key] = ctx
         self.contexts.move_to_end(key)
 
-        ctx.mr.set_hard_memory_limit(int(limits["memory_mb"]) * 1024 * 1024)
+        cap = int(limits["memory_mb"]) * 1024 * 1024
+        ctx.mr.set_hard_memory_limit(cap)
+        # The soft limit is a cheap signal (a flag read, no V8 task): some GC
+        # of this run saw the heap above a quarter of the cap, so the run may
+        # leave garbage behind (see _collect). V8 also gets a memory-pressure
+        # hint above it and starts marking sooner.
+        ctx.mr.set_soft_memory_limit(cap // _SOFT_LIMIT_DIVISOR)
         cpu_deadline = cpu0 + cpu_sec
         done: tuple[str, bool] | None = None
         error: tuple[str, str] | None = None
@@ -429,9 +443,43 @@ class Runner:
         if not clean:
             self._drop(key)
         else:
+            self._collect(ctx, cap, heap, stats["cpu_ms"])
             self._evict()
         if self.spare is None:
             self.spare = _Context(self)
+
+    def _collect(self, ctx: _Context, cap: int, heap: dict[str, Any] | None, cpu_ms: float) -> None:
+        """Collects the garbage a finished run may have left in its warm context.
+
+        The hard heap cap is checked by V8's GC epilogue, and the epilogue of
+        a young-generation GC counts old-space garbage as used. Without this,
+        garbage left by one run counts against the next: a script holding
+        40 MB under a 64 MB cap passes, then fails, in the same warm context.
+        After a full GC here every run starts from its live set alone, so the
+        same script with the same input gets the same verdict.
+
+        Runs here after ``done`` was sent: the caller already has its result.
+        Cost: nothing for small runs (a flag read); ~0.4 ms for a heap sample
+        after runs that used more than ``_GC_CHECK_CPU_MS`` of CPU; a full GC
+        (milliseconds, proportional to what the context keeps) only when the
+        heap is above a quarter of the cap.
+        """
+        soft = cap // _SOFT_LIMIT_DIVISOR
+        big = ctx.mr.was_soft_memory_limit_reached()
+        if not big and cpu_ms > _GC_CHECK_CPU_MS:
+            if heap is None:
+                heap = ctx.heap_stats(0.05)
+            big = heap is None or int(heap["used_heap_size"]) > soft
+        if big:
+            ctx.mr.low_memory_notification()
+            after = ctx.heap_stats(0.05)
+            if after is not None:
+                ctx.heap_bytes = int(after["used_heap_size"])
+                ctx.heap_total = int(after["total_heap_size"])
+            # The GCs above recomputed the soft flag: it stays set only when
+            # the context keeps more than ``soft`` live between runs
+            # (module-level state); then every run pays this GC, and the LRU
+            # eviction counts what the context holds.
 
     def _eval(
         self, ctx: _Context, codes: tuple[str, ...], deadline: float, cpu_deadline: float
