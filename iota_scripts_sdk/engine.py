@@ -414,9 +414,18 @@ def _loads(frame: bytes) -> Any:
     try:
         return orjson.loads(frame)
     except orjson.JSONDecodeError:
-        # V8 escapes lone surrogates ("\\ud800"), which orjson refuses and the
-        # stdlib accepts; anything else is a broken runner.
-        return json.loads(frame)
+        # The prelude replaces lone surrogates before a message leaves V8
+        # (see ``wellFormed`` there). Should one still arrive as a "\\ud800"
+        # escape (orjson refuses it, the stdlib accepts it), it becomes U+FFFD
+        # here, so no text that is not Unicode reaches a caller; anything else
+        # is a broken runner (ValueError).
+        text = json.dumps(json.loads(frame), ensure_ascii=False)
+        return orjson.loads(valid_text(text))
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (pairs are joined)."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _json_string(payload: bytes) -> bytes:

@@ -55,6 +55,7 @@
   const stringSlice = uncurry(String.prototype.slice);
   const stringSplit = uncurry(String.prototype.split);
   const stringIncludes = uncurry(String.prototype.includes);
+  const stringToWellFormed = uncurry(String.prototype.toWellFormed);
   const regexpExec = uncurry(RegExp.prototype.exec);
   const dateGetTime = uncurry(DateProto.getTime);
   const dateToISOString = uncurry(DateProto.toISOString);
@@ -270,7 +271,9 @@
       setDelete(stack, v);
     }
     walk(value, 0, "$");
-    return arrayJoin(parts, "");
+    // Its text may become a log message (console.log of an object): no
+    // "\udXXX" escape of a lone surrogate survives in it either.
+    return wellFormed(arrayJoin(parts, ""));
   }
 
   // ---- talking to the host ---------------------------------------------------
@@ -279,7 +282,33 @@
   //   C{"id","name","args"}  host call        L{...}  log record
   //   D{...}                 run finished
   let outbox = [];
-  function send(kind, text) { arrayPush(outbox, kind + text); }
+  function send(kind, text) { arrayPush(outbox, kind + wellFormed(text)); }
+
+  // Every message is JSON text made by JSONStringify, which writes a lone
+  // surrogate (a string cut inside an emoji: "😀".slice(0, 1)) as a "\udXXX"
+  // escape. Such text is not Unicode: Python, PostgreSQL and browsers refuse
+  // it, far from the script that made it. Here, once, every lone surrogate
+  // in strings and keys becomes U+FFFD. The check is one substring search;
+  // the rare text that has the escape (or a literal backslash before "ud") is
+  // our own JSON, plain data, parsed and written again.
+  function wellFormed(text) {
+    if (!stringIncludes(text, "\\ud")) return text;
+    return JSONStringify(wellFormedValue(JSONParse(text)));
+  }
+  function wellFormedValue(v) {
+    if (typeof v === "string") return stringToWellFormed(v);
+    if (v === null || typeof v !== "object") return v;
+    if (isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = wellFormedValue(v[i]);
+      return v;
+    }
+    // A null prototype: "__proto__" and names of frozen inherited accessors
+    // stay plain own keys.
+    const o = create(null);
+    const ks = objectKeys(v);
+    for (let i = 0; i < ks.length; i++) o[stringToWellFormed(ks[i])] = wellFormedValue(v[ks[i]]);
+    return o;
+  }
   // When the run has finished, take also ends it (see `end`) and appends
   // "E1" (the context is clean again) or "E0" (it must be dropped). V8 runs a
   // take only once the microtask queue is empty, so nothing of the run can
