@@ -183,8 +183,9 @@ class Engine:
     ) -> tuple[dict[str, Any], str]:
         self._check_source(source)
         try:
-            input_text = orjson.dumps(input_value).decode()
-            ctx_text = orjson.dumps(dict(ctx or {})).decode()
+            # Bytes all the way into V8: the runner never decodes them.
+            input_text = orjson.dumps(input_value)
+            ctx_text = orjson.dumps(dict(ctx or {}))
         except (TypeError, orjson.JSONEncodeError) as e:
             raise ScriptError("invalid_argument", f"the input is not JSON: {e}") from None
         if len(input_text) > limits.max_input_bytes:
@@ -239,7 +240,7 @@ class Engine:
         runner.runs += 1
         runner.keys.add(key)
         try:
-            runner.send(payload)
+            runner.send(_run_frame(payload))
         except OSError:
             runner.kill()
             return self._crashed(runner, logs, t0, calls)
@@ -289,14 +290,11 @@ class Engine:
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 ok, reply = self._serve_call(call, limits, tenant, host, deadline_left)
                 try:
+                    # The payload (JSON text from orjson: no raw newline)
+                    # follows the header as it is.
                     runner.send(
-                        b'{"op":"reply","run":%d,"id":%d,"ok":%s,"payload":%s}'
-                        % (
-                            run_id,
-                            int(call["id"]),
-                            b"true" if ok else b"false",
-                            _json_string(reply),
-                        )
+                        b'{"op":"reply","run":%d,"id":%d,"ok":%s}\n%s'
+                        % (run_id, int(call["id"]), b"true" if ok else b"false", reply)
                     )
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
@@ -428,12 +426,13 @@ def valid_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def _json_string(payload: bytes) -> bytes:
-    """``payload`` (JSON text) as a JSON string literal."""
-    try:
-        return orjson.dumps(payload.decode())
-    except (UnicodeDecodeError, orjson.JSONEncodeError):
-        return json.dumps(payload.decode("utf-8", "surrogatepass")).encode()
+def _run_frame(payload: dict[str, Any]) -> bytes:
+    """A run frame: its header as JSON, a newline, the ctx JSON, a newline, the input JSON.
+
+    The runner hands ctx and input to V8 as they are (see ``_runner``).
+    """
+    head = {k: v for k, v in payload.items() if k not in ("input", "ctx")}
+    return b"%s\n%s\n%s" % (orjson.dumps(head), payload["ctx"], payload["input"])
 
 
 def _empty_stats(t0: float, calls: int = 0) -> dict[str, Any]:

@@ -56,6 +56,8 @@
   const stringSlice = uncurry(String.prototype.slice);
   const stringSplit = uncurry(String.prototype.split);
   const stringIncludes = uncurry(String.prototype.includes);
+  const stringIndexOf = uncurry(String.prototype.indexOf);
+  const stringCharCodeAt = uncurry(String.prototype.charCodeAt);
   const stringToWellFormed = uncurry(String.prototype.toWellFormed);
   const regexpExec = uncurry(RegExp.prototype.exec);
   const dateGetTime = uncurry(DateProto.getTime);
@@ -414,6 +416,57 @@
     return out;
   }
 
+  // The host calls the entry points below with mr_call_function and its
+  // data in `this` (a string: lines of the token, the run id, then JSON
+  // texts, which never hold a raw newline), so no source is compiled per
+  // step. Each refuses a caller without the token: a script may call them
+  // (they are globals), but cannot know it.
+  function lines(data, count) {
+    // The first `count` lines, and the rest of the string (which may hold
+    // further newlines) as one last item.
+    const out = [];
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const nl = stringIndexOf(data, "\n", at);
+      if (nl === -1) throw new TypeErrorC("not allowed");
+      arrayPush(out, stringSlice(data, at, nl));
+      at = nl + 1;
+    }
+    arrayPush(out, stringSlice(data, at));
+    return out;
+  }
+  function checked(data, count) {
+    if (typeof data !== "string") throw new TypeErrorC("not allowed");
+    const parts = lines(data, count);
+    if (parts[0] !== TOKEN) throw new TypeErrorC("not allowed");
+    return parts;
+  }
+  // this: token, run id, limits JSON, ctx JSON, input JSON.
+  function begin() {
+    const p = checked(this, 4);
+    return start(TOKEN, +p[1], p[4], p[3], p[2]);
+  }
+  // this: token, run id, then one line per reply: "id ok payload".
+  function resume() {
+    const p = checked(this, 1);
+    const rest = p[1];
+    const nl = stringIndexOf(rest, "\n");
+    const runId = +(nl === -1 ? rest : stringSlice(rest, 0, nl));
+    let at = nl;
+    while (at !== -1) {
+      const next = stringIndexOf(rest, "\n", at + 1);
+      const line = next === -1 ? stringSlice(rest, at + 1) : stringSlice(rest, at + 1, next);
+      const sp = stringIndexOf(line, " ");
+      reply(TOKEN, runId, +stringSlice(line, 0, sp), stringCharCodeAt(line, sp + 1) === 49,
+        stringSlice(line, sp + 3));
+      at = next;
+    }
+  }
+  // this: the token.
+  function takeEntry() {
+    return take(this);
+  }
+
   function hostCall(name, args) {
     const r = run;
     if (r === null) return PromiseC.reject(SdkFail("not_available", "no run is active"));
@@ -618,10 +671,10 @@
   // replace them or shadow them with a global lexical binding. Each checks the
   // per-context token, which only the host knows.
   const entry = (name, fn) => defineProperty(G, name, { value: fn, writable: false, enumerable: false, configurable: false });
-  entry("__iota_start", freeze(start));
-  entry("__iota_reply", freeze(reply));
+  entry("__iota_begin", freeze(begin));
+  entry("__iota_resume", freeze(resume));
   entry("__iota_load", freeze(load));
-  entry("__iota_take", freeze(take));
+  entry("__iota_take", freeze(takeEntry));
 
   // Freeze every intrinsic reachable from the global object and from the
   // hidden intrinsics (iterator, generator and async prototypes).
