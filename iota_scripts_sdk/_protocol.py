@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import struct
 
-__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "write_all"]
+__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "widen_pipe", "write_all"]
 
 #: Larger frames mean a broken or hostile runner; the host kills it.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -28,6 +28,18 @@ class ProtocolError(Exception):
 
 def encode(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload)) + payload
+
+
+def widen_pipe(fd: int) -> None:
+    """Asks for a 1 MiB pipe buffer (F_SETPIPE_SZ), so that a frame of a few
+    hundred KiB crosses in one write instead of 64 KiB turns of writer and
+    reader. Best effort: the default stays when the system refuses."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ (Linux)
+    except OSError:
+        pass
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -49,7 +61,12 @@ class FrameReader:
         """Reads what is available (one ``os.read``). False at end of file."""
         # 64 KiB: os.read allocates its whole size up front, and a larger
         # request crosses malloc's mmap threshold (page faults on every read).
-        chunk = os.read(self.fd, 65536)
+        # Within a large frame whose size is known, the rest of it at once.
+        want = 65536
+        if len(self._buf) >= 4:
+            (size,) = _HEADER.unpack_from(self._buf)
+            want = max(want, min(size + 4 - len(self._buf), MAX_FRAME_BYTES))
+        chunk = os.read(self.fd, want)
         if not chunk:
             return False
         self._buf += chunk

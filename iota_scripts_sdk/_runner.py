@@ -53,7 +53,7 @@ _STR_UTF8 = 5
 #: The soft heap limit is the cap divided by this (see Runner._collect).
 _SOFT_LIMIT_DIVISOR = 4
 #: Runs that used more CPU than this get a heap sample after they end.
-_GC_CHECK_CPU_MS = 5.0
+_GC_CHECK_CPU_MS = 20.0
 
 
 def _json_lit(text: str) -> str:
