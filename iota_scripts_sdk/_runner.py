@@ -433,7 +433,7 @@ class Runner:
         # hint above it and starts marking sooner.
         ctx.mr.set_soft_memory_limit(cap // _SOFT_LIMIT_DIVISOR)
         cpu_deadline = cpu0 + cpu_sec
-        done: tuple[bytes, bool] | None = None
+        done: tuple[bytes, bytes, bool] | None = None
         error: tuple[str, str] | None = None
         try:
             # JSON text never holds a raw newline: the prelude splits on them.
@@ -460,7 +460,7 @@ class Runner:
         # The script's promise settled, and the take that brought the result
         # also ended the run (its globals are gone; see prelude ``take``).
         stats_t = time.monotonic()
-        done_text, clean = done
+        done_text, result_json, clean = done
         wall_ms = (stats_t - t0) * 1000
         ctx.runs += 1
         heap = None
@@ -475,13 +475,15 @@ class Runner:
                 ctx.heap_total = int(heap["total_heap_size"])
         stats = self._stats(t0, cpu0, ctx.heap_total)
         stats["wall_ms"] = round(wall_ms, 3)
+        # The result JSON follows the header as it is (the host may keep it unparsed).
         self.send(
-            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
+            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}\n%s'
             % (
                 run_id,
                 done_text,
                 orjson.dumps(stats),
                 _rss_bytes() if self.runs % 32 == 1 else 0,
+                result_json,
             )
         )
         if not clean:
@@ -556,8 +558,8 @@ class Runner:
 
     def _pump(
         self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float
-    ) -> tuple[bytes, bool] | None:
-        """Moves messages until the run reports done; returns (done text, context clean).
+    ) -> tuple[bytes, bytes, bool] | None:
+        """Moves messages until the run reports done; returns (done text, result JSON, context clean).
 
         Each step calls what resumes the script (``begin``, then ``resume``
         with the host's replies) and then ``take``, which V8 runs after their
@@ -571,12 +573,15 @@ class Runner:
                 raise _Limit("memory_limit")
             if out:
                 done: bytes | None = None
+                result = b""
                 for line in out.split(b"\n"):
                     kind, text = line[:1], line[1:]
-                    if kind == b"D":
+                    if kind == b"R":
+                        result = text
+                    elif kind == b"D":
                         done = text
                     elif kind == b"E" and done is not None:
-                        return done, text == b"1"
+                        return done, result, text == b"1"
                     elif kind == b"C":
                         self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text))
                     elif kind == b"L":

@@ -132,7 +132,9 @@ def measure(quick: bool = False) -> dict[str, Any]:
             data = orjson.loads(orjson.dumps(records))
             orjson.dumps([{**r, "name": r["name"].upper(), "total": r["amount"] * 2} for r in data])
 
-        # Interleaved, so that the run and its baseline see the same load of
+        # Both produce the transformed records as JSON text: the baseline
+        # with orjson.dumps, the run as RunResult.result_json (parsed only
+        # if a host reads .result). Interleaved, so that the run and its baseline see the same load of
         # the machine (on a busy 2-core machine, load comes and goes in
         # phases longer than a sequential series of either).
         rec: list[float] = []

@@ -28,7 +28,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,15 +50,54 @@ HostFunction = Callable[[list[Any]], Any]
 _KILL_GRACE_SEC = 0.25
 
 
-@dataclass
 class RunResult:
-    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape."""
+    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape.
 
-    ok: bool
-    result: Any = None
-    error: ScriptError | None = None
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
+    ``result_json`` is the result as the sandbox wrote it: UTF-8 JSON text,
+    valid Unicode (or None for a run that failed or was built by hand).
+    ``result`` is that text parsed, on first use: a host that only stores or
+    forwards the result as JSON never parses it.
+    """
+
+    __slots__ = ("_result", "error", "logs", "ok", "result_json", "stats")
+
+    def __init__(
+        self,
+        ok: bool,
+        result: Any = None,
+        error: ScriptError | None = None,
+        logs: list[dict[str, Any]] | None = None,
+        stats: dict[str, Any] | None = None,
+        *,
+        result_json: bytes | None = None,
+    ) -> None:
+        self.ok = ok
+        self._result = result if result_json is None else _UNPARSED
+        self.result_json = result_json
+        self.error = error
+        self.logs = [] if logs is None else logs
+        self.stats = {} if stats is None else stats
+
+    @property
+    def result(self) -> Any:
+        if self._result is _UNPARSED:
+            self._result = _loads(self.result_json or b"null")
+        return self._result
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self._result = value
+        self.result_json = None
+
+    def __repr__(self) -> str:
+        return f"RunResult(ok={self.ok!r}, result={self.result!r}, error={self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +107,9 @@ class RunResult:
             "logs": self.logs,
             "stats": self.stats,
         }
+
+
+_UNPARSED = object()
 
 
 def _error(code: str, message: str) -> bytes:
@@ -269,8 +310,9 @@ class Engine:
                 return self._crashed(runner, logs, t0, calls)
             if frame is None:
                 return self._crashed(runner, logs, t0, calls)
+            head, _, tail = frame.partition(b"\n")
             try:
-                msg = _loads(frame)
+                msg = _loads(head)
             except ValueError:
                 runner.kill()
                 return self._crashed(runner, logs, t0, calls)
@@ -299,12 +341,13 @@ class Engine:
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
             elif op == "done":
-                return self._finish(runner, msg, logs, t0, calls)
+                return self._finish(runner, msg, tail, logs, t0, calls)
 
     def _finish(
         self,
         runner: RunnerProcess,
         msg: dict[str, Any],
+        result_json: bytes,
         logs: list[dict[str, Any]],
         t0: float,
         calls: int,
@@ -318,7 +361,7 @@ class Engine:
         if int(msg.get("rss") or 0) > self.config.recycle_rss_mb * 1024 * 1024:
             runner.runs = self.config.recycle_after_runs  # replaced on release
         if body.get("ok"):
-            return RunResult(True, result=body.get("result"), logs=logs, stats=stats)
+            return RunResult(True, result_json=result_json or b"null", logs=logs, stats=stats)
         err = ScriptError.from_dict(body.get("error") or {})
         if err.code in ("timeout", "cpu_limit", "memory_limit", "internal_error"):
             # The runner ends itself after these; wait for it so that nothing

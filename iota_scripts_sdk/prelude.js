@@ -373,7 +373,7 @@
   // Messages are strings: a one-letter kind, then JSON text (which never holds
   // a raw newline, so the outbox is joined with "\n").
   //   C{"id","name","args"}  host call        L{...}  log record
-  //   D{...}                 run finished
+  //   R<JSON>                the result         D{...}  run finished
   let outbox = [];
   function send(kind, text) { arrayPush(outbox, kind + wellFormed(text)); }
 
@@ -788,7 +788,10 @@
       try {
         const text = serializeStrict(value, r.limits.maxResultChars, r.limits.maxResultDepth,
           "result_too_large", "result_too_deep");
-        body = "{\"ok\":true,\"result\":" + text + "}";
+        // The result travels as its own message, so the host can keep it as
+        // JSON text without parsing it (see RunResult.result_json).
+        send("R", text);
+        body = "{\"ok\":true}";
       } catch (e) {
         body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(e)) + "}";
       }

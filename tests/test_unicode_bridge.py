@@ -118,3 +118,13 @@ def test_nul_is_valid_unicode_and_passes_through(engine):
 )
 def test_valid_text(raw, expected):
     assert valid_text(raw) == expected
+
+
+def test_result_json_is_the_sandbox_text_and_result_is_parsed_on_use(engine):
+    res = engine.run("export default () => ({a: [1, 'é', null], b: {}})", limits=LIMITS)
+    assert res.ok
+    assert orjson.loads(res.result_json) == {"a": [1, "é", None], "b": {}}
+    assert res.result == {"a": [1, "é", None], "b": {}}
+    assert res.to_dict()["result"] == res.result
+    res = engine.run("export default () => undefined", limits=LIMITS)
+    assert (res.result_json, res.result) == (b"null", None)
