@@ -53,7 +53,7 @@ from odoo.tools import config
 
 from ..tools import cors, endpoint_path, json_schema
 from ..tools.sentinel import as_engine
-from ..tools.settings import get_setting
+from ..tools.settings import ratelimit_redis_url
 from ..tools.storable_text import header_value_error, unicode_text
 
 _logger = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ def _limiter(redis_url: str | None, policy: str, algorithm: str):
     Each algorithm has its own key namespace: a GCRA key is a Redis string, a
     sliding-window key a ZSET, and switching an endpoint's algorithm must not
     meet the other's value (WRONGTYPE)."""
-    from iota_scripts_sdk._ratelimit import RateLimiter
+    from iota_scripts_sdk.ratelimit import RateLimiter
 
     key = (redis_url, policy, algorithm)
     with _limiters_lock:
@@ -459,9 +459,8 @@ class IotaApiController(http.Controller):
                 "An IOTA Scripts administrator must approve this endpoint's script version.",
             )
 
-        redis_url = get_setting(request.env, "redis_url")
         decision = _limiter(
-            redis_url, endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
+            ratelimit_redis_url(), endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
         ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:

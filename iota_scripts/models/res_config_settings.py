@@ -2,12 +2,33 @@
 
 A key set in the environment (``IOTA_SCRIPTS_<KEY>``) or in the ``[iota_scripts]``
 section of the configuration file wins over the value saved here (see
-``tools/settings.py``); the page says so next to the field.
+``tools/settings.py``); the page says so next to the field. The engine keys
+(runners, Redis) are site keys: the page shows them and never saves them.
 """
+
+from urllib.parse import urlsplit, urlunsplit
 
 from odoo import fields, models
 
-from ..tools.settings import scripts_enabled, setting_source
+from ..tools.settings import DEFAULTS, get_setting, scripts_enabled, setting_source
+
+
+def _without_password(url):
+    """``url`` with any password replaced by ``***`` (the page is for administrators,
+    but a Redis password has no business in a browser)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def _default(key):
+    """The one default of ``key`` (tools/settings.py)."""
+    return DEFAULTS[key][0]
 
 
 class ResConfigSettings(models.TransientModel):
@@ -24,41 +45,50 @@ class ResConfigSettings(models.TransientModel):
     )
     iota_scripts_redis_url = fields.Char(
         string="Redis URL",
-        config_parameter="iota_scripts.redis_url",
-        help="Redis for sdk.cache (redis://host:6379/0). Empty: an in-process cache. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        help="Redis for sdk.cache. Set by the server (IOTA_SCRIPTS_REDIS_URL or redis_url in "
+        "the [iota_scripts] section of the configuration file). Empty: an in-process cache.",
     )
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
-        config_parameter="iota_scripts.runners",
-        default=4,
-        help="V8 runner processes per Odoo process. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        help="V8 runner processes per Odoo process. Set by the server (IOTA_SCRIPTS_RUNNERS "
+        "or the configuration file).",
     )
     iota_scripts_retention_days = fields.Integer(
-        string="Keep Executions (days)", config_parameter="iota_scripts.retention_days", default=30
+        string="Keep Executions (days)",
+        config_parameter="iota_scripts.retention_days",
+        default=_default("retention_days"),
     )
     iota_scripts_max_source_bytes = fields.Integer(
         string="Largest Source (bytes)",
         config_parameter="iota_scripts.max_source_bytes",
-        default=262144,
+        default=_default("max_source_bytes"),
     )
     iota_scripts_default_timeout_sec = fields.Float(
         string="Default Timeout (s)",
         config_parameter="iota_scripts.default_timeout_sec",
-        default=5.0,
+        default=_default("default_timeout_sec"),
     )
     iota_scripts_max_timeout_sec = fields.Float(
-        string="Longest Timeout (s)", config_parameter="iota_scripts.max_timeout_sec", default=60.0
+        string="Longest Timeout (s)",
+        config_parameter="iota_scripts.max_timeout_sec",
+        default=_default("max_timeout_sec"),
     )
     iota_scripts_default_memory_mb = fields.Integer(
-        string="Default Memory (MB)", config_parameter="iota_scripts.default_memory_mb", default=64
+        string="Default Memory (MB)",
+        config_parameter="iota_scripts.default_memory_mb",
+        default=_default("default_memory_mb"),
     )
     iota_scripts_max_memory_mb = fields.Integer(
-        string="Largest Memory (MB)", config_parameter="iota_scripts.max_memory_mb", default=512
+        string="Largest Memory (MB)",
+        config_parameter="iota_scripts.max_memory_mb",
+        default=_default("max_memory_mb"),
     )
     iota_scripts_max_depth = fields.Integer(
         string="Chain Depth",
         config_parameter="iota_scripts.max_depth",
-        default=3,
+        default=_default("max_depth"),
         help="How many generations of scripts triggering scripts one transaction may run.",
     )
 
@@ -78,4 +108,6 @@ class ResConfigSettings(models.TransientModel):
         overrides = [f"{key}: {source}" for key in keys if (source := setting_source(key))]
         for settings in self:
             settings.iota_scripts_enabled = scripts_enabled()
+            settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
+            settings.iota_scripts_runners = get_setting(None, "runners")
             settings.iota_scripts_overrides = "\n".join(overrides)

@@ -9,13 +9,22 @@ Every key is looked up in one documented order; the first that is set wins:
 3. the system parameter ``iota_scripts.<key>`` of the database;
 4. the default below.
 
-``enabled`` is a site switch and lives outside the database: it is read from
-the environment and the configuration file only. ``IOTA_SCRIPTS_ENABLED=0``
-stops every run and every syntax check on the server.
+Site keys skip step 3: they are read from the environment and the
+configuration file only, because one Odoo process serves every database of the
+server and one database must not choose them for the others.
 
-Engine keys (``runners``, ``max_waiting``, ``runner_memory_mb``,
-``redis_url``, ``http_proxy``) configure the process-wide engine when the first
-run of the process creates it; changing them takes effect after a restart.
+* ``enabled`` is the site switch: ``IOTA_SCRIPTS_ENABLED=0`` stops every run
+  and every syntax check on the server.
+* Engine keys (``runners``, ``max_waiting``, ``runner_memory_mb``,
+  ``redis_url``, ``http_proxy``, ``cache_quota_bytes``, ``cache_quota_keys``)
+  configure the process-wide engine when the first run of the process creates
+  it; changing them takes effect after a restart. Were they read from
+  ``ir.config_parameter``, the first database to run a script would pick the
+  Redis and the egress proxy of every company of every database.
+* ``ratelimit_redis_url`` is the endpoints' rate limiter's Redis (default:
+  ``redis_url``); give it its own server or database number so that a full
+  cache never stops the limiter.
+
 Database keys (limits, retention, depth) are read at each run.
 
 Threads and processes: nothing here starts a runner at import. The engine is
@@ -34,7 +43,8 @@ from odoo.tools import config
 
 _logger = logging.getLogger(__name__)
 
-#: key -> (default, type). Documented in the README; keep both in sync.
+#: key -> (default, type): the one source of every default (the settings page's
+#: fields and docs/configuration.md are derived from it; see DOCS).
 DEFAULTS: dict[str, tuple[Any, type]] = {
     # site switch (environment / configuration file only)
     "enabled": (True, bool),
@@ -44,6 +54,10 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "runner_memory_mb": (2048, int),
     "redis_url": (None, str),
     "http_proxy": (None, str),
+    "cache_quota_bytes": (16 * 1024 * 1024, int),
+    "cache_quota_keys": (10_000, int),
+    # the endpoints' rate limiter (site): its own Redis, default redis_url
+    "ratelimit_redis_url": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -68,8 +82,88 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "event_quota_per_minute": (1000, int),
 }
 
-#: Keys that never come from the database.
-_SITE_ONLY = frozenset({"enabled"})
+#: key -> what it means, one line of Markdown. "(restart)" marks engine keys.
+#: docs/configuration.md is generated from DEFAULTS and DOCS by
+#: ``scripts/settings-doc``; a test fails when it is stale or a key has no line.
+DOCS: dict[str, str] = {
+    "enabled": "site switch, environment or configuration file only; 0 stops every run and syntax check",
+    "runners": "site; V8 runner processes per Odoo process (restart)",
+    "max_waiting": "site; runs that may wait for a runner (restart)",
+    "runner_memory_mb": "site; memory cap of each runner: V8 heaps and ArrayBuffers (restart)",
+    "redis_url": "site; Redis for `sdk.cache`; none: an in-process store (restart)",
+    "http_proxy": "site; the one egress proxy for `sdk.http` (restart)",
+    "cache_quota_bytes": "site; `sdk.cache` bytes of one company, all its run-as users together (restart)",
+    "cache_quota_keys": "site; `sdk.cache` keys of one company, all its run-as users together (restart)",
+    "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
+    "max_source_bytes": "largest script source accepted at save",
+    "retention_days": "executions older than this are deleted daily (0 keeps all)",
+    "default_timeout_sec": "timeout of a script that sets none (seconds)",
+    "max_timeout_sec": "the largest timeout a script may set (seconds)",
+    "default_memory_mb": "V8 heap of a script that sets none (MB)",
+    "max_memory_mb": "the largest V8 heap a script may set (MB)",
+    "max_depth": "generations of scripts triggering scripts in one transaction",
+    "max_events_per_run": "`sdk.events.emit` calls per run",
+    "max_enqueues_per_run": "`sdk.scripts.enqueue` calls per run",
+    "queue_max_attempts": "claims of a background run (retries included) unless the caller says otherwise",
+    "queue_company_concurrency": "workers running one company's runs at once (each runs one at a time)",
+    "queue_claim_batch": "runs a worker claims at once; it runs them one after the other and commits them in groups of about 0.5 s",
+    "queue_lease_margin_sec": "a claimed run's lease: its timeout plus this margin",
+    "queue_retry_base_sec": "retry backoff base: base x 2^(attempt-1), capped, with jitter in [delay/2, delay]",
+    "queue_retry_max_sec": "the cap of the retry backoff",
+    "schedule_grace_sec": 'a schedule slot found later than this is "missed"',
+    "event_max_hops": "events emitted by handlers, hop after hop, before the loop guard stops them",
+    "event_quota_per_minute": "events one company may emit per minute before its deliveries go to Dead letters",
+}
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: the order of sources, then one row per key of DEFAULTS."""
+    rows = []
+    for key, (default, kind) in DEFAULTS.items():
+        if default is None:
+            shown = "none"
+        elif kind is bool:
+            shown = "1" if default else "0"
+        else:
+            shown = f"{default:g}" if kind is float else str(default)
+        rows.append(f"| `{key}` | {shown} | {DOCS.get(key, '')} |")
+    return "\n".join(
+        [
+            "# Configuration",
+            "",
+            "<!-- generated by scripts/settings-doc from iota_scripts/tools/settings.py: do not edit -->",
+            "",
+            "Settings are read in this order: the environment variable",
+            "`IOTA_SCRIPTS_<KEY>`, then `<key> = ...` in the `[iota_scripts]` section of",
+            "the Odoo configuration file, then the system parameter `iota_scripts.<key>`",
+            '(Settings > IOTA Scripts), then the default. "Restart" marks settings read',
+            "when a worker starts its engine. **Site** keys skip the system parameter:",
+            "one Odoo process serves every database of the server, so its engine is",
+            "configured by the environment or the configuration file only, never by",
+            "whichever database runs a script first.",
+            "",
+            "| key | default | meaning |",
+            "| --- | --- | --- |",
+            *rows,
+            "",
+        ]
+    )
+
+
+#: Keys that never come from the database (see "Site keys" above).
+SITE_ONLY = frozenset(
+    {
+        "enabled",
+        "runners",
+        "max_waiting",
+        "runner_memory_mb",
+        "redis_url",
+        "http_proxy",
+        "cache_quota_bytes",
+        "cache_quota_keys",
+        "ratelimit_redis_url",
+    }
+)
 
 #: The engine refuses sources above this whatever a database says.
 ENGINE_MAX_SOURCE_BYTES = 4 * 1024 * 1024
@@ -109,7 +203,7 @@ def get_setting(env: Any, key: str) -> Any:
     value = os.environ.get(f"IOTA_SCRIPTS_{key.upper()}")
     if value is None:
         value = config.misc.get("iota_scripts", {}).get(key)
-    if value is None and env is not None and key not in _SITE_ONLY:
+    if value is None and env is not None and key not in SITE_ONLY:
         param = env["ir.config_parameter"].sudo().get_param(f"iota_scripts.{key}")
         if param not in (None, False, ""):
             value = param
@@ -123,6 +217,11 @@ def setting_source(key: str) -> str | None:
     if config.misc.get("iota_scripts", {}).get(key) is not None:
         return "[iota_scripts] section of the configuration file"
     return None
+
+
+def ratelimit_redis_url() -> str | None:
+    """The rate limiter's Redis: ``ratelimit_redis_url``, else ``redis_url`` (site keys)."""
+    return get_setting(None, "ratelimit_redis_url") or get_setting(None, "redis_url")
 
 
 def scripts_enabled() -> bool:
@@ -139,8 +238,8 @@ def get_engine(env: Any) -> Any:
     """The engine of this process, created on first use from the settings.
 
     The engine is shared by every database served by the process; its settings
-    come from the environment, the configuration file, then the parameters of
-    the database that makes the first run.
+    are site keys: the environment, then the configuration file, never a
+    database (``env`` is unused and kept for the callers).
     """
     global _engine, _engine_pid
     if _engine is not None and _engine_pid == os.getpid():
@@ -154,12 +253,14 @@ def get_engine(env: Any) -> Any:
         if _engine is not None and _engine_pid == os.getpid():
             return _engine
         values = {
-            "runners": max(1, get_setting(env, "runners")),
-            "max_waiting": max(1, get_setting(env, "max_waiting")),
-            "runner_memory_mb": max(256, get_setting(env, "runner_memory_mb")),
+            "runners": max(1, get_setting(None, "runners")),
+            "max_waiting": max(1, get_setting(None, "max_waiting")),
+            "runner_memory_mb": max(256, get_setting(None, "runner_memory_mb")),
             "max_source_bytes": ENGINE_MAX_SOURCE_BYTES,
-            "redis_url": get_setting(env, "redis_url"),
-            "http_proxy_url": get_setting(env, "http_proxy"),
+            "redis_url": get_setting(None, "redis_url"),
+            "http_proxy_url": get_setting(None, "http_proxy"),
+            "cache_quota_bytes": max(1, get_setting(None, "cache_quota_bytes")),
+            "cache_quota_keys": max(1, get_setting(None, "cache_quota_keys")),
         }
         known = {f.name for f in dataclass_fields(EngineConfig)}
         for key in sorted(set(values) - known):
