@@ -1,9 +1,13 @@
 """Framing between the engine and its runner processes.
 
-A frame is a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
-Frames from the runner may splice JSON text produced inside V8 verbatim (the
-prelude's serialiser only produces valid JSON), so the host parses each
-frame exactly once.
+A frame is a 4-byte big-endian length, then that many bytes: a JSON header
+(UTF-8, never a raw newline), optionally followed by a newline and a tail of
+raw JSON text that passes through unparsed: ``run`` carries the ctx JSON, a
+newline and the input JSON; ``reply`` its payload; ``done`` the result.
+Frames from the runner splice JSON text produced inside V8 verbatim (the
+prelude's serialiser only produces valid JSON, valid Unicode), so nothing is
+parsed twice: the runner hands tails to V8 as strings, the host parses a
+result only when asked (``RunResult.result``).
 
 Host -> runner: ``run``, ``reply``, ``check``, ``exit``.
 Runner -> host: ``ready``, ``call``, ``log``, ``done``, ``checked``.

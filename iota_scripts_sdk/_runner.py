@@ -4,15 +4,17 @@ Started by the engine as ``python -m iota_scripts_sdk._runner CONFIG_JSON``,
 a fresh interpreter (never a fork of the host). It talks frames on
 stdin/stdout (see ``_protocol``) and writes nothing else there.
 
-The bridge is a pump, not a callback: the main thread drives V8 with
-``eval`` calls, each with a timeout, and after every eval that resumed the
-script it evaluates ``__iota_take`` to collect the messages (host calls, log
-lines, the result) the script queued as JSON text. V8 runs that take after
-the microtasks of the previous eval, so one take sees everything the script
-could do until it waits again. No JS object ever reaches Python, no script
-code runs outside an eval with a deadline except microtasks, and a script
-that keeps V8 busy in microtasks is caught by the take's own timeout. No
-other Python thread runs here, so the interpreter stays idle between evals.
+The bridge is a pump, not a callback: the main thread drives V8 with tasks
+(calls of the prelude's entry points ``__iota_begin`` and ``__iota_resume``,
+their data a string in ``this``), each with a timeout, and after every task
+that resumed the script it calls ``__iota_take`` to collect the messages
+(host calls, log lines, the result) the script queued as JSON text. V8 runs
+that take after the microtasks of the previous task, so one take sees
+everything the script could do until it waits again. No JS object ever
+reaches Python, no script code runs outside a task with a deadline except
+microtasks, and a script that keeps V8 busy in microtasks is caught by the
+take's own timeout. No other Python thread runs here, so the interpreter
+stays idle between tasks.
 
 Limits: the runner raises the soft RLIMIT_AS it inherited (V8 reserves
 terabytes of address space and aborts under Odoo's cap), and caps itself with
