@@ -24,6 +24,7 @@ from . import (
     test_sdk_db_policy,
     test_sdk_scripts,
     test_settings,
+    test_storable_text,
     test_studio,
     test_studio_ui,
     test_ui,
