@@ -36,6 +36,7 @@ server is CPU-bound on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -89,11 +90,7 @@ _REQUEST_LOG = re.compile(r'"GET (\S+) HTTP/[0-9.]+" 200 - (\d+) ')
 def default_addons_path() -> str:
     """Odoo's own addons (beside the installed ``odoo`` package), this checkout
     and the benchmark's baseline module; as ``scripts/test-addon`` does."""
-    import odoo
-
-    return ",".join(
-        (os.path.join(os.path.dirname(odoo.__file__), "addons"), str(HERE), str(BENCH_ADDONS))
-    )
+    return ",".join((odoo_addons_dir(), str(HERE), str(BENCH_ADDONS)))
 
 
 def odoo_env(**extra: str) -> dict[str, str]:
@@ -101,6 +98,17 @@ def odoo_env(**extra: str) -> dict[str, str]:
     first on the path (an editable install elsewhere must not answer)."""
     path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
     return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def odoo_addons_dir() -> str:
+    """Odoo's own addons: ``ODOO_ADDONS_PATH``, else the ``addons`` folder of the installed
+    ``odoo`` package (as scripts/test-addon finds it), located without importing Odoo."""
+    if os.environ.get("ODOO_ADDONS_PATH"):
+        return os.environ["ODOO_ADDONS_PATH"]
+    spec = importlib.util.find_spec("odoo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("Odoo is not importable: install Odoo 18 or pass --addons-path")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "addons")
 
 
 def odoo_args(args) -> list[str]:
