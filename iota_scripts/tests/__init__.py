@@ -15,6 +15,7 @@ from . import (
     test_ir_actions_server,
     test_live,
     test_queue,
+    test_record_policy,
     test_redis_outage,
     test_schedule,
     test_script_filters,
