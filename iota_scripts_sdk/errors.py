@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "source_too_large": "the script source is larger than allowed",
     "busy": "no runner became free in time",
     "cancelled": "the run was cancelled",
+    "not_installed": "a third-party file the engine needs is missing or altered: run `npm ci`",
     "internal_error": "the engine failed; the details are in the server log",
 }
 
