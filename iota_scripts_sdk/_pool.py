@@ -257,10 +257,14 @@ class RunnerPool:
         try:
             runner = RunnerProcess(self.config)
         except Exception:
-            _logger.exception("could not start a script runner")
             with self._lock:
                 self._count -= 1
                 self._lock.notify()
+                closed = self._closed
+            # a respawn racing close() (or interpreter exit, which shuts the
+            # spawner down) is no failure: nobody will wait for this runner
+            if not closed:
+                _logger.exception("could not start a script runner")
             return
         with self._lock:
             if self._closed:

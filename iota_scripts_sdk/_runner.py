@@ -538,7 +538,7 @@ class Runner:
         cpu_deadline: float,
     ) -> Any:
         """Calls ``steps`` (see :meth:`_Context.call`) within the run's deadlines, or raises :class:`_Limit`."""
-        from py_mini_racer import JSOOMException, JSTimeoutException
+        from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
 
         while True:
             now = time.monotonic()
@@ -558,6 +558,14 @@ class Runner:
                 raise _Limit("cpu_limit" if cpu_left < wall_left else "timeout") from None
             except JSOOMException:
                 raise _Limit("memory_limit") from None
+            except JSEvalException:
+                # A call (mr_call_function) that V8 terminated at the heap cap
+                # comes back as a bare JSEvalException (message null), not as
+                # JSOOMException like an eval: the cap is the verdict, never a
+                # crashed runner.
+                if ctx.mr.was_hard_memory_limit_reached():
+                    raise _Limit("memory_limit") from None
+                raise
 
     def _pump(
         self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float

@@ -374,7 +374,7 @@ def test_cpu_limit(engine):
 def test_memory_limit_is_per_run_setting(engine):
     src = "export default (ctx) => { const a = []; for (let i = 0; i < ctx.input; i++) a.push('x'.repeat(100) + i); return a.length }"
     assert run(engine, src, input=200_000, limits=Limits(memory_mb=256)).result == 200_000
-    assert run(engine, src, input=200_000, limits=Limits(memory_mb=16)).error.code == "memory_limit"
+    assert run(engine, src, input=400_000, limits=Limits(memory_mb=16)).error.code == "memory_limit"
 
 
 def test_input_and_source_caps(engine):

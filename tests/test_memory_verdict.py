@@ -61,3 +61,23 @@ def test_alternating_big_runs_keep_their_verdicts(one_runner):
     for _ in range(8):
         assert one_runner.run(HOLD_40, limits=LIMITS).ok
         assert one_runner.run(OBJECTS_40, limits=LIMITS).ok
+
+
+# Strings appended one by one: the heap cap is reached inside a function call
+# of the bridge (mr_call_function), where mini-racer reports the termination as
+# a bare JSEvalException rather than JSOOMException. 400,000 strings of ~110
+# characters hold well over 16 MB.
+STRINGS = (
+    "export default (ctx) => { const a = []; for (let i = 0; i < ctx.input; i++)"
+    " a.push('x'.repeat(100) + i); return a.length }"
+)
+
+
+def test_the_cap_reached_in_a_bridge_call_is_memory_limit_not_a_crash(one_runner):
+    out = collections.Counter()
+    for _ in range(12):
+        roomy = one_runner.run(STRINGS, input=200_000, limits=Limits(memory_mb=256))
+        assert roomy.ok and roomy.result == 200_000
+        res = one_runner.run(STRINGS, input=400_000, limits=Limits(memory_mb=16))
+        out["ok" if res.ok else res.error.code] += 1
+    assert dict(out) == {"memory_limit": 12}
