@@ -37,14 +37,22 @@ export class MonacoField extends Component {
         ...standardFieldProps,
         diagnostics: { type: Boolean, optional: true },
         height: { type: String, optional: true },
+        language: { type: String, optional: true },
         readyTimeoutMs: { type: Number, optional: true },
     };
-    static defaultProps = { diagnostics: true, height: "60vh", readyTimeoutMs: 15000 };
+    // Most of the viewport: the page scrolls the form's header away and the
+    // editor fills what remains (min-height in the scss); "Full screen" takes all.
+    static defaultProps = {
+        diagnostics: true,
+        height: "calc(100vh - 9rem)",
+        language: "javascript",
+        readyTimeoutMs: 15000,
+    };
 
     setup() {
         this.action = useService("action");
         this.iframeRef = useRef("iframe");
-        this.state = useState({ fallback: false, reason: "", value: "" });
+        this.state = useState({ fallback: false, reason: "", value: "", fullscreen: false });
         this.value = "";
         this.lastCommitted = null;
         this.observedResId = null;
@@ -97,7 +105,29 @@ export class MonacoField extends Component {
                 this.sendInit();
             });
         });
-        onWillUnmount(() => this.channel.stop());
+        onWillUnmount(() => {
+            this.channel.stop();
+            document.removeEventListener("keydown", this.onFullscreenKey);
+        });
+        this.onFullscreenKey = (ev) => {
+            if (ev.key === "Escape") {
+                this.toggleFullscreen(false);
+            }
+        };
+    }
+
+    get isSource() {
+        return this.props.name === "source";
+    }
+
+    /** Full screen: the editor covers the window until toggled back (button or Escape). */
+    toggleFullscreen(on = !this.state.fullscreen) {
+        this.state.fullscreen = on;
+        if (on) {
+            document.addEventListener("keydown", this.onFullscreenKey);
+        } else {
+            document.removeEventListener("keydown", this.onFullscreenKey);
+        }
     }
 
     get frameSrc() {
@@ -128,7 +158,7 @@ export class MonacoField extends Component {
     }
 
     get frameStyle() {
-        return `height: ${this.props.height};`;
+        return this.state.fullscreen ? "" : `height: ${this.props.height};`;
     }
 
     sendInit() {
@@ -139,9 +169,9 @@ export class MonacoField extends Component {
             mode: "editor",
             value: this.value,
             readonly: !!this.props.readonly,
-            language: "javascript",
+            language: this.props.language,
             theme: editorTheme(),
-            extraLibs: this.typings?.libs || [],
+            extraLibs: this.props.language === "javascript" ? this.typings?.libs || [] : [],
         });
     }
 
@@ -238,10 +268,12 @@ export const monacoField = {
     supportedOptions: [
         { label: _t("Server diagnostics"), name: "diagnostics", type: "boolean" },
         { label: _t("Height (CSS)"), name: "height", type: "string" },
+        { label: _t("Language (javascript, json)"), name: "language", type: "string" },
     ],
     extractProps: ({ options }) => ({
         diagnostics: options.diagnostics !== false,
         height: options.height || undefined,
+        language: options.language || undefined,
     }),
 };
 
