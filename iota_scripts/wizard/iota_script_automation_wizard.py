@@ -1,16 +1,16 @@
-"""The script form's "Add Automation Rule": pick a model and a trigger, get a prefilled rule.
+"""The script form's "Add Automation Rule": pick a model and a trigger, get the rule.
 
 Automation rules live under Settings > Technical (debug mode) in Odoo. This
 dialog asks for the two things a rule cannot do without (the model and the
-trigger) and opens Odoo's own rule form, unsaved, with one action "Run
-JavaScript script" on this script: the user reviews it (filters, watched
-fields) and saves it there. Nothing is created here but the (optional)
-activation of the script: automation rules run active scripts only.
+trigger), creates the rule with one action "Run JavaScript script" on this
+script, and opens it in Odoo's own form, where the user refines it (filters,
+watched fields), archives or deletes it. It also activates the script unless
+told not to: automation rules run active scripts only.
 
-Trap: the model comes first because ``base.automation`` drops every action
-whose model differs from the rule's when its model changes
-(``_compute_action_server_ids``); with ``default_model_id`` in the context the
-rule form also hides its model field outside debug mode.
+Trap: the rule is created here rather than prefilled through ``default_*``
+context keys: the rule form shows its actions in a kanban whose fields do not
+include the action's model and script, so a prefilled action would be saved
+without them.
 """
 
 from odoo import Command, _, fields, models
@@ -51,34 +51,36 @@ class IotaScriptAutomationWizard(models.TransientModel):
         help="Automation rules run active scripts only; a Draft script's runs are refused.",
     )
 
-    def _rule_context(self):
-        return {
-            "default_name": _("%(script)s on %(model)s", script=self.script_id.name, model=self.model_id.name),
-            "default_model_id": self.model_id.id,
-            "default_trigger": self.trigger,
-            "default_action_server_ids": [
-                Command.create(
-                    {
-                        "model_id": self.model_id.id,
-                        "state": "iota_script",
-                        "iota_script_id": self.script_id.id,
-                    }
-                )
-            ],
-        }
-
     def action_open_rule(self):
-        """Opens Odoo's automation rule form, unsaved, prefilled for this script."""
+        """Creates the rule (model, trigger, one action running this script) and opens it."""
         self.ensure_one()
         self.script_id.check_access("read")
         if self.activate and self.script_id.state != "active":
             self.script_id.action_activate()
+        rule = self.env["base.automation"].create(
+            {
+                "name": _("%(script)s on %(model)s", script=self.script_id.name, model=self.model_id.name),
+                "model_id": self.model_id.id,
+                "trigger": self.trigger,
+                "action_server_ids": [
+                    Command.create(
+                        {
+                            # as the rule form names it (models/ir_actions_server.py)
+                            "name": _("Run script: %s", self.script_id.name),
+                            "model_id": self.model_id.id,
+                            "state": "iota_script",
+                            "iota_script_id": self.script_id.id,
+                        }
+                    )
+                ],
+            }
+        )
         return {
             "type": "ir.actions.act_window",
-            "name": _("New Automation Rule"),
+            "name": rule.name,
             "res_model": "base.automation",
+            "res_id": rule.id,
             "view_mode": "form",
             "views": [(False, "form")],
             "target": "current",
-            "context": self._rule_context(),
         }
