@@ -267,8 +267,21 @@ registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
             trigger: ".modal .o_iota_scripts_diff_right option:selected:contains('Unsaved draft'):not(:visible)",
         },
         {
+            // issue 18: a draft is compared with the current version, not the one before
+            content: "The current version (v2) is on the left",
+            trigger: ".modal .o_iota_scripts_diff_left option:selected:contains('v2'):not(:visible)",
+        },
+        {
             content: "The diff shows the draft's new line",
             trigger: ".modal .o_iota_scripts_diff_frame:iframe .monaco-diff-editor .line-insert",
+        },
+        {
+            content: "... and only that line: nothing removed from the current version",
+            trigger: ".modal .o_iota_scripts_diff_frame:iframe .monaco-diff-editor:not(:has(.line-delete))",
+        },
+        {
+            content: "A dialog has no control panel of its own",
+            trigger: ".modal:not(:has(.o_control_panel)) .o_iota_scripts_version_diff",
         },
         screenshot("studio_diff_draft"),
         {
@@ -308,6 +321,16 @@ registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
         {
             content: "It is restored as a new version",
             trigger: ".o_notification:contains('restored as version 3')",
+        },
+        {
+            // issue 18: the diff page was a dead end
+            content: "The breadcrumb leads back to the script",
+            trigger: ".o_control_panel .o_breadcrumb .breadcrumb-item a:contains('Studio tour')",
+            run: "click",
+        },
+        {
+            content: "Back on the script's form",
+            trigger: ".o_form_view .o_field_widget[name=name] input",
         },
     ],
 });
