@@ -200,6 +200,9 @@
                 scrollBeyondLastLine: false,
                 fixedOverflowWidgets: true,
                 tabSize: 2,
+                // model and field names are strings: complete them as they are typed,
+                // not only on Ctrl+Space (the typings list them as string literals)
+                quickSuggestions: { other: true, comments: false, strings: true },
             });
             model.onDidChangeContent(() => {
                 if (!state.applying) {

@@ -155,6 +155,42 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         },
         screenshot("studio_hover_field"),
         {
+            // issue 18: no Ctrl+Space needed inside the field list
+            content: "Typing a field name inside the list's string offers completions by itself",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000,
+            async run() {
+                const { editor, frame, monaco } = sourceEditor();
+                editor.trigger("keyboard", "hideSuggestWidget", {});
+                const model = editor.getModel();
+                const saved = model.getValue();
+                const position = editor.getPosition();
+                model.setValue(
+                    'export default async function (ctx) {\n  await sdk.db.searchRead("res.partner", [], ["nmae", ""]);\n}\n'
+                );
+                // the cursor between the quotes of the last name
+                const line = model.getLineContent(2);
+                editor.setPosition({ lineNumber: 2, column: line.indexOf('""]') + 2 });
+                type(editor, "emai");
+                await waitUntil(() => suggestions(frame).includes("email"), "the email field offered while typing", 25000);
+                // and the unknown field "nmae" is marked from the live schema
+                const warning = await waitUntil(
+                    () =>
+                        monaco.editor
+                            .getModelMarkers({ owner: "iota_scripts" })
+                            .find((m) => m.severity === monaco.MarkerSeverity.Warning && /no field "nmae"/.test(m.message)),
+                    "the unknown-field warning",
+                    25000
+                );
+                if (warning.startLineNumber !== 2) {
+                    throw new Error(`warning on line ${warning.startLineNumber}`);
+                }
+                editor.trigger("keyboard", "hideSuggestWidget", {});
+                model.setValue(saved);
+                editor.setPosition(position);
+            },
+        },
+        {
             content: "Try to save",
             trigger: ".o_form_view .o_form_button_save",
             run: "click",
