@@ -206,6 +206,20 @@ registry.category("web_tour.tours").add("iota_scripts_new_user_tour", {
             trigger: ".o_form_view:not(:has(.o_iota_scripts_waiting_schedules:visible)) .o_notebook a[name=run].active",
         },
         {
+            content: "Its triggers: none yet",
+            trigger: ".o_form_view button[name=action_view_server_actions]",
+            run: "click",
+        },
+        {
+            content: "The empty list says how to add one",
+            trigger: ".o_view_nocontent:contains('Add Automation Rule'):contains('Schedules')",
+        },
+        {
+            content: "Back to the script",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains('Manual report')",
+            run: "click",
+        },
+        {
             content: "Add an automation rule",
             trigger: ".o_form_view button[name=action_add_automation_rule]",
             run: "click",
