@@ -39,7 +39,9 @@ _OVERRIDABLE = (
 
 def _enabled_source():
     """Where the site switch's value comes from, in words."""
-    return setting_source("enabled") or "the default (no environment variable, no configuration entry)"
+    return (
+        setting_source("enabled") or "the default (no environment variable, no configuration entry)"
+    )
 
 
 def _overrides():

@@ -156,7 +156,9 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
             "interval_number": 1,
             "interval_type": "days",
         }
-        self._refused(lambda: self._as(self.system_a, self.env["ir.cron"]).create(cron_values), "schedule")
+        self._refused(
+            lambda: self._as(self.system_a, self.env["ir.cron"]).create(cron_values), "schedule"
+        )
         cron = self.env["ir.cron"].create(
             {
                 "name": "Admin's cron",

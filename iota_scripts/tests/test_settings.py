@@ -58,7 +58,9 @@ class TestSettings(TransactionCase):
         with patch.dict(os.environ, {"IOTA_SCRIPTS_ENABLED": "0"}):
             value = Settings.onchange({}, [], spec)["value"]
         self.assertIs(value["iota_scripts_enabled"], False)
-        self.assertEqual(value["iota_scripts_enabled_source"], "environment variable IOTA_SCRIPTS_ENABLED")
+        self.assertEqual(
+            value["iota_scripts_enabled_source"], "environment variable IOTA_SCRIPTS_ENABLED"
+        )
         with patch.dict(config.misc, {"iota_scripts": {"enabled": "1"}}):
             value = Settings.onchange({}, [], spec)["value"]
         self.assertIs(value["iota_scripts_enabled"], True)

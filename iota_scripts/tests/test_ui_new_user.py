@@ -23,7 +23,9 @@ class TestNewUserUi(HttpCase):
         self.assertEqual(len(script), 1)
         self.assertEqual(script.state, "active")  # activated from the dashboard's schedule list
         self.assertIn("sdk.db.searchRead", script.source)
-        self.assertEqual(script.execution_ids.filtered(lambda e: e.trigger == "manual").state, "succeeded")
+        self.assertEqual(
+            script.execution_ids.filtered(lambda e: e.trigger == "manual").state, "succeeded"
+        )
         self.assertEqual(script.schedule_ids.mapped("cron"), ["*/5 * * * *"])
         # the one way to schedule: no Odoo scheduled action was made
         actions = self.env["ir.actions.server"].search([("iota_script_id", "=", script.id)])
@@ -33,7 +35,9 @@ class TestNewUserUi(HttpCase):
         self.assertEqual((rule.model_id.model, rule.trigger), ("res.partner", "on_create_or_write"))
         self.assertIn("Manual report", rule.name)
         endpoint = self.env["iota.script.endpoint"].search([("script_id", "=", script.id)])
-        self.assertEqual((endpoint.url, endpoint.auth_mode), ("/iota/api/v1/new-user/report", "public"))
+        self.assertEqual(
+            (endpoint.url, endpoint.auth_mode), ("/iota/api/v1/new-user/report", "public")
+        )
         self.assertTrue(endpoint.full_url.endswith("/iota/api/v1/new-user/report"))
         self.assertIn("curl -X GET", endpoint.curl_example)
         # the published endpoint answers

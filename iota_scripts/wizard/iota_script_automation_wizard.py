@@ -37,9 +37,9 @@ class IotaScriptAutomationWizard(models.TransientModel):
     trigger = fields.Selection(
         lambda self: [
             (key, label)
-            for key, label in self.env["base.automation"]._fields["trigger"]._description_selection(
-                self.env
-            )
+            for key, label in self.env["base.automation"]
+            ._fields["trigger"]
+            ._description_selection(self.env)
             if key in TRIGGERS
         ],
         required=True,
@@ -59,7 +59,9 @@ class IotaScriptAutomationWizard(models.TransientModel):
             self.script_id.action_activate()
         rule = self.env["base.automation"].create(
             {
-                "name": _("%(script)s on %(model)s", script=self.script_id.name, model=self.model_id.name),
+                "name": _(
+                    "%(script)s on %(model)s", script=self.script_id.name, model=self.model_id.name
+                ),
                 "model_id": self.model_id.id,
                 "trigger": self.trigger,
                 "action_server_ids": [

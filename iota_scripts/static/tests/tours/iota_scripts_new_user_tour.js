@@ -293,5 +293,11 @@ registry.category("web_tour.tours").add("iota_scripts_new_user_tour", {
             trigger: ".o_iota_scripts_endpoint_try .o_field_widget[name=curl_example]:contains('curl -X GET')",
         },
         screenshot("endpoint_try_it"),
+        // 9. Subscriptions: an empty list that says what to do
+        ...subMenu("iota_scripts_menu_scripts_top", "iota_scripts_menu_subscriptions", "Open the subscriptions"),
+        {
+            content: "The empty list explains event types and handlers",
+            trigger: ".o_view_nocontent:contains('sdk.events.emit'):contains('Event handler')",
+        },
     ],
 });
