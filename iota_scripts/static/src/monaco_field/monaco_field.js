@@ -83,7 +83,9 @@ export class MonacoField extends Component {
             detail.proms.push(this.commitChanges())
         );
         useBus(this.env.bus, REVEAL_POSITION, ({ detail }) => {
-            if (detail && detail.resId === this.props.record.resId && !this.state.fallback) {
+            // positions are in the script's source: another Monaco field of the
+            // form (the input schema) must not take them
+            if (this.isSource && detail && detail.resId === this.props.record.resId && !this.state.fallback) {
                 detail.handled = true;
                 this.channel.send("reveal", { line: detail.line, column: detail.column });
             }
@@ -179,7 +181,7 @@ export class MonacoField extends Component {
         if (msg.type === "ready") {
             this.sendInit();
             this.scheduleCheck();
-            const position = this.props.record.resId && takePendingReveal(this.props.record.resId);
+            const position = this.isSource && this.props.record.resId && takePendingReveal(this.props.record.resId);
             if (position) {
                 this.channel.send("reveal", position);
             }

@@ -3,6 +3,7 @@ import { click, press, queryAllTexts } from "@odoo/hoot-dom";
 import { animationFrame } from "@odoo/hoot-mock";
 import {
     defineModels,
+    getMockEnv,
     fields,
     models,
     mountView,
@@ -21,6 +22,7 @@ class Script extends models.Model {
     _name = "iota.script";
     name = fields.Char();
     source = fields.Text();
+    input_schema = fields.Text();
     template = fields.Selection({
         selection: [
             ["manual_report", "Manual report"],
@@ -117,4 +119,25 @@ test("peak heap: one human format, and not measured on a stopped run", async () 
         arch: `<list><field name="state"/><field name="heap_peak_bytes" widget="iota_scripts_bytes"/></list>`,
     });
     expect(queryAllTexts(".o_data_cell[name=heap_peak_bytes]")).toEqual(["3.0 MB", "not measured"]);
+});
+
+test("a reveal is the source's: the input schema's editor leaves it", async () => {
+    patchWithCleanup(MonacoField.prototype, {
+        get frameSrc() {
+            return "about:blank";
+        },
+    });
+    onRpc("/iota_scripts/editor/typings", () => ({ libs: [] }));
+    await mountView({
+        resModel: "iota.script",
+        resId: 1,
+        type: "form",
+        arch: `<form><field name="input_schema" widget="iota_scripts_monaco" options="{'diagnostics': false, 'language': 'json'}"/></form>`,
+    });
+    // no Full screen or Compare on the schema's editor either
+    expect(".o_iota_scripts_monaco_bar").toHaveCount(0);
+    const detail = { resId: 1, line: 3, column: 4 };
+    getMockEnv().bus.trigger("IOTA_SCRIPTS:REVEAL_POSITION", detail);
+    // not handled: the run panel then opens the Source page
+    expect(detail.handled).toBe(undefined);
 });
