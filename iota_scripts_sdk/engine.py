@@ -11,9 +11,10 @@ calling thread until the run ends, and serves every host call (``sdk.db``,
 ``sdk.http``, ...) *on that thread*, so a host that must stay on the thread
 owning its database cursor (Odoo) gets all calls there.
 
-Tenancy: ``tenant`` names who owns the run (for Odoo: database and company).
-Two runs with different ``(tenant, version)`` never share a V8 context, and
-``sdk.cache`` is namespaced by ``tenant``; scripts cannot choose either.
+Tenancy: ``tenant`` names who owns the run (for Odoo: database and company)
+and ``user`` whom it acts as. Two runs with different ``(tenant, version)``
+never share a V8 context; ``sdk.cache`` is namespaced by ``(tenant, user)`` and
+its quota is per ``tenant``; scripts cannot choose any of them.
 
 Nothing is started at import: runners start on the first ``run``.
 """
@@ -28,7 +29,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,15 +51,54 @@ HostFunction = Callable[[list[Any]], Any]
 _KILL_GRACE_SEC = 0.25
 
 
-@dataclass
 class RunResult:
-    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape."""
+    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape.
 
-    ok: bool
-    result: Any = None
-    error: ScriptError | None = None
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
+    ``result_json`` is the result as the sandbox wrote it: UTF-8 JSON text,
+    valid Unicode (or None for a run that failed or was built by hand).
+    ``result`` is that text parsed, on first use: a host that only stores or
+    forwards the result as JSON never parses it.
+    """
+
+    __slots__ = ("_result", "error", "logs", "ok", "result_json", "stats")
+
+    def __init__(
+        self,
+        ok: bool,
+        result: Any = None,
+        error: ScriptError | None = None,
+        logs: list[dict[str, Any]] | None = None,
+        stats: dict[str, Any] | None = None,
+        *,
+        result_json: bytes | None = None,
+    ) -> None:
+        self.ok = ok
+        self._result = result if result_json is None else _UNPARSED
+        self.result_json = result_json
+        self.error = error
+        self.logs = [] if logs is None else logs
+        self.stats = {} if stats is None else stats
+
+    @property
+    def result(self) -> Any:
+        if self._result is _UNPARSED:
+            self._result = _loads(self.result_json or b"null")
+        return self._result
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self._result = value
+        self.result_json = None
+
+    def __repr__(self) -> str:
+        return f"RunResult(ok={self.ok!r}, result={self.result!r}, error={self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +108,9 @@ class RunResult:
             "logs": self.logs,
             "stats": self.stats,
         }
+
+
+_UNPARSED = object()
 
 
 def _error(code: str, message: str) -> bytes:
@@ -83,7 +125,7 @@ class Engine:
         self._pool = RunnerPool(self.config)
         self._run_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
-        self._caches: dict[str, Any] = {}
+        self._caches: dict[tuple[str, str | None], Any] = {}
 
     # ---- public API ---------------------------------------------------------
     def run(
@@ -94,6 +136,7 @@ class Engine:
         ctx: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
         tenant: str = "default",
+        user: str | None = None,
         version: str | None = None,
         host: Mapping[str, HostFunction] | None = None,
         on_log: Callable[[dict[str, Any]], None] | None = None,
@@ -106,7 +149,8 @@ class Engine:
         host name (``db.search``, ``events.emit``, ...); it may also replace
         the built-in ``http.fetch`` and ``cache.*``. ``on_log`` sees each log
         record as it arrives (for live output). Setting ``cancel`` kills the
-        run and reports ``cancelled``.
+        run and reports ``cancelled``. ``user`` (the run-as user) gives the run
+        its own ``sdk.cache`` keys within the tenant's quota.
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -121,7 +165,8 @@ class Engine:
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
-            return self._drive(runner, payload, limits, tenant, host or {}, on_log, cancel, t0, key)
+            owner = (tenant, user)
+            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
         finally:
             self._pool.release(runner)
 
@@ -131,7 +176,10 @@ class Engine:
             self._check_source(source)
         except ScriptError as e:
             return e
-        runner = self._pool.acquire("")
+        try:
+            runner = self._pool.acquire("")
+        except ScriptError as e:  # busy, not_installed: the same answer as run()
+            return e
         try:
             runner.send({"op": "check", "source": source})
             frame = runner.read_frame(time.monotonic() + 30)
@@ -183,8 +231,9 @@ class Engine:
     ) -> tuple[dict[str, Any], str]:
         self._check_source(source)
         try:
-            input_text = orjson.dumps(input_value).decode()
-            ctx_text = orjson.dumps(dict(ctx or {})).decode()
+            # Bytes all the way into V8: the runner never decodes them.
+            input_text = orjson.dumps(input_value)
+            ctx_text = orjson.dumps(dict(ctx or {}))
         except (TypeError, orjson.JSONEncodeError) as e:
             raise ScriptError("invalid_argument", f"the input is not JSON: {e}") from None
         if len(input_text) > limits.max_input_bytes:
@@ -214,7 +263,7 @@ class Engine:
         runner: RunnerProcess,
         payload: dict[str, Any],
         limits: Limits,
-        tenant: str,
+        owner: tuple[str, str | None],
         host: Mapping[str, HostFunction],
         on_log: Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None,
@@ -240,7 +289,7 @@ class Engine:
         runner.keys.add(key)
         cpu_at_start = runner.cpu_ms()
         try:
-            runner.send(payload)
+            runner.send(_run_frame(payload))
         except OSError:
             runner.kill()
             return self._crashed(runner, logs, t0, calls)
@@ -274,8 +323,9 @@ class Engine:
                 return self._crashed(runner, logs, t0, calls)
             if frame is None:
                 return self._crashed(runner, logs, t0, calls)
+            head, _, tail = frame.partition(b"\n")
             try:
-                msg = _loads(frame)
+                msg = _loads(head)
             except ValueError:
                 runner.kill()
                 return self._crashed(runner, logs, t0, calls)
@@ -293,26 +343,24 @@ class Engine:
                 calls += 1
                 call = msg["msg"]
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
-                ok, reply = self._serve_call(call, limits, tenant, host, deadline_left)
+                ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
                 try:
+                    # The payload (JSON text from orjson: no raw newline)
+                    # follows the header as it is.
                     runner.send(
-                        b'{"op":"reply","run":%d,"id":%d,"ok":%s,"payload":%s}'
-                        % (
-                            run_id,
-                            int(call["id"]),
-                            b"true" if ok else b"false",
-                            _json_string(reply),
-                        )
+                        b'{"op":"reply","run":%d,"id":%d,"ok":%s}\n%s'
+                        % (run_id, int(call["id"]), b"true" if ok else b"false", reply)
                     )
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
             elif op == "done":
-                return self._finish(runner, msg, logs, t0, calls)
+                return self._finish(runner, msg, tail, logs, t0, calls)
 
     def _finish(
         self,
         runner: RunnerProcess,
         msg: dict[str, Any],
+        result_json: bytes,
         logs: list[dict[str, Any]],
         t0: float,
         calls: int,
@@ -326,7 +374,7 @@ class Engine:
         if int(msg.get("rss") or 0) > self.config.recycle_rss_mb * 1024 * 1024:
             runner.runs = self.config.recycle_after_runs  # replaced on release
         if body.get("ok"):
-            return RunResult(True, result=body.get("result"), logs=logs, stats=stats)
+            return RunResult(True, result_json=result_json or b"null", logs=logs, stats=stats)
         err = ScriptError.from_dict(body.get("error") or {})
         if err.code in ("timeout", "cpu_limit", "memory_limit", "internal_error"):
             # The runner ends itself after these; wait for it so that nothing
@@ -355,7 +403,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        tenant: str,
+        owner: tuple[str, str | None],
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes]:
@@ -366,7 +414,7 @@ class Engine:
         if deadline_left <= 0:
             return False, _error("timeout", "the run's deadline has passed")
         try:
-            fn = host.get(name) or self._builtin(name, limits, tenant, deadline_left)
+            fn = host.get(name) or self._builtin(name, limits, owner, deadline_left)
             if fn is None:
                 if name in host_names():
                     ns = name.split(".")[0]
@@ -390,7 +438,11 @@ class Engine:
             return False, _error("internal_error", f"{name} failed on the host")
 
     def _builtin(
-        self, name: str, limits: Limits, tenant: str, deadline_left: float
+        self,
+        name: str,
+        limits: Limits,
+        owner: tuple[str, str | None],
+        deadline_left: float,
     ) -> HostFunction | None:
         if name == "http.fetch":
             from . import _http
@@ -403,16 +455,24 @@ class Engine:
             )
             return lambda args: _http_fetch(policy, args)
         if name.startswith("cache."):
-            return _cache_function(self._cache(tenant), name)
+            return _cache_function(self._cache(owner), name)
         return None
 
-    def _cache(self, tenant: str) -> Any:
-        cache = self._caches.get(tenant)
+    def _cache(self, owner: tuple[str, str | None]) -> Any:
+        """The cache of (tenant, user): keys per user, one quota per tenant."""
+        cache = self._caches.get(owner)
         if cache is None:
-            from ._cache import open_cache
+            from ._cache import CacheLimits, open_cache
 
-            cache = open_cache(self.config.redis_url, tuple(tenant.split("/")))
-            self._caches[tenant] = cache
+            tenant, user = owner
+            scope = tuple(tenant.split("/"))
+            namespace = scope if user is None else (*scope, "user", user)
+            limits = CacheLimits(
+                quota_max_bytes=self.config.cache_quota_bytes,
+                quota_max_keys=self.config.cache_quota_keys,
+            )
+            cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
+            self._caches[owner] = cache
         return cache
 
 
@@ -420,17 +480,27 @@ def _loads(frame: bytes) -> Any:
     try:
         return orjson.loads(frame)
     except orjson.JSONDecodeError:
-        # V8 escapes lone surrogates ("\\ud800"), which orjson refuses and the
-        # stdlib accepts; anything else is a broken runner.
-        return json.loads(frame)
+        # The prelude replaces lone surrogates before a message leaves V8
+        # (see ``wellFormed`` there). Should one still arrive as a "\\ud800"
+        # escape (orjson refuses it, the stdlib accepts it), it becomes U+FFFD
+        # here, so no text that is not Unicode reaches a caller; anything else
+        # is a broken runner (ValueError).
+        text = json.dumps(json.loads(frame), ensure_ascii=False)
+        return orjson.loads(valid_text(text))
 
 
-def _json_string(payload: bytes) -> bytes:
-    """``payload`` (JSON text) as a JSON string literal."""
-    try:
-        return orjson.dumps(payload.decode())
-    except (UnicodeDecodeError, orjson.JSONEncodeError):
-        return json.dumps(payload.decode("utf-8", "surrogatepass")).encode()
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (pairs are joined)."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _run_frame(payload: dict[str, Any]) -> bytes:
+    """A run frame: its header as JSON, a newline, the ctx JSON, a newline, the input JSON.
+
+    The runner hands ctx and input to V8 as they are (see ``_runner``).
+    """
+    head = {k: v for k, v in payload.items() if k not in ("input", "ctx")}
+    return b"%s\n%s\n%s" % (orjson.dumps(head), payload["ctx"], payload["input"])
 
 
 def _empty_stats(t0: float, calls: int = 0) -> dict[str, Any]:

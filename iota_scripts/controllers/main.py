@@ -53,7 +53,8 @@ from odoo.tools import config
 
 from ..tools import cors, endpoint_path, json_schema
 from ..tools.sentinel import as_engine
-from ..tools.settings import get_setting
+from ..tools.settings import ratelimit_redis_url
+from ..tools.storable_text import header_value_error, unicode_text
 
 _logger = logging.getLogger(__name__)
 
@@ -296,7 +297,11 @@ def bearer_credentials(env):
 
 
 def _response(status: int, payload, headers: dict, raw: bytes | None = None, content_type=None):
-    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    body = (
+        raw
+        if raw is not None
+        else unicode_text(json.dumps(payload, ensure_ascii=False)).encode("utf-8")
+    )
     response = http.Response(body, status=status)
     response.headers["Content-Type"] = content_type or "application/json; charset=utf-8"
     for name, value in headers.items():
@@ -454,9 +459,8 @@ class IotaApiController(http.Controller):
                 "An IOTA Scripts administrator must approve this endpoint's script version.",
             )
 
-        redis_url = get_setting(request.env, "redis_url")
         decision = _limiter(
-            redis_url, endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
+            ratelimit_redis_url(), endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
         ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:
@@ -736,20 +740,22 @@ class IotaApiController(http.Controller):
             if not 200 <= status <= 599:
                 raise ApiError(500, "invalid_response", "The script answered an invalid status.")
             for name, val in (value.get("headers") or {}).items():
-                if (
-                    not _HEADER_NAME.match(str(name))
-                    or not isinstance(val, str)
-                    or len(val) > 4096
-                    or any(c in val for c in "\r\n\x00")
-                    or not (
-                        name.lower() in ALLOWED_RESPONSE_HEADERS
-                        or name.lower().startswith(APP_HEADER_PREFIX)
-                    )
+                if not _HEADER_NAME.match(str(name)) or not (
+                    name.lower() in ALLOWED_RESPONSE_HEADERS
+                    or name.lower().startswith(APP_HEADER_PREFIX)
                 ):
                     raise ApiError(
                         500,
                         "invalid_response",
                         f"The script may not set the header {str(name)[:64]!r}.",
+                    )
+                if why := header_value_error(val):
+                    # Checked here, not by the server: a value it cannot
+                    # encode would fail after the run's transaction ended.
+                    raise ApiError(
+                        500,
+                        "invalid_response",
+                        f"The value of the header {name!r} {why}.",
                     )
                 extra[name] = val
             if "body" in value:
@@ -757,7 +763,7 @@ class IotaApiController(http.Controller):
                     raise ApiError(
                         500, "invalid_response", "body must be a string (use json for values)."
                     )
-                raw = value["body"].encode("utf-8")
+                raw = unicode_text(value["body"]).encode("utf-8")
                 extra.setdefault("Content-Type", "text/plain; charset=utf-8")
                 payload = None
             else:

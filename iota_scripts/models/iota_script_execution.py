@@ -38,6 +38,7 @@ from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
 from ..tools.sdk_scripts import ScriptsHost
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
+from ..tools.storable_text import storable_text
 
 _logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ _STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled":
 
 def _capped(value, cap=MAX_STORED_CHARS):
     """``value`` as JSON text of at most ``cap`` characters, and whether it was cut."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = storable_text(json.dumps(value, ensure_ascii=False, default=str))
     if len(text) <= cap:
         return text, False
     return text[:cap], True
@@ -464,6 +465,8 @@ class IotaScriptExecution(models.Model):
                     ctx=ctx,
                     limits=limits,
                     tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
+                    # sdk.cache keys per run-as user, the quota per company
+                    user=str(user.id),
                     version=f"{version.id}:{version.sha256}",
                     host=live.wrap_host(run_host) if live else run_host,
                     on_log=live.on_log if live else None,
@@ -519,7 +522,7 @@ class IotaScriptExecution(models.Model):
             size += len(text) + 1
             logs.append(line)
         vals.update(
-            log_json=json.dumps(logs, ensure_ascii=False, default=str),
+            log_json=storable_text(json.dumps(logs, ensure_ascii=False, default=str)),
             log_count=len(logs),
             logs_dropped=dropped,
         )
@@ -531,10 +534,10 @@ class IotaScriptExecution(models.Model):
             vals.update(
                 state=_STATE_BY_CODE.get(error.code, "failed"),
                 error_code=error.code,
-                error_message=error.message,
+                error_message=storable_text(error.message),
                 error_line=error.line or 0,
                 error_column=error.column or 0,
-                error_stack=error.stack or False,
+                error_stack=storable_text(error.stack) or False,
             )
         as_engine(self).write(vals)
         script = self.sudo().script_id

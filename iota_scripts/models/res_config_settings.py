@@ -2,20 +2,36 @@
 
 A key set in the environment (``IOTA_SCRIPTS_<KEY>``) or in the ``[iota_scripts]``
 section of the configuration file wins over the value saved here (see
-``tools/settings.py``); the page says so next to the field.
+``tools/settings.py``); the page says so next to the field. The engine keys
+(runners, Redis) are site keys: the page shows them and never saves them.
 
-The site switch (``enabled``) lives outside the database: the page shows its
-effective value read-only, with where it comes from.
+The site switch (``enabled``) lives outside the database too: the page shows
+its effective value read-only, with where it comes from.
 
 Trap: the settings form opens with ``onchange()``, which puts ``False`` in the
 cache of every field that has no default, and a compute without dependencies
 is never triggered again: the switch showed unchecked while scripts ran. So
-the site fields also have a ``default`` computing the same value.
+every site field also has a ``default`` computing the same value.
 """
+
+from urllib.parse import urlsplit, urlunsplit
 
 from odoo import fields, models
 
-from ..tools.settings import DEFAULTS, scripts_enabled, setting_source
+from ..tools.settings import DEFAULTS, get_setting, scripts_enabled, setting_source
+
+
+def _without_password(url):
+    """``url`` with any password replaced by ``***`` (the page is for administrators,
+    but a Redis password has no business in a browser)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
 def _default(key):
@@ -23,7 +39,7 @@ def _default(key):
     return DEFAULTS[key][0]
 
 
-#: The database keys of this page that the server may override.
+#: The keys of this page that the server may set or override.
 _OVERRIDABLE = (
     "redis_url",
     "runners",
@@ -39,8 +55,8 @@ _OVERRIDABLE = (
 
 def _enabled_source():
     """Where the site switch's value comes from, in words."""
-    return (
-        setting_source("enabled") or "the default (no environment variable, no configuration entry)"
+    return setting_source("enabled") or (
+        "the default (no environment variable, no configuration entry)"
     )
 
 
@@ -71,14 +87,17 @@ class ResConfigSettings(models.TransientModel):
     )
     iota_scripts_redis_url = fields.Char(
         string="Redis URL",
-        config_parameter="iota_scripts.redis_url",
-        help="Redis for sdk.cache (redis://host:6379/0). Empty: an in-process cache. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: _without_password(get_setting(None, "redis_url")),
+        help="Redis for sdk.cache. Set by the server (IOTA_SCRIPTS_REDIS_URL or redis_url in "
+        "the [iota_scripts] section of the configuration file). Empty: an in-process cache.",
     )
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
-        config_parameter="iota_scripts.runners",
-        default=_default("runners"),
-        help="V8 runner processes per Odoo process. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: get_setting(None, "runners"),
+        help="V8 runner processes per Odoo process. Set by the server (IOTA_SCRIPTS_RUNNERS "
+        "or the configuration file).",
     )
     iota_scripts_retention_days = fields.Integer(
         string="Keep Executions (days)",
@@ -121,4 +140,6 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             settings.iota_scripts_enabled = scripts_enabled()
             settings.iota_scripts_enabled_source = _enabled_source()
+            settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
+            settings.iota_scripts_runners = get_setting(None, "runners")
             settings.iota_scripts_overrides = _overrides()
