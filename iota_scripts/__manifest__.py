@@ -39,6 +39,7 @@ and resource usage.
         "views/iota_script_subscription_views.xml",
         "wizard/iota_script_run_wizard_views.xml",
         "wizard/iota_script_replay_wizard_views.xml",
+        "wizard/iota_script_automation_wizard_views.xml",
         "views/iota_script_views.xml",
         "views/iota_script_run_views.xml",
         "views/iota_script_filters_views.xml",

@@ -152,6 +152,21 @@ class RunnerProcess:
             if not self.reader.feed():
                 return None
 
+    def cpu_ms(self) -> float | None:
+        """CPU time (user + system) the process used so far, in ms; None where /proc is missing.
+
+        For runs the engine stops from outside (cancel, hard deadline): the
+        runner's own stats never arrive, so the engine measures the difference.
+        """
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                # the command name may hold spaces: the fields start after its ")"
+                fields = f.read().rsplit(b")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def kill(self) -> None:
         """Ends the process now (SIGKILL) and reaps it."""
         self.dead = True

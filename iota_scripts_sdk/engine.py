@@ -287,6 +287,7 @@ class Engine:
         hard_deadline = started + remaining + _KILL_GRACE_SEC
         runner.runs += 1
         runner.keys.add(key)
+        cpu_at_start = runner.cpu_ms()
         try:
             runner.send(_run_frame(payload))
         except OSError:
@@ -298,12 +299,17 @@ class Engine:
                 frame = runner.read_frame(tick)
             except TimeoutError:
                 if cancel is not None and cancel.is_set():
+                    # what the run used, measured before the runner goes (its own stats never come)
+                    cpu_now = runner.cpu_ms()
                     runner.kill()
+                    stats = _empty_stats(t0, calls)
+                    if cpu_now is not None and cpu_at_start is not None:
+                        stats["cpu_ms"] = round(max(0.0, cpu_now - cpu_at_start), 3)
                     return RunResult(
                         False,
                         error=ScriptError("cancelled", "the run was cancelled"),
                         logs=logs,
-                        stats=_empty_stats(t0, calls),
+                        stats=stats,
                     )
                 if time.monotonic() < hard_deadline:
                     continue

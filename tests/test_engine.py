@@ -523,6 +523,9 @@ def test_cancel_kills_the_run():
         )
         assert res.error.code == "cancelled"
         assert time.monotonic() - t0 < 1.5
+        # what it used is measured before the runner goes (not 0, as a cancelled run showed)
+        assert res.stats["wall_ms"] >= 250
+        assert res.stats["cpu_ms"] > 0, res.stats
         assert eng.run("export default () => 1").ok
     finally:
         eng.close()

@@ -12,7 +12,9 @@
   live-schema declarations the current user may read (cached per user and
   registry, see ``iota.script._iota_editor_typings``).
 * ``/iota_scripts/editor/check`` (JSON): why a source would be refused at
-  save, as editor markers (1-based line and column).
+  save, as editor markers (1-based line and column); for a source that
+  parses, warnings on field names its ``sdk.db`` reads do not find
+  (``tools/field_refs.py``).
 
 All three require the IOTA Scripts developer group: sources are theirs only.
 """
@@ -31,6 +33,7 @@ from odoo.http import request
 from werkzeug.exceptions import Forbidden
 
 from ..models.iota_script import GROUP_DEVELOPER
+from ..tools.field_refs import unknown_fields
 
 _logger = logging.getLogger(__name__)
 
@@ -154,4 +157,7 @@ class IotaScriptsEditor(http.Controller):
                 ]
             }
         problem = request.env["iota.script"]._source_problem(source)
-        return {"markers": [problem] if problem else []}
+        if problem:
+            return {"markers": [problem]}
+        # a source that parses: warn about field names its models do not have
+        return {"markers": unknown_fields(request.env, source)}

@@ -4,6 +4,7 @@ from . import (
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,
+    iota_script_endpoint_try,
     iota_script_event,
     iota_script_execution,
     iota_script_execution_alert,

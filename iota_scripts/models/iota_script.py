@@ -149,6 +149,10 @@ class IotaScript(models.Model):
     schedule_ids = fields.One2many(
         "iota.script.schedule", "script_id", string="Schedules", context={"active_test": False}
     )
+    waiting_schedule_count = fields.Integer(
+        compute="_compute_waiting_schedule_count",
+        help="Active schedules of this script while it is not active: their slots are missed.",
+    )
     recent_execution_ids = fields.One2many(
         "iota.script.execution", compute="_compute_recent_execution_ids", string="Recent Runs"
     )
@@ -501,6 +505,14 @@ class IotaScript(models.Model):
             "context": {"default_script_id": self.id},
         }
 
+    @api.depends("state", "active", "schedule_ids.active")
+    def _compute_waiting_schedule_count(self):
+        for script in self:
+            waiting = not (script.active and script.state == "active")
+            script.waiting_schedule_count = (
+                len(script.schedule_ids.filtered("active")) if waiting else 0
+            )
+
     def action_activate(self):
         self.write({"state": "active"})
 
@@ -528,35 +540,44 @@ class IotaScript(models.Model):
         action["context"] = {"search_default_script_id": self.id}
         return action
 
-    def action_schedule(self):
-        """Creates a (paused) scheduled action that runs this script daily, and opens it."""
+    def action_add_automation_rule(self):
+        """Opens the "Add Automation Rule" dialog (wizard/iota_script_automation_wizard.py)."""
         self.ensure_one()
-        cron = self.env["ir.cron"].create(
-            {
-                "name": _("Script: %s", self.name),
-                "model_id": self.env["ir.model"]._get_id("iota.script"),
-                "state": "iota_script",
-                "iota_script_id": self.id,
-                "interval_number": 1,
-                "interval_type": "days",
-                "active": False,
-            }
-        )
         return {
             "type": "ir.actions.act_window",
-            "res_model": "ir.cron",
-            "res_id": cron.id,
+            "name": _("Add Automation Rule"),
+            "res_model": "iota.script.automation.wizard",
             "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {"default_script_id": self.id},
+        }
+
+    def action_publish_endpoint(self):
+        """Opens a new endpoint of this script (Endpoints), unsaved."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Publish Endpoint"),
+            "res_model": "iota.script.endpoint",
+            "view_mode": "form",
+            "views": [(False, "form")],
             "target": "current",
+            "context": {"default_script_id": self.id},
         }
 
     def action_view_server_actions(self):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Server Actions"),
+            "name": _("Triggers"),
             "res_model": "ir.actions.server",
             "view_mode": "list,form",
             "domain": [("iota_script_id", "=", self.id)],
             "context": {"default_state": "iota_script", "default_iota_script_id": self.id},
+            "help": _(
+                "<p class='o_view_nocontent_smiling_face'>No automation rule or scheduled action runs this script yet</p>"
+                "<p>Go back to the script and press <b>Add Automation Rule</b> to run it when records "
+                "are saved, deleted or archived. To run it on a schedule, use its <b>Schedules</b> tab.</p>"
+            ),
         }

@@ -49,6 +49,7 @@ from odoo.tools import SQL
 
 from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
+from ..tools.run_states import outcome_event_type
 from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
 from ..tools.sdk_scripts import ScriptsHost
 from ..tools.sentinel import as_engine, is_engine
@@ -692,7 +693,7 @@ class IotaScriptExecution(models.Model):
             as_engine(self).write(vals)
         script = self.sudo().script_id
         as_engine(self.env["iota.script.event"])._record(
-            "script.executed" if result.ok else "script.failed",
+            outcome_event_type(vals["state"]),
             {
                 "script_id": script.id,
                 "key": script.key,

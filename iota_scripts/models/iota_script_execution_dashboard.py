@@ -61,7 +61,9 @@ class IotaScriptExecution(models.Model):
         runs, errors, error_rate, wall_ms_avg, p50/p95 of wall_ms, cpu_ms
         and heap_peak_bytes of the recorded runs; the ``TOP_SCRIPTS`` busiest), ``top_failing`` (the
         scripts with the most failed runs), ``queue`` (queued, running,
-        dead runs: not limited to the period) and ``dead_letters``.
+        dead runs: not limited to the period), ``dead_letters`` and
+        ``schedules`` (missed slots, and schedules waiting for an inactive
+        script: not limited to the period).
         Raises UserError for any other period.
         """
         if isinstance(period_days, bool) or period_days not in PERIODS_DAYS:
@@ -241,6 +243,7 @@ class IotaScriptExecution(models.Model):
             "top_failing": failing,
             "queue": self._dashboard_queue(),
             "dead_letters": self._dashboard_dead_letters(),
+            "schedules": self._dashboard_schedules(),
         }
 
     # ---- helpers ---------------------------------------------------------------------
@@ -283,6 +286,19 @@ class IotaScriptExecution(models.Model):
             "running": running,
             "depth": queued + running,
             "dead_runs": counts.get("dead", 0),
+        }
+
+    @api.model
+    def _dashboard_schedules(self):
+        """Missed slots of the schedules (all time), and the schedules waiting for an inactive script."""
+        Schedule = self.env["iota.script.schedule"]
+        if not Schedule.has_access("read"):
+            return None
+        companies = [("company_id", "in", self.env.companies.ids)]
+        missed = Schedule._read_group(companies, [], ["missed_count:sum"])[0][0]
+        return {
+            "missed": missed or 0,
+            "waiting": Schedule.search_count([*companies, ("waits_for_script", "=", True)]),
         }
 
     @api.model

@@ -290,9 +290,13 @@ class IotaScriptExecution(models.Model):
                SET state = 'cancelled', date_end = now() at time zone 'UTC',
                    error_code = 'cancelled', error_message = 'cancelled before it started'
              WHERE id IN %s AND state = 'queued'
+            RETURNING id
             """,
             [tuple(self.ids) or (0,)],
         )
+        cancelled = self.browse([row[0] for row in self.env.cr.fetchall()])
+        cancelled.invalidate_recordset()
+        cancelled._queue_announce_cancel()
         running = self.filtered(lambda e: e.state == "running")
         for execution in running:
             self.env.cr.execute(
@@ -392,6 +396,27 @@ class IotaScriptExecution(models.Model):
             _logger.warning("iota.script.execution %s: lease expired, moved to dead", dead)
             self.browse(dead)._queue_announce_failure()
         return requeued, dead
+
+    def _queue_announce_cancel(self):
+        """A ``script.cancelled`` event for each run cancelled before it started
+        (a run stopped while running announces it in ``_finish``)."""
+        Event = as_engine(self.env["iota.script.event"])
+        for execution in self.sudo():
+            script = execution.script_id
+            Event._record(
+                "script.cancelled",
+                {
+                    "script_id": script.id,
+                    "key": script.key,
+                    "execution_id": execution.id,
+                    "state": "cancelled",
+                    "error_code": "cancelled",
+                },
+                script=script,
+                execution=execution,
+                user=execution.user_id,
+                origin="system",
+            )
 
     def _queue_announce_failure(self):
         """What ``_finish`` does for a failed run, for runs ended outside it

@@ -31,6 +31,11 @@ schedule is still queued or running (runs of one schedule never overlap).
 * ``catch_up``: all missed slots together are run once, as soon as possible
   (after the run in progress, if any); then the next run moves to the future.
 
+A slot of a script that is not active (Draft, Disabled or archived) is not
+run, whatever the policy: it is counted as missed, the schedule and the
+script form warn (``waits_for_script``) and offer "Activate", and the
+dashboard counts it.
+
 Several workers and instances
 -----------------------------
 Each due schedule is handled in a transaction of its own that locks its row
@@ -48,7 +53,7 @@ import pytz
 from croniter import croniter
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from psycopg2 import errors as pg_errors
 
 from ..tools import cron_wake
@@ -129,6 +134,12 @@ class IotaScriptSchedule(models.Model):
         help="The state of the last run, when you may read that run.",
     )
     missed_count = fields.Integer(readonly=True, copy=False, help="Slots skipped so far.")
+    script_state = fields.Selection(related="script_id.state", string="Script Status")
+    waits_for_script = fields.Boolean(
+        compute="_compute_waits_for_script",
+        search="_search_waits_for_script",
+        help="Active, but its script is not: its slots are skipped and counted as missed.",
+    )
     lateness_sec = fields.Integer(
         string="Lateness (s)", compute="_compute_lateness", help="How late the next run is now."
     )
@@ -155,6 +166,33 @@ class IotaScriptSchedule(models.Model):
             late = (now - schedule.next_run).total_seconds() if schedule.next_run else 0
             schedule.lateness_sec = max(0, int(late))
             schedule.is_late = schedule.active and late > grace
+
+    @api.depends("active", "script_id.state", "script_id.active")
+    def _compute_waits_for_script(self):
+        for schedule in self:
+            script = schedule.script_id
+            schedule.waits_for_script = schedule.active and not (
+                script.active and script.state == "active"
+            )
+
+    def _search_waits_for_script(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("Search waiting schedules with = or != and a boolean."))
+        waiting = [
+            "&",
+            ("active", "=", True),
+            "|",
+            ("script_id.state", "!=", "active"),
+            ("script_id.active", "=", False),
+        ]
+        if (operator == "=") == value:
+            return waiting
+        return ["!", *waiting]
+
+    def action_activate_script(self):
+        """Activates the scripts of these schedules (the warning's button)."""
+        self.script_id.filtered(lambda s: s.state != "active").action_activate()
+        return True
 
     @api.constrains("cron", "tz")
     def _check_cron(self):
@@ -289,7 +327,14 @@ class IotaScriptSchedule(models.Model):
             vals["missed_count"] = schedule.missed_count + skipped
         script = schedule.script_id
         if not script.active or script.state != "active":
-            schedule.write(vals)
+            # not run whatever the policy: a missed slot (shown, counted)
+            _logger.info(
+                "iota.script.schedule %s: script %s is not active; slot %s missed",
+                schedule.id,
+                script.id,
+                latest,
+            )
+            schedule.write({**vals, "missed_count": schedule.missed_count + skipped + 1})
             return 0
         execution = self.env["iota.script.execution"]._enqueue(
             script,

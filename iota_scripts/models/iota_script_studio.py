@@ -1,6 +1,7 @@
 """What the script studio (the Monaco editor) needs from ``iota.script``.
 
-* ``template``: "New script" offers starting points (``tools/templates.py``);
+* ``template``: "New script" offers starting points (``tools/templates.py``)
+  in a gallery of cards (``iota_template_gallery`` gives their summaries);
   choosing one on a new script replaces its source.
 * ``_iota_editor_typings()``: the live-schema declarations for the current
   user, cached per user, language and registry signature. ``ormcache`` is
@@ -34,6 +35,19 @@ class IotaScript(models.Model):
                 if not script.name:
                     labels = dict(self._fields["template"]._description_selection(self.env))
                     script.name = labels[script.template]
+
+    @api.model
+    def iota_template_gallery(self) -> dict[str, str]:
+        """``{key: summary}`` of each template for the gallery: its opening comment lines."""
+        summaries = {}
+        for key, (_label, source) in TEMPLATES.items():
+            lines = []
+            for line in source.splitlines():
+                if not line.startswith("//"):
+                    break
+                lines.append(line[2:].strip())
+            summaries[key] = " ".join(lines)
+        return summaries
 
     @api.model
     def _iota_editor_typings(self) -> dict:

@@ -56,8 +56,10 @@ class IrActionsServer(models.Model):
         string="Script",
         ondelete="restrict",
         index="btree_not_null",
-        domain="[('state', '!=', 'disabled')]",
-        help="The JavaScript script to run. It runs as the script's run-as user, "
+        # only active scripts are offered: triggers refuse to run the others (not_active)
+        domain="[('state', '=', 'active')]",
+        help="The JavaScript script to run (active scripts only: activate a Draft one first). "
+        "It runs as the script's run-as user, "
         "in the script's company, with ctx.records set to the action's records.",
     )
 

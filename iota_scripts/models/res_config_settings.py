@@ -4,6 +4,14 @@ A key set in the environment (``IOTA_SCRIPTS_<KEY>``) or in the ``[iota_scripts]
 section of the configuration file wins over the value saved here (see
 ``tools/settings.py``); the page says so next to the field. The engine keys
 (runners, Redis) are site keys: the page shows them and never saves them.
+
+The site switch (``enabled``) lives outside the database too: the page shows
+its effective value read-only, with where it comes from.
+
+Trap: the settings form opens with ``onchange()``, which puts ``False`` in the
+cache of every field that has no default, and a compute without dependencies
+is never triggered again: the switch showed unchecked while scripts ran. So
+every site field also has a ``default`` computing the same value.
 """
 
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +39,31 @@ def _default(key):
     return DEFAULTS[key][0]
 
 
+#: The keys of this page that the server may set or override.
+_OVERRIDABLE = (
+    "redis_url",
+    "runners",
+    "retention_days",
+    "max_source_bytes",
+    "default_timeout_sec",
+    "max_timeout_sec",
+    "default_memory_mb",
+    "max_memory_mb",
+    "max_depth",
+)
+
+
+def _enabled_source():
+    """Where the site switch's value comes from, in words."""
+    return setting_source("enabled") or (
+        "the default (no environment variable, no configuration entry)"
+    )
+
+
+def _overrides():
+    return "\n".join(f"{key}: {source}" for key in _OVERRIDABLE if (source := setting_source(key)))
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
@@ -38,20 +71,31 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.iota_api_public_listing", readonly=False
     )
     iota_scripts_enabled = fields.Boolean(
-        string="Scripts Enabled on This Server", compute="_compute_iota_scripts_site"
+        string="Scripts Enabled on This Server",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: scripts_enabled(),
+    )
+    iota_scripts_enabled_source = fields.Char(
+        string="Set By",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: _enabled_source(),
     )
     iota_scripts_overrides = fields.Text(
-        string="Site Overrides", compute="_compute_iota_scripts_site"
+        string="Site Overrides",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: _overrides(),
     )
     iota_scripts_redis_url = fields.Char(
         string="Redis URL",
         compute="_compute_iota_scripts_site",
+        default=lambda self: _without_password(get_setting(None, "redis_url")),
         help="Redis for sdk.cache. Set by the server (IOTA_SCRIPTS_REDIS_URL or redis_url in "
         "the [iota_scripts] section of the configuration file). Empty: an in-process cache.",
     )
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
         compute="_compute_iota_scripts_site",
+        default=lambda self: get_setting(None, "runners"),
         help="V8 runner processes per Odoo process. Set by the server (IOTA_SCRIPTS_RUNNERS "
         "or the configuration file).",
     )
@@ -93,21 +137,9 @@ class ResConfigSettings(models.TransientModel):
     )
 
     def _compute_iota_scripts_site(self):
-        keys = (
-            "enabled",
-            "redis_url",
-            "runners",
-            "retention_days",
-            "max_source_bytes",
-            "default_timeout_sec",
-            "max_timeout_sec",
-            "default_memory_mb",
-            "max_memory_mb",
-            "max_depth",
-        )
-        overrides = [f"{key}: {source}" for key in keys if (source := setting_source(key))]
         for settings in self:
             settings.iota_scripts_enabled = scripts_enabled()
+            settings.iota_scripts_enabled_source = _enabled_source()
             settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
             settings.iota_scripts_runners = get_setting(None, "runners")
-            settings.iota_scripts_overrides = "\n".join(overrides)
+            settings.iota_scripts_overrides = _overrides()

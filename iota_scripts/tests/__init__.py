@@ -30,6 +30,7 @@ from . import (
     test_studio_ui,
     test_ui,
     test_ui_dashboard,
+    test_ui_new_user,
     test_ui_run_panel,
     test_views,
 )

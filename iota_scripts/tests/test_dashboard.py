@@ -1,7 +1,7 @@
 """get_dashboard_data: counts, error rates and percentiles against the rows we create."""
 
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytz
 from odoo import fields
@@ -172,6 +172,24 @@ class TestDashboard(IotaScriptsCase):
         for bad in (0, 5, "7", True, None, 365):
             with self.assertRaises(UserError):
                 self.env["iota.script.execution"].get_dashboard_data(bad)
+
+    def test_missed_slots_of_a_draft_script(self):
+        """A schedule of a Draft script: its slots count as missed, and the dashboard says why."""
+        self.assertEqual(self._data(self.dev_a)["schedules"], {"missed": 0, "waiting": 0})
+        draft = self._script(SOURCE, name="Dash draft", state="draft")
+        schedule = self.env["iota.script.schedule"].create(
+            {"script_id": draft.id, "cron": "*/5 * * * *", "tz": "UTC"}
+        )
+        # due since 09:50, found at 10:00:20: the 09:50, 09:55 and 10:00 slots are missed
+        schedule.sudo().next_run = datetime(2026, 5, 1, 9, 50)
+        Schedule = self.env["iota.script.schedule"]
+        self.assertEqual(Schedule._fire(schedule.id, now=datetime(2026, 5, 1, 10, 0, 20)), 0)
+        self.assertEqual(schedule.missed_count, 3)
+        self.assertEqual(self._data(self.dev_a)["schedules"], {"missed": 3, "waiting": 1})
+        # another company sees none of it
+        self.assertEqual(self._data(self.dev_b)["schedules"], {"missed": 0, "waiting": 0})
+        draft.action_activate()
+        self.assertEqual(self._data(self.dev_a)["schedules"], {"missed": 3, "waiting": 0})
 
     def test_time_zone_buckets(self):
         tz = "Pacific/Kiritimati"  # UTC+14: days cut elsewhere than in UTC

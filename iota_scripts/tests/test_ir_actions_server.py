@@ -124,7 +124,17 @@ class TestIrActionsServer(IotaScriptsCase):
         """A scheduled action keeps its server action (restrict): uninstalling must delete both."""
         script = self._script("export default () => 1;")
         automation = self._automation(script)
-        cron = self.env["ir.cron"].browse(script.action_schedule()["res_id"])
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Script by cron",
+                "model_id": self.env["ir.model"]._get_id("iota.script"),
+                "state": "iota_script",
+                "iota_script_id": script.id,
+                "interval_number": 1,
+                "interval_type": "days",
+                "active": False,
+            }
+        )
         actions = (
             self.env["ir.actions.server"]
             .with_context(active_test=False)

@@ -86,6 +86,9 @@ class TestQueueEnqueue(IotaScriptsCase):
         execution = script.with_user(self.user_a).action_run(background=True)
         execution.with_user(self.user_a).action_cancel()
         self.assertEqual((execution.state, execution.error_code), ("cancelled", "cancelled"))
+        # announced as cancelled, not as failed (subscribers and alert rules tell them apart)
+        events = self.env["iota.script.event"].search([("execution_id", "=", execution.id)])
+        self.assertEqual(events.mapped("type"), ["script.cancelled"])
 
 
 @tagged("post_install", "-at_install")
@@ -393,5 +396,12 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
         worker.join(10)
         self.assertFalse(worker.is_alive())
         self.assertLess(time.monotonic() - t0, 4, "cancelled before the 5 s timeout")
-        row = self._read([exec_id])[exec_id]
+        row = self._read([exec_id], ("state", "error_code", "wall_ms", "cpu_ms"))[exec_id]
         self.assertEqual((row["state"], row["error_code"]), ("cancelled", "cancelled"))
+        # what it used before it was stopped, and announced as cancelled
+        self.assertGreater(row["wall_ms"], 100)
+        self.assertGreater(row["cpu_ms"], 0)
+        self.assertEqual(self._failed_events([exec_id]), {})
+        with self._env() as env:
+            events = env["iota.script.event"].search([("execution_id", "=", exec_id)])
+            self.assertEqual(events.mapped("type"), ["script.cancelled"])

@@ -145,6 +145,30 @@ class TestSchedule(IotaScriptsCase):
         self.assertEqual(catch_up.next_run, datetime(2026, 5, 1, 10, 0))
         self.assertEqual(len(self._queued(catch_up)), 1)
 
+    def test_draft_script_slots_are_missed_and_shown(self):
+        """A schedule of a Draft script runs nothing: its slots count as missed, it warns, Activate fixes it."""
+        self.script.state = "draft"
+        schedule = self._schedule(missed_policy="catch_up")
+        self.assertTrue(schedule.waits_for_script)
+        Schedule = self.env["iota.script.schedule"]
+        self.assertIn(schedule, Schedule.search([("waits_for_script", "=", True)]))
+        self.assertNotIn(schedule, Schedule.search([("waits_for_script", "=", False)]))
+        # two slots passed (09:55 and 10:00, the latest 20 s ago): both missed
+        self.assertEqual(self._fire(schedule, datetime(2026, 5, 1, 9, 55)), 0)
+        self.assertFalse(self._queued(schedule))
+        self.assertEqual(schedule.missed_count, 2)
+        self.assertEqual(schedule.next_run, datetime(2026, 5, 1, 10, 5))
+        schedule.action_activate_script()
+        self.assertEqual(self.script.state, "active")
+        self.assertFalse(schedule.waits_for_script)
+        self.assertIn(schedule, Schedule.search([("waits_for_script", "=", False)]))
+        self.assertEqual(self._fire(schedule, datetime(2026, 5, 1, 10, 0)), 1)
+        self.assertEqual(schedule.missed_count, 2)
+        # an inactive schedule does not wait for anything
+        schedule.active = False
+        self.script.state = "disabled"
+        self.assertFalse(schedule.waits_for_script)
+
     def test_lateness_visible(self):
         schedule = self._schedule()
         schedule.sudo().next_run = fields.Datetime.now() - timedelta(hours=1)

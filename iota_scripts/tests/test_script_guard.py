@@ -147,7 +147,18 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
             Action.create({**values, "iota_script_id": script_b.id})
         with self.assertRaises(AccessError):
             own.write({"iota_script_id": script_b.id})
-        self._refused(lambda: self._as(self.system_a, self.script).action_schedule(), "schedule")
+        # the script form's "Schedule" button is gone (issue 18); a scheduled action made by hand is guarded
+        cron_values = {
+            "name": "System's cron",
+            "model_id": self.env["ir.model"]._get_id("iota.script"),
+            "state": "iota_script",
+            "iota_script_id": self.script.id,
+            "interval_number": 1,
+            "interval_type": "days",
+        }
+        self._refused(
+            lambda: self._as(self.system_a, self.env["ir.cron"]).create(cron_values), "schedule"
+        )
         cron = self.env["ir.cron"].create(
             {
                 "name": "Admin's cron",

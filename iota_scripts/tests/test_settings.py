@@ -89,6 +89,30 @@ class TestSettings(TransactionCase):
         self.assertEqual(get_setting(self.env, "max_depth"), 2)
         self.assertTrue(self.env["res.config.settings"].create({}).iota_scripts_enabled)
 
+    def test_settings_page_shows_the_site_switch(self):
+        """The form opens with onchange(): the switch shows its effective value and its source."""
+        spec = {
+            "iota_scripts_enabled": {},
+            "iota_scripts_enabled_source": {},
+            "iota_scripts_runners": {},
+        }
+        Settings = self.env["res.config.settings"]
+        value = Settings.onchange({}, [], spec)["value"]
+        self.assertIs(value["iota_scripts_enabled"], True)
+        # the other site keys shown read-only too (they had the same trap)
+        self.assertEqual(value["iota_scripts_runners"], get_setting(None, "runners"))
+        self.assertIn("default", value["iota_scripts_enabled_source"])
+        with patch.dict(os.environ, {"IOTA_SCRIPTS_ENABLED": "0"}):
+            value = Settings.onchange({}, [], spec)["value"]
+        self.assertIs(value["iota_scripts_enabled"], False)
+        self.assertEqual(
+            value["iota_scripts_enabled_source"], "environment variable IOTA_SCRIPTS_ENABLED"
+        )
+        with patch.dict(config.misc, {"iota_scripts": {"enabled": "1"}}):
+            value = Settings.onchange({}, [], spec)["value"]
+        self.assertIs(value["iota_scripts_enabled"], True)
+        self.assertIn("configuration file", value["iota_scripts_enabled_source"])
+
     def test_one_table_of_defaults(self):
         """The settings page's defaults and docs/configuration.md come from DEFAULTS."""
         self.assertEqual(set(DOCS), set(DEFAULTS), "every setting has one line in DOCS")

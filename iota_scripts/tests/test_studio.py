@@ -228,6 +228,30 @@ class TestEditorRoutes(HttpCase):
         refused = self._json("/iota_scripts/editor/check", {"source": "x"})
         self.assertEqual(refused["error"]["data"]["name"], "odoo.exceptions.AccessError")
 
+    def test_check_route_warns_about_unknown_fields(self):
+        """A source that parses: the field names its reads do not find, as warnings (issue 18)."""
+        self.authenticate("iota_studio_dev", "iota_studio_dev")
+        source = (
+            "export default async () => {\n"
+            '  const a = await sdk.db.searchRead("res.partner", [], ["name", "nmae"]);\n'
+            "  const b = await sdk.db.read('res.partner', [1], [\n    'email', 'emial', dynamic]);\n"
+            '  const c = await sdk.db.read("no.such.model", [1], ["x"]);\n'
+            '  const d = await sdk.db.searchRead(model, [], ["anything"]);\n'
+            "  return [a, b, c, d];\n"
+            "};\n"
+        )
+        markers = self._json("/iota_scripts/editor/check", {"source": source})["result"]["markers"]
+        self.assertEqual(
+            [(m["line"], m["column"], m["severity"], m["message"]) for m in markers],
+            [
+                (2, 65, "warning", 'res.partner has no field "nmae"'),
+                (4, 14, "warning", 'res.partner has no field "emial"'),
+            ],
+        )
+        lines = source.splitlines()
+        self.assertEqual(lines[1][64:70], '"nmae"')
+        self.assertEqual(lines[3][13:20], "'emial'")
+
     def test_typings_route(self):
         self.authenticate("iota_studio_dev", "iota_studio_dev")
         res = self._json("/iota_scripts/editor/typings", {})["result"]

@@ -81,12 +81,24 @@ class TestViews(IotaScriptsCase):
         self.assertEqual(endpoint.rate_limit_algorithm, "sliding_window")
         self.assertTrue(endpoint.sudo().hmac_secret)
 
-    def test_schedule_button(self):
+    def test_one_way_to_schedule(self):
+        """The form schedules through its Schedules tab only; a scheduled action made by hand still works."""
         script = self._script("export default () => 'scheduled';")
-        action = script.action_schedule()
-        cron = self.env["ir.cron"].browse(action["res_id"])
-        self.assertEqual(
-            (cron.state, cron.iota_script_id, cron.active), ("iota_script", script, False)
+        arch = script.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertNotIn('name="action_schedule"', arch)
+        self.assertFalse(hasattr(script, "action_schedule"))
+        self.assertIn('name="schedule_ids"', arch)
+        # the documented alternative: an Odoo scheduled action of type "Run JavaScript script"
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Script by cron",
+                "model_id": self.env["ir.model"]._get_id("iota.script"),
+                "state": "iota_script",
+                "iota_script_id": script.id,
+                "interval_number": 1,
+                "interval_type": "days",
+                "active": False,
+            }
         )
         cron.method_direct_trigger()
         execution = self._executions(script)

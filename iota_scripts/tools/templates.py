@@ -31,8 +31,8 @@ export default async function (ctx) {
 """
 
 RECORD_CHANGE = """\
-// Automation on record change: attach it to an automation rule
-// (Settings > Automation Rules, action "Run JavaScript script").
+// Automation on record change: Activate the script, then press
+// "Add Automation Rule" on its form (model, trigger; the rule runs this script).
 // ctx.records = {model, ids}: the records that changed.
 /** @param {ScriptContext} ctx */
 export default async function (ctx) {
@@ -47,7 +47,8 @@ export default async function (ctx) {
 """
 
 SCHEDULED_JOB = """\
-// Scheduled job: add a schedule (Schedules tab) or press "Schedule".
+// Scheduled job: Activate the script, then add a line in its Schedules tab
+// (cron, timezone, missed-slot policy). Slots of a Draft script are missed.
 // Keep each run short and idempotent: a missed run is not replayed twice.
 /** @param {ScriptContext} ctx */
 export default async function (ctx) {
@@ -60,7 +61,8 @@ export default async function (ctx) {
 """
 
 HTTP_ENDPOINT = """\
-// HTTP endpoint: publish it under Endpoints (/iota/api/v1/...).
+// HTTP endpoint: Activate the script, then publish it with "Publish Endpoint"
+// on its form (or IOTA Scripts > Scripts > Endpoints): /iota/api/v1/...
 // ctx.request = {method, path, params, query, headers, body, json}.
 // Return a value (sent as JSON) or {status, headers, body|json}.
 /** @param {ScriptContext} ctx */
@@ -74,7 +76,8 @@ export default async function (ctx) {
 """
 
 EVENT_HANDLER = """\
-// Event handler: subscribe it to an event type (Subscriptions).
+// Event handler: Activate the script, then subscribe it to an event type
+// (IOTA Scripts > Scripts > Subscriptions).
 // ctx.event = {id, type, payload, ...}; a throw retries, then dead-letters.
 /** @param {ScriptContext} ctx */
 export default async function (ctx) {

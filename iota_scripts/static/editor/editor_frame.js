@@ -175,12 +175,21 @@
         });
     }
 
+    /**
+     * The languages whose Monaco modules this copy ships (static/lib/monaco holds
+     * the JavaScript/TypeScript parts only). Asking for another one (json) makes
+     * the AMD loader fetch a module that is not there and fail in an unhandled
+     * promise: such text is edited as plain text instead.
+     */
+    const SHIPPED_LANGUAGES = ["javascript", "typescript", "plaintext"];
+
     function openEditor(monaco, msg) {
         if (!state.editor) {
+            const language = SHIPPED_LANGUAGES.includes(msg.language) ? msg.language : "plaintext";
             const model = monaco.editor.createModel(
                 msg.value || "",
-                msg.language || "javascript",
-                monaco.Uri.parse("file:///script.js")
+                language,
+                monaco.Uri.parse(language === "javascript" ? "file:///script.js" : "file:///text.txt")
             );
             state.editor = monaco.editor.create(container, {
                 model,
@@ -191,6 +200,9 @@
                 scrollBeyondLastLine: false,
                 fixedOverflowWidgets: true,
                 tabSize: 2,
+                // model and field names are strings: complete them as they are typed,
+                // not only on Ctrl+Space (the typings list them as string literals)
+                quickSuggestions: { other: true, comments: false, strings: true },
             });
             model.onDidChangeContent(() => {
                 if (!state.applying) {

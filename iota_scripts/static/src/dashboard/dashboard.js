@@ -113,6 +113,14 @@ export class IotaScriptsDashboard extends Component {
     openDeadLetters() {
         this.action.doAction("iota_scripts.iota_script_delivery_action_dead");
     }
+
+    /** The schedules with missed slots, or waiting for their script (the "Missed slots" card). */
+    openMissedSlots() {
+        const waiting = this.state.data.schedules?.waiting;
+        this.action.doAction("iota_scripts.iota_script_schedule_action", {
+            additionalContext: waiting ? { search_default_waiting: 1 } : { search_default_missed: 1 },
+        });
+    }
 }
 
 registry.category("actions").add("iota_scripts.dashboard", IotaScriptsDashboard);

@@ -34,13 +34,13 @@ export function parseFrameMessage(event, { origin, frameWindow }) {
     return data.type === "change" ? { type: "change", value: data.value } : { type: data.type };
 }
 
-/** Server problems ({message, line, column}) as frame markers; no position -> line 1. */
+/** Server problems ({message, line, column, severity?}) as frame markers; no position -> line 1. */
 export function toMarkers(problems) {
     return (problems || []).map((p) => ({
         line: Number.isInteger(p.line) && p.line > 0 ? p.line : 1,
         column: Number.isInteger(p.column) && p.column > 0 ? p.column : 1,
         message: String(p.message ?? ""),
-        severity: "error",
+        severity: p.severity === "warning" ? "warning" : "error",
     }));
 }
 

@@ -37,14 +37,22 @@ export class MonacoField extends Component {
         ...standardFieldProps,
         diagnostics: { type: Boolean, optional: true },
         height: { type: String, optional: true },
+        language: { type: String, optional: true },
         readyTimeoutMs: { type: Number, optional: true },
     };
-    static defaultProps = { diagnostics: true, height: "60vh", readyTimeoutMs: 15000 };
+    // Most of the viewport: the page scrolls the form's header away and the
+    // editor fills what remains (min-height in the scss); "Full screen" takes all.
+    static defaultProps = {
+        diagnostics: true,
+        height: "calc(100vh - 9rem)",
+        language: "javascript",
+        readyTimeoutMs: 15000,
+    };
 
     setup() {
         this.action = useService("action");
         this.iframeRef = useRef("iframe");
-        this.state = useState({ fallback: false, reason: "", value: "" });
+        this.state = useState({ fallback: false, reason: "", value: "", fullscreen: false });
         this.value = "";
         this.lastCommitted = null;
         this.observedResId = null;
@@ -75,7 +83,9 @@ export class MonacoField extends Component {
             detail.proms.push(this.commitChanges())
         );
         useBus(this.env.bus, REVEAL_POSITION, ({ detail }) => {
-            if (detail && detail.resId === this.props.record.resId && !this.state.fallback) {
+            // positions are in the script's source: another Monaco field of the
+            // form (the input schema) must not take them
+            if (this.isSource && detail && detail.resId === this.props.record.resId && !this.state.fallback) {
                 detail.handled = true;
                 this.channel.send("reveal", { line: detail.line, column: detail.column });
             }
@@ -97,7 +107,29 @@ export class MonacoField extends Component {
                 this.sendInit();
             });
         });
-        onWillUnmount(() => this.channel.stop());
+        onWillUnmount(() => {
+            this.channel.stop();
+            document.removeEventListener("keydown", this.onFullscreenKey);
+        });
+        this.onFullscreenKey = (ev) => {
+            if (ev.key === "Escape") {
+                this.toggleFullscreen(false);
+            }
+        };
+    }
+
+    get isSource() {
+        return this.props.name === "source";
+    }
+
+    /** Full screen: the editor covers the window until toggled back (button or Escape). */
+    toggleFullscreen(on = !this.state.fullscreen) {
+        this.state.fullscreen = on;
+        if (on) {
+            document.addEventListener("keydown", this.onFullscreenKey);
+        } else {
+            document.removeEventListener("keydown", this.onFullscreenKey);
+        }
     }
 
     get frameSrc() {
@@ -128,7 +160,7 @@ export class MonacoField extends Component {
     }
 
     get frameStyle() {
-        return `height: ${this.props.height};`;
+        return this.state.fullscreen ? "" : `height: ${this.props.height};`;
     }
 
     sendInit() {
@@ -139,9 +171,9 @@ export class MonacoField extends Component {
             mode: "editor",
             value: this.value,
             readonly: !!this.props.readonly,
-            language: "javascript",
+            language: this.props.language,
             theme: editorTheme(),
-            extraLibs: this.typings?.libs || [],
+            extraLibs: this.props.language === "javascript" ? this.typings?.libs || [] : [],
         });
     }
 
@@ -149,7 +181,7 @@ export class MonacoField extends Component {
         if (msg.type === "ready") {
             this.sendInit();
             this.scheduleCheck();
-            const position = this.props.record.resId && takePendingReveal(this.props.record.resId);
+            const position = this.isSource && this.props.record.resId && takePendingReveal(this.props.record.resId);
             if (position) {
                 this.channel.send("reveal", position);
             }
@@ -238,10 +270,12 @@ export const monacoField = {
     supportedOptions: [
         { label: _t("Server diagnostics"), name: "diagnostics", type: "boolean" },
         { label: _t("Height (CSS)"), name: "height", type: "string" },
+        { label: _t("Language (javascript, json)"), name: "language", type: "string" },
     ],
     extractProps: ({ options }) => ({
         diagnostics: options.diagnostics !== false,
         height: options.height || undefined,
+        language: options.language || undefined,
     }),
 };
 

@@ -7,6 +7,7 @@ import { LogList } from "../log_viewer/log_list";
 import { REVEAL_POSITION, requestReveal } from "../monaco_field/reveal";
 import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
 import * as live from "./live_stream";
+import { UNMEASURED_STATES, formatBytes } from "../bytes_field/bytes_field";
 
 /** Bus notification types sent by tools/live.py. */
 export const BUS = {
@@ -242,11 +243,14 @@ export class RunPanel extends Component {
         if (!o) {
             return [];
         }
-        const mb = (o.heap_peak_bytes || 0) / (1024 * 1024);
+        const heap =
+            !o.heap_peak_bytes && UNMEASURED_STATES.includes(o.state)
+                ? _t("not measured")
+                : formatBytes(o.heap_peak_bytes);
         return [
             { name: "wall", label: _t("Duration"), value: `${(o.wall_ms || 0).toFixed(1)} ms` },
             { name: "cpu", label: _t("CPU"), value: `${(o.cpu_ms || 0).toFixed(1)} ms` },
-            { name: "memory", label: _t("Peak heap"), value: `${mb.toFixed(1)} MB` },
+            { name: "memory", label: _t("Peak heap"), value: heap },
             { name: "calls", label: _t("sdk calls"), value: String(o.host_calls || 0) },
         ];
     }

@@ -1,6 +1,7 @@
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
+import { Layout } from "@web/search/layout";
 import { Component, onMounted, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
 
 import { EditorChannel } from "../monaco_field/editor_channel";
@@ -17,9 +18,29 @@ const VERSION_FIELDS = ["number", "note", "author_id", "create_date", "size_byte
  * params: {script_id, left_id?, right_id?, draft?}; right_id absent = the
  * draft when given (the editor's unsaved text, opened in a dialog from the
  * field; no Restore there, the form owns the record), else the saved source.
+ * left_id absent = the current version for a draft (what the draft changes),
+ * else the version before the current one.
+ *
+ * As a page (not a dialog) it has the control panel, so its breadcrumb leads
+ * back to where it was opened from.
  */
+/**
+ * The version shown on the left when none is asked for: the current one when
+ * comparing a draft (what the draft would change), else the one before it.
+ * `versions` are sorted newest first.
+ */
+export function defaultLeftId(versions, forDraft) {
+    const current = versions.find((v) => v.is_current) || versions[0];
+    if (forDraft || versions.length < 2) {
+        return current?.id || null;
+    }
+    const previous = versions.find((v) => v.number < current.number);
+    return (previous || current).id;
+}
+
 export class VersionDiffAction extends Component {
     static template = "iota_scripts.VersionDiffAction";
+    static components = { Layout };
     static props = ["*"];
 
     setup() {
@@ -61,8 +82,12 @@ export class VersionDiffAction extends Component {
         this.state.script = script;
         this.state.versions = versions;
         if (!versions.some((v) => v.id === this.state.leftId)) {
-            this.state.leftId = versions.length > 1 ? versions[1].id : versions[0]?.id || null;
+            this.state.leftId = defaultLeftId(versions, this.draft !== null);
         }
+    }
+
+    get layoutDisplay() {
+        return { controlPanel: this.env.inDialog ? false : {} };
     }
 
     get left() {

@@ -155,6 +155,42 @@ registry.category("web_tour.tours").add("iota_scripts_studio_editor_tour", {
         },
         screenshot("studio_hover_field"),
         {
+            // issue 18: no Ctrl+Space needed inside the field list
+            content: "Typing a field name inside the list's string offers completions by itself",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000,
+            async run() {
+                const { editor, frame, monaco } = sourceEditor();
+                editor.trigger("keyboard", "hideSuggestWidget", {});
+                const model = editor.getModel();
+                const saved = model.getValue();
+                const position = editor.getPosition();
+                model.setValue(
+                    'export default async function (ctx) {\n  await sdk.db.searchRead("res.partner", [], ["nmae", ""]);\n}\n'
+                );
+                // the cursor between the quotes of the last name
+                const line = model.getLineContent(2);
+                editor.setPosition({ lineNumber: 2, column: line.indexOf('""]') + 2 });
+                type(editor, "emai");
+                await waitUntil(() => suggestions(frame).includes("email"), "the email field offered while typing", 25000);
+                // and the unknown field "nmae" is marked from the live schema
+                const warning = await waitUntil(
+                    () =>
+                        monaco.editor
+                            .getModelMarkers({ owner: "iota_scripts" })
+                            .find((m) => m.severity === monaco.MarkerSeverity.Warning && /no field "nmae"/.test(m.message)),
+                    "the unknown-field warning",
+                    25000
+                );
+                if (warning.startLineNumber !== 2) {
+                    throw new Error(`warning on line ${warning.startLineNumber}`);
+                }
+                editor.trigger("keyboard", "hideSuggestWidget", {});
+                model.setValue(saved);
+                editor.setPosition(position);
+            },
+        },
+        {
             content: "Try to save",
             trigger: ".o_form_view .o_form_button_save",
             run: "click",
@@ -267,8 +303,21 @@ registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
             trigger: ".modal .o_iota_scripts_diff_right option:selected:contains('Unsaved draft'):not(:visible)",
         },
         {
+            // issue 18: a draft is compared with the current version, not the one before
+            content: "The current version (v2) is on the left",
+            trigger: ".modal .o_iota_scripts_diff_left option:selected:contains('v2'):not(:visible)",
+        },
+        {
             content: "The diff shows the draft's new line",
             trigger: ".modal .o_iota_scripts_diff_frame:iframe .monaco-diff-editor .line-insert",
+        },
+        {
+            content: "... and only that line: nothing removed from the current version",
+            trigger: ".modal .o_iota_scripts_diff_frame:iframe .monaco-diff-editor:not(:has(.line-delete))",
+        },
+        {
+            content: "A dialog has no control panel of its own",
+            trigger: ".modal:not(:has(.o_control_panel)) .o_iota_scripts_version_diff",
         },
         screenshot("studio_diff_draft"),
         {
@@ -308,6 +357,16 @@ registry.category("web_tour.tours").add("iota_scripts_studio_diff_tour", {
         {
             content: "It is restored as a new version",
             trigger: ".o_notification:contains('restored as version 3')",
+        },
+        {
+            // issue 18: the diff page was a dead end
+            content: "The breadcrumb leads back to the script",
+            trigger: ".o_control_panel .o_breadcrumb .breadcrumb-item a:contains('Studio tour')",
+            run: "click",
+        },
+        {
+            content: "Back on the script's form",
+            trigger: ".o_form_view .o_field_widget[name=name] input",
         },
     ],
 });

@@ -160,8 +160,13 @@ registry.category("web_tour.tours").add("iota_scripts_automation_tour", {
             run: "edit Tour greeter",
         },
         {
+            // issue 18: triggers run active scripts only, so only those are offered
+            content: "The Draft script of the same name is not offered",
+            trigger: ".dropdown-menu:has(li a:contains('Tour greeter')):not(:has(li a:contains('Tour greeter (draft)')))",
+        },
+        {
             content: "Pick it",
-            trigger: ".dropdown-menu li a:contains('Tour greeter'):not(:has(.fa-spin))",
+            trigger: ".dropdown-menu li a:contains('Tour greeter'):not(:contains('draft')):not(:has(.fa-spin))",
             run: "click",
         },
         {

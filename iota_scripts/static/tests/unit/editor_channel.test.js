@@ -57,6 +57,15 @@ test("toMarkers keeps 1-based positions and puts position-less problems on line 
     expect(toMarkers(undefined)).toEqual([]);
 });
 
+test("toMarkers keeps warnings (unknown field names) as warnings, anything else is an error", () => {
+    expect(
+        toMarkers([
+            { message: 'res.partner has no field "nme"', line: 2, column: 40, severity: "warning" },
+            { message: "odd", line: 1, column: 1, severity: "fatal" },
+        ]).map((m) => m.severity)
+    ).toEqual(["warning", "error"]);
+});
+
 test("messages wait for ready, then go to this origin only, in order", async () => {
     const { frameWindow, posted } = makeFrame();
     const received = [];

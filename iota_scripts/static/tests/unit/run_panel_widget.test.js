@@ -52,3 +52,28 @@ test("without the source (a plain user), the position is text, not a dead link",
     expect(".o_iota_scripts_run_error_position").toHaveCount(0);
     expect(".o_iota_scripts_run_error_position_text").toHaveText("Line 3, column 5");
 });
+
+test("a cancelled run shows the CPU it used, and its heap as not measured", async () => {
+    onRpc("iota.script", "action_run_live", () => ({
+        id: 8,
+        state: "cancelled",
+        result: null,
+        error: { code: "cancelled", message: "the run was cancelled" },
+        logs: [],
+        logs_dropped: 0,
+        wall_ms: 812.5,
+        cpu_ms: 640.25,
+        heap_peak_bytes: 0,
+        host_calls: 0,
+    }));
+    await mountView({
+        resModel: "iota.script",
+        resId: 1,
+        type: "form",
+        arch: `<form><widget name="iota_scripts_run_panel"/></form>`,
+    });
+    await click(".o_iota_scripts_run_panel button:contains(Run)");
+    await animationFrame();
+    expect(".o_iota_scripts_run_usage_cpu").toHaveText("640.3 ms");
+    expect(".o_iota_scripts_run_usage_memory").toHaveText("not measured");
+});
