@@ -30,6 +30,9 @@ import statistics
 import threading
 import time
 
+#: Issue 16 §4: events end to end per worker.
+TARGET_EVENTS_PER_SEC = 400
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,12 +64,17 @@ def main() -> None:
     def env_of(cr):
         return api.Environment(cr, SUPERUSER_ID, {})
 
+    # A company of its own: earlier traffic of other companies (an endpoint
+    # bench's script.executed, waiting events) cannot skew the figures.
     with registry.cursor() as cr:
         env = env_of(cr)
+        company = env["res.company"].create({"name": f"IOTA events bench {time.time_ns()}"})
+        env.user.company_ids = [(4, company.id)]
         script = env["iota.script"].create(
             {
                 "name": "bench handler",
                 "key": f"bench_{time.time_ns()}",
+                "company_id": company.id,
                 "state": "active",
                 "source": handler_source,
             }
@@ -74,7 +82,7 @@ def main() -> None:
         sub = env["iota.script.subscription"].create(
             {"event_type": "bench.tick", "script_id": script.id, "max_attempts": 1}
         )
-        script_id, sub_id = script.id, sub.id
+        script_id, sub_id, company_id = script.id, sub.id, company.id
 
     try:
         # ---- baseline: the handler through the engine alone ----------------------
@@ -112,6 +120,20 @@ def main() -> None:
             env = env_of(cr)
             done = env["iota.script.delivery"].search_count(
                 [("subscription_id", "=", sub_id), ("state", "=", "done")]
+            )
+        if not done:
+            # nothing reached the handler: a figure would be meaningless (and 0/0)
+            with registry.cursor() as cr:
+                cr.execute(
+                    "SELECT state, count(*) FROM iota_script_event WHERE script_id = %s "
+                    "GROUP BY state",
+                    [script_id],
+                )
+                states = dict(cr.fetchall())
+            raise SystemExit(
+                f"bench/events.py: none of the {args.events} events was delivered "
+                f"(events by state: {states}); check the dispatcher and the queue "
+                "(scripts disabled? quota settings?)"
             )
         events_per_sec = done / elapsed
 
@@ -179,6 +201,8 @@ def main() -> None:
         def pct(p):
             return latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))]
 
+        if not latencies:
+            raise SystemExit("bench/events.py: no queued run was started by a worker in 10 s")
         p50, p99 = pct(50), pct(99)
         report = {
             "events": args.events,
@@ -189,8 +213,8 @@ def main() -> None:
             "events_per_sec_per_worker": round(events_per_sec, 1),
             "engine_only_runs_per_sec": round(engine_per_sec, 1),
             "ratio_engine_only_to_end_to_end": round(engine_per_sec / events_per_sec, 2),
-            "target_events_per_sec": 300,
-            "ratio_to_target_events": round(events_per_sec / 300, 2),
+            "target_events_per_sec": TARGET_EVENTS_PER_SEC,
+            "ratio_to_target_events": round(events_per_sec / TARGET_EVENTS_PER_SEC, 2),
             "latency_runs": len(latencies),
             "latency_lost": args.runs - len(latencies),
             "enqueue_to_start_ms_p50": round(p50, 2),
@@ -199,7 +223,7 @@ def main() -> None:
             "target_p50_ms": 50,
             "ratio_p50_to_target": round(p50 / 50, 2),
             "met": {
-                "events_per_sec>=300": events_per_sec >= 300,
+                f"events_per_sec>={TARGET_EVENTS_PER_SEC}": events_per_sec >= TARGET_EVENTS_PER_SEC,
                 "p50<=50ms": p50 <= 50,
             },
         }
@@ -208,6 +232,7 @@ def main() -> None:
         with registry.cursor() as cr:
             env = env_of(cr)
             env["iota.script"].browse(script_id).unlink()
+            env["res.company"].browse(company_id).active = False
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ CODES: dict[str, str] = {
     "not_available": "this host does not provide that sdk function",
     "cache_unavailable": "the cache backend cannot be reached",
     "access_denied": "the run's user may not do that",
+    "priority_reserved": "queue priorities 0 to 9 are reserved to IOTA Scripts administrators",
     "not_found": "no such record (e.g. no script with that key in the run's company)",
     "not_active": "the script exists but is archived, not active or has no source",
     "syntax_error": "the script does not parse",

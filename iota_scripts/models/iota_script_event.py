@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.event_types import ORIGINS
 from ..tools.sentinel import as_engine, is_engine
 
 _DEFERRED = "iota_scripts.deferred_events"
@@ -62,9 +63,11 @@ class IotaScriptEvent(models.Model):
     )
     type = fields.Char(required=True, readonly=True, index=True)
     origin = fields.Selection(
-        [("script", "Emitted by a Script"), ("system", "Domain Event")],
+        ORIGINS,
         required=True,
         readonly=True,
+        help="Who emitted the event: a script (sdk.events.emit), a record change "
+        "(an 'Emit script event' action) or IOTA Scripts itself (script.executed, ...).",
     )
     payload_json = fields.Text(string="Payload", readonly=True)
     state = fields.Selection(
@@ -78,6 +81,18 @@ class IotaScriptEvent(models.Model):
         required=True,
         readonly=True,
         index=True,
+    )
+    eta = fields.Datetime(
+        string="Waits Until",
+        readonly=True,
+        help="Set while the company is over its event quota: the event waits, and is "
+        "dispatched once the quota allows it.",
+    )
+    charged_at = fields.Datetime(
+        string="Counted Against the Quota At",
+        readonly=True,
+        help="When the dispatcher handed this event to its subscriptions and counted it "
+        "against the company's event_quota_per_minute (script and record events only).",
     )
     attempts = fields.Integer(readonly=True)
     hop = fields.Integer(
@@ -99,6 +114,19 @@ class IotaScriptEvent(models.Model):
     )
 
     _sql_constraints = [("uuid_uniq", "unique (uuid)", "Event UUIDs are unique.")]
+
+    def init(self):
+        super().init()
+        # the dispatcher's fair claim: the oldest pending events of each company
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS iota_script_event_pending_idx "
+            "ON iota_script_event (company_id, id) WHERE state = 'pending'"
+        )
+        # the quota: the company's events counted in the last minute
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS iota_script_event_charged_idx "
+            "ON iota_script_event (company_id, charged_at) WHERE charged_at IS NOT NULL"
+        )
 
     @api.model_create_multi
     def create(self, vals_list):

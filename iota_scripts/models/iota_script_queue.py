@@ -12,10 +12,13 @@ How a worker runs a queued run
 ------------------------------
 1. **Claim** (one short transaction, committed): expired leases are put back
    first (see below); then up to ``queue_claim_batch`` runs whose ``eta`` has
-   passed, by ``priority`` (lower first), ``eta`` and id, are selected with
-   ``FOR UPDATE SKIP LOCKED``, skipping companies that already have
-   ``queue_company_concurrency`` *workers* busy with their runs, and marked
-   ``running`` with ``worker_id``, ``attempt + 1`` and ``lease_until``. A
+   passed are selected with ``FOR UPDATE SKIP LOCKED``: first the runs at a
+   reserved priority (0-9, which only IOTA Scripts administrators may ask
+   for), then the companies in turns, round robin, each company's runs by
+   ``priority`` (lower first), ``eta`` and id, so that one company's flood
+   never starves another company; companies that already have
+   ``queue_company_concurrency`` *workers* busy with their runs are skipped.
+   The claimed runs are marked ``running`` with ``worker_id``, ``attempt + 1`` and ``lease_until``. A
    worker runs its batch one run after the other, so the cap still bounds the
    runs of a company that execute at once; each run's lease covers the
    timeouts of the runs before it in the batch, plus its own, plus a margin.
@@ -69,6 +72,7 @@ from odoo.sql_db import db_connect
 from psycopg2 import errors as pg_errors
 
 from ..tools import chain as run_chain
+from ..tools.sdk_scripts import RESERVED_PRIORITY_BELOW
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
@@ -188,6 +192,13 @@ class IotaScriptExecution(models.Model):
             """
             CREATE INDEX IF NOT EXISTS iota_script_execution_queue_idx
                 ON iota_script_execution (priority, eta, id) WHERE state = 'queued'
+            """
+        )
+        # the fair claim: the first due runs of each company
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS iota_script_execution_company_queue_idx
+                ON iota_script_execution (company_id, priority, eta, id) WHERE state = 'queued'
             """
         )
 
@@ -454,24 +465,40 @@ class IotaScriptExecution(models.Model):
     def _queue_claim_once(self, worker, limit=1):
         cr = self.env.cr
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
-        # a company is busy when `cap` workers run its runs (one at a time each)
+        # A company is busy when `cap` workers run its runs (one at a time
+        # each). The candidates are the first `limit` due runs of every other
+        # company; they are then taken in turns, company by company (round
+        # robin), after the runs at a reserved priority (0-9, administrators
+        # only): a company that queues thousands of runs delays another
+        # company's runs by at most one of its own per turn.
         cr.execute(
             """
             WITH busy AS (
                 SELECT company_id FROM iota_script_execution
                  WHERE state = 'running' GROUP BY company_id
-                HAVING count(DISTINCT worker_id) >= %s
+                HAVING count(DISTINCT worker_id) >= %(cap)s
+            ), candidates AS (
+                SELECT p.id, p.priority, row_number() OVER (
+                           PARTITION BY p.company_id ORDER BY p.priority, p.eta, p.id
+                       ) AS turn
+                  FROM res_company c CROSS JOIN LATERAL (
+                    SELECT e.id, e.company_id, e.priority, e.eta FROM iota_script_execution e
+                     WHERE e.company_id = c.id AND e.state = 'queued'
+                       AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
+                     ORDER BY e.priority, e.eta, e.id
+                     LIMIT %(limit)s
+                  ) p
+                 WHERE c.id NOT IN (SELECT company_id FROM busy)
             )
-            SELECT e.id, s.timeout_sec FROM iota_script_execution e
+            SELECT e.id, s.timeout_sec FROM candidates k
+              JOIN iota_script_execution e ON e.id = k.id
               JOIN iota_script s ON s.id = e.script_id
              WHERE e.state = 'queued'
-               AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
-               AND e.company_id NOT IN (SELECT company_id FROM busy)
-             ORDER BY e.priority, e.eta, e.id
-             LIMIT %s
+             ORDER BY LEAST(k.priority, %(reserved)s), k.turn, k.priority, k.id
+             LIMIT %(limit)s
              FOR UPDATE OF e SKIP LOCKED
             """,
-            [cap, max(1, limit)],
+            {"cap": cap, "limit": max(1, limit), "reserved": RESERVED_PRIORITY_BELOW},
             log_exceptions=False,
         )
         rows = cr.fetchall()

@@ -113,6 +113,12 @@ export class IotaScriptsDashboard extends Component {
     openDeadLetters() {
         this.action.doAction("iota_scripts.iota_script_delivery_action_dead");
     }
+
+    openEventsWaiting() {
+        this.action.doAction("iota_scripts.iota_script_event_action", {
+            additionalContext: { search_default_pending: 1 },
+        });
+    }
 }
 
 registry.category("actions").add("iota_scripts.dashboard", IotaScriptsDashboard);
