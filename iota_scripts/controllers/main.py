@@ -193,7 +193,7 @@ def _limiter(redis_url: str | None, policy: str, algorithm: str):
     Each algorithm has its own key namespace: a GCRA key is a Redis string, a
     sliding-window key a ZSET, and switching an endpoint's algorithm must not
     meet the other's value (WRONGTYPE)."""
-    from iota_scripts_sdk._ratelimit import RateLimiter
+    from iota_scripts_sdk.ratelimit import RateLimiter
 
     key = (redis_url, policy, algorithm)
     with _limiters_lock:

@@ -488,20 +488,7 @@ class IotaScript(models.Model):
         ``ctx.trigger.type`` is ``manual``: the caller does not choose it
         (a script may trust ``cron`` or ``automation`` to come from the server).
         """
-        trigger = "manual"
-        self.ensure_one()
-        if not (self.env.su or self.env.user.has_group(GROUP_USER)):
-            raise AccessError(_("Only IOTA Scripts users may run scripts."))
-        self.check_access("read")
-        if records is not None and not isinstance(records, models.BaseModel):
-            raise UserError(_("records must be a recordset."))
-        if background:
-            return self.env["iota.script.execution"]._enqueue(
-                self, {"type": trigger}, records=records, input_value=input
-            )
-        return self.env["iota.script.execution"]._run_script(
-            self, trigger={"type": trigger}, records=records, input_value=input
-        )
+        return self._run_by_hand(input, records=records, background=background)
 
     def action_open_run_wizard(self):
         self.ensure_one()

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools import cron_wake
 from ..tools.event_types import ORIGINS
 from ..tools.sentinel import as_engine, is_engine
 
@@ -194,15 +195,7 @@ class IotaScriptEvent(models.Model):
 
     @api.model
     def _wake_dispatcher(self):
-        data = self.env.cr.postcommit.data
-        trigger = data.get("iota_scripts.dispatch_trigger")
-        if trigger is None or not trigger.exists():
-            # Once per transaction (postcommit data is dropped on commit and on
-            # rollback; exists() sees a trigger undone by a savepoint rollback).
-            # ir.cron notifies after commit only: a rolled-back event wakes no one.
-            cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch", False)
-            if cron:
-                data["iota_scripts.dispatch_trigger"] = cron.sudo()._trigger()
+        cron_wake.wake(self.env, "iota_scripts.iota_script_delivery_cron_dispatch")
 
     @api.model
     def _prune(self, before, batch_size):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from odoo import models
 
+from ..tools import cron_wake
 from ..tools.run_states import ERROR_STATES
 from .iota_script_alert_rule import CRON_XMLID
 
@@ -33,6 +34,4 @@ class IotaScriptExecution(models.Model):
         rules = self.env["iota.script.alert.rule"].sudo()
         if not rules.search_count([("company_id", "=", company)], limit=1):
             return
-        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger()
+        cron_wake.wake(self.env, CRON_XMLID)

@@ -72,6 +72,7 @@ from odoo.sql_db import db_connect
 from psycopg2 import errors as pg_errors
 
 from ..tools import chain as run_chain
+from ..tools import cron_wake
 from ..tools.sdk_scripts import RESERVED_PRIORITY_BELOW
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -282,22 +283,8 @@ class IotaScriptExecution(models.Model):
 
     @api.model
     def _queue_wake(self, at=None):
-        """Wakes a worker after commit (at ``at`` when in the future).
-
-        An immediate wake-up is written once per transaction: each one costs
-        a trigger row and, after commit, a NOTIFY on a connection of its own.
-        """
-        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
-        if not cron:
-            return
-        if at and at > fields.Datetime.now():
-            cron.sudo()._trigger(at=at)
-            return
-        data = self.env.cr.postcommit.data
-        trigger = data.get("iota_scripts.queue_trigger")
-        # exists(): a savepoint rollback may have undone the trigger
-        if trigger is None or not trigger.exists():
-            data["iota_scripts.queue_trigger"] = cron.sudo()._trigger()
+        """Wakes a worker after commit (at ``at`` when in the future; tools/cron_wake.py)."""
+        cron_wake.wake(self.env, CRON_XMLID, at)
 
     # ---- cancel ---------------------------------------------------------------------
     def action_cancel(self):
@@ -679,9 +666,7 @@ class IotaScriptExecution(models.Model):
             self._queue_wake(values["eta"])
         elif execution.schedule_id:
             # a "catch up" slot may be waiting for this run to end
-            cron = self.env.ref("iota_scripts.iota_script_schedule_cron_enqueue", False)
-            if cron:
-                cron.sudo()._trigger()
+            cron_wake.wake(self.env, "iota_scripts.iota_script_schedule_cron_enqueue")
         as_engine(execution).write(values)
         if execution.delivery_id:
             execution.delivery_id._after_run(execution)

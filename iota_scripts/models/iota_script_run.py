@@ -97,22 +97,39 @@ class IotaScript(models.Model):
                 _("The input does not match the script's input schema:\n%s", "\n".join(lines))
             )
 
+    def _run_by_hand(self, input_value, records=None, background=False, live=None):
+        """The one manual entry point: the form's Run dialog, the Run panel, ``action_run``.
+
+        One permission check (an IOTA Scripts user who can read the script) and
+        one input check (the script's input schema) for every way of running
+        by hand; then the run happens in the caller's transaction (or is
+        queued with ``background``). ``ctx.trigger.type`` is ``manual``, set
+        here: the caller does not choose it.
+        """
+        self.ensure_one()
+        if not (self.env.su or self.env.user.has_group(GROUP_USER)):
+            raise AccessError(_("Only IOTA Scripts users may run scripts."))
+        self.check_access("read")
+        if records is not None and not isinstance(records, models.BaseModel):
+            raise UserError(_("records must be a recordset."))
+        self._check_run_input(input_value)
+        Execution = self.env["iota.script.execution"]
+        trigger = {"type": "manual"}
+        if background:
+            return Execution._enqueue(self, trigger, records=records, input_value=input_value)
+        return Execution._run_script(
+            self, trigger=trigger, records=records, input_value=input_value, live=live
+        )
+
     def action_run_live(self, input_value=None, token=""):
         """Runs now with live log streaming; returns the panel's values of the execution.
 
         ``token`` (chosen by the client) is echoed in every bus message, so a
         panel follows its own run only.
         """
-        self.ensure_one()
-        if not (self.env.su or self.env.user.has_group(GROUP_USER)):
-            raise AccessError(_("Only IOTA Scripts users may run scripts."))
-        self.check_access("read")
-        self._check_run_input(input_value)
         live = LiveRun(self.env, token)
         try:
-            execution = self.env["iota.script.execution"]._run_script(
-                self, {"type": "manual"}, input_value=input_value, live=live
-            )
+            execution = self._run_by_hand(input_value, live=live)
             live.finish(execution.state)
         finally:
             live.finish(None)  # on errors; a no-op after the line above

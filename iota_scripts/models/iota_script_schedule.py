@@ -51,6 +51,7 @@ from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, ValidationError
 from psycopg2 import errors as pg_errors
 
+from ..tools import cron_wake
 from ..tools.settings import get_setting
 
 _logger = logging.getLogger(__name__)
@@ -207,10 +208,10 @@ class IotaScriptSchedule(models.Model):
         self._wake()
 
     def _wake(self):
-        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
         soonest = [s.next_run for s in self if s.active and s.next_run]
-        if cron and soonest:
-            cron.sudo()._trigger(at=min(soonest))
+        if soonest:
+            # a slot due now wakes once per transaction; a later one at its time
+            cron_wake.wake(self.env, CRON_XMLID, min(soonest))
 
     # ---- the enqueuer -------------------------------------------------------------
     @api.model

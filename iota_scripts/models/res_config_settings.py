@@ -7,7 +7,12 @@ section of the configuration file wins over the value saved here (see
 
 from odoo import fields, models
 
-from ..tools.settings import scripts_enabled, setting_source
+from ..tools.settings import DEFAULTS, scripts_enabled, setting_source
+
+
+def _default(key):
+    """The one default of ``key`` (tools/settings.py)."""
+    return DEFAULTS[key][0]
 
 
 class ResConfigSettings(models.TransientModel):
@@ -30,35 +35,43 @@ class ResConfigSettings(models.TransientModel):
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
         config_parameter="iota_scripts.runners",
-        default=4,
+        default=_default("runners"),
         help="V8 runner processes per Odoo process. Applies after a restart.",
     )
     iota_scripts_retention_days = fields.Integer(
-        string="Keep Executions (days)", config_parameter="iota_scripts.retention_days", default=30
+        string="Keep Executions (days)",
+        config_parameter="iota_scripts.retention_days",
+        default=_default("retention_days"),
     )
     iota_scripts_max_source_bytes = fields.Integer(
         string="Largest Source (bytes)",
         config_parameter="iota_scripts.max_source_bytes",
-        default=262144,
+        default=_default("max_source_bytes"),
     )
     iota_scripts_default_timeout_sec = fields.Float(
         string="Default Timeout (s)",
         config_parameter="iota_scripts.default_timeout_sec",
-        default=5.0,
+        default=_default("default_timeout_sec"),
     )
     iota_scripts_max_timeout_sec = fields.Float(
-        string="Longest Timeout (s)", config_parameter="iota_scripts.max_timeout_sec", default=60.0
+        string="Longest Timeout (s)",
+        config_parameter="iota_scripts.max_timeout_sec",
+        default=_default("max_timeout_sec"),
     )
     iota_scripts_default_memory_mb = fields.Integer(
-        string="Default Memory (MB)", config_parameter="iota_scripts.default_memory_mb", default=64
+        string="Default Memory (MB)",
+        config_parameter="iota_scripts.default_memory_mb",
+        default=_default("default_memory_mb"),
     )
     iota_scripts_max_memory_mb = fields.Integer(
-        string="Largest Memory (MB)", config_parameter="iota_scripts.max_memory_mb", default=512
+        string="Largest Memory (MB)",
+        config_parameter="iota_scripts.max_memory_mb",
+        default=_default("max_memory_mb"),
     )
     iota_scripts_max_depth = fields.Integer(
         string="Chain Depth",
         config_parameter="iota_scripts.max_depth",
-        default=3,
+        default=_default("max_depth"),
         help="How many generations of scripts triggering scripts one transaction may run.",
     )
 

@@ -422,7 +422,7 @@ class TestEventBusAccess(IotaScriptsCase):
         Event = as_engine(self.env["iota.script.event"])
         cron = self.env.ref("iota_scripts.iota_script_delivery_cron_dispatch")
         # as in a new transaction: no dispatch trigger yet
-        self.env.cr.postcommit.data.pop("iota_scripts.dispatch_trigger", None)
+        self.env.cr.postcommit.data.pop("iota_scripts.cron_wake", None)
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         with self.assertRaises(ZeroDivisionError), self.env.cr.savepoint():
             Event._record("gone.event", {}, script=script, user=self.env.user, origin="system")

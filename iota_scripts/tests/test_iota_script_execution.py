@@ -233,6 +233,37 @@ class TestIotaScriptExecution(IotaScriptsCase):
         with self.assertRaises(UserError):
             record.action_run()
 
+    def test_every_manual_run_checks_the_input_schema(self):
+        """The form's Run button, the Run panel and action_run: one input check."""
+        script = self._script(HELLO)
+        script.input_schema = json.dumps(
+            {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+        )
+        as_user = script.with_user(self.user_a)
+        wizard = Form(
+            self.env["iota.script.run.wizard"]
+            .with_user(self.user_a)
+            .with_context(default_script_id=script.id)
+        )
+        wizard.input_json = '{"n": "five"}'
+        record = wizard.save()
+        before = self.env["iota.script.execution"].search_count([("script_id", "=", script.id)])
+        for run in (
+            record.action_run,
+            lambda: as_user.action_run(input={}),
+            lambda: as_user.action_run(input={"n": 1.5}, background=True),
+            lambda: as_user.action_run_live({"n": None}, "token"),
+        ):
+            with self.assertRaises(UserError) as caught:
+                run()
+            self.assertIn("input schema", str(caught.exception))
+        # refused before anything ran or was queued
+        after = self.env["iota.script.execution"].search_count([("script_id", "=", script.id)])
+        self.assertEqual(after, before)
+        record.input_json = '{"n": 2}'
+        record.action_run()
+        self.assertEqual(json.loads(record.result_json)["doubled"], 4)
+
     def test_http_follows_the_allow_list(self):
         source = """export default async (ctx) => {
           const out = {};

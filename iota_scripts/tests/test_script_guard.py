@@ -113,7 +113,13 @@ class TestPrivilegedScriptGuard(IotaScriptsCase):
 
     def test_endpoints(self):
         Endpoint = self._as(self.dev_a, self.env["iota.script.endpoint"])
-        values = {"script_id": self.script.id, "path": "/guarded-x", "methods": "GET"}
+        # public: a caller-mode endpoint is refused to any Developer anyway (test_endpoint_security)
+        values = {
+            "script_id": self.script.id,
+            "path": "/guarded-x",
+            "methods": "GET",
+            "auth_mode": "public",
+        }
         self._refused(lambda: Endpoint.create(values), "create")
         own = Endpoint.create({**values, "script_id": self.plain.id})
         self._refused(lambda: own.write({"script_id": self.script.id}), "move onto")

@@ -1,10 +1,11 @@
 import os
+from pathlib import Path
 from unittest.mock import patch
 
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
-from ..tools.settings import get_setting, scripts_enabled
+from ..tools.settings import DEFAULTS, DOCS, get_setting, scripts_enabled, settings_markdown
 
 
 @tagged("post_install", "-at_install")
@@ -46,3 +47,22 @@ class TestSettings(TransactionCase):
         self.assertEqual(get_setting(self.env, "retention_days"), 12)
         self.assertEqual(get_setting(self.env, "max_depth"), 2)
         self.assertTrue(self.env["res.config.settings"].create({}).iota_scripts_enabled)
+
+    def test_one_table_of_defaults(self):
+        """The settings page's defaults and docs/configuration.md come from DEFAULTS."""
+        self.assertEqual(set(DOCS), set(DEFAULTS), "every setting has one line in DOCS")
+        Settings = self.env["res.config.settings"]
+        page = Settings.default_get(list(Settings._fields))
+        checked = 0
+        for name, field in Settings._fields.items():
+            key = (getattr(field, "config_parameter", None) or "").removeprefix("iota_scripts.")
+            if key in DEFAULTS and name in page and field.default is not None:
+                self.assertEqual(page[name], DEFAULTS[key][0], name)
+                checked += 1
+        self.assertGreaterEqual(checked, 8)
+        doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+        self.assertEqual(
+            doc.read_text(encoding="utf-8"),
+            settings_markdown(),
+            "docs/configuration.md is stale: run scripts/settings-doc",
+        )

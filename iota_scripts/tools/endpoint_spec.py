@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from iota_scripts_sdk._ratewindow import MAX_WINDOW_LIMIT
+from iota_scripts_sdk.ratelimit import MAX_WINDOW_LIMIT
 
 from . import json_schema
 
