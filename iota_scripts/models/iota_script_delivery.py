@@ -69,6 +69,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from psycopg2 import errors as pg_errors
 
+from ..tools.bulk_insert import insert_rows
 from ..tools.event_types import QUOTA_ORIGINS
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_setting
@@ -95,8 +96,11 @@ def deferred_outcomes(env):
     """Collects the deliveries' outcomes written inside; writes them on a clean exit.
 
     Yields the list of ``(delivery id, values)`` (clear it to write nothing);
-    on an exception nothing is written (the caller rolls back). The writes
-    are ORM writes, flushed together: one UPDATE for the group.
+    on an exception nothing is written (the caller rolls back). The group's
+    outcomes are one UPDATE (an ORM write per delivery cost more than the
+    handler's run): the values are those of :meth:`IotaScriptDelivery._after_run`
+    (``attempts``, ``execution_id``, ``last_error`` and maybe ``state``), and
+    the cache of those fields is invalidated.
     """
     data = env.cr.postcommit.data
     buffer = data[_DEFERRED] = []
@@ -106,9 +110,30 @@ def deferred_outcomes(env):
         data.pop(_DEFERRED, None)
         raise
     data.pop(_DEFERRED, None)
-    Delivery = as_engine(env["iota.script.delivery"].sudo())
-    for delivery_id, values in buffer:
-        Delivery.browse(delivery_id).write(values)
+    if not buffer:
+        return
+    Delivery = env["iota.script.delivery"]
+    Delivery.flush_model()
+    env.cr.execute(
+        """
+        UPDATE iota_script_delivery d
+           SET attempts = v.attempts, execution_id = v.execution_id,
+               last_error = v.last_error, state = COALESCE(v.state, d.state),
+               write_uid = %s, write_date = now() at time zone 'UTC'
+          FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::varchar[])
+               AS v(id, attempts, execution_id, last_error, state)
+         WHERE d.id = v.id
+        """,
+        [
+            env.uid,
+            [delivery_id for delivery_id, _values in buffer],
+            [values["attempts"] for _id, values in buffer],
+            [values["execution_id"] for _id, values in buffer],
+            [values["last_error"] or None for _id, values in buffer],
+            [values.get("state") for _id, values in buffer],
+        ],
+    )
+    Delivery.invalidate_model(["attempts", "execution_id", "last_error", "state"])
 
 
 class IotaScriptDelivery(models.Model):
@@ -338,6 +363,8 @@ class IotaScriptDelivery(models.Model):
                     "script_id": sub.script_id.id,
                     "company_id": company_id,
                     "user_id": event.user_id.id,
+                    "event_type": event.type,
+                    "hop": event.hop,
                     "state": "dead" if error else "queued",
                     "last_error": error or False,
                 }
@@ -345,14 +372,17 @@ class IotaScriptDelivery(models.Model):
             state = "dead" if error else "done"
             outcome.setdefault((state, error or False, charged), []).append(event.id)
         # one INSERT per model for the whole batch, not one per event
-        deliveries = as_engine(self).create([values for values, _sub, _error in planned])
+        rows = insert_rows(
+            self, [values for values, _sub, _error in planned], "id, event_id, subscription_id"
+        )
+        ids = {(event_id, sub_id): delivery_id for delivery_id, event_id, sub_id in rows}
         runs = [
-            (delivery, sub.max_attempts)
-            for delivery, (_values, sub, error) in zip(deliveries, planned, strict=True)
+            (ids[values["event_id"], values["subscription_id"]], sub.max_attempts)
+            for values, sub, error in planned
             if not error
         ]
         if runs:
-            self.browse([d.id for d, _m in runs])._enqueue_runs([m for _d, m in runs])
+            self.browse([d for d, _m in runs])._enqueue_runs([m for _d, m in runs])
         for (state, error, charged), ids in outcome.items():
             Event.browse(ids).write(
                 {"state": state, "last_error": error, "eta": False, "charged_at": charged and now}
@@ -371,7 +401,7 @@ class IotaScriptDelivery(models.Model):
         The executions are created together and a worker is woken once.
         """
         Execution = as_engine(self.env["iota.script.execution"])
-        executions = Execution.create(
+        executions = Execution._enqueue_many(
             [
                 Execution._enqueue_values(
                     delivery.script_id,

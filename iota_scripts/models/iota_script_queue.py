@@ -64,6 +64,7 @@ import random
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -73,6 +74,7 @@ from psycopg2 import errors as pg_errors
 
 from ..tools import chain as run_chain
 from ..tools import cron_wake
+from ..tools.bulk_insert import insert_rows
 from ..tools.sdk_scripts import RESERVED_PRIORITY_BELOW
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -106,6 +108,28 @@ def worker_name() -> str:
 
 #: A worker commits its runs together for about this long (see step 2).
 GROUP_SEC = 0.5
+
+_DEFERRED_LEASES = "iota_scripts.deferred_leases"
+
+
+@contextmanager
+def _deferred_leases(env):
+    """Collects the runs of a group whose lease ends; clears them in one UPDATE on exit.
+
+    Yields the list of execution ids (clear it to write nothing); on an
+    exception nothing is written (the caller rolls back).
+    """
+    data = env.cr.postcommit.data
+    ids = data[_DEFERRED_LEASES] = []
+    try:
+        yield ids
+    finally:
+        data.pop(_DEFERRED_LEASES, None)
+    if ids:
+        env.cr.execute(
+            "UPDATE iota_script_execution SET lease_until = NULL WHERE id IN %s", [tuple(ids)]
+        )
+        env["iota.script.execution"].browse(ids).invalidate_recordset(["lease_until"])
 
 
 class _CancelWatcher:
@@ -228,6 +252,20 @@ class IotaScriptExecution(models.Model):
         )
         self._queue_wake(options.get("eta"))
         return execution
+
+    @api.model
+    def _enqueue_many(self, vals_list):
+        """Queued executions, one per :meth:`_enqueue_values` dict, in one INSERT.
+
+        For the dispatcher's batches (each dict has its own ``delivery_id``):
+        see ``tools/bulk_insert.py`` for what the ORM's ``create`` would add.
+        Returns them in the order of ``vals_list``; wakes no one.
+        """
+        self._check_engine_context()
+        rows = insert_rows(self, vals_list, "id, delivery_id")
+        by_delivery = {delivery_id: exec_id for exec_id, delivery_id in rows}
+        self.env["iota.script"].invalidate_model(["execution_ids", "recent_execution_ids"])
+        return self.browse([by_delivery[vals["delivery_id"]] for vals in vals_list])
 
     @api.model
     def _enqueue_values(
@@ -584,6 +622,7 @@ class IotaScriptExecution(models.Model):
             _CancelWatcher(cr.dbname, self.ids) as cancels,
             deferred_events(self.env) as events,
             deferred_outcomes(self.env) as outcomes,
+            _deferred_leases(self.env) as leases,
         ):
             for execution in self:
                 try:
@@ -593,6 +632,7 @@ class IotaScriptExecution(models.Model):
                     failed = execution
                     events.clear()  # the group is rolled back
                     outcomes.clear()
+                    leases.clear()
                     break
                 ran |= execution
                 if time.monotonic() - started > GROUP_SEC:
@@ -667,6 +707,10 @@ class IotaScriptExecution(models.Model):
         elif execution.schedule_id:
             # a "catch up" slot may be waiting for this run to end
             cron_wake.wake(self.env, "iota_scripts.iota_script_schedule_cron_enqueue")
-        as_engine(execution).write(values)
+        leases = self.env.cr.postcommit.data.get(_DEFERRED_LEASES)
+        if leases is not None and values == {"lease_until": False}:
+            leases.append(execution.id)  # the usual case: one UPDATE for the group
+        else:
+            as_engine(execution).write(values)
         if execution.delivery_id:
             execution.delivery_id._after_run(execution)
