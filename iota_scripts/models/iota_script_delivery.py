@@ -275,6 +275,7 @@ class IotaScriptDelivery(models.Model):
         not due. Returns the ids, in the order to dispatch them.
         """
         cr = self.env.cr
+        # candidates first (no lock: a company's rows past its turn stay free)...
         cr.execute(
             """
             SELECT p.id, p.company_id FROM res_company c CROSS JOIN LATERAL (
@@ -282,19 +283,28 @@ class IotaScriptDelivery(models.Model):
                  WHERE e.company_id = c.id AND e.state = 'pending'
                    AND (e.eta IS NULL OR e.eta <= %s)
                  ORDER BY e.id LIMIT %s
-                 FOR UPDATE SKIP LOCKED
             ) p
             """,
             [now, batch_size],
-            log_exceptions=False,
         )
         rank = {}
         ranked = []
         for event_id, company_id in sorted(cr.fetchall()):
             rank[company_id] = rank.get(company_id, 0) + 1
             ranked.append((rank[company_id], event_id))
-        # rows past the batch stay locked until commit, untouched
-        return [event_id for _rank, event_id in sorted(ranked)[:batch_size]]
+        order = [event_id for _rank, event_id in sorted(ranked)[:batch_size]]
+        if not order:
+            return []
+        # ...then the batch, locked; rows another dispatcher holds are skipped,
+        # rows it dispatched since this snapshot fail to serialize (retried)
+        cr.execute(
+            "SELECT id FROM iota_script_event WHERE id = ANY(%s) AND state = 'pending' "
+            "FOR UPDATE SKIP LOCKED",
+            [order],
+            log_exceptions=False,
+        )
+        locked = {row[0] for row in cr.fetchall()}
+        return [event_id for event_id in order if event_id in locked]
 
     @api.model
     def _dispatch_batch(self, batch_size):
