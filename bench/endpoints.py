@@ -21,6 +21,7 @@ route with no database write.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -59,8 +60,19 @@ def odoo_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **extra}
 
 
+def odoo_addons_dir() -> str:
+    """Odoo's own addons: ``ODOO_ADDONS_PATH``, else the ``addons`` folder of the installed
+    ``odoo`` package (as scripts/test-addon finds it), located without importing Odoo."""
+    if os.environ.get("ODOO_ADDONS_PATH"):
+        return os.environ["ODOO_ADDONS_PATH"]
+    spec = importlib.util.find_spec("odoo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("Odoo is not importable: install Odoo 18 or pass --addons-path")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "addons")
+
+
 def odoo_args(args) -> list[str]:
-    addons = args.addons_path or f"/work/odoo18/odoo/addons,{HERE}"
+    addons = args.addons_path or f"{odoo_addons_dir()},{HERE}"
     return [
         sys.executable,
         "-m",

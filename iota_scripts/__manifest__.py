@@ -22,7 +22,9 @@ and resource usage.
     "author": "IOTA Scripts",
     "license": "LGPL-3",
     "depends": ["base", "mail", "base_automation"],
-    "external_dependencies": {"python": ["iota_scripts_sdk", "orjson", "jsonschema", "croniter"]},
+    "external_dependencies": {
+        "python": ["iota_scripts_sdk", "orjson", "jsonschema", "referencing", "croniter"]
+    },
     "data": [
         "security/iota_scripts_groups.xml",
         "security/ir.model.access.csv",

@@ -12,11 +12,17 @@ Contracts shared by both backends (the tests hold them to it):
 * Values are JSON **text**. The engine passes the JSON string through untouched
   and the cache stores it verbatim; it never parses it, except in :meth:`Cache.incr`.
 * Every entry expires: a ``ttl_sec`` of ``None`` means ``CacheLimits.default_ttl_sec``.
-* The namespace (e.g. ``("mydb", "company-3")``) is chosen by the HOST, never by
-  the script. Every namespace part and the script key are percent-encoded
+* The namespace (e.g. ``("mydb", "3", "user", "7")``: database, company, run-as
+  user) is chosen by the HOST, never by the script. Every namespace part and the script key are percent-encoded
   (everything outside ``[A-Za-z0-9._-]``), so ``:``, ``%``, ``*``, ``?``, ``[``
   and friends never appear raw in a physical key and no key can reach into
   another namespace. The Redis key is ``iota:c:<ns1>:<ns2>:<escaped key>``.
+* Quotas: the caches of one *quota scope* (a prefix of the namespace: the
+  company) share ``CacheLimits.quota_max_keys`` entries and ``quota_max_bytes``
+  bytes. A write past either raises ``quota_exceeded`` and changes nothing; in
+  Redis the check is atomic (see :mod:`._cachequota`). A Redis above
+  ``redis_memory_guard`` of its ``maxmemory`` refuses writes with ``cache_full``,
+  so that the rate limiter sharing it keeps working.
 * Bad arguments raise :class:`ScriptError` with ``invalid_argument`` or
   ``argument_too_large``; an unreachable Redis raises ``cache_unavailable``.
   Host-side misconfiguration (a bad namespace or :class:`CacheLimits`) raises
@@ -25,23 +31,26 @@ Contracts shared by both backends (the tests hold them to it):
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 import re
 import threading
 import time
-import weakref
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
-import redis
 import redis.exceptions
-from redis.commands.core import Script
 
+from ._cachequota import CACHE_FULL, DELETE_LUA, INCR_LUA, SET_LUA, accounting_keys
+from ._redis import (
+    BackendUnavailable,
+    RedisSession,
+    register_fork_aware,
+    registry_lock,
+    shared_redis_handle,
+)
 from .errors import ScriptError
 
 __all__ = [
@@ -54,8 +63,6 @@ __all__ = [
     "escape_part",
     "open_cache",
 ]
-
-_log = logging.getLogger(__name__)
 
 #: Prefix of every physical Redis key written by :class:`RedisCache`.
 KEY_PREFIX = "iota:c"
@@ -103,9 +110,13 @@ def escape_part(text: str) -> str:
 class CacheLimits:
     """Limits applied to every cache call, identical for both backends.
 
-    ``memory_*`` bound each in-process namespace store (:class:`MemoryCache`);
-    ``redis_*`` are the client's timeouts, kept short so that a dead Redis fails a
-    script call quickly instead of hanging the run.
+    ``memory_*`` bound each in-process store (:class:`MemoryCache`, one per quota
+    scope) by evicting the least recently used entries; ``quota_*`` bound a quota
+    scope (a company) by refusing writes with ``quota_exceeded``, in both backends;
+    ``redis_memory_guard`` is the fraction of Redis's ``maxmemory`` above which
+    writes get ``cache_full``;
+    ``redis_*_timeout_sec`` are the client's timeouts, kept short so that a dead
+    Redis fails a script call quickly instead of hanging the run.
     """
 
     max_key_bytes: int = 512
@@ -116,9 +127,19 @@ class CacheLimits:
     memory_max_bytes: int = 64 * 1024 * 1024
     redis_connect_timeout_sec: float = 0.5
     redis_socket_timeout_sec: float = 1.0
+    quota_max_keys: int = 10_000
+    quota_max_bytes: int = 16 * 1024 * 1024
+    redis_memory_guard: float = 0.8
 
     def __post_init__(self) -> None:
-        for name in ("max_key_bytes", "max_value_bytes", "memory_max_entries", "memory_max_bytes"):
+        for name in (
+            "max_key_bytes",
+            "max_value_bytes",
+            "memory_max_entries",
+            "memory_max_bytes",
+            "quota_max_keys",
+            "quota_max_bytes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"CacheLimits.{name} must be a positive int")
@@ -136,6 +157,9 @@ class CacheLimits:
                 or value <= 0
             ):
                 raise ValueError(f"CacheLimits.{name} must be a positive finite number")
+        guard = self.redis_memory_guard
+        if isinstance(guard, bool) or not isinstance(guard, (int, float)) or not 0 < guard <= 1:
+            raise ValueError("CacheLimits.redis_memory_guard must be a fraction in (0, 1]")
         if self.default_ttl_sec > self.max_ttl_sec:
             raise ValueError("CacheLimits.default_ttl_sec must not exceed max_ttl_sec")
         # Any entry that passes validation must fit in an empty memory store, otherwise
@@ -185,33 +209,6 @@ def _check_result(number: int) -> int:
             "invalid_argument", "cache.incr: the result is outside the safe integer range"
         )
     return number
-
-
-# --------------------------------------------------------------------------- fork handling
-
-
-class _ForkAware(Protocol):
-    def _reset_after_fork(self) -> None: ...
-
-
-# Objects whose locks must be replaced in a forked child: a lock held by another thread
-# at fork time stays held forever in the child, where that thread does not exist.
-_FORK_AWARE: weakref.WeakSet[Any] = weakref.WeakSet()
-_REGISTRY_LOCK = threading.Lock()
-
-
-def _register_fork_aware(obj: _ForkAware) -> None:
-    _FORK_AWARE.add(obj)
-
-
-def _after_fork_in_child() -> None:
-    global _REGISTRY_LOCK
-    _REGISTRY_LOCK = threading.Lock()
-    for obj in list(_FORK_AWARE):
-        obj._reset_after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # --------------------------------------------------------------------------- base class
@@ -336,21 +333,36 @@ class _Entry:
         self.size = size
 
 
+def _quota_error(limits: CacheLimits, what: str) -> ScriptError:
+    if what == "keys":
+        return ScriptError(
+            "quota_exceeded",
+            f"cache: the company's quota of {limits.quota_max_keys} keys is used up; "
+            "delete keys or wait for them to expire",
+        )
+    return ScriptError(
+        "quota_exceeded",
+        f"cache: the company's quota of {limits.quota_max_bytes} bytes would be exceeded; "
+        "delete keys or wait for them to expire",
+    )
+
+
 class _MemoryStore:
-    """One bounded LRU map of live entries, guarded by one lock."""
+    """One bounded LRU map of live entries, guarded by one lock: the entries of one
+    quota scope (every namespace under it, see :class:`MemoryCache`)."""
 
     # A full sweep for expired entries is O(n): under constant pressure do it at most
     # this often, otherwise evict least-recently-used entries straight away.
     _SWEEP_INTERVAL_SEC = 1.0
 
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
+    def __init__(self, limits: CacheLimits) -> None:
+        self.max_entries = limits.memory_max_entries
+        self.max_bytes = limits.memory_max_bytes
         self.lock = threading.Lock()
         self.entries: OrderedDict[str, _Entry] = OrderedDict()
         self.bytes = 0
         self._last_sweep = -math.inf
-        _register_fork_aware(self)
+        register_fork_aware(self)
 
     def _reset_after_fork(self) -> None:
         self.lock = threading.Lock()
@@ -373,19 +385,37 @@ class _MemoryStore:
             self.bytes -= entry.size
         return entry
 
-    def put(self, key: str, entry: _Entry, now: float) -> None:
+    def put(self, key: str, entry: _Entry, now: float, limits: CacheLimits) -> None:
+        """Stores ``entry``; raises ``quota_exceeded`` (changing nothing) past a quota."""
+        self._check_quota(key, entry.size, now, limits)
         self.remove(key)
         self.entries[key] = entry
         self.bytes += entry.size
         self._enforce_bounds(now)
 
+    def _check_quota(self, key: str, size: int, now: float, limits: CacheLimits) -> None:
+        for attempt in range(2):
+            old = self.entries.get(key)
+            keys = len(self.entries) + (0 if old is not None else 1)
+            total = self.bytes - (old.size if old is not None else 0) + size
+            if keys <= limits.quota_max_keys and total <= limits.quota_max_bytes:
+                return
+            if attempt == 0:  # expired entries do not count: forget them and look again
+                self._sweep(now)
+        if keys > limits.quota_max_keys:
+            raise _quota_error(limits, "keys")
+        raise _quota_error(limits, "bytes")
+
+    def _sweep(self, now: float) -> None:
+        self._last_sweep = now
+        for key in [k for k, e in self.entries.items() if e.expires_at <= now]:
+            self.remove(key)
+
     def _enforce_bounds(self, now: float) -> None:
         if len(self.entries) <= self.max_entries and self.bytes <= self.max_bytes:
             return
         if now - self._last_sweep >= self._SWEEP_INTERVAL_SEC:
-            self._last_sweep = now
-            for key in [k for k, e in self.entries.items() if e.expires_at <= now]:
-                self.remove(key)
+            self._sweep(now)
         # The newest entry is last and fits alone (CacheLimits guarantees it), so this
         # loop never evicts the entry just written.
         while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
@@ -398,34 +428,38 @@ class MemoryCache(Cache):
 
     Bounds: at most ``limits.memory_max_entries`` entries and ``limits.memory_max_bytes``
     bytes (UTF-8 key + value + a fixed per-entry overhead); past either bound the least
-    recently used entries are evicted (expired ones first). Expiry uses the monotonic
+    recently used entries are evicted (expired ones first). Past ``limits.quota_*``
+    writes are refused with ``quota_exceeded`` instead. Expiry uses the monotonic
     clock. A forked child gets a copy of the parent's entries at fork time and evolves
     separately.
 
     Built directly, a ``MemoryCache`` has a private store; :func:`open_cache` instead
-    returns caches that share one store per namespace within the process.
+    returns caches that share one store per quota scope within the process, each
+    cache keeping its entries under its own prefix there.
     """
 
     def __init__(self, limits: CacheLimits | None = None) -> None:
         super().__init__(limits)
-        self._store = _MemoryStore(self.limits.memory_max_entries, self.limits.memory_max_bytes)
+        self._store = _MemoryStore(self.limits)
+        self._prefix = ""
 
     @classmethod
-    def _on_store(cls, store: _MemoryStore, limits: CacheLimits | None) -> MemoryCache:
+    def _on_store(cls, store: _MemoryStore, limits: CacheLimits | None, prefix: str) -> MemoryCache:
         cache = cls.__new__(cls)
         Cache.__init__(cache, limits)
         cache._store = store
+        cache._prefix = prefix
         return cache
 
     def __len__(self) -> int:
-        """Number of stored entries, expired ones not yet purged included."""
+        """Number of stored entries of the store, expired ones not yet purged included."""
         with self._store.lock:
             return len(self._store.entries)
 
     def _get(self, key: str) -> str | None:
         store = self._store
         with store.lock:
-            entry = store.live(key, time.monotonic())
+            entry = store.live(self._prefix + key, time.monotonic())
             return None if entry is None else entry.value
 
     def _set(self, key: str, value: str, value_bytes: int, ttl_ms: int) -> None:
@@ -433,20 +467,22 @@ class MemoryCache(Cache):
         store = self._store
         with store.lock:
             now = time.monotonic()
-            store.put(key, _Entry(value, now + ttl_ms / 1000, size), now)
+            entry = _Entry(value, now + ttl_ms / 1000, size)
+            store.put(self._prefix + key, entry, now, self.limits)
 
     def _delete(self, key: str) -> bool:
         store = self._store
         with store.lock:
-            entry = store.remove(key)
+            entry = store.remove(self._prefix + key)
             return entry is not None and entry.expires_at > time.monotonic()
 
     def _incr(self, key: str, by: int, ttl_ms: int) -> int:
         key_bytes = len(key.encode("utf-8"))
+        name = self._prefix + key
         store = self._store
         with store.lock:
             now = time.monotonic()
-            entry = store.live(key, now)
+            entry = store.live(name, now)
             if entry is None:
                 current, expires_at = 0, now + ttl_ms / 1000
             else:
@@ -454,198 +490,12 @@ class MemoryCache(Cache):
             result = _check_result(current + by)
             text = str(result)
             # Keep the existing expiry (like Redis KEEPTTL): ttl applies only on creation.
-            store.put(key, _Entry(text, expires_at, key_bytes + len(text) + _ENTRY_OVERHEAD), now)
+            size = key_bytes + len(text) + _ENTRY_OVERHEAD
+            store.put(name, _Entry(text, expires_at, size), now, self.limits)
             return result
 
 
 # --------------------------------------------------------------------------- redis backend
-
-
-class BackendUnavailable(Exception):
-    """Redis could not be reached or refused to serve; the message is safe to show."""
-
-
-class RedisSession:
-    """One process's Redis client plus the Lua scripts registered on it."""
-
-    __slots__ = ("_scripts", "client")
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self._scripts: dict[str, Script] = {}
-
-    def script(self, source: str) -> Script:
-        """The callable script for ``source`` (EVALSHA, loading it on NOSCRIPT).
-
-        Registering only hashes locally; the server learns the script on the first
-        NOSCRIPT reply, which also covers a Redis restart (empty script cache).
-        """
-        found = self._scripts.get(source)
-        if found is None:
-            found = self._scripts.setdefault(source, self.client.register_script(source))
-        return found
-
-
-class RedisHandle:
-    """A lazily built, per-process Redis client; see :func:`shared_redis_handle`.
-
-    * Nothing connects until the first :meth:`call`.
-    * Fork-safe: the client is rebuilt when ``os.getpid()`` changes. The child never
-      touches (let alone shuts down) the sockets it inherited from the parent.
-    * No retries: one failed attempt raises :class:`BackendUnavailable` at once, and
-      the next call tries again, so service resumes by itself when Redis returns.
-      Pooled connections left stale by a Redis restart are detected and reopened by
-      redis-py before use.
-    * Any :class:`redis.exceptions.RedisError` or :class:`OSError` becomes
-      :class:`BackendUnavailable` with a fixed message: the URL (password, host) never
-      reaches a script. The details go to the server log, once per outage.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        connect_timeout_sec: float = 0.5,
-        socket_timeout_sec: float = 1.0,
-        what: str = "redis",
-    ) -> None:
-        if not isinstance(url, str) or not url:
-            raise ValueError("the Redis URL must be a non-empty string")
-        self._url = url
-        self._connect_timeout = connect_timeout_sec
-        self._socket_timeout = socket_timeout_sec
-        self._what = what
-        # (pid, session) swapped as ONE tuple so that a reader never pairs a fresh pid
-        # with the parent's client.
-        self._state: tuple[int, RedisSession] | None = None
-        self._lock = threading.Lock()
-        self._down = False
-        _register_fork_aware(self)
-
-    def _reset_after_fork(self) -> None:
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        # Never show the URL: it may hold a password.
-        return f"<RedisHandle {self._what}>"
-
-    def _session(self) -> RedisSession:
-        pid = os.getpid()
-        state = self._state
-        if state is not None and state[0] == pid:
-            return state[1]
-        with self._lock:
-            state = self._state
-            if state is None or state[0] != pid:
-                # After a fork the parent's client is dropped, not closed: closing would
-                # be harmless (redis-py only shuts a socket down in the process that
-                # opened it) but there is nothing to gain.
-                client = redis.Redis.from_url(
-                    self._url,
-                    socket_connect_timeout=self._connect_timeout,
-                    socket_timeout=self._socket_timeout,
-                    retry_on_timeout=False,
-                    health_check_interval=0,
-                    decode_responses=True,
-                )
-                state = (pid, RedisSession(client))
-                self._state = state
-            return state[1]
-
-    def call(self, operation: Callable[[RedisSession], _T]) -> _T:
-        """Run ``operation(session)``; map backend failures to :class:`BackendUnavailable`.
-
-        A ``WRONGTYPE`` :class:`redis.exceptions.ResponseError` is re-raised unchanged for
-        the caller to interpret; other refusals (read-only replica, OOM, loading...)
-        count as unavailability.
-        """
-        try:
-            session = self._session()
-        except ValueError as exc:  # a malformed URL, found on first use
-            self._note_down(exc)
-            raise BackendUnavailable(f"the {self._what} is misconfigured") from None
-        try:
-            result = operation(session)
-        except redis.exceptions.ResponseError as exc:
-            if str(exc).startswith("WRONGTYPE"):
-                raise
-            self._note_down(exc)
-            raise BackendUnavailable(f"the {self._what} refused the command") from None
-        except (redis.exceptions.RedisError, OSError) as exc:
-            self._note_down(exc)
-            raise BackendUnavailable(f"the {self._what} cannot be reached") from None
-        if self._down:
-            self._down = False
-            _log.info("%s is reachable again", self._what)
-        return result
-
-    def _note_down(self, exc: BaseException) -> None:
-        if not self._down:
-            self._down = True
-            # redis-py's messages name host and port, never the password.
-            _log.warning("%s unavailable: %s: %s", self._what, type(exc).__name__, exc)
-
-
-# (url, connect timeout, socket timeout, what) -> handle; guarded by _REGISTRY_LOCK.
-_HANDLES: dict[tuple[str, float, float, str], RedisHandle] = {}
-
-
-def shared_redis_handle(
-    url: str,
-    *,
-    connect_timeout_sec: float = 0.5,
-    socket_timeout_sec: float = 1.0,
-    what: str = "redis",
-) -> RedisHandle:
-    """The process-wide :class:`RedisHandle` for these settings.
-
-    Sharing matters: the engine opens a cache per run, and a handle per cache would
-    mean a new connection pool, hence new TCP connections, for every run.
-    """
-    key = (url, float(connect_timeout_sec), float(socket_timeout_sec), what)
-    with _REGISTRY_LOCK:
-        handle = _HANDLES.get(key)
-        if handle is None:
-            handle = RedisHandle(
-                url,
-                connect_timeout_sec=connect_timeout_sec,
-                socket_timeout_sec=socket_timeout_sec,
-                what=what,
-            )
-            _HANDLES[key] = handle
-    return handle
-
-
-# Atomic incr with TTL-on-create. Lua numbers are doubles: exact for every integer up to
-# 2**53, and a sum that overflows the safe range still compares as out of range because
-# rounding is monotonic. tostring() would print "9.007199254741e+15", hence %.0f.
-_INCR_LUA = """
-local v = redis.call('GET', KEYS[1])
-local by = tonumber(ARGV[1])
-local cur = 0
-if v then
-  local digits = string.match(v, '^%-?([0-9]+)$')
-  if (not digits) or #digits > 16 or (#digits > 1 and string.sub(digits, 1, 1) == '0') then
-    return {1}
-  end
-  cur = tonumber(v)
-  if cur > 9007199254740991 or cur < -9007199254740991 then
-    return {1}
-  end
-end
-local n = cur + by
-if n > 9007199254740991 or n < -9007199254740991 then
-  return {2}
-end
-local s = string.format('%.0f', n)
-if s == '-0' then s = '0' end
-if v then
-  redis.call('SET', KEYS[1], s, 'KEEPTTL')
-else
-  redis.call('SET', KEYS[1], s, 'PX', ARGV[2])
-end
-return {0, s}
-"""
 
 
 class RedisCache(Cache):
@@ -654,15 +504,27 @@ class RedisCache(Cache):
     The client is created lazily and per process (see :class:`RedisHandle`). Every
     backend failure raises ``ScriptError("cache_unavailable")`` within the short
     connect/socket timeouts of :class:`CacheLimits`; the next call tries again.
-    ``incr`` runs as one Lua script, so it is atomic across processes.
+    ``set``, ``incr`` and ``delete`` are Lua scripts that keep the quota accounts of
+    ``quota_scope`` (a prefix of ``namespace``, default all of it) with the entry,
+    so quotas and ``incr`` are atomic across processes (see :mod:`._cachequota`).
     """
 
     def __init__(
-        self, redis_url: str, namespace: Sequence[str], *, limits: CacheLimits | None = None
+        self,
+        redis_url: str,
+        namespace: Sequence[str],
+        *,
+        limits: CacheLimits | None = None,
+        quota_scope: Sequence[str] | None = None,
     ) -> None:
         super().__init__(limits)
         self.namespace = _check_namespace(namespace)
-        self._prefix = ":".join([KEY_PREFIX, *map(escape_part, self.namespace)]) + ":"
+        scope = _check_scope(self.namespace, quota_scope)
+        escaped = [escape_part(part) for part in self.namespace]
+        self._prefix = ":".join([KEY_PREFIX, *escaped]) + ":"
+        self._accounts = accounting_keys(escaped[: len(scope)])
+        # The accounts outlive the longest-lived entry they count, by a minute.
+        self._accounts_ttl_ms = str(math.ceil(self.limits.max_ttl_sec * 1000) + 60_000)
         self._handle = shared_redis_handle(
             redis_url,
             connect_timeout_sec=self.limits.redis_connect_timeout_sec,
@@ -685,32 +547,55 @@ class RedisCache(Cache):
                 "invalid_argument", "cache: the stored entry is not a text value"
             ) from None
 
+    def _write(self, lua: str, name: str, args: list[str]) -> list[object]:
+        """Runs a writing script (``cache_full`` when Redis is nearly full)."""
+        keys = [name, *self._accounts]
+        args = [*args, repr(float(self.limits.redis_memory_guard))]
+        reply = self._run(lambda session: session.script(lua)(keys=keys, args=args))
+        if int(reply[0]) == CACHE_FULL:
+            raise ScriptError(
+                "cache_full",
+                "cache: the cache server is nearly full; writes are refused until it frees memory",
+            )
+        return list(reply)
+
+    def _quota_args(self) -> list[str]:
+        return [str(self.limits.quota_max_bytes), str(self.limits.quota_max_keys)]
+
     def _get(self, key: str) -> str | None:
         name = self.physical_key(key)
         value = self._run(lambda session: session.client.get(name))
         return value if isinstance(value, str) or value is None else str(value)
 
     def _set(self, key: str, value: str, value_bytes: int, ttl_ms: int) -> None:
-        name = self.physical_key(key)
-        self._run(lambda session: session.client.set(name, value, px=ttl_ms))
+        size = len(key.encode("utf-8")) + value_bytes + _ENTRY_OVERHEAD
+        args = [value, str(ttl_ms), str(size), *self._quota_args(), self._accounts_ttl_ms]
+        status = int(self._write(SET_LUA, self.physical_key(key), args)[0])  # type: ignore[call-overload]
+        if status == 1:
+            raise _quota_error(self.limits, "keys")
+        if status == 2:
+            raise _quota_error(self.limits, "bytes")
 
     def _delete(self, key: str) -> bool:
-        name = self.physical_key(key)
-        return bool(self._run(lambda session: session.client.delete(name)))
+        keys = [self.physical_key(key), *self._accounts]
+        return bool(self._run(lambda session: session.script(DELETE_LUA)(keys=keys, args=[])))
 
     def _incr(self, key: str, by: int, ttl_ms: int) -> int:
-        name = self.physical_key(key)
-        reply = self._run(
-            lambda session: session.script(_INCR_LUA)(keys=[name], args=[str(by), str(ttl_ms)])
-        )
-        status = int(reply[0])
+        base = len(key.encode("utf-8")) + _ENTRY_OVERHEAD
+        args = [str(by), str(ttl_ms), str(base), *self._quota_args(), self._accounts_ttl_ms]
+        reply = self._write(INCR_LUA, self.physical_key(key), args)
+        status = int(reply[0])  # type: ignore[call-overload]
         if status == 1:
             raise ScriptError("invalid_argument", "cache.incr: the stored value is not an integer")
         if status == 2:
             raise ScriptError(
                 "invalid_argument", "cache.incr: the result is outside the safe integer range"
             )
-        return int(reply[1])
+        if status == 3:
+            raise _quota_error(self.limits, "keys")
+        if status == 4:
+            raise _quota_error(self.limits, "bytes")
+        return int(reply[1])  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- factory
@@ -730,30 +615,50 @@ def _check_namespace(namespace: Sequence[str]) -> tuple[str, ...]:
     return parts
 
 
-# Namespace -> shared in-process store. Filled lazily; guarded by _REGISTRY_LOCK.
+def _check_scope(namespace: tuple[str, ...], scope: Sequence[str] | None) -> tuple[str, ...]:
+    if scope is None:
+        return namespace
+    parts = _check_namespace(scope)
+    if namespace[: len(parts)] != parts:
+        raise ValueError("the quota scope must be a prefix of the cache namespace")
+    return parts
+
+
+# Quota scope -> shared in-process store. Filled lazily; guarded by registry_lock().
 _MEMORY_STORES: dict[tuple[str, ...], _MemoryStore] = {}
 
 
 def open_cache(
-    redis_url: str | None, namespace: Sequence[str], *, limits: CacheLimits | None = None
+    redis_url: str | None,
+    namespace: Sequence[str],
+    *,
+    limits: CacheLimits | None = None,
+    quota_scope: Sequence[str] | None = None,
 ) -> Cache:
-    """Return the cache of ``namespace`` (built by the host, e.g. ``("mydb", "company-3")``).
+    """Return the cache of ``namespace``, built by the host: e.g. ``("mydb", "3", "user",
+    "7")`` for database, company and run-as user, with ``quota_scope=("mydb", "3")`` so
+    that the company's users share one quota. ``quota_scope`` (default: the whole
+    namespace) must be a prefix of ``namespace``.
 
     * ``redis_url`` set: a :class:`RedisCache`; nothing connects until the first call.
     * ``redis_url`` ``None``: a :class:`MemoryCache` over a store shared by every cache
-      opened for the same namespace in this process, so successive runs see each
+      opened under the same quota scope in this process, so successive runs see each
       other's values. The store's bounds (``memory_max_*``) are those of the first
-      ``open_cache`` of that namespace; the other limits are those passed each time.
+      ``open_cache`` of that scope; the other limits are those passed each time.
 
     Raises :class:`TypeError`/:class:`ValueError` for a malformed namespace (a host bug).
     """
     parts = _check_namespace(namespace)
+    scope = _check_scope(parts, quota_scope)
     if redis_url is not None:
-        return RedisCache(redis_url, parts, limits=limits)
+        return RedisCache(redis_url, parts, limits=limits, quota_scope=scope)
     effective = limits if limits is not None else _DEFAULT_LIMITS
-    with _REGISTRY_LOCK:
-        store = _MEMORY_STORES.get(parts)
+    with registry_lock():
+        store = _MEMORY_STORES.get(scope)
         if store is None:
-            store = _MemoryStore(effective.memory_max_entries, effective.memory_max_bytes)
-            _MEMORY_STORES[parts] = store
-    return MemoryCache._on_store(store, effective)
+            store = _MemoryStore(effective)
+            _MEMORY_STORES[scope] = store
+    # Escaped parts hold no NUL: the first NUL ends the prefix, so no (namespace, key)
+    # pair can spell another's.
+    prefix = ":".join(escape_part(part) for part in parts[len(scope) :]) + "\0"
+    return MemoryCache._on_store(store, effective, prefix)

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from ._protocol import FrameReader, encode, write_all
+from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
 
@@ -69,6 +70,9 @@ class RunnerProcess:
     def __init__(self, config: EngineConfig) -> None:
         cfg = orjson.dumps(
             {
+                # checked here, in the host: a missing or altered parser is a named
+                # error (not_installed), never a runner that fails to start
+                "acorn_path": str(acorn_path()),
                 "memory_mb": config.runner_memory_mb,
                 "contexts": config.contexts_per_runner,
                 "contexts_heap_mb": config.contexts_heap_mb,

@@ -45,14 +45,14 @@ from typing import Any
 
 import redis.exceptions
 
-from ._cache import (
+from ._cache import escape_part
+from ._ratewindow import MAX_WINDOW_LIMIT, WINDOW_LUA, LocalWindow
+from ._redis import (
     BackendUnavailable,
     RedisHandle,
-    _register_fork_aware,
-    escape_part,
+    register_fork_aware,
     shared_redis_handle,
 )
-from ._ratewindow import MAX_WINDOW_LIMIT, WINDOW_LUA, LocalWindow
 from .errors import ScriptError
 
 __all__ = ["ALGORITHMS", "ON_UNAVAILABLE", "RateDecision", "RateLimiter"]
@@ -150,7 +150,7 @@ class _LocalGCRA:
         self._max_keys = max_keys
         self._tats: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
-        _register_fork_aware(self)
+        register_fork_aware(self)
 
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()

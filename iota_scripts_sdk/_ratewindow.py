@@ -31,7 +31,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 
-from ._cache import _register_fork_aware
+from ._redis import register_fork_aware
 
 #: The largest ``limit`` of the sliding-window algorithm (one stored entry per request).
 MAX_WINDOW_LIMIT = 100_000
@@ -92,7 +92,7 @@ class LocalWindow:
         self._logs: OrderedDict[str, _Log] = OrderedDict()
         self._entries = 0
         self._lock = threading.Lock()
-        _register_fork_aware(self)
+        register_fork_aware(self)
 
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()

@@ -113,8 +113,10 @@ API: tuple[Namespace, ...] = (
     ),
     Namespace(
         "cache",
-        "A key-value cache shared by the runs of one company (Redis when configured, "
-        "else in-process). Values are JSON.",
+        "A key-value cache shared by the runs of one company and run-as user (Redis when "
+        "configured, else in-process). Values are JSON. A company's keys share one quota: "
+        "past it writes throw `quota_exceeded`; `cache_full` when the cache server is "
+        "nearly full.",
         (
             Function(
                 "get",
@@ -131,7 +133,7 @@ API: tuple[Namespace, ...] = (
                     Param("ttlSec", "number", True, "time to live in seconds"),
                 ),
                 "Promise<void>",
-                "Stores a value.",
+                "Stores a value (`quota_exceeded`, `cache_full`).",
                 host="cache.set",
             ),
             Function(
@@ -348,7 +350,8 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "access_denied" | "not_found" | "not_active" | "priority_reserved" | "internal_error";
+    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
+    | "priority_reserved" | "internal_error";
 }
 
 /** Who emitted an event: a script, a record change, or IOTA Scripts itself. */

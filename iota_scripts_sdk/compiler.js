@@ -5,6 +5,13 @@
 // __iota_transform(source) returns JSON text:
 //   {"ok": true, "body": "..."}  or  {"ok": false, "message", "line", "column"}
 // The body assigns the default export to `$$iota.d`.
+//
+// Trap: acorn parses the module goal, but the runner evaluates the body as a
+// classic script, where Annex B reads `<!--` anywhere, and `-->` at the start
+// of a line, as the start of a line comment. `a <!-- b; f()` is a comparison
+// and a call for acorn and only `a` for V8, so what was checked is not what
+// runs. Both tokens are refused wherever they are code (strings, templates,
+// regular expressions and comments may hold them).
 (function () {
   "use strict";
   function fail(message, line, column) {
@@ -22,19 +29,43 @@
     if (firstBreak === -1 || firstBreak >= text.length) return text + rest.slice(text.length);
     return text + rest.replace(/[^\n\r\u2028\u2029]/g, "");
   }
+  // The first `<!--` or `-->` that acorn read as operators, or null.
+  function htmlComment(source, token) {
+    const tt = acorn.tokTypes;
+    if (token.type === tt.relational && source.startsWith("<!--", token.start)) return "<!--";
+    if (token.type === tt.incDec && source.startsWith("-->", token.start)) return "-->";
+    return null;
+  }
+  function htmlFail(html) {
+    return fail(
+      `'${html.text}' is not allowed outside strings and comments (it starts an HTML-like comment `
+        + "in classic scripts); put a space between its characters",
+      html.loc.line, html.loc.column + 1,
+    );
+  }
   function transform(source) {
     let ast;
+    let html = null;
     try {
       ast = acorn.parse(source, {
         ecmaVersion: "latest", sourceType: "module", locations: true, allowHashBang: true,
+        onToken: (token) => {
+          if (html === null) {
+            const text = htmlComment(source, token);
+            if (text !== null) html = { text, loc: token.loc.start };
+          }
+        },
       });
     } catch (e) {
+      // `x\n--> y` is a syntax error for acorn, a comment for V8: name the cause.
+      if (html !== null) return htmlFail(html);
       if (e instanceof SyntaxError && e.loc) {
         return fail(String(e.message).replace(/ \(\d+:\d+\)$/, ""), e.loc.line, e.loc.column + 1);
       }
       if (e instanceof RangeError) return fail("the script is nested too deeply to parse", 1, 1);
       throw e;
     }
+    if (html !== null) return htmlFail(html);
     const edits = []; // [start, end, replacement]
     let hasDefault = false;
     const at = (node) => [node.loc.start.line, node.loc.start.column + 1];

@@ -11,9 +11,10 @@ calling thread until the run ends, and serves every host call (``sdk.db``,
 ``sdk.http``, ...) *on that thread*, so a host that must stay on the thread
 owning its database cursor (Odoo) gets all calls there.
 
-Tenancy: ``tenant`` names who owns the run (for Odoo: database and company).
-Two runs with different ``(tenant, version)`` never share a V8 context, and
-``sdk.cache`` is namespaced by ``tenant``; scripts cannot choose either.
+Tenancy: ``tenant`` names who owns the run (for Odoo: database and company)
+and ``user`` whom it acts as. Two runs with different ``(tenant, version)``
+never share a V8 context; ``sdk.cache`` is namespaced by ``(tenant, user)`` and
+its quota is per ``tenant``; scripts cannot choose any of them.
 
 Nothing is started at import: runners start on the first ``run``.
 """
@@ -83,7 +84,7 @@ class Engine:
         self._pool = RunnerPool(self.config)
         self._run_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
-        self._caches: dict[str, Any] = {}
+        self._caches: dict[tuple[str, str | None], Any] = {}
 
     # ---- public API ---------------------------------------------------------
     def run(
@@ -94,6 +95,7 @@ class Engine:
         ctx: Mapping[str, Any] | None = None,
         limits: Limits | None = None,
         tenant: str = "default",
+        user: str | None = None,
         version: str | None = None,
         host: Mapping[str, HostFunction] | None = None,
         on_log: Callable[[dict[str, Any]], None] | None = None,
@@ -106,7 +108,8 @@ class Engine:
         host name (``db.search``, ``events.emit``, ...); it may also replace
         the built-in ``http.fetch`` and ``cache.*``. ``on_log`` sees each log
         record as it arrives (for live output). Setting ``cancel`` kills the
-        run and reports ``cancelled``.
+        run and reports ``cancelled``. ``user`` (the run-as user) gives the run
+        its own ``sdk.cache`` keys within the tenant's quota.
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -121,7 +124,8 @@ class Engine:
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
-            return self._drive(runner, payload, limits, tenant, host or {}, on_log, cancel, t0, key)
+            owner = (tenant, user)
+            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
         finally:
             self._pool.release(runner)
 
@@ -131,7 +135,10 @@ class Engine:
             self._check_source(source)
         except ScriptError as e:
             return e
-        runner = self._pool.acquire("")
+        try:
+            runner = self._pool.acquire("")
+        except ScriptError as e:  # busy, not_installed: the same answer as run()
+            return e
         try:
             runner.send({"op": "check", "source": source})
             frame = runner.read_frame(time.monotonic() + 30)
@@ -214,7 +221,7 @@ class Engine:
         runner: RunnerProcess,
         payload: dict[str, Any],
         limits: Limits,
-        tenant: str,
+        owner: tuple[str, str | None],
         host: Mapping[str, HostFunction],
         on_log: Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None,
@@ -287,7 +294,7 @@ class Engine:
                 calls += 1
                 call = msg["msg"]
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
-                ok, reply = self._serve_call(call, limits, tenant, host, deadline_left)
+                ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
                 try:
                     runner.send(
                         b'{"op":"reply","run":%d,"id":%d,"ok":%s,"payload":%s}'
@@ -349,7 +356,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        tenant: str,
+        owner: tuple[str, str | None],
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes]:
@@ -360,7 +367,7 @@ class Engine:
         if deadline_left <= 0:
             return False, _error("timeout", "the run's deadline has passed")
         try:
-            fn = host.get(name) or self._builtin(name, limits, tenant, deadline_left)
+            fn = host.get(name) or self._builtin(name, limits, owner, deadline_left)
             if fn is None:
                 if name in host_names():
                     ns = name.split(".")[0]
@@ -384,7 +391,11 @@ class Engine:
             return False, _error("internal_error", f"{name} failed on the host")
 
     def _builtin(
-        self, name: str, limits: Limits, tenant: str, deadline_left: float
+        self,
+        name: str,
+        limits: Limits,
+        owner: tuple[str, str | None],
+        deadline_left: float,
     ) -> HostFunction | None:
         if name == "http.fetch":
             from . import _http
@@ -397,16 +408,24 @@ class Engine:
             )
             return lambda args: _http_fetch(policy, args)
         if name.startswith("cache."):
-            return _cache_function(self._cache(tenant), name)
+            return _cache_function(self._cache(owner), name)
         return None
 
-    def _cache(self, tenant: str) -> Any:
-        cache = self._caches.get(tenant)
+    def _cache(self, owner: tuple[str, str | None]) -> Any:
+        """The cache of (tenant, user): keys per user, one quota per tenant."""
+        cache = self._caches.get(owner)
         if cache is None:
-            from ._cache import open_cache
+            from ._cache import CacheLimits, open_cache
 
-            cache = open_cache(self.config.redis_url, tuple(tenant.split("/")))
-            self._caches[tenant] = cache
+            tenant, user = owner
+            scope = tuple(tenant.split("/"))
+            namespace = scope if user is None else (*scope, "user", user)
+            limits = CacheLimits(
+                quota_max_bytes=self.config.cache_quota_bytes,
+                quota_max_keys=self.config.cache_quota_keys,
+            )
+            cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
+            self._caches[owner] = cache
         return cache
 
 

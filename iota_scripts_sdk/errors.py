@@ -31,6 +31,8 @@ CODES: dict[str, str] = {
     "http_error": "the HTTP request failed (connection, TLS or protocol)",
     "not_available": "this host does not provide that sdk function",
     "cache_unavailable": "the cache backend cannot be reached",
+    "quota_exceeded": "the company's cache quota (keys or bytes) is used up",
+    "cache_full": "the cache server is nearly full; writes are refused",
     "access_denied": "the run's user may not do that",
     "priority_reserved": "queue priorities 0 to 9 are reserved to IOTA Scripts administrators",
     "not_found": "no such record (e.g. no script with that key in the run's company)",
@@ -40,6 +42,7 @@ CODES: dict[str, str] = {
     "source_too_large": "the script source is larger than allowed",
     "busy": "no runner became free in time",
     "cancelled": "the run was cancelled",
+    "not_installed": "a third-party file the engine needs is missing or altered: run `npm ci`",
     "internal_error": "the engine failed; the details are in the server log",
 }
 

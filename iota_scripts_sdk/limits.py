@@ -160,6 +160,10 @@ class EngineConfig:
     max_source_bytes: int = 256 * 1024
     #: Redis for ``sdk.cache``; None uses an in-process store.
     redis_url: str | None = None
+    #: ``sdk.cache`` quota of one tenant (a company), all its run-as users together:
+    #: writes past it throw ``quota_exceeded``.
+    cache_quota_bytes: int = 16 * 1024 * 1024
+    cache_quota_keys: int = 10_000
     #: The one egress proxy ``sdk.http`` may use (``http://host:port``);
     #: environment proxies are always ignored.
     http_proxy_url: str | None = None
@@ -176,3 +180,5 @@ class EngineConfig:
         _positive_int(self, "contexts_per_runner", 1024)
         _positive_int(self, "contexts_heap_mb")
         _positive_int(self, "max_source_bytes")
+        _positive_int(self, "cache_quota_bytes")
+        _positive_int(self, "cache_quota_keys")

@@ -67,7 +67,8 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "access_denied" | "not_found" | "not_active" | "priority_reserved" | "internal_error";
+    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
+    | "priority_reserved" | "internal_error";
 }
 
 /** Who emitted an event: a script, a record change, or IOTA Scripts itself. */
@@ -140,11 +141,11 @@ declare const sdk: {
     /** `fetch` with method POST. A non-string body is sent as JSON. */
     post(url: string, body: unknown, init?: HttpInit): Promise<HttpResponse>;
   };
-  /** A key-value cache shared by the runs of one company (Redis when configured, else in-process). Values are JSON. */
+  /** A key-value cache shared by the runs of one company and run-as user (Redis when configured, else in-process). Values are JSON. A company's keys share one quota: past it writes throw `quota_exceeded`; `cache_full` when the cache server is nearly full. */
   readonly cache: {
     /** The value, or null. */
     get(key: string): Promise<JsonValue | null>;
-    /** Stores a value.
+    /** Stores a value (`quota_exceeded`, `cache_full`).
      * @param ttlSec time to live in seconds */
     set(key: string, value: JsonValue, ttlSec?: number): Promise<void>;
     /** Removes a key; true when it existed. */

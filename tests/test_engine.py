@@ -56,6 +56,38 @@ def test_missing_default_export_and_imports_are_syntax_errors(engine):
     assert res.error.code == "syntax_error" and res.error.line == 2
 
 
+def test_html_like_comments_are_refused_at_check_and_at_run(engine):
+    # acorn (module goal) reads `a <!-- b` as `a < !(--b)`; V8 runs the body as a
+    # classic script where `<!--`, and `-->` at a line start, begin a line comment:
+    # the checked code and the run code would differ. Issue 17 "HTML-like comments".
+    hidden = (
+        "export default function () {\n"
+        "  let a = 3, b = 5;\n"
+        "  const r = a <!-- b; globalThis.hits = (globalThis.hits || 0) + 1\n"
+        "  return [r, globalThis.hits];\n"
+        "}\n"
+    )
+    line_start = "export default function () {\n  let x = 2 /*\n  */ --> x = 3\n  return x\n}\n"
+    for src, token, line, column in ((hidden, "<!--", 3, 15), (line_start, "-->", 3, 6)):
+        checked = engine.check(src)
+        assert checked is not None and checked.code == "syntax_error", src
+        assert f"'{token}' is not allowed" in checked.message
+        assert (checked.line, checked.column) == (line, column)
+        for _ in range(2):  # a warm context would keep what the hidden code did
+            res = run(engine, src)
+            assert res.error is not None and res.error.code == "syntax_error"
+            assert (res.error.line, res.error.column) == (line, column)
+    # The same characters in strings, templates, regexps and comments stay allowed,
+    # and so do the operators once spaced.
+    ok = (
+        'export default () => { const s = "<!-- -->", t = `<!--${1}-->`, r = /<!--|-->/;'
+        " /* <!-- */ // -->\n let b = 5, c = 1; return [s, t, r.source, 3 < ! --b, c-- > 0] }"
+    )
+    res = run(engine, ok)
+    assert res.ok, res.error
+    assert res.result == ["<!-- -->", "<!--1-->", "<!--|-->", False, True]
+
+
 def test_ctx_carries_input_trigger_and_host_fields(engine):
     res = run(
         engine,

@@ -4,7 +4,10 @@
   field shows in an iframe. Monaco (``static/lib/monaco``) runs only there,
   so its AMD ``define``/``require`` never reach Odoo's window (Ace, Chart.js).
   The page carries a strict Content-Security-Policy (``EDITOR_CSP``): no
-  ``eval``, no inline script; workers from this origin only.
+  ``eval``, no inline script; workers from this origin only. Monaco comes
+  from npm (``third_party.json``, placed by ``npm ci``): when one of its
+  files is missing the page answers 503 with a message naming ``npm ci``,
+  and the field falls back to the basic code editor saying why.
 * ``/iota_scripts/editor/typings`` (JSON): the engine's ``sdk.d.ts`` and the
   live-schema declarations the current user may read (cached per user and
   registry, see ``iota.script._iota_editor_typings``).
@@ -16,13 +19,20 @@ All three require the IOTA Scripts developer group: sources are theirs only.
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 from iota_scripts_sdk import typescript
+from markupsafe import escape
 from odoo import _, http
 from odoo.exceptions import AccessError
 from odoo.http import request
 from werkzeug.exceptions import Forbidden
 
 from ..models.iota_script import GROUP_DEVELOPER
+
+_logger = logging.getLogger(__name__)
 
 #: The editor page's policy (documented in the README, "Studio").
 EDITOR_CSP = (
@@ -56,6 +66,35 @@ _PAGE = f"""<!DOCTYPE html>
 </html>
 """
 
+_MISSING_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>IOTA Scripts editor</title>
+<link rel="stylesheet" href="/iota_scripts/static/editor/editor_frame.css">
+</head>
+<body>
+<div id="o_iota_scripts_editor" class="o_iota_scripts_editor_missing" data-error="{message}">
+<p>{message}</p>
+</div>
+<script src="/iota_scripts/static/editor/editor_frame.js"></script>
+</body>
+</html>
+"""
+
+#: Where the ``to`` paths of ``third_party.json`` start (tests point it elsewhere).
+ADDON_ROOT = Path(__file__).resolve().parent.parent
+
+
+def monaco_missing() -> list[str]:
+    """Monaco's files (``third_party.json``) not placed under :data:`ADDON_ROOT`; [] when
+    installed. Existence only: ``scripts/place-js-deps`` checked their sha256 when it placed
+    them, and hashing 10 MB per page load would cost more than it tells."""
+    spec = json.loads((Path(__file__).resolve().parent.parent / "third_party.json").read_text())
+    files = spec["packages"]["monaco-editor"]["files"]
+    return [f["to"] for f in files if not (ADDON_ROOT / f["to"]).is_file()]
+
+
 #: Largest source the check route accepts (the save check refuses far less).
 MAX_CHECK_CHARS = 8 * 1024 * 1024
 
@@ -70,8 +109,18 @@ class IotaScriptsEditor(http.Controller):
     def editor_page(self, **_kwargs):
         if not request.env.user.has_group(GROUP_DEVELOPER):
             raise Forbidden()
+        page, status = _PAGE, 200
+        missing = monaco_missing()
+        if missing:
+            _logger.warning("Monaco is not installed: %s missing (run npm ci)", ", ".join(missing))
+            message = _(
+                "The Monaco editor is not installed on this server: run `npm ci` in the "
+                "IOTA Scripts folder, then reload this page."
+            )
+            page, status = _MISSING_PAGE.format(message=escape(message)), 503
         return request.make_response(
-            _PAGE,
+            page,
+            status=status,
             headers={
                 "Content-Type": "text/html; charset=utf-8",
                 "Content-Security-Policy": EDITOR_CSP,

@@ -53,7 +53,7 @@ from odoo.tools import config
 
 from ..tools import cors, endpoint_path, json_schema
 from ..tools.sentinel import as_engine
-from ..tools.settings import get_setting
+from ..tools.settings import ratelimit_redis_url
 
 _logger = logging.getLogger(__name__)
 
@@ -454,9 +454,8 @@ class IotaApiController(http.Controller):
                 "An IOTA Scripts administrator must approve this endpoint's script version.",
             )
 
-        redis_url = get_setting(request.env, "redis_url")
         decision = _limiter(
-            redis_url, endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
+            ratelimit_redis_url(), endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
         ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:

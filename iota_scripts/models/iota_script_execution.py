@@ -463,6 +463,8 @@ class IotaScriptExecution(models.Model):
                     ctx=ctx,
                     limits=limits,
                     tenant=f"{self.env.cr.dbname}/{script.company_id.id}",
+                    # sdk.cache keys per run-as user, the quota per company
+                    user=str(user.id),
                     version=f"{version.id}:{version.sha256}",
                     host=live.wrap_host(run_host) if live else run_host,
                     on_log=live.on_log if live else None,

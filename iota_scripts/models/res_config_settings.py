@@ -2,12 +2,28 @@
 
 A key set in the environment (``IOTA_SCRIPTS_<KEY>``) or in the ``[iota_scripts]``
 section of the configuration file wins over the value saved here (see
-``tools/settings.py``); the page says so next to the field.
+``tools/settings.py``); the page says so next to the field. The engine keys
+(runners, Redis) are site keys: the page shows them and never saves them.
 """
+
+from urllib.parse import urlsplit, urlunsplit
 
 from odoo import fields, models
 
-from ..tools.settings import DEFAULTS, scripts_enabled, setting_source
+from ..tools.settings import DEFAULTS, get_setting, scripts_enabled, setting_source
+
+
+def _without_password(url):
+    """``url`` with any password replaced by ``***`` (the page is for administrators,
+    but a Redis password has no business in a browser)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
 def _default(key):
@@ -29,14 +45,15 @@ class ResConfigSettings(models.TransientModel):
     )
     iota_scripts_redis_url = fields.Char(
         string="Redis URL",
-        config_parameter="iota_scripts.redis_url",
-        help="Redis for sdk.cache (redis://host:6379/0). Empty: an in-process cache. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        help="Redis for sdk.cache. Set by the server (IOTA_SCRIPTS_REDIS_URL or redis_url in "
+        "the [iota_scripts] section of the configuration file). Empty: an in-process cache.",
     )
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
-        config_parameter="iota_scripts.runners",
-        default=_default("runners"),
-        help="V8 runner processes per Odoo process. Applies after a restart.",
+        compute="_compute_iota_scripts_site",
+        help="V8 runner processes per Odoo process. Set by the server (IOTA_SCRIPTS_RUNNERS "
+        "or the configuration file).",
     )
     iota_scripts_retention_days = fields.Integer(
         string="Keep Executions (days)",
@@ -91,4 +108,6 @@ class ResConfigSettings(models.TransientModel):
         overrides = [f"{key}: {source}" for key in keys if (source := setting_source(key))]
         for settings in self:
             settings.iota_scripts_enabled = scripts_enabled()
+            settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
+            settings.iota_scripts_runners = get_setting(None, "runners")
             settings.iota_scripts_overrides = "\n".join(overrides)

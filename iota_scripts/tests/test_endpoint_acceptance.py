@@ -5,6 +5,9 @@ key for a user (``res.users.apikeys``); calls with and without the key (200 /
 401); its rate limit exceeded (429); the endpoint in the OpenAPI document.
 """
 
+import os
+from unittest.mock import patch
+
 from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -25,8 +28,8 @@ export default async function (ctx) {
 @tagged("post_install", "-at_install")
 class TestEndpointAcceptance(HttpCase):
     def test_partners_endpoint_walkthrough(self):
-        self.env["ir.config_parameter"].sudo().set_param(
-            "iota_scripts.redis_url", "redis://127.0.0.1:6379/0"
+        self.startPatcher(
+            patch.dict(os.environ, {"IOTA_SCRIPTS_REDIS_URL": "redis://127.0.0.1:6379/0"})
         )
         company = self.env["res.company"].create({"name": "Walkthrough Co"})
         user = new_test_user(

@@ -74,6 +74,34 @@ class TestIotaScriptVersion(IotaScriptsCase):
             script.write({"source": "export default ( => 1"})
         self.assertEqual(script.version_count, 1)
 
+    def test_html_like_comments_refused_at_save_and_at_run(self):
+        # Issue 17 "HTML-like comments": V8 runs the body as a classic script, where
+        # `<!--` starts a line comment; the checker (module goal) reads an operator.
+        hidden = (
+            "export default function () {\n"
+            "  let a = 3, b = 5;\n"
+            "  const r = a <!-- b; globalThis.hits = (globalThis.hits || 0) + 1\n"
+            "  return [r, globalThis.hits];\n"
+            "}\n"
+        )
+        with self.assertRaisesRegex(ValidationError, r"^Line 3, column 15: '<!--' is not allowed"):
+            self._script(hidden)
+        script = self._script(V1)
+        with self.assertRaisesRegex(ValidationError, r"^Line 2, column 3: '-->' is not allowed"):
+            script.write({"source": "export default () => 1 /*\n*/--> 2\n"})
+        self.assertEqual(script.version_count, 1)
+        # A version saved before the check existed (written here with SQL) fails at run.
+        self.env.cr.execute(
+            "UPDATE iota_script_version SET source = %s WHERE id = %s",
+            (hidden, script.version_id.id),
+        )
+        script.version_id.invalidate_recordset(["source"])
+        for _ in range(2):
+            execution = script.action_run()
+            self.assertEqual(execution.state, "failed")
+            self.assertEqual((execution.error_code, execution.error_line), ("syntax_error", 3))
+            self.assertIn("'<!--' is not allowed", execution.error_message)
+
     def test_source_size_limit(self):
         self.env["ir.config_parameter"].set_param("iota_scripts.max_source_bytes", 100)
         with self.assertRaisesRegex(ValidationError, "at most 100"):

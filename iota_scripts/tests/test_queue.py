@@ -235,8 +235,12 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
             from iota_scripts_sdk._cache import open_cache
 
             with self._env() as env:
-                company_id = env["iota.script"].browse(self.script_id).company_id.id
-            cache = open_cache(None, (self.env.cr.dbname, str(company_id)))
+                script = env["iota.script"].browse(self.script_id)
+                company_id = script.company_id.id
+                user_id = script.run_as_user_id.id
+            # sdk.cache keys are per company and run-as user (issue 17)
+            scope = (self.env.cr.dbname, str(company_id))
+            cache = open_cache(None, (*scope, "user", str(user_id)), quota_scope=scope)
             t0 = time.monotonic()
             while cache.get(f"killed:{exec_id}") is None and time.monotonic() - t0 < 10:
                 time.sleep(0.02)

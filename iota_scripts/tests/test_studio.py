@@ -1,10 +1,13 @@
 """The script studio's server side: editor page (CSP), typings, check, templates, versions."""
 
 import json
+import tempfile
+from pathlib import Path
 from unittest.mock import patch
 
 from odoo.tests import Form, HttpCase, tagged
 
+from ..controllers import editor
 from ..controllers.editor import EDITOR_CSP
 from ..models import iota_script_studio
 from ..tools.templates import TEMPLATES
@@ -175,6 +178,38 @@ class TestEditorRoutes(HttpCase):
             )
         self.authenticate("iota_studio_user", "iota_studio_user")
         self.assertEqual(self.url_open("/iota_scripts/editor").status_code, 403)
+
+    def test_editor_page_names_npm_ci_when_monaco_is_missing(self):
+        """Monaco comes from npm: without it the page says how to install it, never blank."""
+        self.assertEqual(editor.monaco_missing(), [])  # this server has it (npm ci ran)
+        self.authenticate("iota_studio_dev", "iota_studio_dev")
+        with tempfile.TemporaryDirectory() as empty:
+            with (
+                patch.object(editor, "ADDON_ROOT", Path(empty)),
+                self.assertLogs("odoo.addons.iota_scripts.controllers.editor", "WARNING") as logs,
+            ):
+                res = self.url_open("/iota_scripts/editor")
+        self.assertEqual(res.status_code, 503)
+        self.assertIn("static/lib/monaco/min/vs/loader.js", logs.output[0])
+        self.assertEqual(res.headers["Content-Security-Policy"], EDITOR_CSP)
+        message = (
+            "The Monaco editor is not installed on this server: run `npm ci` in the "
+            "IOTA Scripts folder, then reload this page."
+        )
+        self.assertIn(f"<p>{message}</p>", res.text)
+        # the frame script reports it to the field, which falls back to the basic editor
+        self.assertIn(f'data-error="{message}"', res.text)
+        self.assertIn(
+            '<script src="/iota_scripts/static/editor/editor_frame.js"></script>', res.text
+        )
+        self.assertNotIn("loader.js", res.text)
+        self.assertNotIn("<script>", res.text)
+        frame_js = self.url_open("/iota_scripts/static/editor/editor_frame.js")
+        self.assertIn("container.dataset.error", frame_js.text)
+        # non-developers still get 403, installed or not
+        self.authenticate("iota_studio_user", "iota_studio_user")
+        with patch.object(editor, "ADDON_ROOT", Path("/nonexistent")):
+            self.assertEqual(self.url_open("/iota_scripts/editor").status_code, 403)
 
     def test_check_route_reports_positions(self):
         self.authenticate("iota_studio_dev", "iota_studio_dev")

@@ -9,13 +9,22 @@ Every key is looked up in one documented order; the first that is set wins:
 3. the system parameter ``iota_scripts.<key>`` of the database;
 4. the default below.
 
-``enabled`` is a site switch and lives outside the database: it is read from
-the environment and the configuration file only. ``IOTA_SCRIPTS_ENABLED=0``
-stops every run and every syntax check on the server.
+Site keys skip step 3: they are read from the environment and the
+configuration file only, because one Odoo process serves every database of the
+server and one database must not choose them for the others.
 
-Engine keys (``runners``, ``max_waiting``, ``runner_memory_mb``,
-``redis_url``, ``http_proxy``) configure the process-wide engine when the first
-run of the process creates it; changing them takes effect after a restart.
+* ``enabled`` is the site switch: ``IOTA_SCRIPTS_ENABLED=0`` stops every run
+  and every syntax check on the server.
+* Engine keys (``runners``, ``max_waiting``, ``runner_memory_mb``,
+  ``redis_url``, ``http_proxy``, ``cache_quota_bytes``, ``cache_quota_keys``)
+  configure the process-wide engine when the first run of the process creates
+  it; changing them takes effect after a restart. Were they read from
+  ``ir.config_parameter``, the first database to run a script would pick the
+  Redis and the egress proxy of every company of every database.
+* ``ratelimit_redis_url`` is the endpoints' rate limiter's Redis (default:
+  ``redis_url``); give it its own server or database number so that a full
+  cache never stops the limiter.
+
 Database keys (limits, retention, depth) are read at each run.
 
 Threads and processes: nothing here starts a runner at import. The engine is
@@ -45,6 +54,10 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "runner_memory_mb": (2048, int),
     "redis_url": (None, str),
     "http_proxy": (None, str),
+    "cache_quota_bytes": (16 * 1024 * 1024, int),
+    "cache_quota_keys": (10_000, int),
+    # the endpoints' rate limiter (site): its own Redis, default redis_url
+    "ratelimit_redis_url": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -74,11 +87,14 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
 #: ``scripts/settings-doc``; a test fails when it is stale or a key has no line.
 DOCS: dict[str, str] = {
     "enabled": "site switch, environment or configuration file only; 0 stops every run and syntax check",
-    "runners": "V8 runner processes per Odoo process (restart)",
-    "max_waiting": "runs that may wait for a runner (restart)",
-    "runner_memory_mb": "memory cap of each runner: V8 heaps and ArrayBuffers (restart)",
-    "redis_url": "Redis for `sdk.cache`; none: an in-process store (restart)",
-    "http_proxy": "the one egress proxy for `sdk.http` (restart)",
+    "runners": "site; V8 runner processes per Odoo process (restart)",
+    "max_waiting": "site; runs that may wait for a runner (restart)",
+    "runner_memory_mb": "site; memory cap of each runner: V8 heaps and ArrayBuffers (restart)",
+    "redis_url": "site; Redis for `sdk.cache`; none: an in-process store (restart)",
+    "http_proxy": "site; the one egress proxy for `sdk.http` (restart)",
+    "cache_quota_bytes": "site; `sdk.cache` bytes of one company, all its run-as users together (restart)",
+    "cache_quota_keys": "site; `sdk.cache` keys of one company, all its run-as users together (restart)",
+    "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -121,7 +137,10 @@ def settings_markdown() -> str:
             "`IOTA_SCRIPTS_<KEY>`, then `<key> = ...` in the `[iota_scripts]` section of",
             "the Odoo configuration file, then the system parameter `iota_scripts.<key>`",
             '(Settings > IOTA Scripts), then the default. "Restart" marks settings read',
-            "when a worker starts its engine.",
+            "when a worker starts its engine. **Site** keys skip the system parameter:",
+            "one Odoo process serves every database of the server, so its engine is",
+            "configured by the environment or the configuration file only, never by",
+            "whichever database runs a script first.",
             "",
             "| key | default | meaning |",
             "| --- | --- | --- |",
@@ -131,8 +150,20 @@ def settings_markdown() -> str:
     )
 
 
-#: Keys that never come from the database.
-_SITE_ONLY = frozenset({"enabled"})
+#: Keys that never come from the database (see "Site keys" above).
+SITE_ONLY = frozenset(
+    {
+        "enabled",
+        "runners",
+        "max_waiting",
+        "runner_memory_mb",
+        "redis_url",
+        "http_proxy",
+        "cache_quota_bytes",
+        "cache_quota_keys",
+        "ratelimit_redis_url",
+    }
+)
 
 #: The engine refuses sources above this whatever a database says.
 ENGINE_MAX_SOURCE_BYTES = 4 * 1024 * 1024
@@ -172,7 +203,7 @@ def get_setting(env: Any, key: str) -> Any:
     value = os.environ.get(f"IOTA_SCRIPTS_{key.upper()}")
     if value is None:
         value = config.misc.get("iota_scripts", {}).get(key)
-    if value is None and env is not None and key not in _SITE_ONLY:
+    if value is None and env is not None and key not in SITE_ONLY:
         param = env["ir.config_parameter"].sudo().get_param(f"iota_scripts.{key}")
         if param not in (None, False, ""):
             value = param
@@ -186,6 +217,11 @@ def setting_source(key: str) -> str | None:
     if config.misc.get("iota_scripts", {}).get(key) is not None:
         return "[iota_scripts] section of the configuration file"
     return None
+
+
+def ratelimit_redis_url() -> str | None:
+    """The rate limiter's Redis: ``ratelimit_redis_url``, else ``redis_url`` (site keys)."""
+    return get_setting(None, "ratelimit_redis_url") or get_setting(None, "redis_url")
 
 
 def scripts_enabled() -> bool:
@@ -202,8 +238,8 @@ def get_engine(env: Any) -> Any:
     """The engine of this process, created on first use from the settings.
 
     The engine is shared by every database served by the process; its settings
-    come from the environment, the configuration file, then the parameters of
-    the database that makes the first run.
+    are site keys: the environment, then the configuration file, never a
+    database (``env`` is unused and kept for the callers).
     """
     global _engine, _engine_pid
     if _engine is not None and _engine_pid == os.getpid():
@@ -217,12 +253,14 @@ def get_engine(env: Any) -> Any:
         if _engine is not None and _engine_pid == os.getpid():
             return _engine
         values = {
-            "runners": max(1, get_setting(env, "runners")),
-            "max_waiting": max(1, get_setting(env, "max_waiting")),
-            "runner_memory_mb": max(256, get_setting(env, "runner_memory_mb")),
+            "runners": max(1, get_setting(None, "runners")),
+            "max_waiting": max(1, get_setting(None, "max_waiting")),
+            "runner_memory_mb": max(256, get_setting(None, "runner_memory_mb")),
             "max_source_bytes": ENGINE_MAX_SOURCE_BYTES,
-            "redis_url": get_setting(env, "redis_url"),
-            "http_proxy_url": get_setting(env, "http_proxy"),
+            "redis_url": get_setting(None, "redis_url"),
+            "http_proxy_url": get_setting(None, "http_proxy"),
+            "cache_quota_bytes": max(1, get_setting(None, "cache_quota_bytes")),
+            "cache_quota_keys": max(1, get_setting(None, "cache_quota_keys")),
         }
         known = {f.name for f in dataclass_fields(EngineConfig)}
         for key in sorted(set(values) - known):

@@ -309,6 +309,12 @@
         post({ type: "ready" });
     }
 
+    // The server found Monaco missing (controllers/editor.py): the page shows
+    // why, and the field falls back to Ace with the same words.
+    if (container.dataset.error) {
+        fail(container.dataset.error);
+        return;
+    }
     const vs = container.dataset.vs;
     if (typeof window.require !== "function" || !vs) {
         fail("the Monaco loader did not load");
