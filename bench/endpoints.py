@@ -1,21 +1,36 @@
 #!/usr/bin/env python3
-"""Throughput and latency of a trivial endpoint script against a plain Odoo route.
+"""Throughput and latency of a trivial public endpoint against a plain Odoo controller.
 
 One run, one server: the script creates (or reuses) a database with
-iota_scripts, a public endpoint ``GET /iota/api/v1/bench/ping`` whose script
-returns ``{ok: true}``, starts Odoo with the test-only baseline route
-``/iota/bench/plain`` (``IOTA_SCRIPTS_BENCH_BASELINE=1``) returning the same
-JSON, warms both up, then measures each for ``--duration`` seconds with
-``--concurrency`` keep-alive clients. Prints requests/s, p50 and p99 (ms) and
-the ratios endpoint/plain, as text and with ``--json``.
+iota_scripts and the test-only module ``bench/addons/iota_scripts_bench``
+(the baseline: a plain ``auth='public'`` controller ``/iota_bench/plain``
+returning ``{"ok": true}``; the product addon ships no benchmark route), and
+one public script returning ``{ok: true}`` published three times, once per
+recording policy (README, "What a run leaves behind"):
 
-The endpoint path does everything a real call does: route lookup, rate
-limit (exact sliding window, Redis when ``--redis-url``), a V8 run in a runner process and an
-execution record committed per call. The baseline is a readonly ``auth='none'``
-route with no database write.
+* ``GET /iota/api/v1/bench/ping``: every call recorded (``all``, the default);
+* ``GET /iota/api/v1/bench/sampled``: failures plus 1 in ``--sample-every``
+  successes (``sampled``);
+* ``GET /iota/api/v1/bench/failures``: failures only (``failures``).
 
-    python3 bench/endpoints.py [--port 18271] [--duration 10] [--concurrency 8]
-                               [--workers 0] [--db iota_bench_endpoints] [--json]
+It warms every route up, then measures them in ``--rounds`` interleaved
+rounds of ``--duration`` seconds each, with ``--concurrency`` keep-alive
+clients (interleaving spreads the noise of a shared machine over all routes
+alike). Prints requests/s, p50 and p99 (ms), SQL queries per call (from
+Odoo's request log), the CPU time per call of the Odoo process with its
+runner processes and of its PostgreSQL backends, and the ratios
+endpoint/plain with the targets of issue 16: >= 0.8x for ``sampled``,
+>= 0.6x for ``all``. ``--json`` prints the same as JSON.
+
+On a machine shared with other work, requests/s move with the load of the
+moment; CPU per call (Odoo's process, its V8 runner processes and its
+PostgreSQL backends) moves much less. ``cpu_ratio`` (plain CPU per call /
+endpoint CPU per call) is what the throughput ratio tends to when the
+server is CPU-bound on a quiet machine.
+
+    python3 bench/endpoints.py [--port 18271] [--duration 5] [--rounds 3]
+        [--concurrency 8] [--workers 0] [--sample-every 100]
+        [--db iota_bench_endpoints] [--addons-path ODOO_ADDONS,.,bench/addons] [--json]
 """
 
 from __future__ import annotations
@@ -24,16 +39,20 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 
 HERE = Path(__file__).resolve().parent.parent
+BENCH_ADDONS = Path(__file__).resolve().parent / "addons"
 SETUP = """
 script = env["iota.script"].search([("key", "=", "bench_ping")], limit=1)
 if not script:
@@ -41,16 +60,37 @@ if not script:
         "name": "bench ping", "key": "bench_ping", "state": "active",
         "source": "export default async function (ctx) { return {ok: true}; }",
     })
-endpoint = env["iota.script.endpoint"].search([("script_id", "=", script.id)])
-values = {"path": "/bench/ping", "methods": "GET", "auth_mode": "public",
-          "rate_limit_per_min": 100000, "rate_limit_algorithm": "sliding_window"}
-if endpoint:
-    endpoint.write(values)
-else:
-    env["iota.script.endpoint"].create({"script_id": script.id, **values})
+Endpoint = env["iota.script.endpoint"].with_context(active_test=False)
+for path, policy in (("/bench/ping", "all"), ("/bench/sampled", "sampled"),
+                     ("/bench/failures", "failures")):
+    values = {"script_id": script.id, "path": path, "methods": "GET", "auth_mode": "public",
+              "rate_limit_per_min": 100000, "rate_limit_algorithm": "sliding_window",
+              "active": True}
+    if "record_policy" in Endpoint._fields:
+        values.update(record_policy=policy, record_sample_every=SAMPLE_EVERY)
+    endpoint = Endpoint.search([("api_version", "=", "v1"), ("path", "=", path)])
+    if endpoint:
+        endpoint.write(values)
+    else:
+        Endpoint.create(values)
 env["ir.config_parameter"].set_param("iota_scripts.redis_url", REDIS_URL or "")
 env.cr.commit()
 """
+ROUTES = {
+    "plain_controller": "/iota_bench/plain",
+    "endpoint_all": "/iota/api/v1/bench/ping",
+    "endpoint_sampled": "/iota/api/v1/bench/sampled",
+    "endpoint_failures": "/iota/api/v1/bench/failures",
+}
+TARGETS = {"endpoint_sampled": 0.8, "endpoint_all": 0.6}
+# werkzeug's request line, with Odoo's perf info: ... "GET /path HTTP/1.1" 200 - <queries> <sql s> <other s>
+_REQUEST_LOG = re.compile(r'"GET (\S+) HTTP/[0-9.]+" 200 - (\d+) ')
+
+
+def default_addons_path() -> str:
+    """Odoo's own addons (beside the installed ``odoo`` package), this checkout
+    and the benchmark's baseline module; as ``scripts/test-addon`` does."""
+    return ",".join((odoo_addons_dir(), str(HERE), str(BENCH_ADDONS)))
 
 
 def odoo_env(**extra: str) -> dict[str, str]:
@@ -72,7 +112,6 @@ def odoo_addons_dir() -> str:
 
 
 def odoo_args(args) -> list[str]:
-    addons = args.addons_path or f"{odoo_addons_dir()},{HERE}"
     return [
         sys.executable,
         "-m",
@@ -84,7 +123,7 @@ def odoo_args(args) -> list[str]:
         "--db_user",
         args.db_user,
         "--addons-path",
-        addons,
+        args.addons_path or default_addons_path(),
         "--http-interface",
         "127.0.0.1",
         "--http-port",
@@ -100,23 +139,15 @@ def prepare(args) -> None:
     exists = subprocess.run(
         ["psql", "-h", args.db_host, "-U", args.db_user, "-lqt"], capture_output=True, text=True
     ).stdout
-    if f" {args.db} " not in exists:
-        subprocess.run(
-            [*odoo_args(args), "-i", "iota_scripts", "--stop-after-init"],
-            env=odoo_env(),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    else:
-        subprocess.run(
-            [*odoo_args(args), "-u", "iota_scripts", "--stop-after-init"],
-            env=odoo_env(),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    code = f"REDIS_URL = {args.redis_url!r}\n" + SETUP
+    install = "-u" if f" {args.db} " in exists else "-i"
+    subprocess.run(
+        [*odoo_args(args), install, "iota_scripts,iota_scripts_bench", "--stop-after-init"],
+        env=odoo_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    code = f"REDIS_URL = {args.redis_url!r}\nSAMPLE_EVERY = {args.sample_every}\n" + SETUP
     subprocess.run(
         [*odoo_args(args)[:3], "shell", *odoo_args(args)[3:], "--no-http"],
         input=code,
@@ -139,7 +170,8 @@ def wait_up(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"the server did not answer {url}")
 
 
-def measure(url: str, duration: float, concurrency: int) -> dict:
+def measure(url: str, duration: float, concurrency: int) -> tuple[list[float], int, float]:
+    """``(latencies in s, bad answers, wall s)`` of ``concurrency`` clients for ``duration`` s."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -165,34 +197,107 @@ def measure(url: str, duration: float, concurrency: int) -> dict:
         t.start()
     for t in threads:
         t.join()
-    wall = time.monotonic() - started
-    latencies.sort()
+    return latencies, errors[0], time.monotonic() - started
+
+
+class CpuMeter:
+    """CPU seconds (user + system) used by the Odoo server, its children (the
+    V8 runners) and its PostgreSQL backends (``application_name`` odoo-<pid>)."""
+
+    def __init__(self, server_pid: int, db_host: str, db_user: str, db: str):
+        self.server = psutil.Process(server_pid)
+        self.psql = ["psql", "-h", db_host, "-U", db_user, "-d", db, "-At"]
+        pattern = f"odoo-{int(server_pid)}%"
+        self.query = ["-v", f"pattern={pattern}"]
+
+    def _backends(self) -> list[psutil.Process]:
+        sql = (
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name LIKE :'pattern' AND pid <> pg_backend_pid()"
+        )
+        out = subprocess.run(
+            [*self.psql, *self.query], input=sql, capture_output=True, text=True
+        ).stdout
+        found = []
+        for line in out.split():
+            try:
+                found.append(psutil.Process(int(line)))
+            except (psutil.Error, ValueError):
+                continue
+        return found
+
+    @staticmethod
+    def _cpu(procs) -> dict[int, float]:
+        total = {}
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+                total[proc.pid] = times.user + times.system
+            except psutil.Error:
+                continue
+        return total
+
+    def snapshot(self) -> tuple[dict[int, float], ...]:
+        runners = self.server.children(recursive=True)
+        return self._cpu([self.server]), self._cpu(runners), self._cpu(self._backends())
+
+    @staticmethod
+    def used(before, after) -> tuple[float, ...]:
+        """``(odoo s, runners s, db s)`` between two snapshots (new processes count from 0)."""
+        return tuple(
+            sum(t - b.get(pid, 0.0) for pid, t in a.items())
+            for b, a in zip(before, after, strict=True)
+        )
+
+
+def summarise(
+    latencies: list[float], errors: int, wall: float, cpu: tuple[float, ...], queries: list[int]
+) -> dict:
+    latencies = sorted(latencies)
     q = statistics.quantiles(latencies, n=100)
+    calls = max(1, len(latencies))
     return {
         "requests": len(latencies),
-        "errors": errors[0],
+        "errors": errors,
         "rps": round(len(latencies) / wall, 1),
         "p50_ms": round(q[49] * 1000, 2),
         "p99_ms": round(q[98] * 1000, 2),
+        "sql_queries_per_call": statistics.median(queries) if queries else None,
+        "odoo_cpu_ms_per_call": round(cpu[0] * 1000 / calls, 3),
+        "runner_cpu_ms_per_call": round(cpu[1] * 1000 / calls, 3),
+        "db_cpu_ms_per_call": round(cpu[2] * 1000 / calls, 3),
+        "cpu_ms_per_call": round(sum(cpu) * 1000 / calls, 3),
     }
+
+
+def queries_by_path(log_path: str) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if match := _REQUEST_LOG.search(line):
+                found.setdefault(match.group(1), []).append(int(match.group(2)))
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=18271)
-    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--duration", type=float, default=5, help="seconds per route per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--sample-every", type=int, default=100)
     parser.add_argument("--db", default="iota_bench_endpoints")
     parser.add_argument("--db-host", default="127.0.0.1")
     parser.add_argument("--db-user", default="root")
-    parser.add_argument("--addons-path")
+    parser.add_argument("--addons-path", help="default: Odoo's addons, this checkout, bench/addons")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     prepare(args)
-    env = odoo_env(IOTA_SCRIPTS_BENCH_BASELINE="1")
+    log = tempfile.NamedTemporaryFile(prefix="iota_bench_endpoints_", suffix=".log", delete=False)
+    log.close()
     server = subprocess.Popen(
         [
             *odoo_args(args),
@@ -200,54 +305,95 @@ def main() -> int:
             str(args.workers),
             "--log-level",
             "warn",
+            # the request lines carry the SQL queries of each call
+            "--log-handler",
+            "werkzeug:INFO",
+            "--logfile",
+            log.name,
             "--max-cron-threads",
             "0",
         ],
-        env=env,
+        env=odoo_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{args.port}"
-    plain_url, endpoint_url = f"{base}/iota/bench/plain", f"{base}/iota/api/v1/bench/ping"
+    samples: dict[str, tuple[list[float], int, float]] = {n: ([], 0, 0.0) for n in ROUTES}
+    cpu = {name: (0.0, 0.0, 0.0) for name in ROUTES}
     try:
-        wait_up(plain_url)
-        for url in (plain_url, endpoint_url):  # warm up: runners, caches, connections
-            measure(url, 2, args.concurrency)
-        plain = measure(plain_url, args.duration, args.concurrency)
-        endpoint = measure(endpoint_url, args.duration, args.concurrency)
+        wait_up(base + ROUTES["plain_controller"])
+        meter = CpuMeter(server.pid, args.db_host, args.db_user, args.db)
+        for path in ROUTES.values():  # warm up: runners, caches, connections
+            measure(base + path, 2, args.concurrency)
+        for _round in range(args.rounds):
+            for name, path in ROUTES.items():
+                before = meter.snapshot()
+                lat, bad, wall = measure(base + path, args.duration, args.concurrency)
+                used = CpuMeter.used(before, meter.snapshot())
+                old = samples[name]
+                samples[name] = (old[0] + lat, old[1] + bad, old[2] + wall)
+                cpu[name] = tuple(a + b for a, b in zip(cpu[name], used, strict=True))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    result = {
+    queries = queries_by_path(log.name)
+    os.unlink(log.name)
+    result: dict = {
         "settings": {
-            "duration_sec": args.duration,
+            "duration_sec_per_round": args.duration,
+            "rounds": args.rounds,
             "concurrency": args.concurrency,
             "workers": args.workers,
+            "sample_every": args.sample_every,
             "redis": bool(args.redis_url),
         },
-        "plain_controller": plain,
-        "endpoint_script": endpoint,
-        "ratios": {
-            "throughput_endpoint_over_plain": round(endpoint["rps"] / plain["rps"], 3),
-            "p50_endpoint_over_plain": round(endpoint["p50_ms"] / plain["p50_ms"], 2),
-            "p99_endpoint_over_plain": round(endpoint["p99_ms"] / plain["p99_ms"], 2),
+        **{
+            name: summarise(*samples[name], cpu[name], queries.get(path, []))
+            for name, path in ROUTES.items()
         },
     }
-    result["target_0_7x_met"] = result["ratios"]["throughput_endpoint_over_plain"] >= 0.7
+    plain = result["plain_controller"]
+    result["ratios"] = {
+        name: {
+            "throughput_over_plain": round(result[name]["rps"] / plain["rps"], 3),
+            "p50_over_plain": round(result[name]["p50_ms"] / plain["p50_ms"], 2),
+            "p99_over_plain": round(result[name]["p99_ms"] / plain["p99_ms"], 2),
+            "cpu_ratio": round(plain["cpu_ms_per_call"] / result[name]["cpu_ms_per_call"], 3),
+        }
+        for name in ROUTES
+        if name != "plain_controller"
+    }
+    result["targets"] = {
+        name: {
+            "throughput_over_plain_at_least": target,
+            "met": result["ratios"][name]["throughput_over_plain"] >= target,
+        }
+        for name, target in TARGETS.items()
+    }
     if args.json:
         print(json.dumps(result, indent=2))
-    else:
-        for name in ("plain_controller", "endpoint_script"):
-            r = result[name]
-            print(
-                f"{name:18} {r['rps']:>9.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
-                f"p99 {r['p99_ms']:>7.2f} ms  ({r['requests']} requests, {r['errors']} errors)"
-            )
-        ratios = result["ratios"]
+        return 0
+    for name in ROUTES:
+        r = result[name]
         print(
-            f"ratio endpoint/plain: throughput {ratios['throughput_endpoint_over_plain']}x, "
-            f"p50 {ratios['p50_endpoint_over_plain']}x, p99 {ratios['p99_endpoint_over_plain']}x; "
-            f"target >= 0.7x throughput {'met' if result['target_0_7x_met'] else 'NOT met'}"
+            f"{name:18} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:>7.2f} ms  "
+            f"p99 {r['p99_ms']:>7.2f} ms  {r['sql_queries_per_call']} queries/call  "
+            f"CPU/call odoo {r['odoo_cpu_ms_per_call']:.2f} + V8 {r['runner_cpu_ms_per_call']:.2f}"
+            f" + db {r['db_cpu_ms_per_call']:.2f} ms  "
+            f"({r['requests']} requests, {r['errors']} errors)"
+        )
+    for name, ratio in result["ratios"].items():
+        target = result["targets"].get(name)
+        verdict = (
+            f"; target >= {target['throughput_over_plain_at_least']}x "
+            f"{'met' if target['met'] else 'NOT met'}"
+            if target
+            else ""
+        )
+        print(
+            f"{name} / plain: throughput {ratio['throughput_over_plain']}x, "
+            f"p50 {ratio['p50_over_plain']}x, p99 {ratio['p99_over_plain']}x, "
+            f"CPU per call plain/endpoint {ratio['cpu_ratio']}x{verdict}"
         )
     return 0
 

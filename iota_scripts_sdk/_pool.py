@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from ._protocol import FrameReader, encode, write_all
+from ._protocol import FrameReader, encode, widen_pipe, write_all
 from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
@@ -105,6 +105,8 @@ class RunnerProcess:
         self.pid = self.proc.pid
         self.in_fd = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self.out_fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        widen_pipe(self.in_fd)
+        widen_pipe(self.out_fd)
         self.reader = FrameReader(self.out_fd)
         self.runs = 0
         self.keys: set[str] = set()

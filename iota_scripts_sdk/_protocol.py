@@ -1,9 +1,13 @@
 """Framing between the engine and its runner processes.
 
-A frame is a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
-Frames from the runner may splice JSON text produced inside V8 verbatim (the
-prelude's serialiser only produces valid JSON), so the host parses each
-frame exactly once.
+A frame is a 4-byte big-endian length, then that many bytes: a JSON header
+(UTF-8, never a raw newline), optionally followed by a newline and a tail of
+raw JSON text that passes through unparsed: ``run`` carries the ctx JSON, a
+newline and the input JSON; ``reply`` its payload; ``done`` the result.
+Frames from the runner splice JSON text produced inside V8 verbatim (the
+prelude's serialiser only produces valid JSON, valid Unicode), so nothing is
+parsed twice: the runner hands tails to V8 as strings, the host parses a
+result only when asked (``RunResult.result``).
 
 Host -> runner: ``run``, ``reply``, ``check``, ``exit``.
 Runner -> host: ``ready``, ``call``, ``log``, ``done``, ``checked``.
@@ -14,7 +18,7 @@ from __future__ import annotations
 import os
 import struct
 
-__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "write_all"]
+__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "widen_pipe", "write_all"]
 
 #: Larger frames mean a broken or hostile runner; the host kills it.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -28,6 +32,18 @@ class ProtocolError(Exception):
 
 def encode(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload)) + payload
+
+
+def widen_pipe(fd: int) -> None:
+    """Asks for a 1 MiB pipe buffer (F_SETPIPE_SZ), so that a frame of a few
+    hundred KiB crosses in one write instead of 64 KiB turns of writer and
+    reader. Best effort: the default stays when the system refuses."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ (Linux)
+    except OSError:
+        pass
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -49,7 +65,12 @@ class FrameReader:
         """Reads what is available (one ``os.read``). False at end of file."""
         # 64 KiB: os.read allocates its whole size up front, and a larger
         # request crosses malloc's mmap threshold (page faults on every read).
-        chunk = os.read(self.fd, 65536)
+        # Within a large frame whose size is known, the rest of it at once.
+        want = 65536
+        if len(self._buf) >= 4:
+            (size,) = _HEADER.unpack_from(self._buf)
+            want = max(want, min(size + 4 - len(self._buf), MAX_FRAME_BYTES))
+        chunk = os.read(self.fd, want)
         if not chunk:
             return False
         self._buf += chunk

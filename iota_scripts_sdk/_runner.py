@@ -4,15 +4,17 @@ Started by the engine as ``python -m iota_scripts_sdk._runner CONFIG_JSON``,
 a fresh interpreter (never a fork of the host). It talks frames on
 stdin/stdout (see ``_protocol``) and writes nothing else there.
 
-The bridge is a pump, not a callback: the main thread drives V8 with
-``eval`` calls, each with a timeout, and after every eval that resumed the
-script it evaluates ``__iota_take`` to collect the messages (host calls, log
-lines, the result) the script queued as JSON text. V8 runs that take after
-the microtasks of the previous eval, so one take sees everything the script
-could do until it waits again. No JS object ever reaches Python, no script
-code runs outside an eval with a deadline except microtasks, and a script
-that keeps V8 busy in microtasks is caught by the take's own timeout. No
-other Python thread runs here, so the interpreter stays idle between evals.
+The bridge is a pump, not a callback: the main thread drives V8 with tasks
+(calls of the prelude's entry points ``__iota_begin`` and ``__iota_resume``,
+their data a string in ``this``), each with a timeout, and after every task
+that resumed the script it calls ``__iota_take`` to collect the messages
+(host calls, log lines, the result) the script queued as JSON text. V8 runs
+that take after the microtasks of the previous task, so one take sees
+everything the script could do until it waits again. No JS object ever
+reaches Python, no script code runs outside a task with a deadline except
+microtasks, and a script that keeps V8 busy in microtasks is caught by the
+take's own timeout. No other Python thread runs here, so the interpreter
+stays idle between tasks.
 
 Limits: the runner raises the soft RLIMIT_AS it inherited (V8 reserves
 terabytes of address space and aborts under Odoo's cap), and caps itself with
@@ -49,21 +51,17 @@ V8_FLAGS = (
 )
 _SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")
 _TOKEN_BYTES = 16
+#: mini-racer's type tag of a UTF-8 string value.
+_STR_UTF8 = 5
+#: The soft heap limit is the cap divided by this (see Runner._collect).
+_SOFT_LIMIT_DIVISOR = 4
+#: Runs that used more CPU than this get a heap sample after they end.
+_GC_CHECK_CPU_MS = 20.0
 
 
 def _json_lit(text: str) -> str:
     """A JS string literal for ``text`` (JSON strings are JS strings)."""
     return orjson.dumps(text).decode()
-
-
-def _json_text_lit(json_text: str) -> str:
-    """A JS string literal for JSON text, single-quoted.
-
-    JSON text is full of double quotes and has no raw line breaks (only
-    U+2028/U+2029, which JS string literals accept), so single quotes need
-    far fewer escapes than ``_json_lit``: V8 scans large inputs faster.
-    """
-    return "'" + json_text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class _Exit(Exception):
@@ -102,6 +100,52 @@ class _Context:
             f"{runner.prelude_src}({_json_lit(orjson.dumps(config).decode())})\n//# sourceURL=iota:sdk\n",
             timeout_sec=10,
         )
+        # Every run starts from the heap state a full GC leaves (see
+        # Runner._collect): a fresh context too, or V8's GC timing, and so the
+        # heap cap's verdict, would differ between a fresh and a warm context.
+        self.mr.low_memory_notification()
+        # The host drives a run by calling the prelude's entry points with
+        # mr_call_function, data in ``this`` (a string made from the frame's
+        # bytes): no source to scan or compile per step, unlike an eval.
+        mr_ctx = self.mr._ctx
+        self._fns = {
+            name: _handle(self.mr.eval(f"__iota_{name}")) for name in ("begin", "resume", "take")
+        }
+        self._argv = _handle(self.mr.eval("[]"))
+        self._token = mr_ctx._python_to_value_handle(self.token)
+
+    def call(self, *steps: tuple[str, bytes | None], timeout_sec: float) -> Any:
+        """Calls prelude entry points in order; returns the last one's value.
+
+        Each step is (entry point, ``this``): the bytes become a JS string
+        (UTF-8, no parsing); None passes the context's token. Queued on V8's
+        thread together, like :meth:`eval`, with the same timeout rules. A
+        string result comes back as bytes.
+        """
+        from py_mini_racer import JSTimeoutException
+
+        ctx = self.mr._ctx
+        dll = ctx._get_dll()
+        handles = []
+        posted = []
+        for name, data in steps:
+            if data is None:
+                this = self._token
+            else:
+                this = ctx._wrap_raw_handle(
+                    dll.mr_alloc_string_val(ctx._ctx, data, len(data), _STR_UTF8)
+                )
+                handles.append(this)
+            posted.append(
+                self._post(
+                    dll.mr_call_function, ctx._ctx, self._fns[name].raw, this.raw, self._argv.raw
+                )
+            )
+        try:
+            return self._wait(posted, timeout_sec)
+        except JSTimeoutException:
+            self.abandoned.append(handles)
+            raise
 
     def load(self, key: str, body: str, timeout_sec: float) -> None:
         code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
@@ -153,7 +197,12 @@ class _Context:
 
         def callback(val_handle: Any) -> None:
             try:
-                future.set_result(ctx._value_handle_to_python(val_handle))
+                raw = val_handle.raw.contents
+                if raw.type == _STR_UTF8:
+                    # bytes, as they go into a frame: no decode and encode
+                    future.set_result(ctypes.string_at(raw.value.bytes_val, raw.len))
+                else:
+                    future.set_result(ctx._value_handle_to_python(val_handle))
             except JSEvalException as e:
                 future.set_exception(e)
 
@@ -269,10 +318,11 @@ class Runner:
             frame = self._next_frame(None)
             if frame is None:
                 return
-            msg = orjson.loads(frame)
+            head, _, tail = frame.partition(b"\n")
+            msg = orjson.loads(head)
             op = msg.get("op")
             if op == "run":
-                self.run(msg)
+                self.run(msg, tail)
             elif op == "check":
                 res = self.transform(msg["source"], 10.0)
                 self.send_obj(
@@ -316,7 +366,8 @@ class Runner:
             "heap_peak_bytes": heap,
         }
 
-    def run(self, msg: dict[str, Any]) -> None:
+    def run(self, msg: dict[str, Any], data: bytes) -> None:
+        """One run. ``data`` is the frame's tail: ctx JSON, a newline, input JSON."""
         from py_mini_racer import JSParseException, JSTimeoutException
 
         t0 = time.monotonic()
@@ -377,14 +428,23 @@ class Runner:
             self.contexts[key] = ctx
         self.contexts.move_to_end(key)
 
-        ctx.mr.set_hard_memory_limit(int(limits["memory_mb"]) * 1024 * 1024)
+        cap = int(limits["memory_mb"]) * 1024 * 1024
+        ctx.mr.set_hard_memory_limit(cap)
+        # The soft limit is a cheap signal (a flag read, no V8 task): some GC
+        # of this run saw the heap above a quarter of the cap, so the run may
+        # leave garbage behind (see _collect). V8 also gets a memory-pressure
+        # hint above it and starts marking sooner.
+        ctx.mr.set_soft_memory_limit(cap // _SOFT_LIMIT_DIVISOR)
         cpu_deadline = cpu0 + cpu_sec
-        done: tuple[str, bool] | None = None
+        done: tuple[bytes, bytes, bool] | None = None
         error: tuple[str, str] | None = None
         try:
-            start = (
-                f'__iota_start("{ctx.token}",{run_id},{_json_text_lit(msg["input"])},'
-                f"{_json_text_lit(msg['ctx'])},{_json_text_lit(orjson.dumps(limits['prelude']).decode())})"
+            # JSON text never holds a raw newline: the prelude splits on them.
+            start = b"%s\n%d\n%s\n%s" % (
+                ctx.token.encode(),
+                run_id,
+                orjson.dumps(limits["prelude"]),
+                data,
             )
             done = self._pump(ctx, run_id, start, deadline, cpu_deadline)
         except _Limit as e:
@@ -403,7 +463,7 @@ class Runner:
         # The script's promise settled, and the take that brought the result
         # also ended the run (its globals are gone; see prelude ``take``).
         stats_t = time.monotonic()
-        done_text, clean = done
+        done_text, result_json, clean = done
         wall_ms = (stats_t - t0) * 1000
         ctx.runs += 1
         heap = None
@@ -418,26 +478,66 @@ class Runner:
                 ctx.heap_total = int(heap["total_heap_size"])
         stats = self._stats(t0, cpu0, ctx.heap_total)
         stats["wall_ms"] = round(wall_ms, 3)
+        # The result JSON follows the header as it is (the host may keep it unparsed).
         self.send(
-            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}'
+            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}\n%s'
             % (
                 run_id,
-                done_text.encode(),
+                done_text,
                 orjson.dumps(stats),
                 _rss_bytes() if self.runs % 32 == 1 else 0,
+                result_json,
             )
         )
         if not clean:
             self._drop(key)
         else:
+            self._collect(ctx, cap, heap, stats["cpu_ms"])
             self._evict()
         if self.spare is None:
             self.spare = _Context(self)
 
+    def _collect(self, ctx: _Context, cap: int, heap: dict[str, Any] | None, cpu_ms: float) -> None:
+        """Collects the garbage a finished run may have left in its warm context.
+
+        The hard heap cap is checked by V8's GC epilogue, and the epilogue of
+        a young-generation GC counts old-space garbage as used. Without this,
+        garbage left by one run counts against the next: a script holding
+        40 MB under a 64 MB cap passes, then fails, in the same warm context.
+        After a full GC here every run starts from its live set alone, so the
+        same script with the same input gets the same verdict.
+
+        Runs here after ``done`` was sent: the caller already has its result.
+        Cost: nothing for small runs (a flag read); ~0.4 ms for a heap sample
+        after runs that used more than ``_GC_CHECK_CPU_MS`` of CPU; a full GC
+        (milliseconds, proportional to what the context keeps) only when the
+        heap is above a quarter of the cap.
+        """
+        soft = cap // _SOFT_LIMIT_DIVISOR
+        big = ctx.mr.was_soft_memory_limit_reached()
+        if not big and cpu_ms > _GC_CHECK_CPU_MS:
+            if heap is None:
+                heap = ctx.heap_stats(0.05)
+            big = heap is None or int(heap["used_heap_size"]) > soft
+        if big:
+            ctx.mr.low_memory_notification()
+            after = ctx.heap_stats(0.05)
+            if after is not None:
+                ctx.heap_bytes = int(after["used_heap_size"])
+                ctx.heap_total = int(after["total_heap_size"])
+            # The GCs above recomputed the soft flag: it stays set only when
+            # the context keeps more than ``soft`` live between runs
+            # (module-level state); then every run pays this GC, and the LRU
+            # eviction counts what the context holds.
+
     def _eval(
-        self, ctx: _Context, codes: tuple[str, ...], deadline: float, cpu_deadline: float
+        self,
+        ctx: _Context,
+        steps: tuple[tuple[str, bytes | None], ...],
+        deadline: float,
+        cpu_deadline: float,
     ) -> Any:
-        """Evaluates ``codes`` within the run's deadlines, or raises :class:`_Limit`."""
+        """Calls ``steps`` (see :meth:`_Context.call`) within the run's deadlines, or raises :class:`_Limit`."""
         from py_mini_racer import JSOOMException, JSTimeoutException
 
         while True:
@@ -449,7 +549,7 @@ class Runner:
             if cpu_left <= 0:
                 raise _Limit("cpu_limit")
             try:
-                return ctx.eval(*codes, timeout_sec=min(wall_left, cpu_left))
+                return ctx.call(*steps, timeout_sec=min(wall_left, cpu_left))
             except JSTimeoutException:
                 # mini-racer cancelled the eval (TerminateExecution). Work
                 # queued behind it may still run: the caller ends this process.
@@ -460,43 +560,45 @@ class Runner:
                 raise _Limit("memory_limit") from None
 
     def _pump(
-        self, ctx: _Context, run_id: int, start: str, deadline: float, cpu_deadline: float
-    ) -> tuple[str, bool] | None:
-        """Moves messages until the run reports done; returns (done text, context clean).
+        self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float
+    ) -> tuple[bytes, bytes, bool] | None:
+        """Moves messages until the run reports done; returns (done text, result JSON, context clean).
 
-        Each step evaluates what resumes the script (``start``, then the host's
-        replies) together with a take, which V8 runs after their microtasks.
+        Each step calls what resumes the script (``begin``, then ``resume``
+        with the host's replies) and then ``take``, which V8 runs after their
+        microtasks.
         """
-        take = f'__iota_take("{ctx.token}")'
-        resume = start
+        steps: tuple[tuple[str, bytes | None], ...] = (("begin", start), ("take", None))
+        head = b"%s\n%d" % (ctx.token.encode(), run_id)
         while True:
-            out = self._eval(ctx, (resume, take), deadline, cpu_deadline)
+            out = self._eval(ctx, steps, deadline, cpu_deadline)
             if ctx.mr.was_hard_memory_limit_reached():
                 raise _Limit("memory_limit")
             if out:
-                done: str | None = None
-                for line in out.split("\n"):
-                    kind, text = line[0], line[1:]
-                    if kind == "D":
+                done: bytes | None = None
+                result = b""
+                for line in out.split(b"\n"):
+                    kind, text = line[:1], line[1:]
+                    if kind == b"R":
+                        result = text
+                    elif kind == b"D":
                         done = text
-                    elif kind == "E" and done is not None:
-                        return done, text == "1"
-                    elif kind == "C":
-                        self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text.encode()))
-                    elif kind == "L":
-                        self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text.encode()))
+                    elif kind == b"E" and done is not None:
+                        return done, result, text == b"1"
+                    elif kind == b"C":
+                        self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text))
+                    elif kind == b"L":
+                        self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text))
             # Wait for the host's replies (or the deadline, if nothing can ever
             # wake the script again, as with a promise that never settles).
-            # Every reply that has arrived goes into V8 in one eval.
-            resume = ";".join(
-                f'__iota_reply("{ctx.token}",{run_id},{int(m["id"])},{"true" if m["ok"] else "false"},'
-                f"{_json_text_lit(m['payload'])})"
-                for m in self._replies(run_id, deadline)
-            )
+            # Every reply that has arrived goes into V8 in one call: lines of
+            # "id ok payload" after the token and run id.
+            batch = b"\n".join([head, *self._replies(run_id, deadline)])
+            steps = (("resume", batch), ("take", None))
 
-    def _replies(self, run_id: int, deadline: float) -> list[dict[str, Any]]:
-        """At least one reply frame for this run, or raises _Limit at the deadline."""
-        out: list[dict[str, Any]] = []
+    def _replies(self, run_id: int, deadline: float) -> list[bytes]:
+        """At least one reply for this run ("id ok payload"), or raises _Limit at the deadline."""
+        out: list[bytes] = []
         while not out:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -508,9 +610,10 @@ class Runner:
             if frame is None:
                 raise _Exit
             while frame is not None:
-                msg = orjson.loads(frame)
+                head, _, payload = frame.partition(b"\n")
+                msg = orjson.loads(head)
                 if msg.get("op") == "reply" and msg.get("run") == run_id:
-                    out.append(msg)
+                    out.append(b"%d %d %s" % (int(msg["id"]), 1 if msg["ok"] else 0, payload))
                 frame = self.reader.next()
         return out
 
@@ -528,6 +631,11 @@ class Runner:
         ):
             key = next(iter(self.contexts))
             self._drop(key)
+
+
+def _handle(value: Any) -> Any:
+    """The value handle of a JS object mini-racer returned (kept for mr_call_function)."""
+    return value._handle
 
 
 def _rss_bytes() -> int:

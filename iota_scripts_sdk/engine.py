@@ -29,7 +29,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -52,15 +51,54 @@ HostFunction = Callable[[list[Any]], Any]
 _KILL_GRACE_SEC = 0.25
 
 
-@dataclass
 class RunResult:
-    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape."""
+    """The outcome of one run. ``to_dict`` is the CLI's ``--json`` shape.
 
-    ok: bool
-    result: Any = None
-    error: ScriptError | None = None
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
+    ``result_json`` is the result as the sandbox wrote it: UTF-8 JSON text,
+    valid Unicode (or None for a run that failed or was built by hand).
+    ``result`` is that text parsed, on first use: a host that only stores or
+    forwards the result as JSON never parses it.
+    """
+
+    __slots__ = ("_result", "error", "logs", "ok", "result_json", "stats")
+
+    def __init__(
+        self,
+        ok: bool,
+        result: Any = None,
+        error: ScriptError | None = None,
+        logs: list[dict[str, Any]] | None = None,
+        stats: dict[str, Any] | None = None,
+        *,
+        result_json: bytes | None = None,
+    ) -> None:
+        self.ok = ok
+        self._result = result if result_json is None else _UNPARSED
+        self.result_json = result_json
+        self.error = error
+        self.logs = [] if logs is None else logs
+        self.stats = {} if stats is None else stats
+
+    @property
+    def result(self) -> Any:
+        if self._result is _UNPARSED:
+            self._result = _loads(self.result_json or b"null")
+        return self._result
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self._result = value
+        self.result_json = None
+
+    def __repr__(self) -> str:
+        return f"RunResult(ok={self.ok!r}, result={self.result!r}, error={self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +108,9 @@ class RunResult:
             "logs": self.logs,
             "stats": self.stats,
         }
+
+
+_UNPARSED = object()
 
 
 def _error(code: str, message: str) -> bytes:
@@ -190,8 +231,9 @@ class Engine:
     ) -> tuple[dict[str, Any], str]:
         self._check_source(source)
         try:
-            input_text = orjson.dumps(input_value).decode()
-            ctx_text = orjson.dumps(dict(ctx or {})).decode()
+            # Bytes all the way into V8: the runner never decodes them.
+            input_text = orjson.dumps(input_value)
+            ctx_text = orjson.dumps(dict(ctx or {}))
         except (TypeError, orjson.JSONEncodeError) as e:
             raise ScriptError("invalid_argument", f"the input is not JSON: {e}") from None
         if len(input_text) > limits.max_input_bytes:
@@ -246,7 +288,7 @@ class Engine:
         runner.runs += 1
         runner.keys.add(key)
         try:
-            runner.send(payload)
+            runner.send(_run_frame(payload))
         except OSError:
             runner.kill()
             return self._crashed(runner, logs, t0, calls)
@@ -275,8 +317,9 @@ class Engine:
                 return self._crashed(runner, logs, t0, calls)
             if frame is None:
                 return self._crashed(runner, logs, t0, calls)
+            head, _, tail = frame.partition(b"\n")
             try:
-                msg = _loads(frame)
+                msg = _loads(head)
             except ValueError:
                 runner.kill()
                 return self._crashed(runner, logs, t0, calls)
@@ -296,24 +339,22 @@ class Engine:
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
                 try:
+                    # The payload (JSON text from orjson: no raw newline)
+                    # follows the header as it is.
                     runner.send(
-                        b'{"op":"reply","run":%d,"id":%d,"ok":%s,"payload":%s}'
-                        % (
-                            run_id,
-                            int(call["id"]),
-                            b"true" if ok else b"false",
-                            _json_string(reply),
-                        )
+                        b'{"op":"reply","run":%d,"id":%d,"ok":%s}\n%s'
+                        % (run_id, int(call["id"]), b"true" if ok else b"false", reply)
                     )
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
             elif op == "done":
-                return self._finish(runner, msg, logs, t0, calls)
+                return self._finish(runner, msg, tail, logs, t0, calls)
 
     def _finish(
         self,
         runner: RunnerProcess,
         msg: dict[str, Any],
+        result_json: bytes,
         logs: list[dict[str, Any]],
         t0: float,
         calls: int,
@@ -327,7 +368,7 @@ class Engine:
         if int(msg.get("rss") or 0) > self.config.recycle_rss_mb * 1024 * 1024:
             runner.runs = self.config.recycle_after_runs  # replaced on release
         if body.get("ok"):
-            return RunResult(True, result=body.get("result"), logs=logs, stats=stats)
+            return RunResult(True, result_json=result_json or b"null", logs=logs, stats=stats)
         err = ScriptError.from_dict(body.get("error") or {})
         if err.code in ("timeout", "cpu_limit", "memory_limit", "internal_error"):
             # The runner ends itself after these; wait for it so that nothing
@@ -433,17 +474,27 @@ def _loads(frame: bytes) -> Any:
     try:
         return orjson.loads(frame)
     except orjson.JSONDecodeError:
-        # V8 escapes lone surrogates ("\\ud800"), which orjson refuses and the
-        # stdlib accepts; anything else is a broken runner.
-        return json.loads(frame)
+        # The prelude replaces lone surrogates before a message leaves V8
+        # (see ``wellFormed`` there). Should one still arrive as a "\\ud800"
+        # escape (orjson refuses it, the stdlib accepts it), it becomes U+FFFD
+        # here, so no text that is not Unicode reaches a caller; anything else
+        # is a broken runner (ValueError).
+        text = json.dumps(json.loads(frame), ensure_ascii=False)
+        return orjson.loads(valid_text(text))
 
 
-def _json_string(payload: bytes) -> bytes:
-    """``payload`` (JSON text) as a JSON string literal."""
-    try:
-        return orjson.dumps(payload.decode())
-    except (UnicodeDecodeError, orjson.JSONEncodeError):
-        return json.dumps(payload.decode("utf-8", "surrogatepass")).encode()
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (pairs are joined)."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _run_frame(payload: dict[str, Any]) -> bytes:
+    """A run frame: its header as JSON, a newline, the ctx JSON, a newline, the input JSON.
+
+    The runner hands ctx and input to V8 as they are (see ``_runner``).
+    """
+    head = {k: v for k, v in payload.items() if k not in ("input", "ctx")}
+    return b"%s\n%s\n%s" % (orjson.dumps(head), payload["ctx"], payload["input"])
 
 
 def _empty_stats(t0: float, calls: int = 0) -> dict[str, Any]:

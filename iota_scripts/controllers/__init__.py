@@ -1,1 +1,1 @@
-from . import bench, editor, main, openapi
+from . import editor, main, openapi

@@ -16,8 +16,10 @@ of the checks is the contract:
    JSON Schemas -> 400; HMAC signature (needs the body) -> 401;
 5. ``Idempotency-Key`` replay (POST);
 6. the run, recorded as an execution (trigger ``endpoint``) with method,
-   path, status and latency. Script faults -> 500 without internals,
-   timeouts -> 504.
+   path, status and latency, written once after the answer is known, as the
+   endpoint's recording policy says (every call, failures and a sample, or
+   failures only; the calls it does not keep are counted). Script faults ->
+   500 without internals, timeouts -> 504.
 
 Every answer is JSON (errors are ``{"error": {"code", "message"}}``) and
 carries ``Vary: Origin``, the security headers and, once the limiter ran,
@@ -54,6 +56,7 @@ from odoo.tools import config
 from ..tools import cors, endpoint_path, json_schema
 from ..tools.sentinel import as_engine
 from ..tools.settings import ratelimit_redis_url
+from ..tools.storable_text import header_value_error, unicode_text
 
 _logger = logging.getLogger(__name__)
 
@@ -296,7 +299,11 @@ def bearer_credentials(env):
 
 
 def _response(status: int, payload, headers: dict, raw: bytes | None = None, content_type=None):
-    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    body = (
+        raw
+        if raw is not None
+        else unicode_text(json.dumps(payload, ensure_ascii=False)).encode("utf-8")
+    )
     response = http.Response(body, status=status)
     response.headers["Content-Type"] = content_type or "application/json; charset=utf-8"
     for name, value in headers.items():
@@ -318,7 +325,13 @@ class IotaApiController(http.Controller):
     def iota_api_dispatch(self, version, subpath, **kw):
         started = time.monotonic()
         headers = {"Vary": "Origin", **SECURITY_HEADERS}
-        state = {"execution": None, "idempotency": None, "run_succeeded": False}
+        state = {
+            "execution": None,
+            "idempotency": None,
+            "run_succeeded": False,
+            "started": started,
+            "answered": False,
+        }
         try:
             response = self._iota_serve(version, subpath, headers, state)
         except ApiError as e:
@@ -327,7 +340,8 @@ class IotaApiController(http.Controller):
                 e.status, {"error": {"code": e.code, "message": e.message}}, headers
             )
         execution = state["execution"]
-        if execution:
+        if execution and not state["answered"]:
+            # the run's row was written before its answer was known
             as_engine(execution).write(
                 {
                     "http_status": response.status_code,
@@ -400,7 +414,9 @@ class IotaApiController(http.Controller):
                 {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))},
             )
         script = env["iota.script"].browse(endpoint.script_id)
-        if not script.active or script.state != "active" or not script.version_id:
+        # the cached columns (models/iota_script_run_cache.py), not the row
+        current = dict(script._iota_run_fields(script.id))
+        if not current.get("active") or current["state"] != "active" or not current["version_id"]:
             raise ApiError(404, "not_found", "No such endpoint.")
         if endpoint.deprecated:
             headers["Deprecation"] = "true"
@@ -675,7 +691,12 @@ class IotaApiController(http.Controller):
             stored = json.dumps(_mask(value), ensure_ascii=False)
             extra_vals["request_body"] = stored[:MAX_STORED_BODY_CHARS]
             extra_vals["request_body_truncated"] = len(stored) > MAX_STORED_BODY_CHARS
-        outcome = {}
+        outcome = {
+            "record_policy": (endpoint.record_policy, endpoint.record_sample_every),
+            "answer": lambda result, execution_id: self._iota_answer_run(
+                endpoint, outcome, execution_id, headers, state
+            ),
+        }
         # Pinning the company spares a read of the user's row (env.company) in
         # create(); the user belongs to it (checked by _iota_authenticate).
         Execution = (
@@ -710,18 +731,41 @@ class IotaApiController(http.Controller):
             outcome=outcome,
         )
         state["execution"] = execution
-        result = outcome.get("result")
-        if result is None:
-            if execution and execution.error_code == "access_denied":
-                raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
+        if "answer" not in state:
+            # the run did not start (scripts disabled, the script just archived)
             raise ApiError(503, "unavailable", "Scripts are not running on this server.")
-        if not result.ok:
-            code = result.error.code if result.error else "internal_error"
-            if code in ("timeout", "cpu_limit"):
-                raise ApiError(504, "timeout", "The script did not answer in time.")
-            raise ApiError(500, "script_error", f"The script failed (execution {execution.id}).")
-        state["run_succeeded"] = True
-        return self._iota_answer(endpoint, result.result, headers)
+        # the run ended: its answer was made before its execution was written
+        if isinstance(state["answer"], ApiError):
+            raise state["answer"]
+        return state["answer"]
+
+    def _iota_answer_run(self, endpoint, outcome, execution_id, headers, state):
+        """Makes the HTTP answer of a run that ended and keeps it in
+        ``state["answer"]`` (a response, or the ApiError to raise); returns
+        the execution's ``http_status`` and ``latency_ms``. Called by the
+        engine path before it writes the execution (``outcome["answer"]``)."""
+        result = outcome.get("result")
+        try:
+            if result is None:
+                # recorded before the run started: the run-as user may not work there
+                raise ApiError(403, "forbidden", "You are not allowed to call this endpoint.")
+            if not result.ok:
+                code = result.error.code if result.error else "internal_error"
+                if code in ("timeout", "cpu_limit"):
+                    raise ApiError(504, "timeout", "The script did not answer in time.")
+                raise ApiError(
+                    500, "script_error", f"The script failed (execution {execution_id})."
+                )
+            state["run_succeeded"] = True
+            answer = self._iota_answer(endpoint, result.result, headers)
+            status = answer.status_code
+        except ApiError as e:
+            answer, status = e, e.status
+        state["answer"], state["answered"] = answer, True
+        return {
+            "http_status": status,
+            "latency_ms": round((time.monotonic() - state["started"]) * 1000, 3),
+        }
 
     def _iota_answer(self, endpoint, value, headers):
         """Maps a script's return value to a response (see the module docstring)."""
@@ -735,20 +779,22 @@ class IotaApiController(http.Controller):
             if not 200 <= status <= 599:
                 raise ApiError(500, "invalid_response", "The script answered an invalid status.")
             for name, val in (value.get("headers") or {}).items():
-                if (
-                    not _HEADER_NAME.match(str(name))
-                    or not isinstance(val, str)
-                    or len(val) > 4096
-                    or any(c in val for c in "\r\n\x00")
-                    or not (
-                        name.lower() in ALLOWED_RESPONSE_HEADERS
-                        or name.lower().startswith(APP_HEADER_PREFIX)
-                    )
+                if not _HEADER_NAME.match(str(name)) or not (
+                    name.lower() in ALLOWED_RESPONSE_HEADERS
+                    or name.lower().startswith(APP_HEADER_PREFIX)
                 ):
                     raise ApiError(
                         500,
                         "invalid_response",
                         f"The script may not set the header {str(name)[:64]!r}.",
+                    )
+                if why := header_value_error(val):
+                    # Checked here, not by the server: a value it cannot
+                    # encode would fail after the run's transaction ended.
+                    raise ApiError(
+                        500,
+                        "invalid_response",
+                        f"The value of the header {name!r} {why}.",
                     )
                 extra[name] = val
             if "body" in value:
@@ -756,7 +802,7 @@ class IotaApiController(http.Controller):
                     raise ApiError(
                         500, "invalid_response", "body must be a string (use json for values)."
                     )
-                raw = value["body"].encode("utf-8")
+                raw = unicode_text(value["body"]).encode("utf-8")
                 extra.setdefault("Content-Type", "text/plain; charset=utf-8")
                 payload = None
             else:

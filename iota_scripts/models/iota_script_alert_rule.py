@@ -4,7 +4,8 @@ What a rule says
 ----------------
 A rule watches one script, or every script of its company (no script set),
 over a sliding window of ``window_min`` minutes of finished runs
-(``date_start`` in the window; states succeeded / failed / timed_out / dead):
+(``date_start`` in the window; states succeeded / failed / timed_out / dead;
+the runs a recording policy did not keep count by the minute they started):
 
 - ``error_rate``: more than ``error_rate_pct`` percent of the finished runs
   failed, counting only when at least ``min_runs`` runs finished;
@@ -128,6 +129,18 @@ class IotaScriptAlertRule(models.Model):
         stats = {}
         for script, state, count in Execution._read_group(
             domain, ["script_id", "state"], ["__count"]
+        ):
+            runs, errors = stats.get(script, (0, 0))
+            stats[script] = (runs + count, errors + (count if state in ERROR_STATES else 0))
+        # the runs their recording policy did not keep (by the minute they started)
+        since_minute = (now - timedelta(minutes=self.window_min)).replace(second=0, microsecond=0)
+        stat_domain = [("bucket", ">=", since_minute)] + [
+            term for term in domain if term[0] != "date_start"
+        ]
+        for script, state, count in (
+            self.env["iota.script.run.stat"]
+            .sudo()
+            ._read_group(stat_domain, ["script_id", "state"], ["runs:sum"])
         ):
             runs, errors = stats.get(script, (0, 0))
             stats[script] = (runs + count, errors + (count if state in ERROR_STATES else 0))

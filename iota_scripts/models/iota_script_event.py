@@ -23,6 +23,7 @@ from odoo.exceptions import UserError
 from ..tools import cron_wake
 from ..tools.event_types import ORIGINS
 from ..tools.sentinel import as_engine, is_engine
+from ..tools.storable_text import storable_text
 
 _DEFERRED = "iota_scripts.deferred_events"
 
@@ -162,6 +163,7 @@ class IotaScriptEvent(models.Model):
         """
         if not isinstance(payload_json, str):
             payload_json = json.dumps(payload_json, ensure_ascii=False, default=str)
+        payload_json = storable_text(payload_json)
         delivery = execution.sudo().delivery_id if execution else None
         company = company or script.company_id
         if self._has_subscribers(event_type, company):

@@ -5,14 +5,29 @@ How a run goes (``_run_script``)
 1. The site switch (``IOTA_SCRIPTS_ENABLED``) and the run chain
    (:mod:`..tools.chain`) decide whether the run starts now, is queued behind
    the running script, or is dropped (already done in this chain, too deep).
-2. An execution is created (state ``running``) with the run-as user, the
-   company, the trigger and the records that user can see.
+2. The execution's values are prepared (the run-as user, the company, the
+   trigger, the records that user can see) and its id reserved: the run is
+   written once, with its outcome (see "Written once" below). Manual runs,
+   live or not, are created first (state ``running``); a queued run already
+   exists.
 3. Inside a savepoint, the engine runs the current version in a V8 runner
    process. ``sdk.db``/``sdk.events`` calls come back to this thread and run
    on this cursor as the run-as user, pinned to the script's company.
 4. When the run fails, the savepoint is rolled back: nothing the script
    wrote survives, and the runs it triggered are dropped. The execution is
-   then completed with the outcome, logs and resource use.
+   then written with the outcome, logs and resource use, or, when the
+   recording policy does not keep this run (a success), counted in
+   ``iota.script.run.stat`` (``models/iota_script_record_policy.py``).
+
+Written once
+------------
+A run that is neither manual nor queued is one INSERT after the run, not an
+INSERT before it and an UPDATE after: its id is reserved from the sequence
+first (``ctx.execution.id``), and the row is created with that id and the
+outcome. A run that emits an event or queues a run creates its row before
+the first such call (those rows name it), and is then always kept. The
+gateway adds the HTTP status and latency through ``outcome["answer"]``
+before the row is written.
 
 Runs happen in the caller's transaction and never raise for script faults
 (the execution tells). Executions are written with the engine sentinel:
@@ -30,6 +45,7 @@ from datetime import timedelta
 from iota_scripts_sdk import Limits, RunResult, ScriptError
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
@@ -37,6 +53,8 @@ from ..tools.sdk_db import RUN_CONTEXT_KEY, DbHost, EventsHost, scope_records
 from ..tools.sdk_scripts import ScriptsHost
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_engine, get_setting, scripts_enabled
+from ..tools.storable_text import storable_text
+from .iota_script_record_policy import keeps
 
 _logger = logging.getLogger(__name__)
 
@@ -47,9 +65,57 @@ MAX_STORED_LOG_CHARS = 256 * 1024
 _STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled": "cancelled"}
 
 
+class _PendingExecution:
+    """An execution whose id is reserved and whose row is not written yet.
+
+    ``vals`` are its create values, ``id`` included; ``policy`` is ``(record_policy,
+    sample_every)``. ``materialise()`` creates the row (state ``running``)
+    when a host call needs it to exist; ``written`` tells whether it does.
+    """
+
+    __slots__ = ("in_savepoint", "model", "policy", "vals", "written")
+
+    def __init__(self, model, vals, policy):
+        self.model = model
+        self.vals = vals
+        self.policy = policy
+        self.written = False
+        self.in_savepoint = False
+
+    @property
+    def record(self):
+        return self.model.browse(self.vals["id"])
+
+    def materialise(self, savepoint):
+        if not self.written:
+            as_engine(self.model).create(dict(self.vals))
+            self.written = True
+            self.in_savepoint = savepoint.opened
+
+    def wrap(self, functions, savepoint):
+        """``functions`` with ``events.*`` and ``scripts.*`` creating the row first."""
+
+        def needing_row(fn):
+            def call(*args, **kwargs):
+                self.materialise(savepoint)
+                return fn(*args, **kwargs)
+
+            return call
+
+        return {
+            name: needing_row(fn) if name.startswith(("events.", "scripts.")) else fn
+            for name, fn in functions.items()
+        }
+
+    def rolled_back(self):
+        """After the run's savepoint was rolled back: a row created inside it is gone."""
+        if self.written and self.in_savepoint:
+            self.written = False
+
+
 def _capped(value, cap=MAX_STORED_CHARS):
     """``value`` as JSON text of at most ``cap`` characters, and whether it was cut."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = storable_text(json.dumps(value, ensure_ascii=False, default=str))
     if len(text) <= cap:
         return text, False
     return text[:cap], True
@@ -180,6 +246,17 @@ class IotaScriptExecution(models.Model):
             execution.log_text = "\n".join(out)
 
     # ---- the sentinel -----------------------------------------------------------
+    @api.model
+    def _prepare_create_values(self, vals_list):
+        # The engine creates a run with the id it reserved before the run
+        # (_PendingExecution); the ORM drops "id" from create values otherwise.
+        result = super()._prepare_create_values(vals_list)
+        if is_engine(self.env):
+            for vals, given in zip(result, vals_list, strict=True):
+                if given.get("id"):
+                    vals["id"] = given["id"]
+        return result
+
     def _check_engine_context(self):
         if not is_engine(self.env):
             raise UserError(_("Executions are written by the script engine only."))
@@ -220,6 +297,10 @@ class IotaScriptExecution(models.Model):
         ``extra_ctx`` is merged into ``ctx`` (``ctx.request``), ``extra_vals``
         into the execution, and ``outcome["result"]`` receives the
         ``RunResult`` (the stored result is capped; the HTTP answer is not).
+        The caller may set ``outcome["record_policy"]`` (``(policy,
+        sample_every)``, instead of the script's) and ``outcome["answer"]``,
+        a function ``(result, execution_id) -> dict`` called once the run
+        ended, whose values are written with the execution.
         ``live`` (a :class:`..tools.live.LiveRun`) streams this run's logs.
         """
         endpoint_kw = {
@@ -278,17 +359,53 @@ class IotaScriptExecution(models.Model):
     @api.model
     def _run_env(self, script, user):
         """The environment sdk.db runs in: the run-as user, no superuser, pinned company."""
+        return self._run_start(script, user)[0]
+
+    @api.model
+    def _run_start(self, script, user, reserve_id=False, version=None):
+        """``(run env, company name, reserved execution id or None)`` in one query.
+
+        The run env is the environment sdk.db runs in (see ``_run_env``).
+        With ``reserve_id``, an id is drawn from the executions' sequence
+        for a run written once (:class:`_PendingExecution`). With
+        ``version``, the columns of it that the run reads come along, into
+        the transaction's cache."""
         # Two columns of the partner; reading user.lang through the ORM fetches
         # every column of res_users and then of res_partner, on each endpoint call.
+        # The company's name (ctx.company), the id and the version's source come
+        # with them: one round trip.
         self.env["res.partner"].flush_model(["lang", "tz"])
         self.env["res.users"].flush_model(["partner_id"])
+        self.env["res.company"].flush_model(["name"])
+        Version = self.env["iota.script.version"]
+        version_fields = [Version._fields[f] for f in ("source", "number", "sha256", "script_id")]
+        cache = self.env.cache
+        if version is not None and all(cache.contains(version, f) for f in version_fields):
+            version = None  # this transaction has them already
+        if version is not None:
+            Version.flush_model([f.name for f in version_fields])
         self.env.cr.execute(
-            "SELECT p.lang, p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id"
-            " WHERE u.id = %s",
-            [user.id],
+            SQL(
+                """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id
+                     FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+                          JOIN res_company c ON c.id = %s
+                          LEFT JOIN iota_script_version v ON v.id = %s
+                    WHERE u.id = %s""",
+                SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+                script.company_id.id,
+                version.id if version is not None else None,
+                user.id,
+            )
         )
-        lang, tz = self.env.cr.fetchone() or (None, None)
-        return self.env(
+        row = self.env.cr.fetchone() or (None,) * 8
+        lang, tz, company_name, execution_id = row[:4]
+        if version is not None and row[7] is not None:
+            for field, value in zip(version_fields, row[4:], strict=True):
+                if not cache.contains(version, field):
+                    cache.set(version, field, value)
+        if company_name is None:
+            company_name = script.company_id.name
+        run_env = self.env(
             user=user.id,
             su=False,
             context={
@@ -299,6 +416,10 @@ class IotaScriptExecution(models.Model):
                 RUN_CONTEXT_KEY: True,
             },
         )
+        if reserve_id and execution_id is None:  # the user's row is gone: draw it alone
+            self.env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
+            execution_id = self.env.cr.fetchone()[0]
+        return run_env, company_name, execution_id
 
     @api.model
     def _execute(
@@ -324,7 +445,8 @@ class IotaScriptExecution(models.Model):
         start is recorded on it as cancelled. ``cancel`` (a ``threading.Event``)
         kills the runner when set. ``live`` streams the logs (see ``tools/live.py``).
         """
-        script = script.sudo()
+        # the columns a run reads, from the per-registry cache (iota_script_run_cache.py)
+        script = script.sudo()._iota_warm()
         manual = trigger["type"] == "manual"
         if not script.active or (
             script.state != "active" and not (manual and script.state == "draft")
@@ -353,7 +475,10 @@ class IotaScriptExecution(models.Model):
         # sdk.db writes) triggers runs of the next generation.
         chain.generation = generation
         user = run_as or script.run_as_user_id or script.company_id._iota_scripts_runner_user()
-        run_env = self._run_env(script, user)
+        written_once = not queued and not manual and live is None
+        run_env, company_name, execution_id = self._run_start(
+            script, user, reserve_id=written_once, version=version
+        )
         records_ctx = None
         if records is not None:
             records = records.exists()  # a queued run may find them deleted
@@ -370,6 +495,7 @@ class IotaScriptExecution(models.Model):
                 return self.browse()
             records_ctx = {"model": records._name, "ids": visible.ids}
         start_vals = {}
+        pending = None
         if queued:
             execution = queued
             # written with the outcome (one UPDATE): a worker that dies mid-run
@@ -382,25 +508,32 @@ class IotaScriptExecution(models.Model):
             }
         else:
             input_text, input_cut = _capped(input_value)
-            execution = as_engine(self).create(
-                {
-                    "script_id": script.id,
-                    "version_id": version.id,
-                    "company_id": script.company_id.id,
-                    "user_id": user.id,
-                    "triggered_by_id": self.env.uid,
-                    "trigger": trigger["type"],
-                    "trigger_json": json.dumps(trigger),
-                    "generation": generation,
-                    "res_model": records_ctx and records_ctx["model"],
-                    "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
-                    "state": "running",
-                    "date_start": fields.Datetime.now(),
-                    "input_json": input_text,
-                    "input_truncated": input_cut,
-                    **(extra_vals or {}),
-                }
-            )
+            vals = {
+                "script_id": script.id,
+                "version_id": version.id,
+                "company_id": script.company_id.id,
+                "user_id": user.id,
+                "triggered_by_id": self.env.uid,
+                "trigger": trigger["type"],
+                "trigger_json": json.dumps(trigger),
+                "generation": generation,
+                "res_model": records_ctx and records_ctx["model"],
+                "res_ids": records_ctx and json.dumps(records_ctx["ids"]),
+                "state": "running",
+                "date_start": fields.Datetime.now(),
+                "input_json": input_text,
+                "input_truncated": input_cut,
+                **(extra_vals or {}),
+            }
+            if not written_once:
+                execution = as_engine(self).create(vals)
+            else:
+                policy = (outcome or {}).get("record_policy") or (
+                    script.record_policy,
+                    script.record_sample_every,
+                )
+                pending = _PendingExecution(self, {**vals, "id": execution_id}, policy)
+                execution = pending.record
         if live is not None:
             live.start(execution)
             cancel = live.cancel
@@ -415,13 +548,13 @@ class IotaScriptExecution(models.Model):
                     ),
                 ),
                 start_vals,
+                pending=pending,
+                outcome=outcome,
             )
-        # Only the name: a plain read would fetch every column of res_company.
-        script.company_id.fetch(["name"])
         ctx = {
             "trigger": trigger,
             "script": {"id": script.id, "key": script.key, "version": version.number},
-            "company": {"id": script.company_id.id, "name": script.company_id.name},
+            "company": {"id": script.company_id.id, "name": company_name},
             "execution": {"id": execution.id},
         }
         if records_ctx is not None:
@@ -455,6 +588,9 @@ class IotaScriptExecution(models.Model):
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
         run_host = savepoint.wrap(host)
+        if pending is not None:
+            # outside the savepoint's wrapper: the row is created before it opens
+            run_host = pending.wrap(run_host, savepoint)
         try:
             with live.streaming(self.env) if live else contextlib.nullcontext():
                 result = get_engine(self.env).run(
@@ -489,6 +625,8 @@ class IotaScriptExecution(models.Model):
             # A failed run leaves nothing behind: its writes and events
             # go, and so do the runs it triggered.
             savepoint.close(rollback=True)
+            if pending is not None:
+                pending.rolled_back()
             while len(chain.queue) > mark:
                 chain.queue.pop()
         if db_host.abort is not None:
@@ -496,10 +634,16 @@ class IotaScriptExecution(models.Model):
             raise db_host.abort
         if outcome is not None:
             outcome["result"] = result
-        return execution._finish(result, start_vals)
+        return execution._finish(result, start_vals, pending=pending, outcome=outcome)
 
-    def _finish(self, result, start_vals=None):
-        """Stores the outcome of the run (and ``start_vals``) on the execution."""
+    def _finish(self, result, start_vals=None, pending=None, outcome=None):
+        """Stores the outcome of the run (and ``start_vals``) on the execution.
+
+        With ``pending`` (a :class:`_PendingExecution` not written yet), the
+        row is created with the outcome, or, when its recording policy does
+        not keep this run, the run is counted in ``iota.script.run.stat`` and
+        the empty recordset is returned. ``outcome["answer"]`` (see
+        ``_run_script``) adds its values first."""
         self.ensure_one()
         stats = result.stats or {}
         vals = {
@@ -520,7 +664,7 @@ class IotaScriptExecution(models.Model):
             size += len(text) + 1
             logs.append(line)
         vals.update(
-            log_json=json.dumps(logs, ensure_ascii=False, default=str),
+            log_json=storable_text(json.dumps(logs, ensure_ascii=False, default=str)),
             log_count=len(logs),
             logs_dropped=dropped,
         )
@@ -532,12 +676,20 @@ class IotaScriptExecution(models.Model):
             vals.update(
                 state=_STATE_BY_CODE.get(error.code, "failed"),
                 error_code=error.code,
-                error_message=error.message,
+                error_message=storable_text(error.message),
                 error_line=error.line or 0,
                 error_column=error.column or 0,
-                error_stack=error.stack or False,
+                error_stack=storable_text(error.stack) or False,
             )
-        as_engine(self).write(vals)
+        answer = (outcome or {}).get("answer")
+        if answer is not None:
+            vals.update(answer(result, self.id))
+        if pending is not None and not pending.written:
+            if not keeps(*pending.policy, succeeded=result.ok):
+                return self._count_unrecorded({**pending.vals, **vals})
+            as_engine(self).create({**pending.vals, **vals})
+        else:
+            as_engine(self).write(vals)
         script = self.sudo().script_id
         as_engine(self.env["iota.script.event"])._record(
             "script.executed" if result.ok else "script.failed",
@@ -555,6 +707,32 @@ class IotaScriptExecution(models.Model):
             deferrable=True,
         )
         return self
+
+    @api.model
+    def _count_unrecorded(self, vals):
+        """A successful run its policy does not keep: counted, and announced
+        (``script.executed``, without an execution) only to subscribers."""
+        Event = self.env["iota.script.event"]
+        if Event._has_subscribers(
+            "script.executed", self.env["res.company"].browse(vals["company_id"])
+        ):
+            script = self.env["iota.script"].sudo().browse(vals["script_id"])
+            as_engine(Event)._record(
+                "script.executed",
+                {
+                    "script_id": script.id,
+                    "key": script.key,
+                    "execution_id": None,
+                    "state": vals["state"],
+                    "error_code": None,
+                },
+                script=script,
+                user=self.env["res.users"].browse(vals["user_id"]),
+                origin="system",
+                deferrable=True,
+            )
+        self.env["iota.script.run.stat"]._iota_count(vals)
+        return self.browse()
 
     @api.model
     def _record_too_deep(self, script, trigger, records, generation):
@@ -599,4 +777,5 @@ class IotaScriptExecution(models.Model):
         remaining = self.sudo().search_count([("create_date", "<", limit)]) - len(old)
         old.unlink()
         self.env["iota.script.event"].sudo()._prune(limit, batch_size)
+        self.env["iota.script.run.stat"].sudo()._prune(limit, batch_size)
         self.env["ir.cron"]._notify_progress(done=len(old), remaining=remaining)

@@ -12,8 +12,8 @@ from .iota_script_alert_rule import CRON_XMLID
 class IotaScriptExecution(models.Model):
     _inherit = "iota.script.execution"
 
-    def _finish(self, result, start_vals=None):
-        execution = super()._finish(result, start_vals)
+    def _finish(self, result, start_vals=None, **kwargs):
+        execution = super()._finish(result, start_vals, **kwargs)
         if execution.state in ERROR_STATES:
             execution._wake_alert_rules()
         return execution

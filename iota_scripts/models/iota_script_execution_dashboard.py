@@ -9,15 +9,19 @@ user's time zone. A run is *finished* when it succeeded or failed; it
 is failed / finished, in percent (``None`` when nothing finished). Queued,
 running and cancelled runs count in "runs per day" only.
 
-Durations (``wall_ms``), CPU time (``cpu_ms``) and peak heap
-(``heap_peak_bytes``) are summarised per script over finished runs with
-PostgreSQL's ``percentile_cont`` (linear interpolation between the closest
-ranks, as Python's ``statistics.quantiles(method="inclusive")``).
+Runs that their recording policy did not keep (``iota.script.run.stat``,
+see ``models/iota_script_record_policy.py``) count like executions, by the
+minute they started: run counts, states and error rates are exact under
+every policy. Durations (``wall_ms``), CPU time (``cpu_ms``) and peak heap
+(``heap_peak_bytes``) are summarised per script over the finished runs that
+were *recorded*, with PostgreSQL's ``percentile_cont`` (linear interpolation
+between the closest ranks, as Python's ``statistics.quantiles(method="inclusive")``);
+``wall_ms_avg`` is over every finished run.
 
 Scoping
 -------
-The SQL reads only the ids returned by ``_search`` on executions: access
-rights and record rules apply, and the domain pins the companies to
+The SQL reads only the ids returned by ``_search`` on executions and run
+counts: access rights and record rules apply, and the domain pins the companies to
 ``self.env.companies`` (the company switcher). Nothing here runs as
 superuser. Queue depth and dead letters are ORM counts under the same rules;
 dead deliveries are ``None`` for users who may not read deliveries.
@@ -54,8 +58,8 @@ class IotaScriptExecution(models.Model):
         ``buckets`` (labels, local time), ``states`` ([key, label] pairs),
         ``runs_by_state`` ({state: [count per bucket]}), ``error_rate``
         ([percent or None per bucket]), ``totals``, ``scripts`` (per script:
-        runs, errors, error_rate, p50/p95 of wall_ms, cpu_ms and
-        heap_peak_bytes; the ``TOP_SCRIPTS`` busiest), ``top_failing`` (the
+        runs, errors, error_rate, wall_ms_avg, p50/p95 of wall_ms, cpu_ms
+        and heap_peak_bytes of the recorded runs; the ``TOP_SCRIPTS`` busiest), ``top_failing`` (the
         scripts with the most failed runs), ``queue`` (queued, running,
         dead runs: not limited to the period) and ``dead_letters``.
         Raises UserError for any other period.
@@ -88,15 +92,33 @@ class IotaScriptExecution(models.Model):
         )
         ids = query.subselect()
         local = SQL("timezone(%s, timezone('UTC', e.date_start))", tz_name)
+        # unrecorded runs: their minute starts at or after the period's first minute
+        stat_ids = (
+            self.env["iota.script.run.stat"]
+            ._search(
+                [
+                    ("company_id", "in", self.env.companies.ids),
+                    ("bucket", ">=", since.replace(second=0, microsecond=0)),
+                ]
+            )
+            .subselect()
+        )
 
         # 1. runs per bucket and state
         self.env.cr.execute(
             SQL(
                 """SELECT date_trunc(%s, %s) AS b, e.state, count(*)
-                     FROM iota_script_execution e WHERE e.id IN %s GROUP BY 1, 2""",
+                     FROM iota_script_execution e WHERE e.id IN %s GROUP BY 1, 2
+                   UNION ALL
+                   SELECT date_trunc(%s, timezone(%s, timezone('UTC', s.bucket))), s.state,
+                          sum(s.runs)
+                     FROM iota_script_run_stat s WHERE s.id IN %s GROUP BY 1, 2""",
                 bucket,
                 local,
                 ids,
+                bucket,
+                tz_name,
+                stat_ids,
             )
         )
         rows = self.env.cr.fetchall()
@@ -128,11 +150,19 @@ class IotaScriptExecution(models.Model):
         self.env.cr.execute(
             SQL(
                 """SELECT e.script_id, count(*), count(*) FILTER (WHERE e.state IN %s),
-                          count(*) FILTER (WHERE %s),
+                          count(*) FILTER (WHERE %s), sum(e.wall_ms) FILTER (WHERE %s),
                           %s, %s, %s, %s, %s, %s
                      FROM iota_script_execution e WHERE e.id IN %s
-                    GROUP BY e.script_id""",
+                    GROUP BY e.script_id
+                   UNION ALL
+                   SELECT s.script_id, sum(s.runs), sum(s.runs) FILTER (WHERE s.state IN %s),
+                          sum(s.runs) FILTER (WHERE s.state IN %s),
+                          sum(s.wall_ms) FILTER (WHERE s.state IN %s),
+                          NULL, NULL, NULL, NULL, NULL, NULL
+                     FROM iota_script_run_stat s WHERE s.id IN %s
+                    GROUP BY s.script_id""",
                 ERROR_STATES,
+                finished,
                 finished,
                 pct(0.5, "wall_ms"),
                 pct(0.95, "wall_ms"),
@@ -141,31 +171,48 @@ class IotaScriptExecution(models.Model):
                 pct(0.5, "heap_peak_bytes"),
                 pct(0.95, "heap_peak_bytes"),
                 ids,
+                ERROR_STATES,
+                FINISHED_STATES,
+                FINISHED_STATES,
+                stat_ids,
             )
         )
-        per_script = self.env.cr.fetchall()
+        # one row of recorded runs (with percentiles) and one of unrecorded runs per script
+        per_script = {}
+        for script_id, runs, errors, done, wall_sum, *percentiles in self.env.cr.fetchall():
+            row = per_script.setdefault(
+                script_id,
+                {"runs": 0, "errors": 0, "finished": 0, "wall_sum": 0.0, "p": [None] * 6},
+            )
+            row["runs"] += int(runs or 0)
+            row["errors"] += int(errors or 0)
+            row["finished"] += int(done or 0)
+            row["wall_sum"] += float(wall_sum or 0.0)
+            if percentiles[0] is not None:
+                row["p"] = percentiles
         names = {
             script.id: script.display_name
             for script in self.env["iota.script"]
             .with_context(active_test=False)
-            .browse([row[0] for row in per_script])
+            .browse(list(per_script))
         }
         scripts = [
             {
                 "script_id": script_id,
                 "name": names.get(script_id, str(script_id)),
-                "runs": runs,
-                "errors": errors,
-                "finished": done,
-                "error_rate": _pct(errors, done),
-                "wall_ms_p50": p50,
-                "wall_ms_p95": p95,
-                "cpu_ms_p50": c50,
-                "cpu_ms_p95": c95,
-                "heap_bytes_p50": h50,
-                "heap_bytes_p95": h95,
+                "runs": row["runs"],
+                "errors": row["errors"],
+                "finished": row["finished"],
+                "error_rate": _pct(row["errors"], row["finished"]),
+                "wall_ms_avg": row["wall_sum"] / row["finished"] if row["finished"] else None,
+                "wall_ms_p50": row["p"][0],
+                "wall_ms_p95": row["p"][1],
+                "cpu_ms_p50": row["p"][2],
+                "cpu_ms_p95": row["p"][3],
+                "heap_bytes_p50": row["p"][4],
+                "heap_bytes_p95": row["p"][5],
             }
-            for script_id, runs, errors, done, p50, p95, c50, c95, h50, h95 in per_script
+            for script_id, row in per_script.items()
         ]
         busiest = sorted(scripts, key=lambda s: (-s["runs"], s["name"]))[:TOP_SCRIPTS]
         failing = sorted(

@@ -32,6 +32,8 @@ FIELDS = (
     "sunset_date",
     "cors_allow_credentials",
     "store_request_body",
+    "record_policy",
+    "record_sample_every",
 )
 SCHEMAS = ("body_schema", "query_schema", "response_schema")
 

@@ -204,7 +204,9 @@ def get_setting(env: Any, key: str) -> Any:
     if value is None:
         value = config.misc.get("iota_scripts", {}).get(key)
     if value is None and env is not None and key not in SITE_ONLY:
-        param = env["ir.config_parameter"].sudo().get_param(f"iota_scripts.{key}")
+        # _get_param: ormcached, no access check (get_param would need sudo(),
+        # a new environment on each call of the run path)
+        param = env["ir.config_parameter"]._get_param(f"iota_scripts.{key}")
         if param not in (None, False, ""):
             value = param
     return _cast(key, value)
