@@ -30,6 +30,9 @@ import statistics
 import threading
 import time
 
+#: Issue 16 §4: events end to end per worker.
+TARGET_EVENTS_PER_SEC = 400
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -61,12 +64,17 @@ def main() -> None:
     def env_of(cr):
         return api.Environment(cr, SUPERUSER_ID, {})
 
+    # A company of its own: earlier traffic of other companies (an endpoint
+    # bench's script.executed, waiting events) cannot skew the figures.
     with registry.cursor() as cr:
         env = env_of(cr)
+        company = env["res.company"].create({"name": f"IOTA events bench {time.time_ns()}"})
+        env.user.company_ids = [(4, company.id)]
         script = env["iota.script"].create(
             {
                 "name": "bench handler",
                 "key": f"bench_{time.time_ns()}",
+                "company_id": company.id,
                 "state": "active",
                 "source": handler_source,
             }
@@ -74,7 +82,7 @@ def main() -> None:
         sub = env["iota.script.subscription"].create(
             {"event_type": "bench.tick", "script_id": script.id, "max_attempts": 1}
         )
-        script_id, sub_id = script.id, sub.id
+        script_id, sub_id, company_id = script.id, sub.id, company.id
 
     try:
         # ---- baseline: the handler through the engine alone ----------------------
@@ -87,6 +95,9 @@ def main() -> None:
         engine_per_sec = args.events / (time.perf_counter() - t0)
 
         # ---- 1. events/s end to end, one worker -----------------------------------
+        # Also this process's CPU time and SQL statements per event: figures
+        # that other load on the machine moves much less than events/s.
+        cpu0, sql0 = time.process_time(), odoo.sql_db.sql_counter
         t0 = time.perf_counter()
         with registry.cursor() as cr:
             env = env_of(cr)
@@ -108,10 +119,26 @@ def main() -> None:
             if not dispatched and not ran:
                 break
         elapsed = time.perf_counter() - t0
+        cpu_sec = time.process_time() - cpu0
+        sql_statements = odoo.sql_db.sql_counter - sql0
         with registry.cursor() as cr:
             env = env_of(cr)
             done = env["iota.script.delivery"].search_count(
                 [("subscription_id", "=", sub_id), ("state", "=", "done")]
+            )
+        if not done:
+            # nothing reached the handler: a figure would be meaningless (and 0/0)
+            with registry.cursor() as cr:
+                cr.execute(
+                    "SELECT state, count(*) FROM iota_script_event WHERE script_id = %s "
+                    "GROUP BY state",
+                    [script_id],
+                )
+                states = dict(cr.fetchall())
+            raise SystemExit(
+                f"bench/events.py: none of the {args.events} events was delivered "
+                f"(events by state: {states}); check the dispatcher and the queue "
+                "(scripts disabled? quota settings?)"
             )
         events_per_sec = done / elapsed
 
@@ -179,6 +206,8 @@ def main() -> None:
         def pct(p):
             return latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))]
 
+        if not latencies:
+            raise SystemExit("bench/events.py: no queued run was started by a worker in 10 s")
         p50, p99 = pct(50), pct(99)
         report = {
             "events": args.events,
@@ -187,10 +216,12 @@ def main() -> None:
             "dispatch_sec": round(dispatch_sec, 3),
             "run_sec": round(run_sec, 3),
             "events_per_sec_per_worker": round(events_per_sec, 1),
+            "odoo_cpu_ms_per_event": round(cpu_sec * 1000 / args.events, 3),
+            "sql_statements_per_event": round(sql_statements / args.events, 2),
             "engine_only_runs_per_sec": round(engine_per_sec, 1),
             "ratio_engine_only_to_end_to_end": round(engine_per_sec / events_per_sec, 2),
-            "target_events_per_sec": 300,
-            "ratio_to_target_events": round(events_per_sec / 300, 2),
+            "target_events_per_sec": TARGET_EVENTS_PER_SEC,
+            "ratio_to_target_events": round(events_per_sec / TARGET_EVENTS_PER_SEC, 2),
             "latency_runs": len(latencies),
             "latency_lost": args.runs - len(latencies),
             "enqueue_to_start_ms_p50": round(p50, 2),
@@ -199,7 +230,7 @@ def main() -> None:
             "target_p50_ms": 50,
             "ratio_p50_to_target": round(p50 / 50, 2),
             "met": {
-                "events_per_sec>=300": events_per_sec >= 300,
+                f"events_per_sec>={TARGET_EVENTS_PER_SEC}": events_per_sec >= TARGET_EVENTS_PER_SEC,
                 "p50<=50ms": p50 <= 50,
             },
         }
@@ -208,6 +239,7 @@ def main() -> None:
         with registry.cursor() as cr:
             env = env_of(cr)
             env["iota.script"].browse(script_id).unlink()
+            env["res.company"].browse(company_id).active = False
 
 
 if __name__ == "__main__":

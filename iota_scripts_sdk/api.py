@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["API", "API_VERSION", "Function", "Namespace", "Param", "typescript"]
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,8 @@ API: tuple[Namespace, ...] = (
                 "this run: a run that fails queues nothing. Returns the queued execution. "
                 "Rejects with `not_found`, `not_active`, `access_denied` (the script runs as "
                 "another user), `budget_exceeded` (scripts queueing scripts past `max_depth` "
-                "generations) or `invalid_argument`.",
+                "generations), `priority_reserved` (a priority from 0 to 9 when the run's user "
+                "is not an IOTA Scripts administrator) or `invalid_argument`.",
                 host="scripts.enqueue",
             ),
         ),
@@ -312,7 +313,12 @@ interface SearchOptions {
 interface EnqueueOptions {
   /** Start no sooner than this many seconds from now (0 to 2592000). */
   delaySec?: number;
-  /** Lower runs first; 0 to 100, default 10. */
+  /**
+   * Lower runs first; 0 to 100, default 10. 0 to 9 are reserved to runs whose
+   * user is an IOTA Scripts administrator (else `priority_reserved`); from 10
+   * on, a priority orders the runs of the run's company only: companies take
+   * turns in the queue.
+   */
   priority?: number;
 }
 
@@ -344,7 +350,32 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active" | "internal_error";
+    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
+    | "priority_reserved" | "internal_error";
+}
+
+/** Who emitted an event: a script, a record change, or IOTA Scripts itself. */
+type EventOrigin = "script" | "record" | "system";
+
+/** `ctx.event`: the event a subscription delivers to its handler. */
+interface EventContext {
+  /** The delivery's id: the same for every retry and replay (an idempotency key). */
+  readonly id: number;
+  readonly type: string;
+  readonly payload: JsonValue;
+  readonly uuid: string;
+  /** 0 for an event from outside; n+1 for one emitted by a handler of a hop-n event. */
+  readonly hop: number;
+  /**
+   * `script`: `sdk.events.emit`; `record`: an "Emit script event" action on a
+   * record change; `system`: a lifecycle event (`script.executed`, ...).
+   */
+  readonly origin: EventOrigin;
+  /** The emitting script, for `origin: "script"` only; else null. */
+  readonly script: { id: number; key: string } | null;
+  readonly user_id: number | false;
+  /** When the event was written (UTC, "YYYY-MM-DD HH:MM:SS"). */
+  readonly created: string;
 }
 
 /** What triggered the run. */
@@ -358,7 +389,7 @@ interface ScriptContext<Input = JsonValue> {
   readonly input: Input;
   readonly trigger: Trigger;
   readonly records?: { model: string; ids: number[] };
-  readonly event?: { id: string; type: string; payload: JsonValue };
+  readonly event?: EventContext;
   readonly request?: {
     method: string; path: string; params: Record<string, string>;
     query: Record<string, string>; headers: Record<string, string>; body: string; json: JsonValue;

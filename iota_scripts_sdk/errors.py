@@ -34,6 +34,7 @@ CODES: dict[str, str] = {
     "quota_exceeded": "the company's cache quota (keys or bytes) is used up",
     "cache_full": "the cache server is nearly full; writes are refused",
     "access_denied": "the run's user may not do that",
+    "priority_reserved": "queue priorities 0 to 9 are reserved to IOTA Scripts administrators",
     "not_found": "no such record (e.g. no script with that key in the run's company)",
     "not_active": "the script exists but is archived, not active or has no source",
     "syntax_error": "the script does not parse",

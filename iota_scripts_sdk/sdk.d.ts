@@ -1,5 +1,5 @@
 // Generated from iota_scripts_sdk/api.py: do not edit by hand.
-// IOTA Scripts sdk API 1.1
+// IOTA Scripts sdk API 1.2
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 type Domain = Array<string | [string, string, unknown]>;
@@ -30,7 +30,12 @@ interface SearchOptions {
 interface EnqueueOptions {
   /** Start no sooner than this many seconds from now (0 to 2592000). */
   delaySec?: number;
-  /** Lower runs first; 0 to 100, default 10. */
+  /**
+   * Lower runs first; 0 to 100, default 10. 0 to 9 are reserved to runs whose
+   * user is an IOTA Scripts administrator (else `priority_reserved`); from 10
+   * on, a priority orders the runs of the run's company only: companies take
+   * turns in the queue.
+   */
   priority?: number;
 }
 
@@ -62,7 +67,32 @@ declare class SdkError extends Error {
     | "timeout" | "cpu_limit" | "memory_limit" | "budget_exceeded" | "argument_too_large"
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
-    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active" | "internal_error";
+    | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
+    | "priority_reserved" | "internal_error";
+}
+
+/** Who emitted an event: a script, a record change, or IOTA Scripts itself. */
+type EventOrigin = "script" | "record" | "system";
+
+/** `ctx.event`: the event a subscription delivers to its handler. */
+interface EventContext {
+  /** The delivery's id: the same for every retry and replay (an idempotency key). */
+  readonly id: number;
+  readonly type: string;
+  readonly payload: JsonValue;
+  readonly uuid: string;
+  /** 0 for an event from outside; n+1 for one emitted by a handler of a hop-n event. */
+  readonly hop: number;
+  /**
+   * `script`: `sdk.events.emit`; `record`: an "Emit script event" action on a
+   * record change; `system`: a lifecycle event (`script.executed`, ...).
+   */
+  readonly origin: EventOrigin;
+  /** The emitting script, for `origin: "script"` only; else null. */
+  readonly script: { id: number; key: string } | null;
+  readonly user_id: number | false;
+  /** When the event was written (UTC, "YYYY-MM-DD HH:MM:SS"). */
+  readonly created: string;
 }
 
 /** What triggered the run. */
@@ -76,7 +106,7 @@ interface ScriptContext<Input = JsonValue> {
   readonly input: Input;
   readonly trigger: Trigger;
   readonly records?: { model: string; ids: number[] };
-  readonly event?: { id: string; type: string; payload: JsonValue };
+  readonly event?: EventContext;
   readonly request?: {
     method: string; path: string; params: Record<string, string>;
     query: Record<string, string>; headers: Record<string, string>; body: string; json: JsonValue;
@@ -85,7 +115,7 @@ interface ScriptContext<Input = JsonValue> {
 }
 
 declare const sdk: {
-  readonly version: "1.1";
+  readonly version: "1.2";
   readonly SdkError: typeof SdkError;
   /** Structured, size-capped log lines, stored on the run. `console.*` writes here too. */
   readonly log: {
@@ -153,7 +183,7 @@ declare const sdk: {
   };
   /** Other scripts of the run's company. Provided by the Odoo addon; elsewhere rejects with `not_available`. */
   readonly scripts: {
-    /** Queues a background run of another script (or this one), committed with this run: a run that fails queues nothing. Returns the queued execution. Rejects with `not_found`, `not_active`, `access_denied` (the script runs as another user), `budget_exceeded` (scripts queueing scripts past `max_depth` generations) or `invalid_argument`.
+    /** Queues a background run of another script (or this one), committed with this run: a run that fails queues nothing. Returns the queued execution. Rejects with `not_found`, `not_active`, `access_denied` (the script runs as another user), `budget_exceeded` (scripts queueing scripts past `max_depth` generations), `priority_reserved` (a priority from 0 to 9 when the run's user is not an IOTA Scripts administrator) or `invalid_argument`.
      * @param key the key of a script of the run's company
      * @param input its `ctx.input` */
     enqueue(key: string, input?: JsonValue, options?: EnqueueOptions): Promise<{ id: number }>;

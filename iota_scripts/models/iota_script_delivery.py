@@ -12,8 +12,10 @@ How events flow
    one delivery per matching active subscription of the event's company and
    queues a run of its handler (trigger ``event``) through the run queue, then
    marks the event ``done``, and commits.
-3. The handler sees ``ctx.event = {id, type, payload, uuid, hop, user_id,
-   created}``. ``id`` is the delivery's id: the idempotency key. It is the
+3. The handler sees ``ctx.event = {id, type, payload, uuid, hop, origin,
+   script, user_id, created}``: ``origin`` is ``script``, ``record`` or
+   ``system`` and ``script`` is ``{id, key}`` of the emitting script for a
+   script event, else null (``tools/event_types.py``). ``id`` is the delivery's id: the idempotency key. It is the
    same for every retry and every replay of that delivery, so a handler with
    side effects outside the database can dedupe on it (``sdk.cache.incr``).
 4. A failing handler is retried by the queue with backoff and jitter, up to
@@ -32,9 +34,27 @@ user cannot replay deliveries of a company that is not theirs.
 Loop guard
 ----------
 An event emitted by a handler carries ``hop`` = the handled event's hop + 1.
-Events past ``event_max_hops``, and events of a company that emitted more
-than ``event_quota_per_minute`` events in the last minute, are not run: their
-deliveries go straight to Dead letters (``loop_guard``, ``budget_exceeded``).
+Events past ``event_max_hops`` are not run: their deliveries go straight to
+Dead letters (``loop_guard``).
+
+Quota: a company is slowed down, never dropped
+----------------------------------------------
+``event_quota_per_minute`` (0: no quota) caps how many of a company's
+``script`` and ``record`` events the dispatcher hands to subscriptions in
+any minute (a sliding window over ``charged_at``). IOTA Scripts' own
+lifecycle events (origin ``system``: ``script.executed``, ...) are never
+counted, and events that no subscription wants cost nothing. An event over
+the quota is not dead: it stays ``pending`` with an ``eta`` (when the oldest
+event counted in the window leaves it) and is dispatched then, and the
+dispatcher wakes itself at the earliest ``eta``. A bulk import of 5,000
+contacts thus reaches its handler at ``event_quota_per_minute`` events a
+minute, all of them. The dashboard shows the waiting events.
+
+Fairness
+--------
+The dispatcher claims the oldest due events of every company in turns
+(round robin), so one company's flood does not delay another's events; the
+run queue claims fairly too (``models/iota_script_queue.py``).
 """
 
 from __future__ import annotations
@@ -49,12 +69,23 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from psycopg2 import errors as pg_errors
 
+from ..tools.bulk_insert import insert_rows
+from ..tools.event_types import QUOTA_ORIGINS
 from ..tools.sentinel import as_engine, is_engine
 from ..tools.settings import get_setting
 
 _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "iota_scripts.iota_script_delivery_cron_dispatch"
+
+#: ``event_quota_per_minute`` counts the events dispatched in this window.
+QUOTA_WINDOW = timedelta(minutes=1)
+
+
+def _now():
+    """The dispatcher's clock (UTC, naive): the quota window and the ``eta`` of
+    waiting events are read against it, never against PostgreSQL's ``now()``."""
+    return fields.Datetime.now()
 
 
 _DEFERRED = "iota_scripts.deferred_outcomes"
@@ -65,8 +96,11 @@ def deferred_outcomes(env):
     """Collects the deliveries' outcomes written inside; writes them on a clean exit.
 
     Yields the list of ``(delivery id, values)`` (clear it to write nothing);
-    on an exception nothing is written (the caller rolls back). The writes
-    are ORM writes, flushed together: one UPDATE for the group.
+    on an exception nothing is written (the caller rolls back). The group's
+    outcomes are one UPDATE (an ORM write per delivery cost more than the
+    handler's run): the values are those of :meth:`IotaScriptDelivery._after_run`
+    (``attempts``, ``execution_id``, ``last_error`` and maybe ``state``), and
+    the cache of those fields is invalidated.
     """
     data = env.cr.postcommit.data
     buffer = data[_DEFERRED] = []
@@ -76,9 +110,30 @@ def deferred_outcomes(env):
         data.pop(_DEFERRED, None)
         raise
     data.pop(_DEFERRED, None)
-    Delivery = as_engine(env["iota.script.delivery"].sudo())
-    for delivery_id, values in buffer:
-        Delivery.browse(delivery_id).write(values)
+    if not buffer:
+        return
+    Delivery = env["iota.script.delivery"]
+    Delivery.flush_model()
+    env.cr.execute(
+        """
+        UPDATE iota_script_delivery d
+           SET attempts = v.attempts, execution_id = v.execution_id,
+               last_error = v.last_error, state = COALESCE(v.state, d.state),
+               write_uid = %s, write_date = now() at time zone 'UTC'
+          FROM unnest(%s::int[], %s::int[], %s::int[], %s::text[], %s::varchar[])
+               AS v(id, attempts, execution_id, last_error, state)
+         WHERE d.id = v.id
+        """,
+        [
+            env.uid,
+            [delivery_id for delivery_id, _values in buffer],
+            [values["attempts"] for _id, values in buffer],
+            [values["execution_id"] for _id, values in buffer],
+            [values["last_error"] or None for _id, values in buffer],
+            [values.get("state") for _id, values in buffer],
+        ],
+    )
+    Delivery.invalidate_model(["attempts", "execution_id", "last_error", "state"])
 
 
 class IotaScriptDelivery(models.Model):
@@ -157,6 +212,14 @@ class IotaScriptDelivery(models.Model):
             "payload": json.loads(event.payload_json or "null"),
             "uuid": event.uuid,
             "hop": event.hop,
+            "origin": event.origin,
+            # the emitting script, for script events only (a lifecycle event
+            # names the script it is about in its payload)
+            "script": (
+                {"id": event.script_id.id, "key": event.script_id.key}
+                if event.origin == "script" and event.script_id
+                else None
+            ),
             "user_id": event.user_id.id,
             "created": fields.Datetime.to_string(event.create_date),
         }
@@ -164,7 +227,11 @@ class IotaScriptDelivery(models.Model):
     # ---- dispatch ----------------------------------------------------------------
     @api.model
     def _cron_dispatch(self, batch_size=200, budget_sec=50.0):
-        """Turns pending events into deliveries and queued runs, a batch per transaction."""
+        """Turns pending events into deliveries and queued runs, a batch per transaction.
+
+        Events that wait for their company's quota are left pending with an
+        ``eta``; the dispatcher wakes itself at the earliest one.
+        """
         deadline = time.monotonic() + budget_sec
         total = 0
         while time.monotonic() < deadline:
@@ -178,81 +245,160 @@ class IotaScriptDelivery(models.Model):
             total += done
             if done < batch_size:
                 break
+        self._dispatch_wake_for_waiting()
         self.env["ir.cron"]._notify_progress(done=total, remaining=0)
         return total
 
     @api.model
-    def _dispatch_batch(self, batch_size):
+    def _dispatch_wake_for_waiting(self):
+        """Triggers the dispatcher when the first event held by a quota may go."""
         cr = self.env.cr
-        self.env.flush_all()
         cr.execute(
-            "SELECT id FROM iota_script_event WHERE state = 'pending' ORDER BY id LIMIT %s "
+            "SELECT min(eta) FROM iota_script_event WHERE state = 'pending' AND eta IS NOT NULL"
+        )
+        eta = cr.fetchone()[0]
+        cron = self.env.ref(CRON_XMLID, raise_if_not_found=False)
+        if not eta or not cron:
+            return
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        if not Trigger.search_count([("cron_id", "=", cron.id), ("call_at", "=", eta)], limit=1):
+            cron.sudo()._trigger(at=eta)
+            self.env.cr.commit()
+
+    @api.model
+    def _dispatch_claim(self, batch_size, now):
+        """Locks up to ``batch_size`` due pending events, fairly across companies.
+
+        The oldest events of each company are taken in turns (round robin):
+        one company's flood never holds back another company's events.
+        Events waiting for their company's quota (``eta`` in the future) are
+        not due. Returns the ids, in the order to dispatch them.
+        """
+        cr = self.env.cr
+        # candidates first (no lock: a company's rows past its turn stay free)...
+        cr.execute(
+            """
+            SELECT p.id, p.company_id FROM res_company c CROSS JOIN LATERAL (
+                SELECT e.id, e.company_id FROM iota_script_event e
+                 WHERE e.company_id = c.id AND e.state = 'pending'
+                   AND (e.eta IS NULL OR e.eta <= %s)
+                 ORDER BY e.id LIMIT %s
+            ) p
+            """,
+            [now, batch_size],
+        )
+        rank = {}
+        ranked = []
+        for event_id, company_id in sorted(cr.fetchall()):
+            rank[company_id] = rank.get(company_id, 0) + 1
+            ranked.append((rank[company_id], event_id))
+        order = [event_id for _rank, event_id in sorted(ranked)[:batch_size]]
+        if not order:
+            return []
+        # ...then the batch, locked; rows another dispatcher holds are skipped,
+        # rows it dispatched since this snapshot fail to serialize (retried)
+        cr.execute(
+            "SELECT id FROM iota_script_event WHERE id = ANY(%s) AND state = 'pending' "
             "FOR UPDATE SKIP LOCKED",
-            [batch_size],
+            [order],
             log_exceptions=False,
         )
-        events = self.env["iota.script.event"].sudo().browse([r[0] for r in cr.fetchall()])
+        locked = {row[0] for row in cr.fetchall()}
+        return [event_id for event_id in order if event_id in locked]
+
+    @api.model
+    def _dispatch_batch(self, batch_size):
+        """Dispatches one batch of due events (see the module docstring); returns its size."""
+        cr = self.env.cr
+        self.env.flush_all()
+        Event = as_engine(self.env["iota.script.event"].sudo())
+        now = _now()
+        events = Event.browse(self._dispatch_claim(batch_size, now))
         if not events:
             return 0
-        subs = (
+        company_ids = list({event.company_id.id for event in events})
+        subs_by_company = {}
+        for sub in (
             self.env["iota.script.subscription"]
             .sudo()
-            .search([("active", "=", True), ("company_id", "in", events.company_id.ids)])
-        )
+            .search([("active", "=", True), ("company_id", "in", company_ids)])
+        ):
+            subs_by_company.setdefault(sub.company_id.id, []).append(sub)
         max_hops = get_setting(self.env, "event_max_hops")
         quota = get_setting(self.env, "event_quota_per_minute")
-        recent = dict(
-            self.env["iota.script.event"]
-            .sudo()
-            ._read_group(
-                [
-                    ("company_id", "in", events.company_id.ids),
-                    ("create_date", ">=", fields.Datetime.now() - timedelta(minutes=1)),
-                ],
-                ["company_id"],
-                ["__count"],
+        used, oldest = {}, {}
+        if quota > 0:
+            cr.execute(
+                """
+                SELECT company_id, count(*), min(charged_at) FROM iota_script_event
+                 WHERE company_id IN %s AND charged_at > %s
+                 GROUP BY company_id
+                """,
+                [tuple(company_ids), now - QUOTA_WINDOW],
             )
-        )
+            for company_id, count, first in cr.fetchall():
+                used[company_id], oldest[company_id] = count, first
         planned = []  # (delivery values, subscription, error)
-        outcome = {}  # (event state, error) -> event ids
+        outcome = {}  # (event state, error, charged) -> event ids
+        waiting = {}  # eta -> event ids
         for event in events:
+            company_id = event.company_id.id
             try:
                 payload = json.loads(event.payload_json or "null")
             except ValueError:
                 payload = None
-            matching = subs.filtered(
-                lambda s, e=event, p=payload: s.company_id == e.company_id and s._matches(e.type, p)
-            )
+            matching = [
+                sub
+                for sub in subs_by_company.get(company_id, ())
+                if sub._matches(event.type, payload, event.origin)
+            ]
             error = None
-            if event.hop > max_hops:
+            charged = False
+            if matching and event.hop > max_hops:
                 error = f"loop_guard: an event {event.hop} hops away from its origin (at most {max_hops})"
-            elif recent.get(event.company_id, 0) > quota:
-                error = f"budget_exceeded: the company emitted more than {quota} events in a minute"
+            elif matching and quota > 0 and event.origin in QUOTA_ORIGINS:
+                if used.get(company_id, 0) >= quota:
+                    # over the quota: the event waits (pending) until the
+                    # oldest event counted in the window leaves it
+                    eta = (oldest.get(company_id) or now) + QUOTA_WINDOW
+                    waiting.setdefault(eta, []).append(event.id)
+                    continue
+                used[company_id] = used.get(company_id, 0) + 1
+                oldest.setdefault(company_id, now)
+                charged = True
             for sub in matching:
                 values = {
                     "event_id": event.id,
                     "subscription_id": sub.id,
                     "script_id": sub.script_id.id,
-                    "company_id": event.company_id.id,
+                    "company_id": company_id,
                     "user_id": event.user_id.id,
+                    "event_type": event.type,
+                    "hop": event.hop,
                     "state": "dead" if error else "queued",
                     "last_error": error or False,
                 }
                 planned.append((values, sub, error))
-            state = "dead" if error and matching else "done"
-            outcome.setdefault((state, error or False), []).append(event.id)
+            state = "dead" if error else "done"
+            outcome.setdefault((state, error or False, charged), []).append(event.id)
         # one INSERT per model for the whole batch, not one per event
-        deliveries = as_engine(self).create([values for values, _sub, _error in planned])
+        rows = insert_rows(
+            self, [values for values, _sub, _error in planned], "id, event_id, subscription_id"
+        )
+        ids = {(event_id, sub_id): delivery_id for delivery_id, event_id, sub_id in rows}
         runs = [
-            (delivery, sub.max_attempts)
-            for delivery, (_values, sub, error) in zip(deliveries, planned, strict=True)
+            (ids[values["event_id"], values["subscription_id"]], sub.max_attempts)
+            for values, sub, error in planned
             if not error
         ]
         if runs:
-            self.browse([d.id for d, _m in runs])._enqueue_runs([m for _d, m in runs])
-        Event = as_engine(self.env["iota.script.event"].sudo())
-        for (state, error), ids in outcome.items():
-            Event.browse(ids).write({"state": state, "last_error": error})
+            self.browse([d for d, _m in runs])._enqueue_runs([m for _d, m in runs])
+        for (state, error, charged), ids in outcome.items():
+            Event.browse(ids).write(
+                {"state": state, "last_error": error, "eta": False, "charged_at": charged and now}
+            )
+        for eta, ids in waiting.items():
+            Event.browse(ids).write({"eta": eta})
         return len(events)
 
     def _enqueue_run(self, max_attempts):
@@ -265,7 +411,7 @@ class IotaScriptDelivery(models.Model):
         The executions are created together and a worker is woken once.
         """
         Execution = as_engine(self.env["iota.script.execution"])
-        executions = Execution.create(
+        executions = Execution._enqueue_many(
             [
                 Execution._enqueue_values(
                     delivery.script_id,

@@ -244,6 +244,7 @@ class IotaScriptExecution(models.Model):
             "queue": self._dashboard_queue(),
             "dead_letters": self._dashboard_dead_letters(),
             "schedules": self._dashboard_schedules(),
+            "events_waiting": self._dashboard_events_waiting(),
         }
 
     # ---- helpers ---------------------------------------------------------------------
@@ -309,3 +310,19 @@ class IotaScriptExecution(models.Model):
         return Delivery.search_count(
             [("company_id", "in", self.env.companies.ids), ("state", "=", "dead")]
         )
+
+    @api.model
+    def _dashboard_events_waiting(self):
+        """Events not dispatched yet, and how many of them wait for the event quota.
+
+        ``None`` for users who may not read events. An event storm shows
+        here while the quota holds it back (``models/iota_script_delivery.py``).
+        """
+        Event = self.env["iota.script.event"]
+        if not Event.has_access("read"):
+            return None
+        domain = [("company_id", "in", self.env.companies.ids), ("state", "=", "pending")]
+        return {
+            "pending": Event.search_count(domain),
+            "held_by_quota": Event.search_count([*domain, ("eta", "!=", False)]),
+        }

@@ -12,10 +12,13 @@ How a worker runs a queued run
 ------------------------------
 1. **Claim** (one short transaction, committed): expired leases are put back
    first (see below); then up to ``queue_claim_batch`` runs whose ``eta`` has
-   passed, by ``priority`` (lower first), ``eta`` and id, are selected with
-   ``FOR UPDATE SKIP LOCKED``, skipping companies that already have
-   ``queue_company_concurrency`` *workers* busy with their runs, and marked
-   ``running`` with ``worker_id``, ``attempt + 1`` and ``lease_until``. A
+   passed are selected with ``FOR UPDATE SKIP LOCKED``: first the runs at a
+   reserved priority (0-9, which only IOTA Scripts administrators may ask
+   for), then the companies in turns, round robin, each company's runs by
+   ``priority`` (lower first), ``eta`` and id, so that one company's flood
+   never starves another company; companies that already have
+   ``queue_company_concurrency`` *workers* busy with their runs are skipped.
+   The claimed runs are marked ``running`` with ``worker_id``, ``attempt + 1`` and ``lease_until``. A
    worker runs its batch one run after the other, so the cap still bounds the
    runs of a company that execute at once; each run's lease covers the
    timeouts of the runs before it in the batch, plus its own, plus a margin.
@@ -61,6 +64,7 @@ import random
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -70,6 +74,8 @@ from psycopg2 import errors as pg_errors
 
 from ..tools import chain as run_chain
 from ..tools import cron_wake
+from ..tools.bulk_insert import insert_rows
+from ..tools.sdk_scripts import RESERVED_PRIORITY_BELOW
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
@@ -102,6 +108,28 @@ def worker_name() -> str:
 
 #: A worker commits its runs together for about this long (see step 2).
 GROUP_SEC = 0.5
+
+_DEFERRED_LEASES = "iota_scripts.deferred_leases"
+
+
+@contextmanager
+def _deferred_leases(env):
+    """Collects the runs of a group whose lease ends; clears them in one UPDATE on exit.
+
+    Yields the list of execution ids (clear it to write nothing); on an
+    exception nothing is written (the caller rolls back).
+    """
+    data = env.cr.postcommit.data
+    ids = data[_DEFERRED_LEASES] = []
+    try:
+        yield ids
+    finally:
+        data.pop(_DEFERRED_LEASES, None)
+    if ids:
+        env.cr.execute(
+            "UPDATE iota_script_execution SET lease_until = NULL WHERE id IN %s", [tuple(ids)]
+        )
+        env["iota.script.execution"].browse(ids).invalidate_recordset(["lease_until"])
 
 
 class _CancelWatcher:
@@ -191,6 +219,13 @@ class IotaScriptExecution(models.Model):
                 ON iota_script_execution (priority, eta, id) WHERE state = 'queued'
             """
         )
+        # the fair claim: the first due runs of each company
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS iota_script_execution_company_queue_idx
+                ON iota_script_execution (company_id, priority, eta, id) WHERE state = 'queued'
+            """
+        )
 
     def _compute_cancel_requested(self):
         requested = set()
@@ -217,6 +252,20 @@ class IotaScriptExecution(models.Model):
         )
         self._queue_wake(options.get("eta"))
         return execution
+
+    @api.model
+    def _enqueue_many(self, vals_list):
+        """Queued executions, one per :meth:`_enqueue_values` dict, in one INSERT.
+
+        For the dispatcher's batches (each dict has its own ``delivery_id``):
+        see ``tools/bulk_insert.py`` for what the ORM's ``create`` would add.
+        Returns them in the order of ``vals_list``; wakes no one.
+        """
+        self._check_engine_context()
+        rows = insert_rows(self, vals_list, "id, delivery_id")
+        by_delivery = {delivery_id: exec_id for exec_id, delivery_id in rows}
+        self.env["iota.script"].invalidate_model(["execution_ids", "recent_execution_ids"])
+        return self.browse([by_delivery[vals["delivery_id"]] for vals in vals_list])
 
     @api.model
     def _enqueue_values(
@@ -466,24 +515,40 @@ class IotaScriptExecution(models.Model):
     def _queue_claim_once(self, worker, limit=1):
         cr = self.env.cr
         cap = max(1, get_setting(self.env, "queue_company_concurrency"))
-        # a company is busy when `cap` workers run its runs (one at a time each)
+        # A company is busy when `cap` workers run its runs (one at a time
+        # each). The candidates are the first `limit` due runs of every other
+        # company; they are then taken in turns, company by company (round
+        # robin), after the runs at a reserved priority (0-9, administrators
+        # only): a company that queues thousands of runs delays another
+        # company's runs by at most one of its own per turn.
         cr.execute(
             """
             WITH busy AS (
                 SELECT company_id FROM iota_script_execution
                  WHERE state = 'running' GROUP BY company_id
-                HAVING count(DISTINCT worker_id) >= %s
+                HAVING count(DISTINCT worker_id) >= %(cap)s
+            ), candidates AS (
+                SELECT p.id, p.priority, row_number() OVER (
+                           PARTITION BY p.company_id ORDER BY p.priority, p.eta, p.id
+                       ) AS turn
+                  FROM res_company c CROSS JOIN LATERAL (
+                    SELECT e.id, e.company_id, e.priority, e.eta FROM iota_script_execution e
+                     WHERE e.company_id = c.id AND e.state = 'queued'
+                       AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
+                     ORDER BY e.priority, e.eta, e.id
+                     LIMIT %(limit)s
+                  ) p
+                 WHERE c.id NOT IN (SELECT company_id FROM busy)
             )
-            SELECT e.id, s.timeout_sec FROM iota_script_execution e
+            SELECT e.id, s.timeout_sec FROM candidates k
+              JOIN iota_script_execution e ON e.id = k.id
               JOIN iota_script s ON s.id = e.script_id
              WHERE e.state = 'queued'
-               AND (e.eta IS NULL OR e.eta <= now() at time zone 'UTC')
-               AND e.company_id NOT IN (SELECT company_id FROM busy)
-             ORDER BY e.priority, e.eta, e.id
-             LIMIT %s
+             ORDER BY LEAST(k.priority, %(reserved)s), k.turn, k.priority, k.id
+             LIMIT %(limit)s
              FOR UPDATE OF e SKIP LOCKED
             """,
-            [cap, max(1, limit)],
+            {"cap": cap, "limit": max(1, limit), "reserved": RESERVED_PRIORITY_BELOW},
             log_exceptions=False,
         )
         rows = cr.fetchall()
@@ -582,6 +647,7 @@ class IotaScriptExecution(models.Model):
             _CancelWatcher(cr.dbname, self.ids) as cancels,
             deferred_events(self.env) as events,
             deferred_outcomes(self.env) as outcomes,
+            _deferred_leases(self.env) as leases,
         ):
             for execution in self:
                 try:
@@ -591,6 +657,7 @@ class IotaScriptExecution(models.Model):
                     failed = execution
                     events.clear()  # the group is rolled back
                     outcomes.clear()
+                    leases.clear()
                     break
                 ran |= execution
                 if time.monotonic() - started > GROUP_SEC:
@@ -665,6 +732,10 @@ class IotaScriptExecution(models.Model):
         elif execution.schedule_id:
             # a "catch up" slot may be waiting for this run to end
             cron_wake.wake(self.env, "iota_scripts.iota_script_schedule_cron_enqueue")
-        as_engine(execution).write(values)
+        leases = self.env.cr.postcommit.data.get(_DEFERRED_LEASES)
+        if leases is not None and values == {"lease_until": False}:
+            leases.append(execution.id)  # the usual case: one UPDATE for the group
+        else:
+            as_engine(execution).write(values)
         if execution.delivery_id:
             execution.delivery_id._after_run(execution)

@@ -5,7 +5,8 @@ A subscription ties an event type pattern (``partner.created``,
 JSON filter on the payload (``{"country": "BE", "customer.vip": true}``:
 every key, a dot path into the payload, must equal its value) and an
 optional Odoo domain on the event's record to a handler script of the same
-company. Each matching event becomes one ``iota.script.delivery`` (see
+company, optionally for one origin only (``script``, ``record`` or
+``system``: see ``tools/event_types.py``). Each matching event becomes one ``iota.script.delivery`` (see
 ``models/iota_script_delivery.py``).
 
 The record filter (``record_model`` + ``record_domain``)
@@ -42,6 +43,8 @@ import psycopg2
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..tools.event_types import ORIGINS
+
 _logger = logging.getLogger(__name__)
 _PATTERN = re.compile(r"^[a-z*][a-z0-9_.:*-]{0,63}$")
 _MISSING = object()
@@ -74,6 +77,13 @@ class IotaScriptSubscription(models.Model):
         string="Payload Filter (JSON)",
         help='Optional. A JSON object of dot paths and values, e.g. {"country": "BE"}: '
         "the event is delivered only when each path of its payload has that value.",
+    )
+    origin = fields.Selection(
+        ORIGINS,
+        string="Emitted By",
+        help="Optional. Only events of this origin: emitted by a script "
+        "(sdk.events.emit), by a record change (an 'Emit script event' action) or by "
+        "IOTA Scripts itself (script.executed, ...). Empty: any origin.",
     )
     record_model = fields.Char(
         string="Record Model",
@@ -245,12 +255,16 @@ class IotaScriptSubscription(models.Model):
         )
         return tuple(type_regex(row[0]) for row in self.env.cr.fetchall())
 
-    def _matches(self, event_type, payload):
+    def _matches(self, event_type, payload, origin=None):
         """True when this subscription wants an event of ``event_type`` with ``payload``.
 
-        The record filter, when set, costs a query (see the module docstring).
+        ``origin`` is the event's (``tools/event_types.py``); a subscription
+        with an origin wants only events of that origin. The record filter,
+        when set, costs a query (see the module docstring).
         """
         self.ensure_one()
+        if self.origin and origin != self.origin:
+            return False
         if not type_regex(self.event_type).match(event_type):
             return False
         if self.payload_filter:

@@ -174,7 +174,7 @@ class IrActionsServer(models.Model):
                 },
                 company=company,
                 user=self.env.user,
-                origin="system",
+                origin="record",
             )
         return False
 

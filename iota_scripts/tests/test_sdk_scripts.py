@@ -52,7 +52,7 @@ class TestSdkScripts(IotaScriptsCase):
         script, caller, out = self._probe(
             [
                 ["plain", "target", {"a": 1}],
-                ["later", "target", None, {"delaySec": 120, "priority": 3}],
+                ["later", "target", None, {"delaySec": 120, "priority": 30}],
             ]
         )
         self.assertTrue(out["plain"]["ok"], out)
@@ -77,7 +77,7 @@ class TestSdkScripts(IotaScriptsCase):
         self.assertEqual(plain.company_id, self.company_a)
         self.assertEqual(plain.generation, 2)
         self.assertEqual((plain.priority, plain.eta), (10, False))
-        self.assertEqual(later.priority, 3)
+        self.assertEqual(later.priority, 30)
         self.assertGreaterEqual(later.eta, before + timedelta(seconds=119))
         self.assertLessEqual(later.eta, fields.Datetime.now() + timedelta(seconds=121))
         # the worker is woken after commit
@@ -196,3 +196,44 @@ class TestSdkScriptsWorker(RealCursorMixin, TransactionCase):
         self.assertEqual([json.loads(r["result_json"])["n"] for r in runs[:2]], [1, 2])
         self.assertEqual(runs[2]["error_code"], "budget_exceeded")
         self.assertIn("at most 3 runs deep", runs[2]["error_message"])
+
+
+@tagged("post_install", "-at_install")
+class TestSdkScriptsPriority(IotaScriptsCase):
+    """Issue 17, "Fairness": priorities 0-9 go before every company's turn."""
+
+    def _probe(self, calls, **values):
+        script = self._script(PROBE, name="enqueuer", **values)
+        execution = script.action_run(input={"calls": calls})
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        return json.loads(execution.result_json)
+
+    def test_reserved_priorities_are_refused_to_non_administrators(self):
+        self._script(TARGET, name="target", key="target")
+        out = self._probe(
+            [
+                ["reserved", "target", None, {"priority": 9}],
+                ["top", "target", None, {"priority": 0}],
+                ["fine", "target", None, {"priority": 10}],
+            ],
+            key="enqueuer",
+        )
+        self.assertEqual(out["reserved"]["code"], "priority_reserved")
+        self.assertEqual(out["top"]["code"], "priority_reserved")
+        self.assertIn("reserved", out["reserved"]["message"])
+        self.assertNoLeak(out["reserved"]["message"])
+        self.assertTrue(out["fine"]["ok"], out)
+        queued = self.env["iota.script.execution"].search([("trigger", "=", "script")])
+        self.assertEqual(queued.mapped("priority"), [10], "nothing queued at a reserved priority")
+
+    def test_a_run_as_an_administrator_may_use_them(self):
+        admin = self._user("iota_prio_admin", "iota_scripts.iota_scripts_group_admin")
+        self._script(TARGET, name="admin target", key="admin_target", run_as_user_id=admin.id)
+        out = self._probe(
+            [["top", "admin_target", None, {"priority": 0}]],
+            key="admin_enqueuer",
+            run_as_user_id=admin.id,
+        )
+        self.assertTrue(out["top"]["ok"], out)
+        queued = self.env["iota.script.execution"].browse(out["top"]["value"]["id"])
+        self.assertEqual(queued.priority, 0)

@@ -68,6 +68,22 @@ class TestUiDashboard(HttpCase):
                     "state": "queued",
                 }
             )
+        # an event storm held by the quota: 3 events waiting, 2 of them held,
+        # beside the 2 scripts' script.created (not dispatched yet): 5 waiting
+        Event = as_engine(self.env["iota.script.event"])
+        for eta in (False, now + timedelta(seconds=30), now + timedelta(seconds=30)):
+            Event.create(
+                {
+                    "type": "storm.tick",
+                    "origin": "script",
+                    "company_id": company.id,
+                    "script_id": scripts["Dashboard steady"].id,
+                    "eta": eta,
+                }
+            )
+        self.assertEqual(
+            Event.search_count([("company_id", "=", company.id), ("state", "=", "pending")]), 5
+        )
         with _screenshots_on_signal():
             self.start_tour(
                 "/odoo/action-iota_scripts.iota_script_dashboard_action",

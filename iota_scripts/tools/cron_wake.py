@@ -11,7 +11,8 @@ Traps:
   transaction: ``cr.precommit.data`` is emptied by every flush (a run's
   savepoint, for instance);
 * a savepoint rollback can undo the trigger row while the memo stays: the
-  memo is trusted only while its row ``exists()``;
+  memo is trusted only while its row is cached (a savepoint rollback clears
+  the cache) or ``exists()``;
 * a rolled-back transaction notifies no one: the job is woken by what
   commits, never by what was undone.
 """
@@ -30,13 +31,32 @@ def wake(env: Any, xmlid: str, at: datetime | None = None) -> None:
     A job whose record was deleted (an uninstalled or edited module) is
     skipped: its work waits for the next regular round or a later wake-up.
     """
+    now = not at or at <= fields.Datetime.now()
+    memo = env.cr.postcommit.data.setdefault("iota_scripts.cron_wake", {})
+    if now and _still_written(memo.get(xmlid)):
+        return  # checked before env.ref: this runs for every event a script emits
     cron = env.ref(xmlid, raise_if_not_found=False)
     if not cron:
         return
-    if at and at > fields.Datetime.now():
+    if not now:
         cron.sudo()._trigger(at=at)
         return
-    memo = env.cr.postcommit.data.setdefault("iota_scripts.cron_wake", {})
-    trigger = memo.get(xmlid)
-    if trigger is None or not trigger.exists():
-        memo[xmlid] = cron.sudo()._trigger()
+    memo[xmlid] = cron.sudo()._trigger()
+
+
+def _still_written(trigger: Any) -> bool:
+    """Whether the memo's trigger row is still part of the transaction.
+
+    A savepoint rollback clears the ORM cache (``cr.savepoint()`` rolls back
+    through ``_FlushingSavepoint``, which clears the transaction): while the
+    row's values are cached, no rollback undid it, and no query is needed.
+    Otherwise ``exists()`` asks the database (then caches the row again).
+    """
+    if trigger is None:
+        return False
+    if trigger.env.cache.contains(trigger, trigger._fields["call_at"]):
+        return True
+    if trigger.exists():
+        trigger.fetch(["call_at"])
+        return True
+    return False

@@ -17,6 +17,11 @@ Contract
   is refused with ``access_denied``, so a script cannot borrow another user's
   rights through a background run. The run records the run's user as
   "Triggered By".
+* **Priority**: ``priority`` (0 to 100, default 10, lower first) orders the
+  runs of the company; companies take turns in the queue whatever their
+  priorities. 0 to 9 go before every turn and are reserved to runs whose
+  user (the run-as user) is an IOTA Scripts administrator: anyone else gets
+  ``priority_reserved``.
 * **Bounded**: the queued run is one generation below the current one
   (:mod:`.chain`); past ``max_depth`` generations the call is refused with
   ``budget_exceeded``, so a script that queues itself stops after
@@ -47,6 +52,10 @@ from .settings import get_setting
 MAX_DELAY_SEC = 30 * 24 * 3600
 #: ``priority`` bounds (lower runs first; the queue's default is 10).
 PRIORITY_RANGE = (0, 100)
+#: Priorities below this one go before every company's turn in the queue
+#: (``models/iota_script_queue.py``): only administrators' runs may use them.
+RESERVED_PRIORITY_BELOW = 10
+ADMIN_GROUP = "iota_scripts.iota_scripts_group_admin"
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
@@ -91,6 +100,12 @@ class ScriptsHost:
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise ScriptError("invalid_argument", "priority must be an integer")
         _number(priority, "priority", *PRIORITY_RANGE)
+        if priority < RESERVED_PRIORITY_BELOW and not self.env.user.has_group(ADMIN_GROUP):
+            raise ScriptError(
+                "priority_reserved",
+                f"priorities 0 to {RESERVED_PRIORITY_BELOW - 1} are reserved to runs as an "
+                f"IOTA Scripts administrator; use {RESERVED_PRIORITY_BELOW} or more",
+            )
         if self.count >= self.max_enqueues:
             raise ScriptError(
                 "budget_exceeded", f"a run may queue at most {self.max_enqueues} runs"

@@ -112,7 +112,7 @@ DOCS: dict[str, str] = {
     "queue_retry_max_sec": "the cap of the retry backoff",
     "schedule_grace_sec": 'a schedule slot found later than this is "missed"',
     "event_max_hops": "events emitted by handlers, hop after hop, before the loop guard stops them",
-    "event_quota_per_minute": "events one company may emit per minute before its deliveries go to Dead letters",
+    "event_quota_per_minute": "script and record events of one company dispatched per minute (lifecycle events never count); the rest wait and go later, never to Dead letters; 0: no quota",
 }
 
 

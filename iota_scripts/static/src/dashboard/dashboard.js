@@ -121,6 +121,12 @@ export class IotaScriptsDashboard extends Component {
             additionalContext: waiting ? { search_default_waiting: 1 } : { search_default_missed: 1 },
         });
     }
+
+    openEventsWaiting() {
+        this.action.doAction("iota_scripts.iota_script_event_action", {
+            additionalContext: { search_default_pending: 1 },
+        });
+    }
 }
 
 registry.category("actions").add("iota_scripts.dashboard", IotaScriptsDashboard);

@@ -42,6 +42,11 @@ registry.category("web_tour.tours").add("iota_scripts_dashboard_tour", {
         kpi("error_rate", "57.1 %"),
         kpi("queue", "2"),
         kpi("dead_letters", "0"),
+        kpi("events_waiting", "5"),
+        {
+            content: "The events card says how many the quota holds",
+            trigger: ".o_iota_scripts_kpi[data-kpi=events_waiting].border-warning:contains('2 held by the event quota')",
+        },
         {
             content: "The failing scripts are listed, most failures first",
             trigger: ".o_iota_scripts_failing_row:first-child:contains('Dashboard failing'):contains('4')",
@@ -80,6 +85,26 @@ registry.category("web_tour.tours").add("iota_scripts_dashboard_tour", {
         },
         kpi("runs", "5"),
         chartsDrawn,
+        {
+            content: "Open the waiting events",
+            trigger: ".o_iota_scripts_kpi[data-kpi=events_waiting]",
+            run: "click",
+        },
+        {
+            content: "The five pending events are listed (3 storm.tick, 2 script.created)",
+            trigger: ".o_list_view .o_data_row:contains('storm.tick')",
+            run() {
+                const rows = document.querySelectorAll(".o_list_view .o_data_row");
+                if (rows.length !== 5) {
+                    throw new Error(`expected 5 pending events, got ${rows.length}`);
+                }
+            },
+        },
+        {
+            content: "Back to the dashboard",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains('Dashboard')",
+            run: "click",
+        },
         {
             content: "Open the queue",
             trigger: ".o_iota_scripts_kpi[data-kpi=queue]",
@@ -147,6 +172,10 @@ registry.category("web_tour.tours").add("iota_scripts_dashboard_empty_tour", {
         {
             content: "Users who may not read deliveries see no dead-letter card",
             trigger: ".o_iota_scripts_dashboard:not(:has([data-kpi=dead_letters]))",
+        },
+        {
+            content: "...nor the events card",
+            trigger: ".o_iota_scripts_dashboard:not(:has([data-kpi=events_waiting]))",
         },
         {
             content: "The other periods are empty too",
