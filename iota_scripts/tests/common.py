@@ -126,6 +126,18 @@ class RealCursorMixin:
             cr.transaction = api.Transaction(self.registry)
             yield api.Environment(cr, SUPERUSER_ID, {})
 
+    def _drain(self, rounds=50, batch_size=None, budget_sec=30):
+        """Dispatches events and runs the queue until nothing is due (as the cron jobs would)."""
+        dispatch_kw = {"batch_size": batch_size} if batch_size else {}
+        for _round in range(rounds):
+            with self._env() as env:
+                dispatched = env["iota.script.delivery"]._cron_dispatch(**dispatch_kw)
+            with self._env() as env:
+                ran = env["iota.script.execution"]._cron_process_queue(budget_sec=budget_sec)
+            if not dispatched and not ran:
+                return
+        self.fail("the bus did not settle")
+
     def _committed_script(self, source, **values):
         """A script of the main company, committed, deleted after the test."""
         with self._env() as env:

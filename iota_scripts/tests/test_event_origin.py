@@ -28,14 +28,7 @@ export default async () => {
 @tagged("post_install", "-at_install")
 class TestEventOrigin(RealCursorMixin, TransactionCase):
     def _drain(self, rounds=20):
-        for _round in range(rounds):
-            with self._env() as env:
-                dispatched = env["iota.script.delivery"]._cron_dispatch()
-            with self._env() as env:
-                ran = env["iota.script.execution"]._cron_process_queue(budget_sec=30)
-            if not dispatched and not ran:
-                return
-        self.fail("the bus did not settle")
+        super()._drain(rounds=rounds)
 
     def _results(self, env, sub_id):
         deliveries = env["iota.script.delivery"].search(

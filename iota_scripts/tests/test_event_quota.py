@@ -143,15 +143,7 @@ class TestEventQuotaBulk(RealCursorMixin, TransactionCase):
             env["base.automation"].browse(rule_ids).active = True
 
     def _drain(self, rounds=200):
-        """Dispatches and runs until nothing is due (as the cron jobs would)."""
-        for _round in range(rounds):
-            with self._env() as env:
-                dispatched = env["iota.script.delivery"]._cron_dispatch(batch_size=500)
-            with self._env() as env:
-                ran = env["iota.script.execution"]._cron_process_queue(budget_sec=120)
-            if not dispatched and not ran:
-                return
-        self.fail("the bus did not settle")
+        super()._drain(rounds=rounds, batch_size=500, budget_sec=120)
 
     def _record_event_rule(self, env, event_type):
         rule = env["base.automation"].create(

@@ -51,16 +51,8 @@ class TestEventBus(RealCursorMixin, TransactionCase):
             )
 
     def _drain(self, rounds=50):
-        """Dispatches and runs until nothing is left (as the cron jobs would)."""
         with patch.dict("os.environ", FAST_RETRIES):
-            for _round in range(rounds):
-                with self._env() as env:
-                    dispatched = env["iota.script.delivery"]._cron_dispatch()
-                with self._env() as env:
-                    ran = env["iota.script.execution"]._cron_process_queue(budget_sec=30)
-                if not dispatched and not ran:
-                    return
-        self.fail("the bus did not settle")
+            super()._drain(rounds=rounds)
 
     def _deliveries(self, sub_id):
         with self._env() as env:
