@@ -234,7 +234,12 @@ API: tuple[Namespace, ...] = (
                 (
                     Param("model", "ModelName"),
                     Param("method", "string"),
-                    Param("ids", "number[]"),
+                    Param(
+                        "ids",
+                        "number[]",
+                        True,
+                        "the records of a record method; left out (or `[]`) for a model method",
+                    ),
                     Param("args", "unknown[]", True),
                     Param("kwargs", "Record<string, unknown>", True),
                 ),

@@ -173,8 +173,9 @@ declare const sdk: {
     write<M extends ModelName>(model: M, ids: number[], values: ValuesOf<M>): Promise<boolean>;
     /** Deletes records. */
     unlink(model: ModelName, ids: number[]): Promise<boolean>;
-    /** Calls a public model method. Private (`_…`) and escalating methods are refused with `access_denied`. */
-    call(model: ModelName, method: string, ids: number[], args?: unknown[], kwargs?: Record<string, unknown>): Promise<JsonValue>;
+    /** Calls a public model method. Private (`_…`) and escalating methods are refused with `access_denied`.
+     * @param ids the records of a record method; left out (or `[]`) for a model method */
+    call(model: ModelName, method: string, ids?: number[], args?: unknown[], kwargs?: Record<string, unknown>): Promise<JsonValue>;
   };
   /** Domain events. Provided by the Odoo addon; elsewhere rejects with `not_available`. */
   readonly events: {

@@ -26,15 +26,12 @@ carries ``Vary: Origin``, the security headers and, once the limiter ran,
 ``RateLimit-*``. Calls refused before step 6 are not recorded: a flood of
 refused calls must not become a flood of database rows.
 
-Security contracts (README, "Endpoints"):
-
-* HMAC signatures cover ``<X-Timestamp>\n<METHOD>\n<path>\n<query>\n<body>``
-  (:func:`hmac_message`);
-* a script sets only the response headers of :data:`ALLOWED_RESPONSE_HEADERS`
-  and ``X-App-*``;
-* CORS origins match after ``tools/cors.py`` normalisation, and the answer
-  names the configured origin;
-* header and query values parsed as numbers must be ASCII digits (400).
+Security contracts (README, "Endpoints"): HMAC signatures cover
+``<X-Timestamp>\n<METHOD>\n<path>\n<query>\n<body>``; a script sets only
+allowlisted response headers and ``X-App-*`` (both in ``tools/gateway_http.py``,
+with the other pure HTTP rules); CORS origins match after ``tools/cors.py``
+normalisation, and the answer names the configured origin; header and query
+values parsed as numbers must be ASCII digits (400).
 """
 
 from __future__ import annotations
@@ -53,62 +50,33 @@ from odoo import SUPERUSER_ID, fields, http
 from odoo.http import request
 from odoo.tools import config
 
-from ..tools import cors, endpoint_path, json_schema
+from ..run.request import RunRequest
+from ..tools import cors, endpoint_path
+from ..tools.gateway_http import (
+    ALLOWED_REQUEST_HEADERS,
+    API_VERSION,
+    DIGITS,
+    HIDDEN_HEADERS,
+    IDEMPOTENCY_KEY,
+    SECURITY_HEADERS,
+    ApiError,
+    answer,
+    body_bytes,
+    hmac_message,
+    limiter,
+    mask,
+    parse_json,
+    programmatic,
+    request_target,
+    validate,
+)
 from ..tools.sentinel import as_engine
 from ..tools.settings import ratelimit_redis_url
-from ..tools.storable_text import header_value_error, unicode_text
 
 _logger = logging.getLogger(__name__)
 
-#: Request headers a script never sees.
-HIDDEN_HEADERS = frozenset(
-    {
-        "cookie",
-        "authorization",
-        "proxy-authorization",
-        "x-openerp-session-id",
-        "x-odoo-session-id",
-        "x-signature",
-        "x-api-key",
-    }
-)
-#: Response headers a script may set, besides its own ``X-App-*`` headers.
-#: An allowlist: anything else (``Set-Cookie``, CORS, security headers, and
-#: headers a front proxy acts on, such as ``X-Accel-Redirect`` or
-#: ``X-Sendfile``) is refused with ``invalid_response``.
-ALLOWED_RESPONSE_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-language",
-        "content-disposition",
-        "etag",
-        "last-modified",
-        "location",
-        "link",
-        "x-request-id",
-        "x-correlation-id",
-        "x-total-count",
-    }
-)
-APP_HEADER_PREFIX = "x-app-"
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; sandbox",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-MAX_JSON_DEPTH = 64
 MAX_STORED_BODY_CHARS = 16 * 1024
 IDEMPOTENCY_TTL = timedelta(hours=24)
-_VERSION = re.compile(r"^v[1-9][0-9]{0,2}$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_SECRET_KEY = re.compile(r"pass|secret|token|api[-_]?key|authorization|signature|cookie", re.I)
-_ALLOWED_REQUEST_HEADERS = (
-    "Content-Type, Authorization, Idempotency-Key, X-Timestamp, X-Signature, X-Requested-With"
-)
-_DIGITS = re.compile(r"^[0-9]{1,12}$")  # ASCII only: str.isdigit() accepts "²", int() does not
 
 _proxy_warning_lock = threading.Lock()
 _proxy_warned = False
@@ -134,158 +102,6 @@ def _warn_proxy_mode(hreq) -> None:
     )
 
 
-def hmac_message(stamp: str, method: str, path: str, query: str, body: bytes) -> bytes:
-    """The bytes an HMAC endpoint's signature covers (README, "Endpoints")::
-
-        <X-Timestamp> LF <METHOD> LF <path> LF <query> LF <raw body>
-
-    ``path`` is the request path as sent (``/iota/api/v1/hook``, its
-    percent-encoding kept), ``query`` the query string as sent without ``?``
-    (empty when there is none), ``METHOD`` upper case."""
-    head = f"{stamp}\n{method}\n{path}\n{query}\n"
-    return head.encode("latin-1", "replace") + body
-
-
-def _request_target(hreq) -> tuple[str, str]:
-    """``(path, query)`` as the client sent them (WSGI strings hold the raw bytes
-    as latin-1). Falls back to the decoded path when the server keeps no raw URI."""
-    raw = hreq.environ.get("RAW_URI") or hreq.environ.get("REQUEST_URI")
-    if raw:
-        if "://" in raw.split("?", 1)[0]:  # absolute-form request target
-            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
-        path = raw.split("?", 1)[0]
-    else:
-        path = hreq.environ.get("SCRIPT_NAME", "") + hreq.environ.get("PATH_INFO", "")
-    return path, hreq.environ.get("QUERY_STRING", "")
-
-
-def _programmatic(hreq) -> bool:
-    """True for a call a page cannot make with a plain link, form or image.
-
-    Either a custom header (``X-Requested-With``: a foreign page cannot send
-    one without a CORS preflight, which only the endpoint's origins pass), or
-    a browser ``fetch``/XHR from this origin (``Sec-Fetch-Site: same-origin``
-    and ``Sec-Fetch-Dest: empty``; an ``<img>`` in the chatter is same-origin
-    too, but its destination is ``image``)."""
-    headers = hreq.headers
-    if headers.get("X-Requested-With"):
-        return True
-    return (
-        headers.get("Sec-Fetch-Site") == "same-origin"
-        and headers.get("Sec-Fetch-Dest") == "empty"
-        and headers.get("Sec-Fetch-Mode") in ("cors", "same-origin")
-    )
-
-
-_limiters: dict[tuple[str | None, str, str], object] = {}
-_limiters_lock = threading.Lock()
-
-
-class ApiError(Exception):
-    """A refusal with an HTTP status and a stable code; the message is shown."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-
-def _limiter(redis_url: str | None, policy: str, algorithm: str):
-    """The process-wide RateLimiter for a (Redis URL, outage policy, algorithm).
-
-    Each algorithm has its own key namespace: a GCRA key is a Redis string, a
-    sliding-window key a ZSET, and switching an endpoint's algorithm must not
-    meet the other's value (WRONGTYPE)."""
-    from iota_scripts_sdk.ratelimit import RateLimiter
-
-    key = (redis_url, policy, algorithm)
-    with _limiters_lock:
-        if key not in _limiters:
-            namespace = "iota:api" if algorithm == "gcra" else "iota:api:w"
-            _limiters[key] = RateLimiter(
-                redis_url, on_unavailable=policy, namespace=namespace, algorithm=algorithm
-            )
-        return _limiters[key]
-
-
-def _check_json(value) -> None:
-    """Refuses what the runner cannot take: nesting past ``MAX_JSON_DEPTH``,
-    integers outside 64 bits and strings with lone surrogates (``"\\ud800"``
-    is valid JSON text but not valid Unicode). Iterative: no recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
-            else:
-                stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, bool):
-            continue
-        elif isinstance(item, int) and not -(2**63) <= item < 2**63:
-            raise ApiError(400, "invalid_json", "Integers must fit in 64 bits.")
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ApiError(
-                    400, "invalid_json", "Strings may not hold lone surrogates."
-                ) from None
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_json(raw: bytes):
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "malformed_utf8", "The body is not valid UTF-8.") from None
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ApiError(
-            400, "too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels."
-        ) from None
-    except ValueError as e:
-        raise ApiError(400, "invalid_json", f"The body is not JSON: {str(e)[:200]}") from None
-    _check_json(value)
-    return text, value
-
-
-def _mask(value):
-    """``value`` with the values of secret-looking keys replaced by ``***``."""
-    if isinstance(value, dict):
-        return {k: "***" if _SECRET_KEY.search(str(k)) else _mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    return value
-
-
-def _validate(validator, value, where):
-    """Raises ApiError 400 naming the first error of ``validator`` (a compiled
-    ``jsonschema`` validator, cached in the endpoint's spec)."""
-    try:
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
-    except json_schema.Unresolvable:
-        # a remote $ref saved before refs were checked: never fetched
-        raise ApiError(
-            500, "invalid_schema", f"The {where} schema refers outside itself (remote_reference)."
-        ) from None
-    if errors:
-        error = errors[0]
-        pointer = "/".join(str(p) for p in error.path)
-        raise ApiError(
-            400,
-            "validation_error",
-            f"{where}{'/' + pointer if pointer else ''}: {error.message[:300]}",
-        )
-
-
 def bearer_credentials(env):
     """``(user id, key)`` of ``Authorization: Bearer <key>`` (an API key of
     scope ``rpc``, as ``auth='bearer'``), or ``(None, None)``."""
@@ -299,12 +115,7 @@ def bearer_credentials(env):
 
 
 def _response(status: int, payload, headers: dict, raw: bytes | None = None, content_type=None):
-    body = (
-        raw
-        if raw is not None
-        else unicode_text(json.dumps(payload, ensure_ascii=False)).encode("utf-8")
-    )
-    response = http.Response(body, status=status)
+    response = http.Response(body_bytes(payload, raw), status=status)
     response.headers["Content-Type"] = content_type or "application/json; charset=utf-8"
     for name, value in headers.items():
         response.headers[name] = value
@@ -391,7 +202,7 @@ class IotaApiController(http.Controller):
             )
         except endpoint_path.PathError as e:
             raise ApiError(400, "invalid_path", str(e)) from None
-        if not _VERSION.match(version):
+        if not API_VERSION.match(version):
             raise ApiError(404, "not_found", "No such endpoint.")
         _warn_proxy_mode(hreq)
         env = request.env(user=SUPERUSER_ID, su=True)
@@ -451,7 +262,7 @@ class IotaApiController(http.Controller):
                 headers.update(
                     {
                         "Access-Control-Allow-Methods": allow,
-                        "Access-Control-Allow-Headers": _ALLOWED_REQUEST_HEADERS,
+                        "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS,
                         "Access-Control-Max-Age": "600",
                     }
                 )
@@ -470,7 +281,7 @@ class IotaApiController(http.Controller):
                 "An IOTA Scripts administrator must approve this endpoint's script version.",
             )
 
-        decision = _limiter(
+        decision = limiter(
             ratelimit_redis_url(), endpoint.rate_limit_on_unavailable, endpoint.rate_limit_algorithm
         ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
@@ -491,9 +302,9 @@ class IotaApiController(http.Controller):
             values = hreq.args.getlist(name)
             query[name] = values[0] if len(values) == 1 else values
         if "query_schema" in validators:
-            _validate(validators["query_schema"], query, "query")
+            validate(validators["query_schema"], query, "query")
         if "body_schema" in validators and method in ("POST", "PUT", "PATCH"):
-            _validate(validators["body_schema"], value, "body")
+            validate(validators["body_schema"], value, "body")
 
         if method == "POST" and (key := hreq.headers.get("Idempotency-Key")) is not None:
             if replayed := self._iota_idempotency(endpoint, client, key, raw, headers, state):
@@ -522,7 +333,7 @@ class IotaApiController(http.Controller):
             ):
                 # A cookie-authenticated call from a foreign page (CSRF).
                 raise ApiError(403, "cors_denied", "This origin may not call this endpoint.")
-            if not _programmatic(hreq):
+            if not programmatic(hreq.headers):
                 # A link or an <img> (no Origin on a same-origin GET) would run
                 # the script as whoever is logged in.
                 raise ApiError(
@@ -587,7 +398,7 @@ class IotaApiController(http.Controller):
             raise ApiError(413, "payload_too_large", f"The body is larger than {cap} bytes.")
         if not raw:
             return b"", None, None
-        text, value = _parse_json(raw)
+        text, value = parse_json(raw)
         return raw, text, value
 
     def _iota_check_signature(self, endpoint, raw, client):
@@ -598,7 +409,7 @@ class IotaApiController(http.Controller):
             raise ApiError(
                 401, "bad_signature", "X-Timestamp and X-Signature: sha256=<hex> are required."
             )
-        if not _DIGITS.match(stamp):
+        if not DIGITS.match(stamp):
             raise ApiError(
                 400, "invalid_timestamp", "X-Timestamp must be Unix seconds in ASCII digits."
             )
@@ -607,7 +418,7 @@ class IotaApiController(http.Controller):
         # never in the cached spec: read from the row, as superuser
         record = request.env["iota.script.endpoint"].sudo().browse(endpoint.id)
         secret = record.hmac_secret or ""
-        path, query = _request_target(hreq)
+        path, query = request_target(hreq.environ)
         message = hmac_message(stamp, hreq.method.upper(), path, query, raw)
         expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
         if not secret or not hmac.compare_digest(expected, signature[7:].lower()):
@@ -618,7 +429,7 @@ class IotaApiController(http.Controller):
 
     def _iota_idempotency(self, endpoint, client, key, raw, headers, state):
         """The stored answer when ``key`` was seen; otherwise reserve it (returns None)."""
-        if not _IDEMPOTENCY_KEY.match(key):
+        if not IDEMPOTENCY_KEY.match(key):
             raise ApiError(
                 400,
                 "invalid_idempotency_key",
@@ -688,47 +499,39 @@ class IotaApiController(http.Controller):
             "http_path": f"/iota/api/{endpoint.api_version}{path}"[:2048],
         }
         if endpoint.store_request_body and text is not None:
-            stored = json.dumps(_mask(value), ensure_ascii=False)
+            stored = json.dumps(mask(value), ensure_ascii=False)
             extra_vals["request_body"] = stored[:MAX_STORED_BODY_CHARS]
             extra_vals["request_body_truncated"] = len(stored) > MAX_STORED_BODY_CHARS
-        outcome = {
-            "record_policy": (endpoint.record_policy, endpoint.record_sample_every),
-            "answer": lambda result, execution_id: self._iota_answer_run(
-                endpoint, outcome, execution_id, headers, state
+        run = RunRequest(
+            script,
+            {"type": "endpoint", "endpoint_id": endpoint.id, "method": method, "path": path},
+            run_as=user,
+            # runs as the caller: the version an administrator approved, not the current one
+            pinned_version_id=(
+                endpoint.pinned_version_id if endpoint.auth_mode in ("user", "api_key") else None
             ),
-        }
+            request={
+                "method": method,
+                "path": path,
+                "params": params,
+                "query": query,
+                "headers": req_headers,
+                "body": text,
+                "json": value,
+            },
+            execution_values=extra_vals,
+            record_policy=(endpoint.record_policy, endpoint.record_sample_every),
+            answer=lambda result, execution_id: self._iota_answer_run(
+                endpoint, result, execution_id, headers, state
+            ),
+        )
         # Pinning the company spares a read of the user's row (env.company) in
         # create(); the user belongs to it (checked by _iota_authenticate).
-        Execution = (
+        execution = (
             request.env["iota.script.execution"]
             .with_user(user)
             .with_context(allowed_company_ids=[endpoint.company_id])
-        )
-        if endpoint.auth_mode in ("user", "api_key"):
-            # runs as the caller: the version an administrator approved, not the current one
-            Execution = Execution.with_context(iota_pinned_version_id=endpoint.pinned_version_id)
-        execution = Execution._run_script(
-            script,
-            trigger={
-                "type": "endpoint",
-                "endpoint_id": endpoint.id,
-                "method": method,
-                "path": path,
-            },
-            run_as=user,
-            extra_ctx={
-                "request": {
-                    "method": method,
-                    "path": path,
-                    "params": params,
-                    "query": query,
-                    "headers": req_headers,
-                    "body": text,
-                    "json": value,
-                }
-            },
-            extra_vals=extra_vals,
-            outcome=outcome,
+            ._run(run)
         )
         state["execution"] = execution
         if "answer" not in state:
@@ -739,12 +542,12 @@ class IotaApiController(http.Controller):
             raise state["answer"]
         return state["answer"]
 
-    def _iota_answer_run(self, endpoint, outcome, execution_id, headers, state):
+    def _iota_answer_run(self, endpoint, result, execution_id, headers, state):
         """Makes the HTTP answer of a run that ended and keeps it in
         ``state["answer"]`` (a response, or the ApiError to raise); returns
         the execution's ``http_status`` and ``latency_ms``. Called by the
-        engine path before it writes the execution (``outcome["answer"]``)."""
-        result = outcome.get("result")
+        run path before it writes the execution (``RunRequest.answer``);
+        ``result`` is ``None`` when the run could not start."""
         try:
             if result is None:
                 # recorded before the run started: the run-as user may not work there
@@ -769,53 +572,10 @@ class IotaApiController(http.Controller):
 
     def _iota_answer(self, endpoint, value, headers):
         """Maps a script's return value to a response (see the module docstring)."""
-        status, extra, payload, raw = 200, {}, value, None
-        if (
-            isinstance(value, dict)
-            and isinstance(value.get("status"), int)
-            and set(value) <= {"status", "headers", "body", "json"}
-        ):
-            status = value["status"]
-            if not 200 <= status <= 599:
-                raise ApiError(500, "invalid_response", "The script answered an invalid status.")
-            for name, val in (value.get("headers") or {}).items():
-                if not _HEADER_NAME.match(str(name)) or not (
-                    name.lower() in ALLOWED_RESPONSE_HEADERS
-                    or name.lower().startswith(APP_HEADER_PREFIX)
-                ):
-                    raise ApiError(
-                        500,
-                        "invalid_response",
-                        f"The script may not set the header {str(name)[:64]!r}.",
-                    )
-                if why := header_value_error(val):
-                    # Checked here, not by the server: a value it cannot
-                    # encode would fail after the run's transaction ended.
-                    raise ApiError(
-                        500,
-                        "invalid_response",
-                        f"The value of the header {name!r} {why}.",
-                    )
-                extra[name] = val
-            if "body" in value:
-                if not isinstance(value["body"], str):
-                    raise ApiError(
-                        500, "invalid_response", "body must be a string (use json for values)."
-                    )
-                raw = unicode_text(value["body"]).encode("utf-8")
-                extra.setdefault("Content-Type", "text/plain; charset=utf-8")
-                payload = None
-            else:
-                payload = value.get("json")
-        if "response_schema" in endpoint.validators and raw is None:
-            try:
-                _validate(endpoint.validators["response_schema"], payload, "response")
-            except ApiError:
-                raise ApiError(
-                    500, "invalid_response", "The script's answer does not match its schema."
-                ) from None
-        ctype = extra.pop("Content-Type", None) or extra.pop("content-type", None)
-        headers.update(extra)
-        if status == 204:
-            return _response(status, None, headers, raw=b"")
-        return _response(status, payload, headers, raw=raw, content_type=ctype)
+        out = answer(value, endpoint.validators.get("response_schema"))
+        headers.update(out.headers)
+        if out.status == 204:
+            return _response(204, None, headers, raw=b"")
+        return _response(
+            out.status, out.payload, headers, raw=out.raw, content_type=out.content_type
+        )

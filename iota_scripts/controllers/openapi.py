@@ -9,7 +9,8 @@ controller decides which endpoints go in, from who is calling (see
 from odoo import SUPERUSER_ID, http
 from odoo.http import request
 
-from .main import _DIGITS, _VERSION, SECURITY_HEADERS, ApiError, _response, bearer_credentials
+from ..tools.gateway_http import API_VERSION, DIGITS, SECURITY_HEADERS, ApiError
+from .main import _response, bearer_credentials
 
 
 class IotaApiOpenapiController(http.Controller):
@@ -56,11 +57,11 @@ class IotaApiOpenapiController(http.Controller):
         ]
         if company:
             # ASCII digits that fit an id: "²" passes str.isdigit() and breaks int()
-            if not _DIGITS.match(str(company)) or int(company) > 2**31 - 1:
+            if not DIGITS.match(str(company)) or int(company) > 2**31 - 1:
                 raise ApiError(400, "invalid_argument", "company must be an id")
             domain.append(("company_id", "=", int(company)))
         if version:
-            if not _VERSION.match(version):
+            if not API_VERSION.match(version):
                 raise ApiError(400, "invalid_argument", "version must look like v1")
             domain.append(("api_version", "=", version))
         user = self._iota_openapi_caller(env)

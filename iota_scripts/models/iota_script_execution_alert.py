@@ -12,11 +12,10 @@ from .iota_script_alert_rule import CRON_XMLID
 class IotaScriptExecution(models.Model):
     _inherit = "iota.script.execution"
 
-    def _finish(self, result, start_vals=None, **kwargs):
-        execution = super()._finish(result, start_vals, **kwargs)
-        if execution.state in ERROR_STATES:
-            execution._wake_alert_rules()
-        return execution
+    def _iota_after_run(self):
+        super()._iota_after_run()
+        if self.state in ERROR_STATES:
+            self._wake_alert_rules()
 
     def _wake_alert_rules(self):
         """Wakes the alert job after this transaction when the company has rules.

@@ -1,3 +1,4 @@
+# Over 600 lines: claim, lease, fairness, cancel and retry are one state machine of one table, read together.
 """The run queue: executions in state ``queued``, claimed by cron workers.
 
 What it is
@@ -24,7 +25,7 @@ How a worker runs a queued run
    timeouts of the runs before it in the batch, plus its own, plus a margin.
 2. **Run** (transactions of about ``GROUP_SEC`` each, committed): the worker
    locks the rows of its runs (``FOR NO KEY UPDATE``) and runs them, one
-   after the other, through the usual engine path (``_execute``, a savepoint
+   after the other, through the run path (``run/pipeline.py``, a savepoint
    per run), then commits them together. Grouping saves a commit and the
    re-reading of scripts, versions and users per run, and writes the group's
    ``script.executed`` events and delivery outcomes in one statement each;
@@ -72,15 +73,16 @@ from odoo.exceptions import UserError
 from odoo.sql_db import db_connect
 from psycopg2 import errors as pg_errors
 
-from ..tools import chain as run_chain
+from ..run import pipeline
+from ..run.request import RunRequest
+from ..run.start import MAX_STORED_CHARS
+from ..sdk_host.scripts import RESERVED_PRIORITY_BELOW
 from ..tools import cron_wake
 from ..tools.bulk_insert import insert_rows
-from ..tools.sdk_scripts import RESERVED_PRIORITY_BELOW
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
 from .iota_script_event import deferred_events
-from .iota_script_execution import MAX_STORED_CHARS
 
 _logger = logging.getLogger(__name__)
 
@@ -240,15 +242,18 @@ class IotaScriptExecution(models.Model):
 
     # ---- enqueue -----------------------------------------------------------------
     @api.model
-    def _enqueue(self, script, trigger, records=None, input_value=None, **options):
-        """Queues a run of ``script`` and wakes a worker after commit; returns it.
+    def _enqueue(self, request, **options):
+        """Queues the run ``request`` (a ``RunRequest``) and wakes a worker after
+        commit; returns its queued execution.
 
         The run happens later, in a worker's own transaction, as the script's
-        run-as user; ``records`` are re-read then (deleted ones are dropped).
-        ``options``: see :meth:`_enqueue_values`.
+        run-as user; ``request.records`` are re-read then (deleted ones are
+        dropped). ``options``: see :meth:`_enqueue_values`.
         """
         execution = as_engine(self).create(
-            self._enqueue_values(script, trigger, records, input_value, **options)
+            self._enqueue_values(
+                request.script, request.trigger, request.records, request.input, **options
+            )
         )
         self._queue_wake(options.get("eta"))
         return execution
@@ -667,29 +672,21 @@ class IotaScriptExecution(models.Model):
     def _queue_run_one(self, cancel):
         """Runs one claimed, locked run in the current transaction (not committed)."""
         self.ensure_one()
-        cr = self.env.cr
         execution = self.sudo()
         trigger = json.loads(execution.trigger_json or "{}") or {"type": execution.trigger}
         records = None
         if execution.res_model and execution.res_model in self.env:
             records = self.env[execution.res_model].browse(json.loads(execution.res_ids or "[]"))
         input_value = json.loads(execution.input_json) if execution.input_json else None
-        chain = run_chain.begin(cr)
-        try:
-            self.env["iota.script.execution"]._execute(
-                execution.script_id,
-                trigger,
-                records,
-                input_value,
-                execution.generation or 1,
-                chain,
-                queued=execution,
-                cancel=cancel,
-            )
-            while chain.queue:
-                chain.queue.popleft().start()
-        finally:
-            run_chain.end(cr, chain)
+        request = RunRequest(
+            execution.script_id,
+            trigger,
+            records=records,
+            input=input_value,
+            queued=execution,
+            cancel=cancel,
+        )
+        pipeline.run_root(self.env["iota.script.execution"], request, execution.generation or 1)
         self._queue_after_run()
 
     def _queue_record_failure(self):

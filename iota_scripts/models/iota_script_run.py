@@ -20,6 +20,7 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..run.request import RunRequest
 from ..tools import json_schema
 from ..tools.live import LiveRun
 from .iota_script import GROUP_ADMIN, GROUP_USER
@@ -114,12 +115,10 @@ class IotaScript(models.Model):
             raise UserError(_("records must be a recordset."))
         self._check_run_input(input_value)
         Execution = self.env["iota.script.execution"]
-        trigger = {"type": "manual"}
+        request = RunRequest(self, {"type": "manual"}, records=records, input=input_value)
         if background:
-            return Execution._enqueue(self, trigger, records=records, input_value=input_value)
-        return Execution._run_script(
-            self, trigger=trigger, records=records, input_value=input_value, live=live
-        )
+            return Execution._enqueue(request)
+        return Execution._run(request.replace(live=live))
 
     def action_run_live(self, input_value=None, token=""):
         """Runs now with live log streaming; returns the panel's values of the execution.

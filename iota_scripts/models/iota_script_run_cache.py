@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from odoo import api, models, tools
 
-#: The columns of a script that a run reads (``iota.script.execution._execute``).
+#: The columns of a script that a run reads (``run/pipeline.py``).
 RUN_FIELDS = (
     "active",
     "state",

@@ -56,6 +56,7 @@ from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError, ValidationError
 from psycopg2 import errors as pg_errors
 
+from ..run.request import RunRequest
 from ..tools import cron_wake
 from ..tools.settings import get_setting
 
@@ -336,15 +337,14 @@ class IotaScriptSchedule(models.Model):
             )
             schedule.write({**vals, "missed_count": schedule.missed_count + skipped + 1})
             return 0
+        trigger = {
+            "type": "cron",
+            "schedule_id": schedule.id,
+            "cron": schedule.cron,
+            "slot": fields.Datetime.to_string(latest),
+        }
         execution = self.env["iota.script.execution"]._enqueue(
-            script,
-            {
-                "type": "cron",
-                "schedule_id": schedule.id,
-                "cron": schedule.cron,
-                "slot": fields.Datetime.to_string(latest),
-            },
-            schedule=schedule,
+            RunRequest(script, trigger), schedule=schedule
         )
         schedule.write({**vals, "last_run": latest, "last_execution_id": execution.id})
         return 1
@@ -354,8 +354,7 @@ class IotaScriptSchedule(models.Model):
         for schedule in self:
             schedule.script_id.check_access("read")
             execution = self.env["iota.script.execution"]._enqueue(
-                schedule.script_id,
-                {"type": "manual", "schedule_id": schedule.id},
+                RunRequest(schedule.script_id, {"type": "manual", "schedule_id": schedule.id}),
                 schedule=schedule,
             )
             schedule.sudo().last_execution_id = execution

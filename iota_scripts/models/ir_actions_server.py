@@ -16,6 +16,7 @@ not again for each stored field Odoo recomputes (see ``_iota_script_changed``).
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..run.request import RunRequest
 from ..tools.sentinel import as_engine
 
 
@@ -187,15 +188,11 @@ class IrActionsServer(models.Model):
             records = self._iota_script_changed(records)
             if not records:
                 return False
+        request = RunRequest(self.iota_script_id, self._iota_script_trigger(), records=records)
         if self.iota_script_background:
-            self.env["iota.script.execution"]._enqueue(
-                self.iota_script_id, self._iota_script_trigger(), records=records
-            )
+            self.env["iota.script.execution"]._enqueue(request)
             return False
-        self.env["iota.script.execution"]._run_script(
-            self.iota_script_id,
-            self._iota_script_trigger(),
-            records=records,
-            guard=("ir.actions.server", self.id),
+        self.env["iota.script.execution"]._run(
+            request.replace(guard=("ir.actions.server", self.id))
         )
         return False

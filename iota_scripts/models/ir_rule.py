@@ -15,8 +15,8 @@ from odoo import _, api, models
 from odoo.exceptions import AccessError
 from odoo.osv import expression
 
-from ..tools.sdk_db import RUN_CONTEXT_KEY
-from ..tools.sdk_policy import SCOPED_MODELS
+from ..sdk_host.db import RUN_CONTEXT_KEY
+from ..sdk_host.policy import SCOPED_MODELS
 
 _logger = logging.getLogger(__name__)
 

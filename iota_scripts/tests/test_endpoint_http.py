@@ -1,3 +1,4 @@
+# Over 600 lines: the gateway's cases against one real Odoo HTTP server share its fixtures.
 """The gateway against the real Odoo HTTP server (the cases of HOSTILE.md "HTTP routes").
 
 Requests carry the test cookie (``test_request_key``) so that the server
@@ -22,7 +23,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..controllers import main as gateway
-from ..tools.sdk_db import DbHost
+from ..sdk_host.db import DbHost
 from .common import LEAKS
 
 _logger = logging.getLogger(__name__)

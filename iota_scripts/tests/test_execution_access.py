@@ -5,6 +5,7 @@ import json
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
+from ..run.request import RunRequest
 from .common import IotaScriptsCase
 
 RESULT = "export default (ctx) => ({ trigger: ctx.trigger.type, input: ctx.input });"
@@ -99,7 +100,7 @@ class TestExecutionAccess(IotaScriptsCase):
     def test_users_read_their_manual_runs_and_the_server_runs(self):
         mine = self._as(self.user_a, self.script_a).action_run(input={"who": "a"})
         theirs = self._as(self.user_a2, self.script_a).action_run(input={"who": "a2"})
-        server = self.env["iota.script.execution"]._run_script(self.script_a, {"type": "cron"})
+        server = self.env["iota.script.execution"]._run(RunRequest(self.script_a, {"type": "cron"}))
         Execution = self.env["iota.script.execution"]
         domain = [("script_id", "=", self.script_a.id)]
         self.assertEqual(self._as(self.user_a, Execution).search(domain), mine | server)
@@ -143,7 +144,9 @@ class TestExecutionAccess(IotaScriptsCase):
 
     def test_queued_cancel_by_the_starter_or_an_admin_of_the_company(self):
         theirs = self._as(self.user_a2, self.script_a).action_run(background=True)
-        server = self.env["iota.script.execution"]._enqueue(self.script_a, {"type": "cron"})
+        server = self.env["iota.script.execution"]._enqueue(
+            RunRequest(self.script_a, {"type": "cron"})
+        )
         for user, run in (
             (self.user_a, theirs),  # may not even read it
             (self.dev_a, theirs),  # reads it, did not start it

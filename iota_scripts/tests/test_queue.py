@@ -16,6 +16,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..models.iota_script_queue import backoff_sec
+from ..run.request import RunRequest
 from .common import IotaScriptsCase, RealCursorMixin
 
 QUEUE_LOGGER = "odoo.addons.iota_scripts.models.iota_script_queue"
@@ -102,7 +103,7 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
             Execution = env["iota.script.execution"]
             script = env["iota.script"].browse(self.script_id)
             return [
-                Execution._enqueue(script, {"type": "manual"}, input_value={"n": i}, **kw).id
+                Execution._enqueue(RunRequest(script, {"type": "manual"}, input={"n": i}), **kw).id
                 for i in range(n)
             ]
 
@@ -294,11 +295,11 @@ class TestQueueWorkers(RealCursorMixin, TransactionCase):
         original = Execution._execute
         calls = []
 
-        def flaky(self_, script, trigger, records, input_value, generation, chain, **kw):
-            calls.append(kw["queued"].id)
-            if kw["queued"].id == ids[1] and calls.count(ids[1]) == 1:
+        def flaky(self_, request, generation, chain):
+            calls.append(request.queued.id)
+            if request.queued.id == ids[1] and calls.count(ids[1]) == 1:
                 raise RuntimeError("the worker broke")
-            return original(self_, script, trigger, records, input_value, generation, chain, **kw)
+            return original(self_, request, generation, chain)
 
         with patch.object(Execution, "_execute", flaky), mute_logger(QUEUE_LOGGER):
             self.assertEqual(self._work("w"), 3)

@@ -20,7 +20,7 @@ from unittest.mock import patch
 
 from odoo.tests import TransactionCase, tagged
 
-from ..controllers.main import _limiter
+from ..tools.gateway_http import limiter as _limiter
 from ..tools.sentinel import as_engine
 from ..tools.settings import restart_engine
 from .common import RealCursorMixin

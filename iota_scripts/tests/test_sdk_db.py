@@ -8,7 +8,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..tools import sdk_db
+from ..sdk_host import db as sdk_db
 from .common import IotaScriptsCase
 
 #: Runs every attempt in ctx.input.attempts ([name, method, ...args]) and
@@ -453,3 +453,40 @@ class TestSdkDb(IotaScriptsCase):
         self.assertTrue(out["small"]["ok"])
         self.assertDenied(out["large"], "invalid_argument")
         self.assertIn("larger than 200 bytes", out["large"]["message"])
+
+    def test_arguments_are_checked_against_the_api_declaration(self):
+        """Missing required arguments are named from iota_scripts_sdk.api, for every call."""
+        out = self._probe(
+            [
+                ["no_model", "search"],
+                ["no_ids", "read", "res.partner"],
+                ["no_values", "write", "res.partner", [1]],
+                ["null_model", "searchCount", None],
+                # ids is optional for a model method (api.py): null, it still works
+                ["model_method", "call", "res.partner", "default_get", None, [["type"]]],
+            ]
+        )
+        for name, param, host in (
+            ("no_model", "model", "db.search"),
+            ("no_ids", "ids", "db.read"),
+            ("no_values", "values", "db.write"),
+            ("null_model", "model", "db.searchCount"),
+        ):
+            self.assertDenied(out[name], "invalid_argument")
+            self.assertEqual(
+                out[name]["message"], f"sdk.{host}: the argument {param!r} is required", name
+            )
+        self.assertTrue(out["model_method"]["ok"], out["model_method"])
+
+    def test_a_host_call_with_more_arguments_than_declared_is_refused(self):
+        # the prelude trims extra arguments; a call that reaches the host with
+        # more was not made by it (the host checks again, from the declaration)
+        from iota_scripts_sdk import ScriptError
+
+        from ..sdk_host.args import HostArgs
+
+        with self.assertRaises(ScriptError) as caught:
+            HostArgs("db.searchCount", ["res.partner", [], {"limit": 1}])
+        self.assertEqual(caught.exception.code, "invalid_argument")
+        self.assertIn("at most 2 arguments", caught.exception.message)
+        self.assertEqual(HostArgs("db.searchCount", ["res.partner"])["domain"], None)

@@ -1,11 +1,11 @@
-"""sdk.db's policy tables (tools/sdk_policy.py) from real runs: methods, nested writes, lookups."""
+"""sdk.db's policy tables (sdk_host/policy.py) from real runs: methods, nested writes, lookups."""
 
 import json
 
 from odoo.models import BaseModel
 from odoo.tests import tagged
 
-from ..tools.sdk_policy import ALLOWED_METHODS
+from ..sdk_host.policy import ALLOWED_METHODS
 from .common import IotaScriptsCase
 from .test_sdk_db import PROBE
 

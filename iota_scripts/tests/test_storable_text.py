@@ -11,6 +11,7 @@ import json
 
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
+from ..run.request import RunRequest
 from ..tools.storable_text import header_value_error, storable_text, unicode_text
 from .common import IotaScriptsCase, RealCursorMixin
 
@@ -125,7 +126,9 @@ class TestStorableTextQueue(_Checks, RealCursorMixin, TransactionCase):
         with self._env() as env:
             Execution = env["iota.script.execution"]
             ids = [
-                Execution._enqueue(env["iota.script"].browse(sid), {"type": "manual"}).id
+                Execution._enqueue(
+                    RunRequest(env["iota.script"].browse(sid), {"type": "manual"})
+                ).id
                 for sid in (producer_id, failer_id)
             ]
         with self._env() as env:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from .sdk_policy import DENIED_MODELS, SENSITIVE_FIELDS
+from ..sdk_host.policy import DENIED_MODELS, SENSITIVE_FIELDS
 
 #: sdk.db method -> index of its field-list argument.
 FIELD_ARGUMENT = {"read": 2, "searchRead": 2}

@@ -8,7 +8,7 @@ field names and the rows are typed.
 Only what ``env.user`` may read is listed: models with read access
 (``has_access('read')``), fields that ``fields_get`` returns to that user
 (it drops fields whose ``groups`` the user lacks), minus the models and
-secret-looking fields ``sdk.db`` refuses anyway (``tools/sdk_db.py``).
+secret-looking fields ``sdk.db`` refuses anyway (``sdk_host/db.py``).
 Transient and abstract models are left out. The text is capped at
 ``MAX_TYPINGS_BYTES``: models past the cap are dropped (``truncated``).
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .sdk_policy import DENIED_MODELS, SENSITIVE_FIELDS
+from ..sdk_host.policy import DENIED_MODELS, SENSITIVE_FIELDS
 
 #: Largest declaration text served to the editor (about 300 models of a
 #: typical database fit; past it, the remaining models are left out).

@@ -23,7 +23,7 @@ Contract
   user (the run-as user) is an IOTA Scripts administrator: anyone else gets
   ``priority_reserved``.
 * **Bounded**: the queued run is one generation below the current one
-  (:mod:`.chain`); past ``max_depth`` generations the call is refused with
+  (``tools/chain.py``); past ``max_depth`` generations the call is refused with
   ``budget_exceeded``, so a script that queues itself stops after
   ``max_depth`` runs. A run may queue at most ``max_enqueues_per_run`` runs.
 * **Transactional**: the execution (and the worker's wake-up trigger) is
@@ -45,8 +45,10 @@ from iota_scripts_sdk import ScriptError
 from odoo import fields
 from odoo.exceptions import UserError
 
-from . import chain as run_chain
-from .settings import get_setting
+from ..run.request import RunRequest
+from ..tools import chain as run_chain
+from ..tools.settings import get_setting
+from .args import HostArgs, declared, invalid, number
 
 #: Largest ``delaySec``: 30 days.
 MAX_DELAY_SEC = 30 * 24 * 3600
@@ -56,14 +58,6 @@ PRIORITY_RANGE = (0, 100)
 #: (``models/iota_script_queue.py``): only administrators' runs may use them.
 RESERVED_PRIORITY_BELOW = 10
 ADMIN_GROUP = "iota_scripts.iota_scripts_group_admin"
-
-
-def _number(value: Any, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ScriptError("invalid_argument", f"{name} must be a number")
-    if not low <= value <= high:
-        raise ScriptError("invalid_argument", f"{name} must be from {low} to {high}")
-    return value
 
 
 class ScriptsHost:
@@ -77,40 +71,80 @@ class ScriptsHost:
         self.count = 0
 
     def functions(self) -> dict[str, Callable[[list[Any]], Any]]:
-        return {"scripts.enqueue": self.enqueue}
+        return {"scripts.enqueue": declared("scripts.enqueue", self.enqueue)}
 
-    def enqueue(self, args: list[Any]) -> dict[str, int]:
-        key = args[0] if args else None
-        input_value = args[1] if len(args) > 1 else None
-        options = args[2] if len(args) > 2 and args[2] is not None else {}
+    def enqueue(self, args: HostArgs) -> dict[str, int]:
+        key = args["key"]
         if not isinstance(key, str) or not key:
-            raise ScriptError("invalid_argument", "the script key must be a non-empty string")
+            raise invalid("the script key must be a non-empty string")
+        delay, priority = self._options(args["options"])
+        if self.count >= self.max_enqueues:
+            raise ScriptError(
+                "budget_exceeded", f"a run may queue at most {self.max_enqueues} runs"
+            )
+        target = self._target(key)
+        chain = run_chain.current(self.env.cr)
+        generation = (chain.generation if chain else 1) + 1
+        max_depth = get_setting(self.env, "max_depth")
+        if generation > max_depth:
+            raise ScriptError(
+                "budget_exceeded",
+                f"scripts queueing scripts may chain at most {max_depth} runs deep",
+            )
+        trigger = {
+            "type": "script",
+            "script_id": self.script.id,
+            "key": self.script.key,
+            "execution_id": self.execution.id,
+        }
+        eta = fields.Datetime.now() + timedelta(seconds=delay) if delay else None
+        try:
+            with self.env.cr.savepoint():
+                queued = (
+                    self.env["iota.script.execution"]
+                    .sudo()
+                    ._enqueue(
+                        RunRequest(target, trigger, input=args["input"]),
+                        priority=priority,
+                        eta=eta,
+                        triggered_by=self.env.user,
+                        generation=generation,
+                    )
+                )
+        except UserError as e:
+            # the only refusal of _enqueue: the input is too large to store
+            raise ScriptError("argument_too_large", str(e.args[0] if e.args else e)) from None
+        self.count += 1
+        return {"id": queued.id}
+
+    def _options(self, options: Any) -> tuple[float, int]:
+        """``(delay in seconds, priority)`` from the call's options (refusals named)."""
+        options = {} if options is None else options
         if not isinstance(options, dict):
-            raise ScriptError("invalid_argument", "options must be an object")
+            raise invalid("options must be an object")
         unknown = sorted(set(options) - {"delaySec", "priority"})
         if unknown:
-            raise ScriptError("invalid_argument", f"unknown option {unknown[0]!r}")
+            raise invalid(f"unknown option {unknown[0]!r}")
         delay = options.get("delaySec")
-        delay = 0 if delay is None else _number(delay, "delaySec", 0, MAX_DELAY_SEC)
+        delay = 0 if delay is None else number(delay, "delaySec", 0, MAX_DELAY_SEC)
         priority = options.get("priority")
         if priority is None:
             priority = 10
         elif isinstance(priority, float) and priority.is_integer():
             priority = int(priority)
         if not isinstance(priority, int) or isinstance(priority, bool):
-            raise ScriptError("invalid_argument", "priority must be an integer")
-        _number(priority, "priority", *PRIORITY_RANGE)
+            raise invalid("priority must be an integer")
+        number(priority, "priority", *PRIORITY_RANGE)
         if priority < RESERVED_PRIORITY_BELOW and not self.env.user.has_group(ADMIN_GROUP):
             raise ScriptError(
                 "priority_reserved",
                 f"priorities 0 to {RESERVED_PRIORITY_BELOW - 1} are reserved to runs as an "
                 f"IOTA Scripts administrator; use {RESERVED_PRIORITY_BELOW} or more",
             )
-        if self.count >= self.max_enqueues:
-            raise ScriptError(
-                "budget_exceeded", f"a run may queue at most {self.max_enqueues} runs"
-            )
+        return delay, priority
 
+    def _target(self, key: str) -> Any:
+        """The active script ``key`` of the run's company that this run may queue."""
         company = self.script.company_id
         # sudo: the run's user need not read iota.script; the lookup is pinned
         # to the run's company and returns nothing else.
@@ -124,43 +158,11 @@ class ScriptsHost:
             raise ScriptError("not_found", f"no script with the key {key!r} in this company")
         if not target.active or target.state != "active" or not target.version_id:
             raise ScriptError("not_active", f"the script {key!r} is not active")
-        user = self.env.user
-        runner_login = f"iota_scripts_runner_{company.id}"
         run_as = target.run_as_user_id
-        if run_as != user and run_as.login != runner_login:
+        if run_as != self.env.user and run_as.login != f"iota_scripts_runner_{company.id}":
             raise ScriptError(
                 "access_denied",
                 f"the script {key!r} runs as another user; a script may queue only scripts "
                 "that run as its own user or as the company's scripts user",
             )
-        chain = run_chain.current(self.env.cr)
-        generation = (chain.generation if chain else 1) + 1
-        max_depth = get_setting(self.env, "max_depth")
-        if generation > max_depth:
-            raise ScriptError(
-                "budget_exceeded",
-                f"scripts queueing scripts may chain at most {max_depth} runs deep",
-            )
-        Execution = self.env["iota.script.execution"].sudo()
-        eta = fields.Datetime.now() + timedelta(seconds=delay) if delay else None
-        try:
-            with self.env.cr.savepoint():
-                queued = Execution._enqueue(
-                    target,
-                    {
-                        "type": "script",
-                        "script_id": self.script.id,
-                        "key": self.script.key,
-                        "execution_id": self.execution.id,
-                    },
-                    input_value=input_value,
-                    priority=priority,
-                    eta=eta,
-                    triggered_by=user,
-                    generation=generation,
-                )
-        except UserError as e:
-            # the only refusal of _enqueue: the input is too large to store
-            raise ScriptError("argument_too_large", str(e.args[0] if e.args else e)) from None
-        self.count += 1
-        return {"id": queued.id}
+        return target

@@ -1,4 +1,4 @@
-"""The Odoo side of ``sdk.db`` and ``sdk.events``: host functions for one run.
+"""The Odoo side of ``sdk.db``: host functions for one run.
 
 What a script can reach
 -----------------------
@@ -7,7 +7,7 @@ superuser mode, with ``allowed_company_ids`` pinned to the script's company
 and a context built here (``lang``, ``tz``). Access rights and record rules
 apply as they would over RPC for that user. On top of that:
 
-The tables of what is refused live in ``tools/sdk_policy.py``:
+The tables of what is refused live in ``policy.py`` (this package):
 
 * Models that hold secrets or security policy are refused outright
   (``ir.config_parameter``, API keys, settings, ...); models that define code,
@@ -51,13 +51,8 @@ when named.
 
 from __future__ import annotations
 
-import base64
-import datetime
-import json
-import math
 import re
-from collections.abc import Callable, Mapping
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -68,23 +63,20 @@ from odoo.exceptions import AccessError, MissingError, RedirectWarning, UserErro
 from odoo.models import BaseModel
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, get_public_method
 
-from .sdk_policy import (
+from .args import MAX_DEPTH, HostArgs, declared, denied, invalid, message, to_json
+from .policy import (
     ALLOWED_METHODS,
     DENIED_MODELS,
     SCOPED_MODELS,
     SENSITIVE_FIELDS,
     is_read_only,
 )
-from .sentinel import as_engine
 
 #: A search without a limit may match at most this many records.
 MAX_RECORDS = 10000
 #: Largest answer of one call, as JSON (the engine caps what scripts send,
 #: not what the host answers).
 MAX_REPLY_BYTES = 8 * 1024 * 1024
-#: Largest JSON payload of one event.
-MAX_EVENT_PAYLOAD_BYTES = 64 * 1024
-_MAX_DEPTH = 64
 
 
 def method_allowed(model: BaseModel, name: str) -> bool:
@@ -112,57 +104,6 @@ RUN_CONTEXT_KEY = "iota_scripts_run"
 
 _ALLOWED_CONTEXT = ("lang", "tz")
 _ORDER = re.compile(r"^\s*[a-z_][\w.]*(\s+(asc|desc))?(\s+nulls\s+(first|last))?\s*$", re.I)
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
-
-
-def _denied(message: str) -> ScriptError:
-    return ScriptError("access_denied", message)
-
-
-def _invalid(message: str) -> ScriptError:
-    return ScriptError("invalid_argument", message)
-
-
-def _message(exc: BaseException) -> str:
-    """The first argument of an Odoo exception, as one short line of text."""
-    text = str(exc.args[0]) if exc.args else exc.__class__.__name__
-    text = " ".join(text.split())
-    return text[:500] or exc.__class__.__name__
-
-
-# ---- JSON ----------------------------------------------------------------------
-def to_json(value: Any, depth: int = 0) -> Any:
-    """``value`` as plain JSON types; recordsets become id lists."""
-    if depth > _MAX_DEPTH:
-        raise _invalid("the value is nested too deeply")
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return value.replace(microsecond=0).isoformat() + "Z"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("ascii")  # binary fields read as base64
-        except UnicodeDecodeError:
-            return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, BaseModel):
-        return list(value.ids)
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_json(v, depth + 1) for v in value]
-    raise _invalid(f"a {type(value).__name__} value cannot be sent to the script")
 
 
 # ---- argument checks ---------------------------------------------------------
@@ -172,9 +113,9 @@ def _ids(value: Any) -> list[int]:
     if not isinstance(value, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in value
     ):
-        raise _invalid("ids must be a list of positive integers")
+        raise invalid("ids must be a list of positive integers")
     if len(value) > MAX_RECORDS:
-        raise _invalid(f"at most {MAX_RECORDS} ids per call")
+        raise invalid(f"at most {MAX_RECORDS} ids per call")
     return value
 
 
@@ -212,15 +153,15 @@ def _changes_comodel(value: Any) -> bool:
 
 def _check_name(name: Any, what: str = "field") -> str:
     if not isinstance(name, str) or not name:
-        raise _invalid(f"{what} names must be non-empty strings")
+        raise invalid(f"{what} names must be non-empty strings")
     if SENSITIVE_FIELDS.search(name):
-        raise _denied(f"the {what} {name!r} is not available to scripts")
+        raise denied(f"the {what} {name!r} is not available to scripts")
     return name
 
 
 def _check_path(path: Any) -> None:
     if not isinstance(path, str) or not path:
-        raise _invalid("a domain leaf must start with a field name")
+        raise invalid("a domain leaf must start with a field name")
     for part in path.split("."):
         _check_name(part)
 
@@ -229,16 +170,16 @@ def _domain(value: Any) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _invalid("the domain must be a list")
+        raise invalid("the domain must be a list")
     out: list[Any] = []
     for leaf in value:
         if isinstance(leaf, str):
             if leaf not in ("&", "|", "!"):
-                raise _invalid(f"unknown domain operator {leaf!r}")
+                raise invalid(f"unknown domain operator {leaf!r}")
             out.append(leaf)
             continue
         if not (isinstance(leaf, list) and len(leaf) == 3 and isinstance(leaf[1], str)):
-            raise _invalid("a domain leaf must be [field, operator, value]")
+            raise invalid("a domain leaf must be [field, operator, value]")
         _check_path(leaf[0])
         operand = leaf[2]
         if leaf[1].lower() in ("any", "not any") and isinstance(operand, list):
@@ -251,11 +192,11 @@ def _field_names(model: BaseModel, names: Any) -> list[str] | None:
     if names is None:
         return None
     if not isinstance(names, list):
-        raise _invalid("fields must be a list of field names")
+        raise invalid("fields must be a list of field names")
     for name in names:
         _check_name(name)
         if name not in model._fields:
-            raise _invalid(f"{model._name} has no field {name!r}")
+            raise invalid(f"{model._name} has no field {name!r}")
     return names
 
 
@@ -278,11 +219,11 @@ def _default_fields(model: BaseModel) -> list[str]:
 
 def _values(model: BaseModel, values: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
-        raise _invalid("values must be an object")
+        raise invalid("values must be an object")
     for name in values:
         _check_name(name)
         if name not in model._fields:
-            raise _invalid(f"{model._name} has no field {name!r}")
+            raise invalid(f"{model._name} has no field {name!r}")
     return values
 
 
@@ -290,23 +231,23 @@ def _options(value: Any) -> tuple[int | None, int, str | None]:
     if value is None:
         return None, 0, None
     if not isinstance(value, dict):
-        raise _invalid("options must be an object")
+        raise invalid("options must be an object")
     unknown = sorted(set(value) - {"limit", "offset", "order"})
     if unknown:
-        raise _invalid(f"unknown option(s): {', '.join(unknown)}")
+        raise invalid(f"unknown option(s): {', '.join(unknown)}")
     limit, offset, order = value.get("limit"), value.get("offset") or 0, value.get("order")
     if limit is not None and (
         not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_RECORDS
     ):
-        raise _invalid(f"limit must be an integer from 1 to {MAX_RECORDS}")
+        raise invalid(f"limit must be an integer from 1 to {MAX_RECORDS}")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise _invalid("offset must be a non-negative integer")
+        raise invalid("offset must be a non-negative integer")
     if order is not None:
         if not isinstance(order, str):
-            raise _invalid("order must be a string")
+            raise invalid("order must be a string")
         for part in order.split(","):
             if not _ORDER.match(part):
-                raise _invalid(f"invalid order {order!r}")
+                raise invalid(f"invalid order {order!r}")
             _check_path(part.split()[0])
     return limit, offset, order
 
@@ -324,10 +265,6 @@ def _context(value: Any) -> dict[str, Any]:
     return out
 
 
-def _arg(args: list[Any], i: int) -> Any:
-    return args[i] if i < len(args) else None
-
-
 # ---- host functions --------------------------------------------------------------
 class DbHost:
     """``sdk.db`` for one run. ``env`` is the pinned run environment."""
@@ -341,14 +278,17 @@ class DbHost:
 
     def functions(self) -> dict[str, Callable[[list[Any]], Any]]:
         return {
-            "db.search": self._guard(self.search),
-            "db.read": self._guard(self.read),
-            "db.searchRead": self._guard(self.search_read),
-            "db.searchCount": self._guard(self.search_count),
-            "db.create": self._guard(self.create),
-            "db.write": self._guard(self.write),
-            "db.unlink": self._guard(self.unlink),
-            "db.call": self._guard(self.call),
+            host: self._guard(declared(host, fn))
+            for host, fn in (
+                ("db.search", self.search),
+                ("db.read", self.read),
+                ("db.searchRead", self.search_read),
+                ("db.searchCount", self.search_count),
+                ("db.create", self.create),
+                ("db.write", self.write),
+                ("db.unlink", self.unlink),
+                ("db.call", self.call),
+            )
         }
 
     def _guard(self, fn: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
@@ -359,46 +299,46 @@ class DbHost:
                 with self.env.cr.savepoint():
                     value = to_json(fn(args))
                 if len(orjson.dumps(value)) > MAX_REPLY_BYTES:
-                    raise _invalid(
+                    raise invalid(
                         f"the answer is larger than {MAX_REPLY_BYTES} bytes; ask for fewer records or fields"
                     )
                 return value
             except ScriptError:
                 raise
             except AccessError as e:
-                raise _denied(_message(e)) from None
+                raise denied(message(e)) from None
             except MissingError as e:
-                raise _invalid(_message(e)) from None
+                raise invalid(message(e)) from None
             except UserError as e:  # ValidationError included
-                raise _invalid(_message(e)) from None
+                raise invalid(message(e)) from None
             except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY as e:
                 self.abort = e
                 raise ScriptError(
                     "internal_error", "a concurrent update interrupted the run; it will be retried"
                 ) from None
             except RedirectWarning as e:
-                raise _invalid(_message(e)) from None
+                raise invalid(message(e)) from None
             except psycopg2.IntegrityError:
-                raise _invalid("the database refused the values (a constraint failed)") from None
+                raise invalid("the database refused the values (a constraint failed)") from None
             except psycopg2.Error:
-                raise _invalid("the database refused the operation") from None
+                raise invalid("the database refused the operation") from None
             except (ValueError, TypeError, KeyError) as e:
-                raise _invalid(_message(e)) from None
+                raise invalid(message(e)) from None
 
         return host
 
     def _model(self, name: Any, write: bool = False) -> BaseModel:
         if not isinstance(name, str) or not name:
-            raise _invalid("the model name must be a non-empty string")
+            raise invalid("the model name must be a non-empty string")
         if name in DENIED_MODELS:
-            raise _denied(f"the model {name!r} is not available to scripts")
+            raise denied(f"the model {name!r} is not available to scripts")
         if name not in self.env.registry:
-            raise _invalid(f"unknown model {name!r}")
+            raise invalid(f"unknown model {name!r}")
         model = self.env[name]
         if model._abstract:
-            raise _invalid(f"{name!r} is an abstract model")
+            raise invalid(f"{name!r} is an abstract model")
         if write and is_read_only(name):
-            raise _denied(f"scripts may not change {name!r}")
+            raise denied(f"scripts may not change {name!r}")
         return model
 
     def _scoped(self, model: BaseModel, domain: list[Any]) -> list[Any]:
@@ -411,52 +351,52 @@ class DbHost:
         if model._name in SCOPED_MODELS:
             existing = records.exists()
             if existing - scope_records(existing, self.env.company):
-                raise _denied(f"some {model._name} records belong to another company")
+                raise denied(f"some {model._name} records belong to another company")
         return records
 
-    def search(self, args: list[Any]) -> list[int]:
-        model = self._model(_arg(args, 0))
-        domain = self._scoped(model, _domain(_arg(args, 1)))
-        limit, offset, order = _options(_arg(args, 2))
+    def search(self, args: HostArgs) -> list[int]:
+        model = self._model(args["model"])
+        domain = self._scoped(model, _domain(args["domain"]))
+        limit, offset, order = _options(args["options"])
         ids = model.search(domain, offset=offset, limit=limit or MAX_RECORDS + 1, order=order).ids
         if limit is None and len(ids) > MAX_RECORDS:
-            raise _invalid(
+            raise invalid(
                 f"more than {MAX_RECORDS} records match; page with options.limit and options.offset"
             )
         return ids
 
-    def read(self, args: list[Any]) -> list[dict[str, Any]]:
-        model = self._model(_arg(args, 0))
-        ids = _ids(_arg(args, 1))
-        names = _field_names(model, _arg(args, 2)) or _default_fields(model)
+    def read(self, args: HostArgs) -> list[dict[str, Any]]:
+        model = self._model(args["model"])
+        ids = _ids(args["ids"])
+        names = _field_names(model, args["fields"]) or _default_fields(model)
         return self._browse(model, ids).read(names)
 
-    def search_read(self, args: list[Any]) -> list[dict[str, Any]]:
-        model = self._model(_arg(args, 0))
-        domain = self._scoped(model, _domain(_arg(args, 1)))
-        names = _field_names(model, _arg(args, 2)) or _default_fields(model)
-        limit, offset, order = _options(_arg(args, 3))
+    def search_read(self, args: HostArgs) -> list[dict[str, Any]]:
+        model = self._model(args["model"])
+        domain = self._scoped(model, _domain(args["domain"]))
+        names = _field_names(model, args["fields"]) or _default_fields(model)
+        limit, offset, order = _options(args["options"])
         records = model.search(domain, offset=offset, limit=limit or MAX_RECORDS + 1, order=order)
         if limit is None and len(records) > MAX_RECORDS:
-            raise _invalid(
+            raise invalid(
                 f"more than {MAX_RECORDS} records match; page with options.limit and options.offset"
             )
         return records.read(names)
 
-    def search_count(self, args: list[Any]) -> int:
-        model = self._model(_arg(args, 0))
-        return model.search_count(self._scoped(model, _domain(_arg(args, 1))))
+    def search_count(self, args: HostArgs) -> int:
+        model = self._model(args["model"])
+        return model.search_count(self._scoped(model, _domain(args["domain"])))
 
-    def create(self, args: list[Any]) -> int:
-        model = self._model(_arg(args, 0), write=True)
-        values = _values(model, _arg(args, 1))
+    def create(self, args: HostArgs) -> int:
+        model = self._model(args["model"], write=True)
+        values = _values(model, args["values"])
         self._check_links(model, values)
         return model.create(values).id
 
-    def write(self, args: list[Any]) -> bool:
-        model = self._model(_arg(args, 0), write=True)
-        records = model.browse(_ids(_arg(args, 1)))
-        values = _values(model, _arg(args, 2))
+    def write(self, args: HostArgs) -> bool:
+        model = self._model(args["model"], write=True)
+        records = model.browse(_ids(args["ids"]))
+        values = _values(model, args["values"])
         self._check_links(model, values)
         return bool(records.write(values))
 
@@ -478,8 +418,8 @@ class DbHost:
         comodel. Each of those models must be one scripts may change, or the
         checks on the named model would be a door to ``res.users.groups_id``.
         """
-        if depth > _MAX_DEPTH:
-            raise _invalid("the values are nested too deeply")
+        if depth > MAX_DEPTH:
+            raise invalid("the values are nested too deeply")
         for name, value in values.items():
             field = model._fields[name]
             self._check_related_target(model, field)
@@ -515,30 +455,30 @@ class DbHost:
         self._model(target._name, write=True)
         self._check_related_target(target, target._fields[field.related.split(".")[-1]])
 
-    def unlink(self, args: list[Any]) -> bool:
-        model = self._model(_arg(args, 0), write=True)
-        return bool(model.browse(_ids(_arg(args, 1))).unlink())
+    def unlink(self, args: HostArgs) -> bool:
+        model = self._model(args["model"], write=True)
+        return bool(model.browse(_ids(args["ids"])).unlink())
 
-    def call(self, args: list[Any]) -> Any:
-        model = self._model(_arg(args, 0), write=True)
-        name = _arg(args, 1)
+    def call(self, args: HostArgs) -> Any:
+        model = self._model(args["model"], write=True)
+        name = args["method"]
         if not isinstance(name, str) or not name:
-            raise _invalid("the method name must be a non-empty string")
+            raise invalid("the method name must be a non-empty string")
         if name.startswith("_") or not method_allowed(model, name):
-            raise _denied(f"scripts may not call {model._name}.{name}")
+            raise denied(f"scripts may not call {model._name}.{name}")
         try:
             method = get_public_method(model, name)
         except AccessError:
-            raise _denied(f"scripts may not call {model._name}.{name}") from None
+            raise denied(f"scripts may not call {model._name}.{name}") from None
         except AttributeError:
-            raise _invalid(f"{model._name} has no method {name!r}") from None
-        ids = _arg(args, 2)
-        call_args = _arg(args, 3) or []
-        kwargs = _arg(args, 4) or {}
+            raise invalid(f"{model._name} has no method {name!r}") from None
+        ids = args["ids"]
+        call_args = args["args"] or []
+        kwargs = args["kwargs"] or {}
         if not isinstance(call_args, list):
-            raise _invalid("args must be a list")
+            raise invalid("args must be a list")
         if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-            raise _invalid("kwargs must be an object")
+            raise invalid("kwargs must be an object")
         kwargs = dict(kwargs)
         context = _context(kwargs.pop("context", None))
         if name == "copy":
@@ -553,42 +493,3 @@ class DbHost:
         if context:
             records = records.with_context(**context)
         return getattr(records, name)(*call_args, **kwargs)
-
-
-class EventsHost:
-    """``sdk.events`` for one run: writes outbox records in the run's transaction."""
-
-    def __init__(self, env: Any, script: Any, execution: Any, max_events: int) -> None:
-        self.env = env
-        self.script = script
-        self.execution = execution
-        self.max_events = max_events
-        self.count = 0
-
-    def functions(self) -> dict[str, Callable[[list[Any]], Any]]:
-        return {"events.emit": self.emit}
-
-    def emit(self, args: list[Any]) -> str:
-        event_type = _arg(args, 0)
-        if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
-            raise _invalid("the event type must match [a-z][a-z0-9_.:-]{0,63}")
-        if event_type.startswith("script."):
-            raise _denied("event types starting with 'script.' are reserved")
-        payload = json.dumps(to_json(_arg(args, 1)), ensure_ascii=False)
-        if len(payload.encode()) > MAX_EVENT_PAYLOAD_BYTES:
-            raise ScriptError(
-                "argument_too_large",
-                f"an event payload may have at most {MAX_EVENT_PAYLOAD_BYTES} bytes",
-            )
-        if self.count >= self.max_events:
-            raise ScriptError("budget_exceeded", f"a run may emit at most {self.max_events} events")
-        self.count += 1
-        event = as_engine(self.env["iota.script.event"])._record(
-            event_type,
-            payload,
-            script=self.script,
-            execution=self.execution,
-            user=self.env.user,
-            origin="script",
-        )
-        return event.uuid

@@ -1,7 +1,7 @@
 """What ``sdk.db`` lets a script reach: the policy tables, in one place.
 
 These public names are the whole data-access policy of scripts; the host
-(``tools/sdk_db.py``), the record rules of a run (``models/ir_rule.py``) and
+(``db.py`` in this package), the record rules of a run (``models/ir_rule.py``) and
 the generated TypeScript definitions (``tools/typings.py``) read them. The
 README's "Security" section lists the same tables: change both together.
 

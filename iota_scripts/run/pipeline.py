@@ -1,0 +1,227 @@
+"""The run path: one :class:`~.request.RunRequest` in, one execution out.
+
+The steps, each a small function of its own::
+
+    run / run_root   the site switch and the run chain (tools/chain.py)
+    execute          resolve the version and the user     (start.py)
+                     open the execution                   (start.py)
+                     build the context                    (build_context)
+                     build the sdk hosts                  (sdk_host/builder.py)
+                     run, in a lazy savepoint             (run_engine)
+                     record the outcome, announce it      (record.py)
+
+Runs happen in the caller's transaction and never raise for script faults
+(the execution tells). A failed run leaves nothing behind: the savepoint
+around its host calls is rolled back, and the runs it triggered are dropped.
+A manual run raises a ``UserError`` when it cannot start, so the person who
+pressed Run sees why; other triggers skip quietly or record why on the
+claimed queued run.
+
+Thread: all on the thread that owns the cursor. The engine serves host calls
+on the thread that called ``Engine.run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from iota_scripts_sdk import Limits, RunResult, ScriptError
+from odoo import _
+from odoo.exceptions import UserError
+
+from .. import sdk_host
+from ..tools import chain as run_chain
+from ..tools.lazy_savepoint import LazySavepoint
+from ..tools.settings import get_engine, get_setting, scripts_enabled
+from . import record, start
+from .request import RunRequest
+
+_logger = logging.getLogger(__name__)
+
+
+def run(Execution: Any, req: RunRequest) -> Any:
+    """Runs ``req`` now, or queues it behind the running script of this transaction.
+
+    Returns the execution, or the empty recordset when the run was queued in
+    the chain, guarded away or skipped (see :mod:`..tools.chain`)."""
+    if not scripts_enabled():
+        if req.manual:
+            raise UserError(_("Scripts are disabled on this server (IOTA_SCRIPTS_ENABLED)."))
+        _logger.info("iota.script %s not run: scripts are disabled on this server", req.script.id)
+        return Execution.browse()
+    chain = run_chain.current(Execution.env.cr)
+    req = _unguarded(req, chain)
+    if req is None:
+        return Execution.browse()
+    if chain is None:
+        return run_root(Execution, req)
+    if req.manual:
+        raise UserError(_("A script cannot start another script by hand."))
+    generation = chain.generation + 1
+    _mark_done(chain, req)
+    if generation > get_setting(Execution.env, "max_depth"):
+        return record.record_too_deep(Execution, req, generation)
+    chain.queue.append(
+        run_chain.QueuedRun(generation, lambda: Execution._execute(req, generation, chain))
+    )
+    return Execution.browse()
+
+
+def run_root(Execution: Any, req: RunRequest, generation: int = 1) -> Any:
+    """Runs ``req`` as the root of a new chain, then the runs it triggered."""
+    cr = Execution.env.cr
+    chain = run_chain.begin(cr)
+    try:
+        _mark_done(chain, req)
+        execution = Execution._execute(req, generation, chain)
+        while chain.queue:
+            chain.queue.popleft().start()
+    finally:
+        run_chain.end(cr, chain)
+    return execution
+
+
+def _unguarded(req: RunRequest, chain: run_chain.Chain | None) -> RunRequest | None:
+    """``req`` without the records its guard already ran on in this chain; ``None``
+    when none is left."""
+    if req.guard is None or req.records is None:
+        return req
+    done = chain.done if chain else set()
+    todo = req.records.filtered(lambda r: (req.guard, r._name, r.id) not in done)
+    if req.records and not todo:
+        return None
+    return req.replace(records=todo)
+
+
+def _mark_done(chain: run_chain.Chain, req: RunRequest) -> None:
+    if req.guard is not None and req.records is not None:
+        chain.done.update((req.guard, r._name, r.id) for r in req.records)
+
+
+def execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.Chain) -> Any:
+    """Runs ``req`` now, as generation ``generation`` of ``chain``; returns its execution."""
+    # the columns a run reads, from the per-registry cache (iota_script_run_cache.py)
+    script = req.script.sudo()._iota_warm()
+    version, reason = start.resolve_version(Execution, req, script)
+    if reason:
+        return start.skip(Execution, req, reason)
+    # From here on, whatever this run causes (its execution record, its
+    # sdk.db writes) triggers runs of the next generation.
+    chain.generation = generation
+    started, reason = start.open_execution(Execution, req, script, version, generation)
+    if reason:
+        return start.skip(Execution, req, reason)
+    if req.live is not None:
+        req.live.start(started.execution)
+    # _get_company_ids is ormcached (cleared when a user's companies change).
+    if script.company_id.id not in started.user._get_company_ids():
+        refused = ScriptError(
+            "access_denied",
+            f"the run-as user {started.user.login} may not work in {script.company_id.name}",
+        )
+        return record.announce(
+            record.record(req, started, RunResult(False, error=refused), ran=False)
+        )
+    hosts = sdk_host.builder.build(started.run_env, script, started.execution)
+    result = run_engine(Execution.env, req, started, hosts, chain)
+    return record.announce(record.record(req, started, result))
+
+
+def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
+    """``ctx`` as the script sees it."""
+    script = started.script
+    ctx: dict[str, Any] = {
+        "trigger": req.trigger,
+        "script": {"id": script.id, "key": script.key, "version": started.version.number},
+        "company": {"id": script.company_id.id, "name": started.company_name},
+        "execution": {"id": started.execution.id},
+    }
+    if started.records_ctx is not None:
+        ctx["records"] = started.records_ctx
+    if req.request is not None:
+        ctx["request"] = req.request
+    if req.queued and req.queued.sudo().delivery_id:
+        # read with the other runs of the worker's group (prefetch)
+        ctx["event"] = req.queued.sudo().delivery_id._ctx_event()
+    elif req.trigger.get("delivery_id"):
+        delivery = env["iota.script.delivery"].sudo().browse(req.trigger["delivery_id"])
+        if delivery.exists():
+            ctx["event"] = delivery._ctx_event()
+    return ctx
+
+
+def run_engine(
+    env: Any,
+    req: RunRequest,
+    started: start.Started,
+    hosts: sdk_host.builder.Hosts,
+    chain: run_chain.Chain,
+) -> RunResult:
+    """Runs the version in a runner; keeps or rolls back what its host calls did."""
+    mark = len(chain.queue)
+    # Opened by the first sdk.db / sdk.events call only (tools/lazy_savepoint.py).
+    savepoint = LazySavepoint(env.cr)
+    functions = savepoint.wrap(hosts.functions)
+    if started.pending is not None:
+        # outside the savepoint's wrapper: the row is created before it opens
+        functions = started.pending.wrap(functions, savepoint)
+    try:
+        result = _engine_run(env, req, started, build_context(env, req, started), functions)
+    except BaseException:
+        savepoint.close(rollback=True)
+        raise
+    if result.ok:
+        savepoint.close(rollback=False)
+    else:
+        # A failed run leaves nothing behind: its writes and events go, and
+        # so do the runs it triggered.
+        savepoint.close(rollback=True)
+        if started.pending is not None:
+            started.pending.rolled_back()
+        while len(chain.queue) > mark:
+            chain.queue.pop()
+    if hosts.db.abort is not None:
+        # Let Odoo retry the transaction (and this run) from the start.
+        raise hosts.db.abort
+    return result
+
+
+def _engine_run(
+    env: Any, req: RunRequest, started: start.Started, ctx: dict[str, Any], functions: dict
+) -> RunResult:
+    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result."""
+    script, version, live = started.script, started.version, req.live
+    limits = Limits(
+        timeout_sec=script.timeout_sec,
+        memory_mb=script.memory_mb,
+        allow_hosts=tuple(script._allowed_hosts()),
+    )
+    try:
+        # The live wrapper goes outside: in test mode it takes the test lock
+        # back before the savepoint's own SQL runs.
+        with live.streaming(env) if live else contextlib.nullcontext():
+            return get_engine(env).run(
+                version.source,
+                input=req.input,
+                ctx=ctx,
+                limits=limits,
+                tenant=f"{env.cr.dbname}/{script.company_id.id}",
+                # sdk.cache keys per run-as user, the quota per company
+                user=str(started.user.id),
+                version=f"{version.id}:{version.sha256}",
+                host=live.wrap_host(functions) if live else functions,
+                on_log=live.on_log if live else None,
+                cancel=live.cancel if live else req.cancel,
+            )
+    except Exception:
+        _logger.exception(
+            "iota.script %s: the engine failed on execution %s", script.id, started.execution.id
+        )
+        return RunResult(
+            False,
+            error=ScriptError(
+                "internal_error", "the engine failed; the details are in the server log"
+            ),
+        )

@@ -1,0 +1,177 @@
+"""The last steps of a run: record the outcome, then announce it.
+
+:func:`outcome_values` turns a ``RunResult`` into the execution's values;
+:func:`record` writes them (or, for a reserved row its recording policy does
+not keep, counts the run in ``iota.script.run.stat``); :func:`announce`
+records the ``script.executed`` / ``script.failed`` event and lets the
+execution model react (``_iota_after_run``: alert rules, for one).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from iota_scripts_sdk import RunResult, ScriptError
+from odoo import fields
+
+from ..models.iota_script_record_policy import keeps
+from ..tools.run_states import outcome_event_type
+from ..tools.sentinel import as_engine
+from ..tools.settings import get_setting
+from ..tools.storable_text import storable_text
+from .request import RunRequest
+from .start import Started, capped
+
+MAX_STORED_LOG_CHARS = 256 * 1024
+
+_STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled": "cancelled"}
+
+
+def _log_values(result: RunResult) -> dict[str, Any]:
+    """The stored logs, capped at ``MAX_STORED_LOG_CHARS`` (later lines counted as dropped)."""
+    logs, dropped = [], int((result.stats or {}).get("logs_dropped") or 0)
+    size = 2
+    for line in result.logs or []:
+        text = json.dumps(line, ensure_ascii=False, default=str)
+        if size + len(text) + 1 > MAX_STORED_LOG_CHARS:
+            dropped += 1
+            continue
+        size += len(text) + 1
+        logs.append(line)
+    return {
+        "log_json": storable_text(json.dumps(logs, ensure_ascii=False, default=str)),
+        "log_count": len(logs),
+        "logs_dropped": dropped,
+    }
+
+
+def outcome_values(result: RunResult) -> dict[str, Any]:
+    """The execution's values for the outcome ``result`` (state, result or error, use)."""
+    stats = result.stats or {}
+    vals: dict[str, Any] = {
+        "date_end": fields.Datetime.now(),
+        "wall_ms": stats.get("wall_ms") or 0.0,
+        "cpu_ms": stats.get("cpu_ms") or 0.0,
+        "heap_peak_bytes": int(stats.get("heap_peak_bytes") or 0),
+        "host_calls": int(stats.get("host_calls") or 0),
+        **_log_values(result),
+    }
+    if result.ok:
+        text, cut = capped(result.result)
+        vals.update(state="succeeded", result_json=text, result_truncated=cut)
+        return vals
+    error = result.error or ScriptError("internal_error", "the run failed")
+    vals.update(
+        state=_STATE_BY_CODE.get(error.code, "failed"),
+        error_code=error.code,
+        error_message=storable_text(error.message),
+        error_line=error.line or 0,
+        error_column=error.column or 0,
+        error_stack=storable_text(error.stack) or False,
+    )
+    return vals
+
+
+def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = True) -> Any:
+    """Writes the outcome on the run's execution and returns it (maybe empty).
+
+    ``req.answer`` adds its values first (``None`` as the result when the run
+    did not start, ``ran=False``). A reserved row that its recording policy
+    does not keep is counted instead, and the empty recordset returned."""
+    execution, pending = started.execution, started.pending
+    vals = {**started.start_vals, **outcome_values(result)}
+    if req.answer is not None:
+        vals.update(req.answer(result if ran else None, execution.id))
+    if pending is not None and not pending.written:
+        if not keeps(*pending.policy, succeeded=result.ok):
+            return count_unrecorded(execution, {**pending.vals, **vals})
+        as_engine(execution).create({**pending.vals, **vals})
+    else:
+        as_engine(execution).write(vals)
+    return execution
+
+
+def announce(execution: Any) -> Any:
+    """``script.executed`` or ``script.failed`` for a recorded run; then the model's
+    ``_iota_after_run`` hook. Returns ``execution``."""
+    if not execution:
+        return execution
+    run = execution.sudo()
+    script = run.script_id
+    as_engine(execution.env["iota.script.event"])._record(
+        outcome_event_type(run.state),
+        {
+            "script_id": script.id,
+            "key": script.key,
+            "execution_id": execution.id,
+            "state": run.state,
+            "error_code": run.error_code or None,
+        },
+        script=script,
+        execution=execution,
+        user=run.user_id,
+        origin="system",
+        deferrable=True,
+    )
+    execution._iota_after_run()
+    return execution
+
+
+def count_unrecorded(execution: Any, vals: dict[str, Any]) -> Any:
+    """A successful run its policy does not keep: counted, and announced
+    (``script.executed``, without an execution) only to subscribers."""
+    env = execution.env
+    Event = env["iota.script.event"]
+    if Event._has_subscribers("script.executed", env["res.company"].browse(vals["company_id"])):
+        script = env["iota.script"].sudo().browse(vals["script_id"])
+        as_engine(Event)._record(
+            "script.executed",
+            {
+                "script_id": script.id,
+                "key": script.key,
+                "execution_id": None,
+                "state": vals["state"],
+                "error_code": None,
+            },
+            script=script,
+            user=env["res.users"].browse(vals["user_id"]),
+            origin="system",
+            deferrable=True,
+        )
+    env["iota.script.run.stat"]._iota_count(vals)
+    return execution.browse()
+
+
+def record_too_deep(Execution: Any, req: RunRequest, generation: int) -> Any:
+    """A trigger past ``max_depth``: recorded as cancelled, not run."""
+    script = req.script.sudo()
+    max_depth = get_setting(Execution.env, "max_depth")
+    records = req.records
+    now = fields.Datetime.now()
+    # This record must not fire rules in turn (an automation rule on
+    # executions would otherwise add a cancelled run per cancelled run).
+    return (
+        as_engine(Execution)
+        .with_context(iota_scripts_no_trigger=True)
+        .create(
+            {
+                "script_id": script.id,
+                "version_id": script.version_id.id,
+                "company_id": script.company_id.id,
+                "user_id": script.run_as_user_id.id,
+                "triggered_by_id": Execution.env.uid,
+                "trigger": req.trigger["type"],
+                "trigger_json": json.dumps(req.trigger),
+                "generation": generation,
+                "res_model": records is not None and records._name,
+                "res_ids": records is not None and json.dumps(records.ids),
+                "state": "cancelled",
+                "date_start": now,
+                "date_end": now,
+                "error_code": "budget_exceeded",
+                "error_message": "not run: scripts triggering scripts may chain at most "
+                f"{max_depth} runs deep",
+            }
+        )
+    )

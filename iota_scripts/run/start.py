@@ -1,0 +1,215 @@
+"""The first steps of a run: resolve the version and the user, open the execution.
+
+Each step reads the :class:`~.request.RunRequest` and returns a value; a run
+that must not start is *skipped*: an empty recordset, or, for a claimed
+queued run, that run recorded as abandoned with the reason. A manual run
+raises a ``UserError`` instead, so the person who pressed Run sees why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from odoo import _, fields
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..sdk_host.db import RUN_CONTEXT_KEY, scope_records
+from ..tools.sentinel import as_engine
+from ..tools.storable_text import storable_text
+from .pending import PendingExecution
+from .request import RunRequest
+
+#: Stored input, result and logs are cut at this many characters of JSON.
+MAX_STORED_CHARS = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Started:
+    """A run whose execution exists (or is reserved, ``pending``) and may now run.
+
+    ``run_env`` is the environment ``sdk.db`` runs in: the run-as user, no
+    superuser, the script's company only. ``start_vals`` are written with the
+    outcome (a queued run's start). ``records_ctx`` is ``ctx.records``.
+    """
+
+    script: Any
+    version: Any
+    user: Any
+    run_env: Any
+    company_name: str
+    execution: Any
+    pending: PendingExecution | None
+    start_vals: dict[str, Any]
+    records_ctx: dict[str, Any] | None
+
+
+def capped(value: Any, cap: int = MAX_STORED_CHARS) -> tuple[str, bool]:
+    """``value`` as JSON text of at most ``cap`` characters, and whether it was cut."""
+    text = storable_text(json.dumps(value, ensure_ascii=False, default=str))
+    if len(text) <= cap:
+        return text, False
+    return text[:cap], True
+
+
+def skip(Execution: Any, req: RunRequest, reason: str) -> Any:
+    """A run that does not start: the claimed queued run records why; else nothing."""
+    if req.queued:
+        return req.queued._abandon(f"not run: {reason}")
+    return Execution.browse()
+
+
+def resolve_version(Execution: Any, req: RunRequest, script: Any) -> tuple[Any, str | None]:
+    """``(version, None)`` to run, or ``(None, reason)`` when the run is skipped."""
+    manual = req.manual
+    if not script.active or (script.state != "active" and not (manual and script.state == "draft")):
+        if manual:
+            raise UserError(_("Script %s is archived or disabled.", script.display_name))
+        return None, "the script is archived or disabled"
+    version = script.version_id
+    if req.pinned_version_id and req.trigger["type"] == "endpoint":
+        # an endpoint that runs as its caller runs the version an administrator
+        # approved (models/iota_script_endpoint.py), never a newer one
+        version = Execution.env["iota.script.version"].sudo().browse(req.pinned_version_id)
+        if version.script_id != script:
+            version = version.browse()
+    if not version:
+        if manual:
+            raise UserError(_("Script %s has no source yet.", script.display_name))
+        return None, "the script has no source"
+    return version, None
+
+
+def run_as_user(req: RunRequest, script: Any) -> Any:
+    return req.run_as or script.run_as_user_id or script.company_id._iota_scripts_runner_user()
+
+
+def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, version: Any = None):
+    """``(run env, company name, reserved execution id or None)`` in one query.
+
+    With ``reserve_id``, an id is drawn from the executions' sequence for a
+    run written once (:class:`~.pending.PendingExecution`). With ``version``,
+    the columns of it that the run reads come along, into the transaction's
+    cache."""
+    env = Execution.env
+    # Two columns of the partner; reading user.lang through the ORM fetches
+    # every column of res_users and then of res_partner, on each endpoint call.
+    # The company's name (ctx.company), the id and the version's source come
+    # with them: one round trip.
+    env["res.partner"].flush_model(["lang", "tz"])
+    env["res.users"].flush_model(["partner_id"])
+    env["res.company"].flush_model(["name"])
+    Version = env["iota.script.version"]
+    version_fields = [Version._fields[f] for f in ("source", "number", "sha256", "script_id")]
+    cache = env.cache
+    if version is not None and all(cache.contains(version, f) for f in version_fields):
+        version = None  # this transaction has them already
+    if version is not None:
+        Version.flush_model([f.name for f in version_fields])
+    env.cr.execute(
+        SQL(
+            """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id
+                 FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+                      JOIN res_company c ON c.id = %s
+                      LEFT JOIN iota_script_version v ON v.id = %s
+                WHERE u.id = %s""",
+            SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+            script.company_id.id,
+            version.id if version is not None else None,
+            user.id,
+        )
+    )
+    row = env.cr.fetchone() or (None,) * 8
+    lang, tz, company_name, execution_id = row[:4]
+    if version is not None and row[7] is not None:
+        for field, value in zip(version_fields, row[4:], strict=True):
+            if not cache.contains(version, field):
+                cache.set(version, field, value)
+    pinned = env(
+        user=user.id,
+        su=False,
+        context={
+            "allowed_company_ids": [script.company_id.id],
+            "lang": lang or env.lang or "en_US",
+            "tz": tz or "UTC",
+            # access errors name no record (see models/ir_rule.py)
+            RUN_CONTEXT_KEY: True,
+        },
+    )
+    if reserve_id and execution_id is None:  # the user's row is gone: draw it alone
+        env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
+        execution_id = env.cr.fetchone()[0]
+    return pinned, company_name or script.company_id.name, execution_id
+
+
+def visible_records(req: RunRequest, script: Any, user: Any, env: Any) -> tuple[Any, str | None]:
+    """``(ctx.records or None, None)``, or ``(None, reason)`` when the run is skipped.
+
+    Only the records the run-as user can read in the script's company go to
+    the script; a queued run may find its records deleted."""
+    if req.records is None:
+        return None, None
+    records = req.records.exists()
+    visible = (
+        scope_records(records.with_env(env)._filtered_access("read"), script.company_id)
+        if user.company_ids & script.company_id
+        else records.browse()
+    )
+    if records and not visible and not req.manual:
+        # The records belong to another company, or the run-as user cannot
+        # read them: this script has no business with them.
+        return None, "the run-as user cannot read the records"
+    return {"model": records._name, "ids": visible.ids}, None
+
+
+def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, generation: int):
+    """The run's execution: the claimed queued one, a new row (manual, live) or a
+    reserved one written with the outcome. Returns ``(Started, None)``, or
+    ``(None, reason)`` when the run is skipped."""
+    user = run_as_user(req, script)
+    written_once = not req.queued and not req.manual and req.live is None
+    env, company_name, execution_id = run_env(
+        Execution, script, user, reserve_id=written_once, version=version
+    )
+    records_ctx, reason = visible_records(req, script, user, env)
+    if reason:
+        return None, reason
+    res_ids = records_ctx and json.dumps(records_ctx["ids"])
+    now = fields.Datetime.now()
+    if req.queued:
+        # written with the outcome (one UPDATE): a worker that dies mid-run rolls both back
+        start_vals = {"version_id": version.id, "user_id": user.id, "date_start": now}
+        start_vals["res_ids"] = res_ids
+        return Started(
+            script, version, user, env, company_name, req.queued, None, start_vals, records_ctx
+        ), None
+    input_text, input_cut = capped(req.input)
+    vals = {
+        "script_id": script.id,
+        "version_id": version.id,
+        "company_id": script.company_id.id,
+        "user_id": user.id,
+        "triggered_by_id": Execution.env.uid,
+        "trigger": req.trigger["type"],
+        "trigger_json": json.dumps(req.trigger),
+        "generation": generation,
+        "res_model": records_ctx and records_ctx["model"],
+        "res_ids": res_ids,
+        "state": "running",
+        "date_start": now,
+        "input_json": input_text,
+        "input_truncated": input_cut,
+        **req.execution_values,
+    }
+    pending = None
+    if not written_once:
+        execution = as_engine(Execution).create(vals)
+    else:
+        policy = req.record_policy or (script.record_policy, script.record_sample_every)
+        pending = PendingExecution(Execution, {**vals, "id": execution_id}, policy)
+        execution = pending.record
+    return Started(
+        script, version, user, env, company_name, execution, pending, {}, records_ctx
+    ), None

@@ -1,0 +1,41 @@
+"""The one place the run path gets its sdk hosts from.
+
+:func:`build` returns the host functions of one run (every namespace the
+addon serves: ``db``, ``events``, ``scripts``; the engine serves ``http``,
+``cache`` and ``log`` itself) and the ``sdk.db`` host, whose ``abort`` the
+run path re-raises after the run. A new namespace is one module in this
+package and one line here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..tools.settings import get_setting
+from .db import DbHost
+from .events import EventsHost
+from .scripts import ScriptsHost
+
+__all__ = ["Hosts", "build"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hosts:
+    """``functions``: host name -> function, for ``Engine.run(host=...)``."""
+
+    functions: dict[str, Callable[[list[Any]], Any]]
+    db: DbHost
+
+
+def build(run_env: Any, script: Any, execution: Any) -> Hosts:
+    """The hosts of one run of ``script`` recorded as ``execution``.
+
+    ``run_env`` is the pinned run environment (the run-as user, no superuser,
+    the script's company only): every host call runs in it.
+    """
+    db = DbHost(run_env)
+    events = EventsHost(run_env, script, execution, get_setting(run_env, "max_events_per_run"))
+    scripts = ScriptsHost(run_env, script, execution, get_setting(run_env, "max_enqueues_per_run"))
+    return Hosts({**db.functions(), **events.functions(), **scripts.functions()}, db)
