@@ -1,3 +1,4 @@
+# Over 600 lines: the runner process is one program (pipe protocol, V8 context, limits), run alone.
 """The runner process: V8 isolates behind a pipe.
 
 Started by the engine as ``python -m iota_scripts_sdk._runner CONFIG_JSON``,

@@ -1,3 +1,4 @@
+# Over 600 lines: the engine's public API and the host-call loop it serves, one contract.
 """The engine: run a script in a sandboxed runner and serve its sdk calls.
 
 Usage::

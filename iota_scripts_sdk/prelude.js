@@ -1,3 +1,4 @@
+// Over 600 lines: one script evaluated before any user code; it captures the intrinsics it uses first.
 // The JS side of the bridge. Evaluated once per V8 context, before any user code.
 //
 // Security goals (see ARCHITECTURE in the README):

@@ -1,3 +1,4 @@
+# Over 600 lines: the loopback HTTP, HTTPS and CONNECT-proxy servers the engine tests share.
 """Loopback-only HTTP, HTTPS and CONNECT-proxy servers for tests, counting their hits.
 
 Import as ``import http_servers`` (``tests`` is on pytest's ``pythonpath``).

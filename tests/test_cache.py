@@ -1,3 +1,4 @@
+# Over 600 lines: every case runs against both backends of the cache, Redis and in-process.
 """Tests of iota_scripts_sdk._cache against both backends.
 
 The Redis tests use the Redis at ``IOTA_TEST_REDIS_URL`` (default 127.0.0.1:6379, db 0)

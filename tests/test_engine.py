@@ -1,3 +1,4 @@
+# Over 600 lines: the engine's public API, case by case, with real V8.
 """The engine API: isolation, the bridge, host functions, concurrency and recovery.
 
 Real V8 runner processes throughout (the session ``engine`` fixture).

@@ -1,3 +1,4 @@
+# Over 600 lines: the SSRF-safe client's hostile cases, each against real loopback servers.
 """Tests of the SSRF-safe HTTP client (iota_scripts_sdk._http).
 
 All traffic stays on 127.0.0.0/8: an autouse spy replaces ``socket.create_connection`` and
