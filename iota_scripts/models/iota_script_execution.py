@@ -36,9 +36,6 @@ from ..tools.settings import get_setting
 
 _logger = logging.getLogger(__name__)
 
-#: Stored input and result are cut at this many characters of JSON.
-MAX_STORED_CHARS = run_start.MAX_STORED_CHARS
-
 
 class IotaScriptExecution(models.Model):
     _name = "iota.script.execution"
