@@ -17,6 +17,7 @@ not installed.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,6 +149,17 @@ class TestMetricsPrometheus(HttpCase):
         Execution = self.env["iota.script.execution"]
         for _i in range(2):
             Execution._enqueue(RunRequest(self.scripts["plain"], {"type": "manual"}))
+        # a claimed run whose worker died, too many times: dead, never recorded by a run
+        lost = Execution._enqueue(RunRequest(self.scripts["plain"], {"type": "manual"}))
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE iota_script_execution SET state = 'running', attempt = 1, max_attempts = 1,"
+            " lease_until = now() at time zone 'UTC' - interval '1 second' WHERE id = %s",
+            [lost.id],
+        )
+        Execution.invalidate_model()
+        with self.assertLogs("odoo.addons.iota_scripts.models.iota_script_queue", "WARNING"):
+            self.assertEqual(Execution._queue_requeue_expired(), ([], [lost.id]))
         event = as_engine(self.env["iota.script.event"]).create(
             {"type": "metrics.test", "origin": "script", "company_id": self.company.id}
         )
@@ -175,9 +187,10 @@ class TestMetricsPrometheus(HttpCase):
             f'iota_scripts_runs_total{{{of_company},script="metrics_ok",trigger="endpoint",state="succeeded"}}': 3.0,
             f'iota_scripts_runs_total{{{of_company},script="metrics_boom",state="failed"}}': 1.0,
             f'iota_scripts_runs_total{{{of_company},script="metrics_loops",state="timed_out"}}': 1.0,
+            f'iota_scripts_runs_total{{{of_company},script="metrics_plain",trigger="manual",state="dead"}}': 1.0,
             f'iota_scripts_run_duration_seconds_count{{{of_company},script="metrics_ok"}}': 3.0,
             f'iota_scripts_run_cpu_seconds_count{{{of_company},script="metrics_ok"}}': 3.0,
-            f"sum(iota_scripts_runs_total{{{of_company}}})": 6.0,
+            f"sum(iota_scripts_runs_total{{{of_company}}})": 7.0,
             f'iota_scripts_endpoint_requests_total{{db="{db}",endpoint="{ok.id}",status="200"}}': 3.0,
             f'iota_scripts_endpoint_requests_total{{db="{db}",endpoint="{boom.id}",status="500"}}': 1.0,
             f'iota_scripts_endpoint_requests_total{{db="{db}",endpoint="{limited.id}",status="429"}}': 1.0,
@@ -265,6 +278,7 @@ class TestMetricsWorkers(RealCursorMixin, TransactionCase):
                 server.kill()
                 server.wait(10)
             log.close()
+            shutil.rmtree(data_dir, ignore_errors=True)
 
         self.addCleanup(stop)
         base = f"http://127.0.0.1:{port}"
@@ -277,7 +291,9 @@ class TestMetricsWorkers(RealCursorMixin, TransactionCase):
             except requests.RequestException:
                 pass
             time.sleep(0.5)
-        self.fail("odoo --workers=2 did not answer")
+        log.flush()
+        with open(os.path.join(data_dir, "odoo.log"), errors="replace") as f:
+            self.fail(f"odoo --workers=2 did not answer: {f.read()[-3000:]}")
 
     def test_two_workers_add_up_and_a_dead_workers_gauges_go(self):
         script_id = self._committed_script(BUSY, timeout_sec=10)

@@ -110,10 +110,15 @@ def directory(metrics_dir: str | None) -> str | None:
                 e,
             )
             path = None
+        from prometheus_client import values
+
         if path is not None:
             # before prometheus_client makes its first value in this process
             os.environ[_ENV] = path
             _use_multiprocess_values()
+        elif getattr(values.ValueClass, "_multiprocess", False):
+            # the environment named a folder we cannot use: values in memory
+            values.ValueClass = values.MutexValue
         _dir, _dir_pid = path, pid
         return path
 
