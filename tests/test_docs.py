@@ -1,0 +1,160 @@
+"""The documentation cannot drift from the code it describes (issue 14 §1).
+
+- ``docs/reference/sdk.md`` is the output of ``iota_scripts_sdk.docs.markdown()``,
+  rendered from the one declaration (``api.py``), like ``sdk.d.ts``.
+- The declaration's per-function errors, limits and examples are real: known
+  codes, ``Limits`` fields, JavaScript that parses.
+- ``docs/troubleshooting.md`` has one entry per code of ``errors.CODES``, and
+  names no code that does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from iota_scripts_sdk import CODES, Limits
+from iota_scripts_sdk.api import API, COMMON_ERRORS, COMMON_LIMITS
+from iota_scripts_sdk.docs import markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+FUNCTIONS = [(ns.name, fn) for ns in API for fn in ns.functions]
+
+
+# ---- the sdk API reference ------------------------------------------------------------
+
+
+def test_committed_reference_is_generated_from_declaration():
+    shipped = (DOCS / "reference" / "sdk.md").read_text(encoding="utf-8")
+    assert shipped == markdown(), (
+        "docs/reference/sdk.md is stale: python3 -m iota_scripts_sdk.docs > docs/reference/sdk.md"
+    )
+
+
+def test_reference_covers_every_function_with_signature_errors_and_example():
+    page = markdown()
+    for ns, fn in FUNCTIONS:
+        start = page.index(f"### `sdk.{ns}.{fn.name}`")
+        end = page.find("\n### ", start + 1)
+        section = page[start : end if end != -1 else len(page)]
+        assert f"sdk.{ns}.{fn.name}{fn.type_params}(" in section
+        assert f"**Returns** `{fn.returns}`" in section
+        for p in fn.params:
+            assert f"| `{p.name}` |" in section, (ns, fn.name, p.name)
+        for code in fn.errors + COMMON_ERRORS[fn.kind]:
+            assert f"troubleshooting.md#{code})" in section, (ns, fn.name, code)
+        for limit in fn.limits + COMMON_LIMITS[fn.kind]:
+            assert f"`{limit}` (" in section, (ns, fn.name, limit)
+        assert fn.example and fn.example in section, (ns, fn.name)
+
+
+def test_declared_errors_and_limits_exist():
+    limit_fields = {f.name for f in dataclasses.fields(Limits)}
+    for ns, fn in FUNCTIONS:
+        assert set(fn.errors) <= CODES.keys(), (ns, fn.name, set(fn.errors) - CODES.keys())
+        assert set(fn.limits) <= limit_fields, (ns, fn.name, set(fn.limits) - limit_fields)
+    for kind, codes in COMMON_ERRORS.items():
+        assert set(codes) <= CODES.keys(), kind
+        assert set(COMMON_LIMITS[kind]) <= limit_fields, kind
+
+
+def test_errors_named_in_a_functions_doc_are_declared():
+    # The prose says "Rejects with `x`": the declared tuple must say it too.
+    for ns, fn in FUNCTIONS:
+        named = {c for c in re.findall(r"`([a-z_]+)`", fn.doc) if c in CODES}
+        declared = set(fn.errors) | set(COMMON_ERRORS[fn.kind])
+        assert named <= declared, (ns, fn.name, named - declared)
+
+
+def test_generator_refuses_an_unknown_code(monkeypatch):
+    import iota_scripts_sdk.docs as docs_module
+
+    ns0 = API[0]
+    broken = dataclasses.replace(
+        ns0, functions=(dataclasses.replace(ns0.functions[0], errors=("no_such_code",)),)
+    )
+    monkeypatch.setattr(docs_module, "API", (broken, *API[1:]))
+    with pytest.raises(ValueError, match="no_such_code"):
+        docs_module.markdown()
+
+
+@pytest.mark.parametrize(("ns", "fn"), FUNCTIONS, ids=[f"{n}.{f.name}" for n, f in FUNCTIONS])
+def test_every_example_parses(engine, ns, fn):
+    source = "export default async function (ctx) {\n" + fn.example + "\n}\n"
+    assert engine.check(source) is None, (ns, fn.name, engine.check(source))
+
+
+# ---- troubleshooting: one entry per error code -----------------------------------------
+
+_ENTRY = re.compile(r"^### `([a-z_]+)` \{#([a-z_]+)\}$", re.MULTILINE)
+
+
+def _troubleshooting() -> str:
+    return (DOCS / "troubleshooting.md").read_text(encoding="utf-8")
+
+
+def test_troubleshooting_has_an_entry_per_code():
+    entries = _ENTRY.findall(_troubleshooting())
+    assert all(heading == anchor for heading, anchor in entries), entries
+    names = [heading for heading, _ in entries]
+    assert len(names) == len(set(names)), "a code has two entries"
+    assert sorted(set(CODES) - set(names)) == [], "codes without a troubleshooting entry"
+    assert sorted(set(names) - set(CODES)) == [], "entries for codes that do not exist"
+
+
+def test_troubleshooting_entries_say_cause_how_to_tell_and_fix():
+    page = _troubleshooting()
+    starts = [m.start() for m in _ENTRY.finditer(page)] + [len(page)]
+    for begin, end in itertools.pairwise(starts):
+        entry = page[begin:end].split("\n## ", 1)[0]
+        code = _ENTRY.match(entry).group(1)
+        for part in ("**Cause.**", "**How to tell.**", "**Fix.**"):
+            assert part in entry, (code, part)
+        assert f"`{code}`" in entry.split("**How to tell.**", 1)[1], code
+
+
+def test_troubleshooting_names_only_existing_codes():
+    # Any `snake_case` word in backticks that looks like a code must be one, or a
+    # known non-code (settings, fields, limits, HTTP answers).
+    page = _troubleshooting()
+    limit_fields = {f.name for f in dataclasses.fields(Limits)}
+    not_codes = limit_fields | {
+        "error_code",
+        "error_message",
+        "error_line",
+        "error_column",
+        "error_stack",
+        "wall_ms",
+        "cpu_ms",
+        "heap_peak_bytes",
+        "host_calls",
+        "max_events_per_run",
+        "max_enqueues_per_run",
+        "max_depth",
+        "max_timeout_sec",
+        "max_memory_mb",
+        "runner_memory_mb",
+        "max_waiting",
+        "wait_timeout_sec",
+        "max_source_bytes",
+        "redis_url",
+        "ratelimit_redis_url",
+        "cache_quota_keys",
+        "cache_quota_bytes",
+        "runners",
+        "maxmemory",
+    }
+    words = set(re.findall(r"`([a-z]+(?:_[a-z]+)+)`", page))
+    unknown = sorted(words - CODES.keys() - not_codes)
+    assert unknown == [], f"troubleshooting.md names codes that do not exist: {unknown}"
+
+
+def test_reference_links_resolve_to_troubleshooting_anchors():
+    anchors = {anchor for _, anchor in _ENTRY.findall(_troubleshooting())}
+    linked = set(re.findall(r"troubleshooting\.md#([a-z_]+)\)", markdown()))
+    assert linked and linked <= anchors, linked - anchors
