@@ -217,7 +217,7 @@ API: tuple[Namespace, ...] = (
                 host="cache.get",
                 errors=("cache_unavailable",),
                 example=(
-                    'const hit = await sdk.cache.get("vat:" + vat);\nif (hit !== null) return hit;'
+                    'const hit = await sdk.cache.get("vat:" + vat);\nif (hit != null) return hit;'
                 ),
             ),
             Function(
