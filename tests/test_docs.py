@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from iota_scripts_sdk import CODES, Limits
 from iota_scripts_sdk.api import API, COMMON_ERRORS, COMMON_LIMITS
@@ -177,3 +178,23 @@ def test_cache_get_of_a_missing_key_is_null_as_declared(engine):
     )
     assert result.ok, result.error
     assert result.result == "null"
+
+
+# ---- the site is built by the test command ---------------------------------------------
+
+
+def test_scripts_test_builds_the_site_strictly():
+    script = (ROOT / "scripts" / "test").read_text(encoding="utf-8")
+    build = [
+        line
+        for line in script.splitlines()
+        if "-m mkdocs build" in line and not line.startswith("#")
+    ]
+    assert len(build) == 1, build
+    assert "--strict" in build[0] and "--site-dir" in build[0]
+    # --quiet hides the warnings --strict counts: a broken link would pass
+    assert "--quiet" not in build[0] and " -q " not in build[0]
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["docs_dir"] == "docs" and config["theme"]["name"] == "material"
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "/" + config["site_dir"] + "/" in ignored
