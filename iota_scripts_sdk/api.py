@@ -1,3 +1,5 @@
+# Over 600 lines: the one declaration of the JS API (every sdk function with its docs,
+# errors, limits and example); split, it would no longer be one.
 """The one declaration of the JS API that scripts see.
 
 Everything about the ``sdk`` global comes from :data:`API`: the runner builds
