@@ -198,3 +198,26 @@ def test_scripts_test_builds_the_site_strictly():
     assert config["docs_dir"] == "docs" and config["theme"]["name"] == "material"
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "/" + config["site_dir"] + "/" in ignored
+
+
+def test_readme_links_into_the_docs_resolve():
+    # The README is read on the forge, outside the site build: check its links here.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(((?:docs|examples)/[^)#\s]+)(?:#([^)\s]+))?\)", readme)
+    assert len(links) >= 10
+    for target, anchor in links:
+        path = ROOT / target
+        assert path.is_file(), target
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), re.MULTILINE)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            assert anchor in slugs, (target, anchor)
+
+
+def test_readme_keeps_the_security_summary_and_where_things_live():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    security = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
+    assert "ALLOWED_METHODS" in security and "sdk.db.call" in security
+    assert "docs/security.md" in security
+    assert "\n## Where things live\n" in readme
+    assert "\n## Quick start\n" in readme and "./scripts/setup-and-run" in readme
