@@ -162,6 +162,14 @@ def test_every_page_is_in_the_nav_and_the_index():
         assert f"]({name}.md)" in index, name
 
 
+def test_every_recipe_runs_in_a_test_below():
+    # a new recipe needs a run in the engine, not only a syntax check
+    here = Path(__file__).read_text(encoding="utf-8")
+    body = here.split("# ---- normalize-contact", 1)[1]
+    missing = [n for n in NAMES if f'"{n}"' not in body]
+    assert missing == []
+
+
 # ---- normalize-contact --------------------------------------------------------------
 
 
