@@ -221,3 +221,25 @@ def test_readme_keeps_the_security_summary_and_where_things_live():
     assert "docs/security.md" in security
     assert "\n## Where things live\n" in readme
     assert "\n## Quick start\n" in readme and "./scripts/setup-and-run" in readme
+
+
+# ---- the limits page: every limit and every code, with the code's meaning --------------
+
+
+def test_limits_page_lists_every_limit_with_its_default():
+    from iota_scripts_sdk.docs import _limit_default
+
+    page = (DOCS / "guide" / "limits.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", page, re.MULTILINE))
+    for f in dataclasses.fields(Limits):
+        assert f.name in rows, f.name
+        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+            assert rows[f.name].strip() == _limit_default(f.name).removesuffix(".0"), f.name
+
+
+def test_limits_page_lists_every_code_with_its_meaning():
+    page = (DOCS / "guide" / "limits.md").read_text(encoding="utf-8")
+    rows = re.findall(
+        r"^\| \[`([a-z_]+)`\]\(\.\./troubleshooting\.md#\1\) \| (.+) \|$", page, re.MULTILINE
+    )
+    assert dict(rows) == CODES
