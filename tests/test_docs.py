@@ -243,3 +243,43 @@ def test_limits_page_lists_every_code_with_its_meaning():
         r"^\| \[`([a-z_]+)`\]\(\.\./troubleshooting\.md#\1\) \| (.+) \|$", page, re.MULTILINE
     )
     assert dict(rows) == CODES
+
+
+# ---- the security page and the README name the policy tables as policy.py has them -----
+
+
+def _policy_sets() -> dict[str, set[str]]:
+    import ast
+
+    tree = ast.parse((ROOT / "iota_scripts" / "sdk_host" / "policy.py").read_text(encoding="utf-8"))
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in ("DENIED_MODELS", "READ_ONLY_MODELS", "ALLOWED_METHODS"):
+                out[name] = set(ast.literal_eval(node.value.args[0]))
+    return out
+
+
+def _row(page: str, table: str) -> str:
+    (row,) = [line for line in page.splitlines() if line.startswith(f"| `{table}` |")]
+    return row
+
+
+def test_security_page_lists_the_policy_tables_of_policy_py():
+    page = (DOCS / "security.md").read_text(encoding="utf-8")
+    sets = _policy_sets()
+    assert set(sets) == {"DENIED_MODELS", "READ_ONLY_MODELS", "ALLOWED_METHODS"}
+    for table in ("DENIED_MODELS", "READ_ONLY_MODELS"):
+        row = _row(page, table)
+        for model in sets[table]:
+            # "res.users.apikeys (+ `.description`)" spells a suffix only
+            assert f"`{model}`" in row or f"`.{model.rsplit('.', 1)[1]}`" in row, (table, model)
+    allowed_row = (
+        _row(page, "ALLOWED_METHODS").split("accepts:", 1)[1].split("Every other one", 1)[0]
+    )
+    assert set(re.findall(r"`([a-z_]+)`", allowed_row)) == sets["ALLOWED_METHODS"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    security = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
+    allowlist = security.split("positive allowlist:", 1)[1].split(")", 1)[0]
+    assert set(re.findall(r"`([a-z_]+)`", allowlist)) == sets["ALLOWED_METHODS"]
