@@ -1,8 +1,8 @@
 // A nightly report mailed as CSV.
 // Trigger: a schedule, cron "0 6 * * *" in the company's timezone.
 // Input (optional): { "to": "sales-team@example.com", "days": 1 }.
-// The run-as user needs rights to create mail.mail and ir.attachment records
-// (e.g. an administrator-approved privileged script, see the security model).
+// The run-as user must be allowed to create mail.mail and ir.attachment records
+// (if the runner user may not, an administrator picks a user that may).
 
 function csvCell(value) {
   if (value === null || value === undefined || value === false) return "";
