@@ -56,6 +56,7 @@ def main() -> None:
     )  # fmt: skip
     odoo.service.server.load_server_wide_modules()
     registry = odoo.modules.registry.Registry(args.database)
+    from odoo.addons.iota_scripts.run.request import RunRequest
     from odoo.addons.iota_scripts.tools.sentinel import as_engine
     from odoo.addons.iota_scripts.tools.settings import get_engine
 
@@ -179,7 +180,7 @@ def main() -> None:
                 with registry.cursor() as cr:
                     env = env_of(cr)
                     execution = env["iota.script.execution"]._enqueue(
-                        env["iota.script"].browse(script_id), {"type": "manual"}
+                        RunRequest(env["iota.script"].browse(script_id), {"type": "manual"})
                     )
                     exec_id = execution.id
                 t_commit = time.perf_counter()

@@ -1,3 +1,5 @@
+# first: the models below inherit them (a parent must exist before its children)
+from . import iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
 from . import (
     iota_script,
     iota_script_alert_rule,

@@ -66,12 +66,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError
 from psycopg2 import errors as pg_errors
 
 from ..tools.bulk_insert import insert_rows
 from ..tools.event_types import QUOTA_ORIGINS
-from ..tools.sentinel import as_engine, is_engine
+from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 
 _logger = logging.getLogger(__name__)
@@ -138,7 +138,9 @@ def deferred_outcomes(env):
 
 class IotaScriptDelivery(models.Model):
     _name = "iota.script.delivery"
+    _inherit = ["iota.script.engine.written"]
     _description = "Script Event Delivery"
+    _iota_engine_only_message = "Deliveries are written by the event dispatcher only."
     _order = "id desc"
 
     event_id = fields.Many2one(
@@ -190,17 +192,6 @@ class IotaScriptDelivery(models.Model):
             delivery.display_name = (
                 f"{delivery.event_type} → {delivery.script_id.name} #{delivery.id}"
             )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        if not is_engine(self.env):
-            raise UserError(_("Deliveries are written by the event dispatcher only."))
-        return super().create(vals_list)
-
-    def write(self, vals):
-        if not is_engine(self.env):
-            raise UserError(_("Deliveries are written by the event dispatcher only."))
-        return super().write(vals)
 
     # ---- ctx.event ---------------------------------------------------------------
     def _ctx_event(self):

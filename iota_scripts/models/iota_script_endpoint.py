@@ -59,6 +59,8 @@ GATEWAY_MODULE = "odoo.addons.iota_scripts.controllers.main"
 
 class IotaScriptEndpoint(models.Model):
     _name = "iota.script.endpoint"
+    _inherit = ["iota.script.guarded.trigger"]
+    _iota_clears_cache = True  # the route table (_iota_route_table)
     _description = "Script HTTP Endpoint"
     _order = "api_version, path, id"
     _check_company_auto = True
@@ -389,31 +391,20 @@ class IotaScriptEndpoint(models.Model):
             self._normalise_vals(vals)
             if vals.get("script_id") and "company_id" not in vals:
                 vals["company_id"] = self.env["iota.script"].browse(vals["script_id"]).company_id.id
+        # a privileged script: iota_script_guarded_trigger.py
         records = super().create(vals_list)
-        records.script_id._check_may_change()  # a privileged script (models/iota_script.py)
         for record, vals in zip(records, vals_list, strict=True):
             if "pinned_version_id" not in vals:
                 record._pin_current_version()
-        self.env.registry.clear_cache()
         return records
 
     def write(self, vals):
         self._check_caller_mode_rights(vals)
         self._normalise_vals(vals)
-        self.script_id._check_may_change()
         res = super().write(vals)
-        if "script_id" in vals:
-            self.script_id._check_may_change()
         if {"auth_mode", "script_id"} & set(vals) and "pinned_version_id" not in vals:
             # an administrator who points the endpoint elsewhere approves what it runs
             self._pin_current_version()
-        self.env.registry.clear_cache()
-        return res
-
-    def unlink(self):
-        self.script_id._check_may_change()
-        res = super().unlink()
-        self.env.registry.clear_cache()
         return res
 
     # ---- request-time helpers (called by the controller) -------------------------------

@@ -17,12 +17,11 @@ import json
 import uuid
 from contextlib import contextmanager
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 from ..tools import cron_wake
 from ..tools.event_types import ORIGINS
-from ..tools.sentinel import as_engine, is_engine
+from ..tools.sentinel import as_engine
 from ..tools.storable_text import storable_text
 
 _DEFERRED = "iota_scripts.deferred_events"
@@ -51,7 +50,9 @@ def deferred_events(env):
 
 class IotaScriptEvent(models.Model):
     _name = "iota.script.event"
+    _inherit = ["iota.script.engine.written"]
     _description = "Script Event (Outbox)"
+    _iota_engine_only_message = "Events are written by scripts and the script engine only."
     _order = "id desc"
     _rec_name = "type"
 
@@ -130,17 +131,6 @@ class IotaScriptEvent(models.Model):
             "ON iota_script_event (company_id, charged_at) WHERE charged_at IS NOT NULL"
         )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        if not is_engine(self.env):
-            raise UserError(_("Events are written by scripts and the script engine only."))
-        return super().create(vals_list)
-
-    def write(self, vals):
-        if not is_engine(self.env):
-            raise UserError(_("Events are written by scripts and the script engine only."))
-        return super().write(vals)
-
     @api.model
     def _record(
         self,
@@ -193,8 +183,7 @@ class IotaScriptEvent(models.Model):
         cost of an event) is skipped; the rows are the same. Engine only,
         as ``create``. Returns the events, their ``uuid`` in the cache.
         """
-        if not is_engine(self.env):
-            raise UserError(_("Events are written by scripts and the script engine only."))
+        self._check_engine_context()
         if not vals_list:
             return self.browse()
         uuids = [str(uuid.uuid4()) for _vals in vals_list]

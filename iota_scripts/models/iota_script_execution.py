@@ -26,8 +26,7 @@ import json
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 from ..run import pipeline
 from ..run import start as run_start
@@ -37,13 +36,12 @@ from ..tools.settings import get_setting
 
 _logger = logging.getLogger(__name__)
 
-#: Stored input and result are cut at this many characters of JSON.
-MAX_STORED_CHARS = run_start.MAX_STORED_CHARS
-
 
 class IotaScriptExecution(models.Model):
     _name = "iota.script.execution"
+    _inherit = ["iota.script.engine.written"]
     _description = "Script Execution"
+    _iota_engine_only_message = "Executions are written by the script engine only."
     _order = "id desc"
 
     script_id = fields.Many2one(
@@ -176,19 +174,6 @@ class IotaScriptExecution(models.Model):
                 if given.get("id"):
                     vals["id"] = given["id"]
         return result
-
-    def _check_engine_context(self):
-        if not is_engine(self.env):
-            raise UserError(_("Executions are written by the script engine only."))
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._check_engine_context()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._check_engine_context()
-        return super().write(vals)
 
     # ---- running ----------------------------------------------------------------
     @api.model

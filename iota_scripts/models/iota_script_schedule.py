@@ -95,6 +95,7 @@ def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
 
 class IotaScriptSchedule(models.Model):
     _name = "iota.script.schedule"
+    _inherit = ["iota.script.guarded.trigger"]
     _description = "Script Schedule"
     _order = "next_run, id"
     _check_company_auto = True
@@ -211,23 +212,15 @@ class IotaScriptSchedule(models.Model):
         for vals in vals_list:
             self._check_client_values(vals)
         schedules = super().create(vals_list)
-        schedules.script_id._check_may_change()
         schedules._reset_next_run()
         return schedules
 
     def write(self, vals):
         self._check_client_values(vals)
-        self.script_id._check_may_change()
         res = super().write(vals)
-        if "script_id" in vals:
-            self.script_id._check_may_change()
         if {"cron", "tz", "active"} & set(vals):
             self._reset_next_run()
         return res
-
-    def unlink(self):
-        self.script_id._check_may_change()
-        return super().unlink()
 
     @api.model
     def _check_client_values(self, vals):

@@ -65,6 +65,8 @@ def _lookup(payload, path):
 
 class IotaScriptSubscription(models.Model):
     _name = "iota.script.subscription"
+    _inherit = ["iota.script.guarded.trigger"]
+    _iota_clears_cache = True  # the patterns (_iota_patterns)
     _description = "Script Event Subscription"
     _order = "event_type, id"
     _check_company_auto = True
@@ -216,27 +218,6 @@ class IotaScriptSubscription(models.Model):
     # A subscription decides when its handler runs, and its record filter is
     # evaluated as the handler's run-as user: on a privileged script, only
     # that user or an administrator may add, change or remove one.
-    @api.model_create_multi
-    def create(self, vals_list):
-        subs = super().create(vals_list)
-        subs.script_id._check_may_change()
-        self.env.registry.clear_cache()  # _iota_patterns
-        return subs
-
-    def write(self, vals):
-        self.script_id._check_may_change()
-        res = super().write(vals)
-        if "script_id" in vals:
-            self.script_id._check_may_change()
-        self.env.registry.clear_cache()
-        return res
-
-    def unlink(self):
-        self.script_id._check_may_change()
-        res = super().unlink()
-        self.env.registry.clear_cache()
-        return res
-
     @api.model
     @tools.ormcache("company_id")
     def _iota_patterns(self, company_id):
