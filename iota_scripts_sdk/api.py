@@ -13,6 +13,7 @@ its ``host`` name (see :class:`iota_scripts_sdk.engine.HostFunctions`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Namespace",
     "Param",
     "typescript",
+    "void_host_names",
 ]
 
 API_VERSION = "1.2"
@@ -219,7 +221,7 @@ API: tuple[Namespace, ...] = (
                 host="cache.get",
                 errors=("cache_unavailable",),
                 example=(
-                    'const hit = await sdk.cache.get("vat:" + vat);\nif (hit != null) return hit;'
+                    'const hit = await sdk.cache.get("vat:" + vat);\nif (hit !== null) return hit;'
                 ),
             ),
             Function(
@@ -619,6 +621,15 @@ def prelude_config() -> list[dict[str, object]]:
         }
         for ns in API
     ]
+
+
+@functools.cache
+def void_host_names() -> frozenset[str]:
+    """Host calls declared ``Promise<void>``: a ``None`` from the host resolves
+    ``undefined``. Every other host call answers ``None`` as JSON ``null``."""
+    return frozenset(
+        fn.host for ns in API for fn in ns.functions if fn.host and fn.returns == "Promise<void>"
+    )
 
 
 def host_names() -> frozenset[str]:

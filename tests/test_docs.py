@@ -164,12 +164,6 @@ def test_reference_links_resolve_to_troubleshooting_anchors():
 # ---- where the engine and the declaration disagree (found writing the cookbook) --------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.py declares cache.get as `Promise<JsonValue | null>`, but a host call that "
-    "returns None answers an empty reply, which the prelude resolves as undefined "
-    "(engine.py: `reply = b'' if value is None`). The recipes compare with `!= null`.",
-)
 def test_cache_get_of_a_missing_key_is_null_as_declared(engine):
     result = engine.run(
         "export default async () => { const v = await sdk.cache.get('missing');"

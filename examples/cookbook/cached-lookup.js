@@ -15,8 +15,7 @@ function normalizeVat(vat) {
 async function lookup(vat) {
   const key = "vat:" + vat;
   const cached = await sdk.cache.get(key);
-  // `!= null`, not `!== null`: a missing key reads as undefined on engines so far.
-  if (cached != null) return { ...cached, cached: true };
+  if (cached !== null) return { ...cached, cached: true };
   const res = await sdk.http.get(REGISTRY + encodeURIComponent(vat), { timeoutSec: 3 });
   let entry;
   if (res.status === 404) entry = { found: false };

@@ -16,7 +16,7 @@ async function upsertProduct(p) {
 }
 
 export default async function () {
-  const start = (await sdk.cache.get(CURSOR_KEY)) ?? null; // a missing key may read as undefined
+  const start = await sdk.cache.get(CURSOR_KEY); // null when the key is missing
   let cursor = start;
   let pages = 0;
   let products = 0;
