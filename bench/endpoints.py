@@ -6,7 +6,7 @@ iota_scripts and the test-only module ``bench/addons/iota_scripts_bench``
 (the baseline: a plain ``auth='public'`` controller ``/iota_bench/plain``
 returning ``{"ok": true}``; the product addon ships no benchmark route), and
 one public script returning ``{ok: true}`` published three times, once per
-recording policy (README, "What a run leaves behind"):
+recording policy (docs/recording-policies.md):
 
 * ``GET /iota/api/v1/bench/ping``: every call recorded (``all``, the default);
 * ``GET /iota/api/v1/bench/sampled``: failures plus 1 in ``--sample-every``

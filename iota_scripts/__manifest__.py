@@ -21,7 +21,7 @@ and resource usage.
     "category": "Productivity/Scripting",
     "author": "IOTA Scripts",
     "license": "LGPL-3",
-    "depends": ["base", "mail", "base_automation"],
+    "depends": ["base", "mail", "base_automation", "web_tour"],
     "external_dependencies": {
         "python": [
             "iota_scripts_sdk",
@@ -38,6 +38,7 @@ and resource usage.
         "security/iota_scripts_rules.xml",
         "data/ir_cron_data.xml",
         "data/iota_script_alert_data.xml",
+        "data/web_tour_data.xml",
         "views/iota_script_tag_views.xml",
         "views/iota_script_version_views.xml",
         "views/iota_script_execution_views.xml",

@@ -47,7 +47,7 @@ import orjson
 _HERE = Path(__file__).resolve().parent
 V8_FLAGS = (
     "--single-threaded",
-    # eval() and new Function(string) throw EvalError: see README "eval".
+    # eval() and new Function(string) throw EvalError: see docs/guide/writing-scripts.md, "eval".
     "--disallow-code-generation-from-strings",
 )
 _SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")

@@ -1,3 +1,5 @@
+# Over 600 lines: the one declaration of the JS API (every sdk function with its docs,
+# errors, limits and example); split, it would no longer be one.
 """The one declaration of the JS API that scripts see.
 
 Everything about the ``sdk`` global comes from :data:`API`: the runner builds
@@ -11,9 +13,20 @@ its ``host`` name (see :class:`iota_scripts_sdk.engine.HostFunctions`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
-__all__ = ["API", "API_VERSION", "Function", "Namespace", "Param", "typescript"]
+__all__ = [
+    "API",
+    "API_VERSION",
+    "COMMON_ERRORS",
+    "COMMON_LIMITS",
+    "Function",
+    "Namespace",
+    "Param",
+    "typescript",
+    "void_host_names",
+]
 
 API_VERSION = "1.2"
 
@@ -43,6 +56,14 @@ class Function:
     method: str | None = None
     #: TypeScript type parameters, e.g. ``<M extends ModelName>`` (typing only).
     type_params: str = ""
+    #: Error codes (``errors.CODES``) this function raises itself, beyond the
+    #: ones every call of its kind may raise (:data:`COMMON_ERRORS`).
+    errors: tuple[str, ...] = ()
+    #: ``Limits`` fields that bound this function, beyond :data:`COMMON_LIMITS`.
+    limits: tuple[str, ...] = ()
+    #: A few lines of JavaScript using it, as they would sit in a script's
+    #: async default export (the reference shows them; a test parses them).
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,36 @@ class Namespace:
     name: str
     doc: str
     functions: tuple[Function, ...] = field(default_factory=tuple)
+
+
+#: Errors any call of a kind may raise: ``host`` and ``http`` calls go through
+#: the bridge (counted, serialised, answered by the host); ``log`` lines do not.
+COMMON_ERRORS: dict[str, tuple[str, ...]] = {
+    "host": (
+        "budget_exceeded",
+        "argument_too_large",
+        "invalid_argument",
+        "response_too_large",
+        "timeout",
+        "not_available",
+        "internal_error",
+    ),
+    "http": (
+        "budget_exceeded",
+        "argument_too_large",
+        "invalid_argument",
+        "timeout",
+        "internal_error",
+    ),
+    "log": ("argument_too_large",),
+}
+
+#: ``Limits`` fields that bound every call of a kind.
+COMMON_LIMITS: dict[str, tuple[str, ...]] = {
+    "host": ("max_host_calls", "max_inflight_calls", "max_arg_bytes", "max_reply_bytes"),
+    "http": ("max_host_calls", "max_inflight_calls", "max_arg_bytes"),
+    "log": ("max_log_lines", "max_log_line_bytes", "max_log_bytes"),
+}
 
 
 def _log(level: str) -> Function:
@@ -63,6 +114,7 @@ def _log(level: str) -> Function:
         f"Records a `{level}` line on the run. Messages longer than the log cap throw "
         "`argument_too_large`; lines past the per-run count are dropped and counted.",
         kind="log",
+        example=f'sdk.log.{level}("order synced", {{ orderId: 42, ms: 118 }});',
     )
 
 
@@ -92,6 +144,23 @@ API: tuple[Namespace, ...] = (
                 "Sends a request. Rejects with `destination_blocked`, `scheme_not_allowed`, "
                 "`too_many_redirects`, `response_too_large`, `timeout` or `http_error`.",
                 kind="http",
+                errors=(
+                    "destination_blocked",
+                    "scheme_not_allowed",
+                    "too_many_redirects",
+                    "response_too_large",
+                    "http_error",
+                ),
+                limits=("allow_hosts", "http_timeout_sec", "max_response_bytes"),
+                example=(
+                    'const res = await sdk.http.fetch("https://api.example.com/orders", {\n'
+                    '  method: "PUT",\n'
+                    '  headers: { Authorization: "Bearer " + ctx.input.token },\n'
+                    '  body: { state: "paid" },\n'
+                    "  idempotencyKey: String(ctx.execution.id),\n"
+                    "});\n"
+                    'if (!res.ok) throw new Error("PUT failed: " + res.status);'
+                ),
             ),
             Function(
                 "get",
@@ -100,6 +169,19 @@ API: tuple[Namespace, ...] = (
                 "`fetch` with method GET.",
                 kind="http",
                 method="GET",
+                errors=(
+                    "destination_blocked",
+                    "scheme_not_allowed",
+                    "too_many_redirects",
+                    "response_too_large",
+                    "http_error",
+                ),
+                limits=("allow_hosts", "http_timeout_sec", "max_response_bytes"),
+                example=(
+                    'const res = await sdk.http.get("https://api.example.com/rates?base=EUR", '
+                    "{ timeoutSec: 3 });\n"
+                    "const rates = res.json();"
+                ),
             ),
             Function(
                 "post",
@@ -108,6 +190,19 @@ API: tuple[Namespace, ...] = (
                 "`fetch` with method POST. A non-string body is sent as JSON.",
                 kind="http",
                 method="POST",
+                errors=(
+                    "destination_blocked",
+                    "scheme_not_allowed",
+                    "too_many_redirects",
+                    "response_too_large",
+                    "http_error",
+                ),
+                limits=("allow_hosts", "http_timeout_sec", "max_response_bytes"),
+                example=(
+                    'const res = await sdk.http.post("https://hooks.example.com/notify", '
+                    '{ text: "Order confirmed" });\n'
+                    'sdk.log.info("notified", { status: res.status });'
+                ),
             ),
         ),
     ),
@@ -124,6 +219,10 @@ API: tuple[Namespace, ...] = (
                 "Promise<JsonValue | null>",
                 "The value, or null.",
                 host="cache.get",
+                errors=("cache_unavailable",),
+                example=(
+                    'const hit = await sdk.cache.get("vat:" + vat);\nif (hit !== null) return hit;'
+                ),
             ),
             Function(
                 "set",
@@ -135,6 +234,8 @@ API: tuple[Namespace, ...] = (
                 "Promise<void>",
                 "Stores a value (`quota_exceeded`, `cache_full`).",
                 host="cache.set",
+                errors=("cache_unavailable", "quota_exceeded", "cache_full"),
+                example='await sdk.cache.set("vat:" + vat, { valid: true }, 3600);',
             ),
             Function(
                 "delete",
@@ -142,6 +243,8 @@ API: tuple[Namespace, ...] = (
                 "Promise<boolean>",
                 "Removes a key; true when it existed.",
                 host="cache.delete",
+                errors=("cache_unavailable",),
+                example='const existed = await sdk.cache.delete("vat:" + vat);',
             ),
             Function(
                 "incr",
@@ -153,6 +256,11 @@ API: tuple[Namespace, ...] = (
                 "Promise<number>",
                 "Atomically adds `by` (default 1) and returns the new value.",
                 host="cache.incr",
+                errors=("cache_unavailable", "quota_exceeded", "cache_full"),
+                example=(
+                    "// run an effect once per event, even when the delivery is retried\n"
+                    'if ((await sdk.cache.incr("done:" + ctx.event.id, 1, 86400)) > 1) return;'
+                ),
             ),
         ),
     ),
@@ -167,6 +275,11 @@ API: tuple[Namespace, ...] = (
                 "Promise<number[]>",
                 "Ids of matching records.",
                 host="db.search",
+                errors=("access_denied",),
+                example=(
+                    'const ids = await sdk.db.search("res.partner", [["is_company", "=", true]], '
+                    '{ limit: 10, order: "name" });'
+                ),
                 type_params=_ON_MODEL,
             ),
             Function(
@@ -179,6 +292,12 @@ API: tuple[Namespace, ...] = (
                 "Promise<RecordOf<M, F>[]>",
                 "Field values of records; many2one as `[id, name]`, dates as ISO strings.",
                 host="db.read",
+                errors=("access_denied",),
+                example=(
+                    'const [p] = await sdk.db.read("res.partner", [ctx.records.ids[0]], '
+                    '["name", "email", "country_id"]);\n'
+                    "const countryName = p.country_id ? p.country_id[1] : null;"
+                ),
                 type_params=_ON_FIELDS,
             ),
             Function(
@@ -192,6 +311,12 @@ API: tuple[Namespace, ...] = (
                 "Promise<RecordOf<M, F>[]>",
                 "`search` then `read`.",
                 host="db.searchRead",
+                errors=("access_denied",),
+                example=(
+                    "const orders = await sdk.db.searchRead(\n"
+                    '  "sale.order", [["state", "=", "sale"]], ["name", "amount_total"], '
+                    "{ limit: 50 });"
+                ),
                 type_params=_ON_FIELDS,
             ),
             Function(
@@ -200,6 +325,11 @@ API: tuple[Namespace, ...] = (
                 "Promise<number>",
                 "How many records match.",
                 host="db.searchCount",
+                errors=("access_denied",),
+                example=(
+                    'const open = await sdk.db.searchCount("crm.lead", [["stage_id.is_won", "=", '
+                    "false]]);"
+                ),
                 type_params=_ON_MODEL,
             ),
             Function(
@@ -208,6 +338,11 @@ API: tuple[Namespace, ...] = (
                 "Promise<number>",
                 "Creates a record and returns its id.",
                 host="db.create",
+                errors=("access_denied",),
+                example=(
+                    'const id = await sdk.db.create("res.partner", '
+                    '{ name: "Ada Lovelace", email: "ada@example.com" });'
+                ),
                 type_params=_ON_MODEL,
             ),
             Function(
@@ -220,6 +355,8 @@ API: tuple[Namespace, ...] = (
                 "Promise<boolean>",
                 "Updates records.",
                 host="db.write",
+                errors=("access_denied",),
+                example='await sdk.db.write("res.partner", ctx.records.ids, { comment: "checked" });',
                 type_params=_ON_MODEL,
             ),
             Function(
@@ -228,6 +365,8 @@ API: tuple[Namespace, ...] = (
                 "Promise<boolean>",
                 "Deletes records.",
                 host="db.unlink",
+                errors=("access_denied",),
+                example='await sdk.db.unlink("mail.activity", [activityId]);',
             ),
             Function(
                 "call",
@@ -247,6 +386,12 @@ API: tuple[Namespace, ...] = (
                 "Calls a public model method. Private (`_…`) and escalating methods are "
                 "refused with `access_denied`.",
                 host="db.call",
+                errors=("access_denied",),
+                example=(
+                    'await sdk.db.call("sale.order", "action_confirm", [orderId]);\n'
+                    'await sdk.db.call("res.partner", "message_post", [partnerId], [], '
+                    '{ body: "Synced" });'
+                ),
             ),
         ),
     ),
@@ -260,6 +405,11 @@ API: tuple[Namespace, ...] = (
                 "Promise<string>",
                 "Writes an event to the outbox, dispatched after commit. Returns its id.",
                 host="events.emit",
+                errors=("budget_exceeded", "argument_too_large"),
+                example=(
+                    'const eventId = await sdk.events.emit("order.exported", '
+                    '{ model: "sale.order", id: orderId });'
+                ),
             ),
         ),
     ),
@@ -283,6 +433,18 @@ API: tuple[Namespace, ...] = (
                 "generations), `priority_reserved` (a priority from 0 to 9 when the run's user "
                 "is not an IOTA Scripts administrator) or `invalid_argument`.",
                 host="scripts.enqueue",
+                errors=(
+                    "not_found",
+                    "not_active",
+                    "access_denied",
+                    "budget_exceeded",
+                    "priority_reserved",
+                    "argument_too_large",
+                ),
+                example=(
+                    'const { id } = await sdk.scripts.enqueue("invoice-step-2", '
+                    "{ orderId }, { delaySec: 60 });"
+                ),
             ),
         ),
     ),
@@ -459,6 +621,15 @@ def prelude_config() -> list[dict[str, object]]:
         }
         for ns in API
     ]
+
+
+@functools.cache
+def void_host_names() -> frozenset[str]:
+    """Host calls declared ``Promise<void>``: a ``None`` from the host resolves
+    ``undefined``. Every other host call answers ``None`` as JSON ``null``."""
+    return frozenset(
+        fn.host for ns in API for fn in ns.functions if fn.host and fn.returns == "Promise<void>"
+    )
 
 
 def host_names() -> frozenset[str]:

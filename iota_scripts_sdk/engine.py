@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from ._pool import RunnerPool, RunnerProcess
-from .api import host_names
+from .api import host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels
@@ -441,7 +441,11 @@ class Engine:
                     return False, _error("not_available", f"sdk.{ns} is not available on this host")
                 return False, _error("not_available", f"unknown sdk function {name!r}")
             value = fn(args)
-            reply = b"" if value is None else orjson.dumps(value)
+            # b"" resolves undefined in the prelude: only for calls declared void
+            if value is None and name in void_host_names():
+                reply = b""
+            else:
+                reply = orjson.dumps(value)
             if len(reply) > limits.max_reply_bytes:
                 return False, _error(
                     "response_too_large",

@@ -1,7 +1,7 @@
 // Over 600 lines: one script evaluated before any user code; it captures the intrinsics it uses first.
 // The JS side of the bridge. Evaluated once per V8 context, before any user code.
 //
-// Security goals (see ARCHITECTURE in the README):
+// Security goals (see docs/architecture.md):
 // - every intrinsic the bridge uses is captured here, before user code runs;
 // - every value that leaves V8 is serialised once, here, into a string, inside
 //   the run's deadline; Python never receives a live JS object;

@@ -21,7 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Import name -> distribution name, where they differ.
-DISTRIBUTION = {"py_mini_racer": "mini-racer", "iota_scripts_sdk": "iota-scripts-sdk"}
+DISTRIBUTION = {
+    "py_mini_racer": "mini-racer",
+    "iota_scripts_sdk": "iota-scripts-sdk",
+    "yaml": "PyYAML",
+}
 #: Distributions Odoo 18's own requirements.txt installs (odoo itself included).
 FROM_ODOO = {"odoo", "psycopg2", "pytz", "werkzeug", "markupsafe", "requests", "psutil"}
 

@@ -37,7 +37,7 @@ from ..tools.field_refs import unknown_fields
 
 _logger = logging.getLogger(__name__)
 
-#: The editor page's policy (documented in the README, "Studio").
+#: The editor page's policy (documented in docs/guide/studio-reference.md).
 EDITOR_CSP = (
     "default-src 'none'; "
     "script-src 'self'; "

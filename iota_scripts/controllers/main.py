@@ -26,7 +26,7 @@ carries ``Vary: Origin``, the security headers and, once the limiter ran,
 ``RateLimit-*``. Calls refused before step 6 are not recorded: a flood of
 refused calls must not become a flood of database rows.
 
-Security contracts (README, "Endpoints"): HMAC signatures cover
+Security contracts (docs/guide/endpoints.md): HMAC signatures cover
 ``<X-Timestamp>\n<METHOD>\n<path>\n<query>\n<body>``; a script sets only
 allowlisted response headers and ``X-App-*`` (both in ``tools/gateway_http.py``,
 with the other pure HTTP rules); CORS origins match after ``tools/cors.py``

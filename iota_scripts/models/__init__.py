@@ -28,4 +28,5 @@ from . import (
     ir_rule,
     res_company,
     res_config_settings,
+    web_tour_tour,
 )

@@ -1,6 +1,6 @@
 """Recording policies: which runs leave an execution record behind.
 
-What each policy keeps (README, "What a run leaves behind")
+What each policy keeps (docs/recording-policies.md, "What a run leaves behind")
 -----------------------------------------------------------
 * ``all`` (the default): every run is an ``iota.script.execution``;
 * ``sampled``: every run that did not succeed, and one in

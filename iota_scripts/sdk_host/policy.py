@@ -3,7 +3,7 @@
 These public names are the whole data-access policy of scripts; the host
 (``db.py`` in this package), the record rules of a run (``models/ir_rule.py``) and
 the generated TypeScript definitions (``tools/typings.py``) read them. The
-README's "Security" section lists the same tables: change both together.
+security page, docs/security.md, lists the same tables: change both together.
 
 * :data:`DENIED_MODELS`: never reachable, not even for reading.
 * :data:`READ_ONLY_MODELS` (and every ``iota.script*`` model): readable, never

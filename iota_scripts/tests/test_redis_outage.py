@@ -2,7 +2,7 @@
 
 The addon is pointed at a private redis-server (``IOTA_SCRIPTS_REDIS_URL``,
 engine restarted), which the test kills and starts again on the same port.
-Documented behaviour (README, "Reliable execution" and "Rate limits"):
+Documented behaviour (docs/guide/queue-and-events.md, "Redis down", and docs/guide/endpoints.md, "Rate limits"):
 
 * ``sdk.cache`` has no silent fallback: while Redis is down every call
   throws ``cache_unavailable``. A handler that catches it completes; one that

@@ -106,7 +106,7 @@ class ApiError(Exception):
 
 
 def hmac_message(stamp: str, method: str, path: str, query: str, body: bytes) -> bytes:
-    """The bytes an HMAC endpoint's signature covers (README, "Endpoints")::
+    """The bytes an HMAC endpoint's signature covers (docs/guide/endpoints.md, "HMAC")::
 
         <X-Timestamp> LF <METHOD> LF <path> LF <query> LF <raw body>
 

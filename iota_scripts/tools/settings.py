@@ -297,7 +297,7 @@ def get_engine(env: Any) -> Any:
 def restart_engine() -> None:
     """Drops this process's engine; the next run makes one from the current settings.
 
-    For the engine keys ("restart" in the README) without restarting Odoo:
+    For the engine keys ("restart" in docs/configuration.md) without restarting Odoo:
     tests pointing the addon at another Redis, for instance. The old
     engine's runners end when their runs do (``iota_scripts_sdk.get_engine``
     closes an engine whose config changed).

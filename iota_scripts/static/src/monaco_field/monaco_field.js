@@ -52,6 +52,7 @@ export class MonacoField extends Component {
     setup() {
         this.action = useService("action");
         this.iframeRef = useRef("iframe");
+        this.rootRef = useRef("root");
         this.state = useState({ fallback: false, reason: "", value: "", fullscreen: false });
         this.value = "";
         this.lastCommitted = null;
@@ -85,7 +86,12 @@ export class MonacoField extends Component {
         useBus(this.env.bus, REVEAL_POSITION, ({ detail }) => {
             // positions are in the script's source: another Monaco field of the
             // form (the input schema) must not take them
-            if (this.isSource && detail && detail.resId === this.props.record.resId && !this.state.fallback) {
+            if (
+                this.isSource &&
+                detail &&
+                detail.resId === this.props.record.resId &&
+                !this.state.fallback
+            ) {
                 detail.handled = true;
                 this.channel.send("reveal", { line: detail.line, column: detail.column });
             }
@@ -101,6 +107,7 @@ export class MonacoField extends Component {
             onFail: (reason) => this.fallBack(reason),
         });
         onMounted(() => {
+            this.bringIntoView();
             this.channel.start();
             loadEditorTypings().then((typings) => {
                 this.typings = typings;
@@ -120,6 +127,23 @@ export class MonacoField extends Component {
 
     get isSource() {
         return this.props.name === "source";
+    }
+
+    /**
+     * Room for code: opening the Source page of a script that has source
+     * scrolls the form so that the editor starts near the top of the view
+     * (the name, key and run-as fields stay one scroll up); the editor then
+     * fills the window (``height``). A new script keeps its header in view:
+     * its name is the first thing to fill.
+     */
+    bringIntoView() {
+        const el = this.rootRef.el;
+        if (!el || !this.isSource || !this.props.record.data.source) {
+            return;
+        }
+        if (el.getBoundingClientRect().top > 0.3 * window.innerHeight) {
+            el.scrollIntoView({ block: "start", behavior: "instant" });
+        }
     }
 
     /** Full screen: the editor covers the window until toggled back (button or Escape). */
@@ -152,7 +176,10 @@ export class MonacoField extends Component {
     }
 
     get fallbackNotice() {
-        return _t("The Monaco editor is not available (%s); using the basic code editor.", this.state.reason);
+        return _t(
+            "The Monaco editor is not available (%s); using the basic code editor.",
+            this.state.reason
+        );
     }
 
     get aceTheme() {
@@ -181,7 +208,10 @@ export class MonacoField extends Component {
         if (msg.type === "ready") {
             this.sendInit();
             this.scheduleCheck();
-            const position = this.isSource && this.props.record.resId && takePendingReveal(this.props.record.resId);
+            const position =
+                this.isSource &&
+                this.props.record.resId &&
+                takePendingReveal(this.props.record.resId);
             if (position) {
                 this.channel.send("reveal", position);
             }

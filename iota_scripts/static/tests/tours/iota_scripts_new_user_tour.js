@@ -100,7 +100,6 @@ registry.category("web_tour.tours").add("iota_scripts_new_user_tour", {
                 }
             },
         },
-        screenshot("editor_layout"),
         {
             content: "Full screen",
             trigger: ".o_iota_scripts_monaco_fullscreen_toggle",
@@ -148,6 +147,26 @@ registry.category("web_tour.tours").add("iota_scripts_new_user_tour", {
                 }
             },
         },
+        // 8. Room for code: back on the Source page, the editor comes to the top
+        {
+            content: "Back to the Source page",
+            trigger: ".o_form_view .o_notebook a[name=source]",
+            run: "click",
+        },
+        {
+            content: "The editor starts near the top of the window and fills it",
+            trigger: `${FRAME}:iframe .monaco-editor .view-lines:contains('companies')`,
+            run() {
+                const box = document.querySelector(FRAME).getBoundingClientRect();
+                const visible = Math.min(box.bottom, window.innerHeight) - box.top;
+                if (box.top > 0.3 * window.innerHeight || visible < 0.6 * window.innerHeight) {
+                    throw new Error(
+                        `the editor starts ${box.top}px down and shows ${visible}px of ${window.innerHeight}px`
+                    );
+                }
+            },
+        },
+        screenshot("editor_layout"),
         // 2/3. Schedule it: one way, the Schedules tab; the Draft warning
         {
             content: "Open the Schedules page",

@@ -3,7 +3,7 @@
  *
  * `screenshot(name)`: a step that logs "iota_scripts:screenshot NAME"; the
  * test (tests/test_ui.py, `_screenshots_on_signal`) saves the page as
- * screenshots/NAME.png at the repository root (see the README, "Studio").
+ * screenshots/NAME.png at the repository root (see docs/guide/studio-reference.md).
  */
 export function screenshot(name) {
     return {
