@@ -9,6 +9,7 @@ from . import (
     iota_script_endpoint_try,
     iota_script_event,
     iota_script_execution,
+    iota_script_execution_adoption,
     iota_script_execution_alert,
     iota_script_execution_dashboard,
     iota_script_filters,
