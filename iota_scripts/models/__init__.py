@@ -26,6 +26,7 @@ from . import (
     iota_script_version,
     iota_script_version_runs,
     ir_actions_server,
+    ir_actions_server_convert,
     ir_rule,
     res_company,
     res_config_settings,
