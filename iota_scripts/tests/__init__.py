@@ -1,5 +1,6 @@
 from . import (
     test_acceptance_flows,
+    test_adoption,
     test_alert_rule,
     test_dashboard,
     test_demo,

@@ -1,5 +1,9 @@
 """The demo data the quick start points at (README, Quick start): it installs and answers."""
 
+import json
+import re
+from pathlib import Path
+
 from odoo.tests import HttpCase, tagged
 
 
@@ -46,3 +50,27 @@ class TestDemoData(HttpCase):
         for script in scripts:
             self.assertEqual(script.state, "active")
             self.assertFalse(script._source_problem(script.source), script.key)
+
+    def test_getting_started_follows_the_guide(self):
+        """The "Getting started" set: the guide's first example, then one script per trigger."""
+        tag = self.env.ref("iota_scripts.iota_script_tag_demo_getting_started")
+        scripts = self.env["iota.script"].search([("tag_ids", "in", tag.id)])
+        self.assertEqual(
+            set(scripts.mapped("key")),
+            {
+                "getting_started_first",
+                "normalise_contact_email",
+                "daily_contacts_summary",
+                "demo_hello",
+            },
+        )
+        first = self.env.ref("iota_scripts.iota_script_demo_first")
+        # word for word the first example of docs/guide/writing-scripts.md
+        guide = Path(__file__).resolve().parents[2] / "docs" / "guide" / "writing-scripts.md"
+        example = re.search(r"```js\n(.*?)```", guide.read_text(encoding="utf-8"), re.S).group(1)
+        self.assertEqual(first.source, example)
+        execution = first.action_run(input={"n": 2})
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        ids = json.loads(execution.result_json)["ids"]
+        self.assertEqual(len(ids), 2)
+        self.assertTrue(all(p.is_company for p in self.env["res.partner"].browse(ids)))

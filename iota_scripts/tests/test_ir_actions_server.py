@@ -1,5 +1,6 @@
 import json
 
+from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
 from ..hooks import _uninstall_hook
@@ -283,3 +284,58 @@ class TestIrActionsServer(IotaScriptsCase):
             executions.mapped("state"), ["succeeded", "succeeded", "succeeded", "cancelled"]
         )
         self.assertEqual(json.loads(executions[1].result_json), first.ids)
+
+    def test_convert_a_python_action_to_a_draft_script(self):
+        model = self.env["ir.model"]._get("res.partner")
+        python = (
+            "for rec in records:\n"
+            "    rec.write({'comment': 'checked'})\n"
+            "log('done', level='info')\n"
+            "total = sum(records.mapped('credit'))\n"
+        )
+        action = self.env["ir.actions.server"].create(
+            {"name": "Check partners", "model_id": model.id, "state": "code", "code": python}
+        )
+        opened = action.action_iota_convert_to_script()
+        script = self.env["iota.script"].browse(opened["res_id"])
+        self.assertEqual((opened["res_model"], script.state), ("iota.script", "draft"))
+        self.assertEqual(script.name, "Check partners (JavaScript)")
+        self.assertIn(python.rstrip(), script.source)  # the Python, whole, in a comment
+        self.assertIn(
+            'await sdk.db.write(ctx.records.model, [id], {"comment": "checked"});', script.source
+        )
+        self.assertIn('sdk.log.info("done");', script.source)
+        self.assertIn("// TODO: total = sum(records.mapped('credit'))", script.source)
+        self.assertFalse(script._source_problem(script.source))
+        # the Python action is not changed
+        self.assertEqual((action.state, action.code), ("code", python))
+        other = self.env["ir.actions.server"].create(
+            {
+                "name": "Not code",
+                "model_id": model.id,
+                "state": "iota_script",
+                "iota_script_id": script.id,
+            }
+        )
+        with self.assertRaises(UserError):
+            other.action_iota_convert_to_script()
+        # Odoo refuses to save Python that does not parse; older rows may hold some
+        self.env.cr.execute("UPDATE ir_act_server SET code = 'def (:' WHERE id = %s", [action.id])
+        action.invalidate_recordset(["code"])
+        with self.assertRaisesRegex(UserError, "does not parse: line 1"):
+            action.action_iota_convert_to_script()
+        # a scheduled action converts its server action
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Nightly check",
+                "model_id": model.id,
+                "state": "code",
+                "code": "log('nightly')",
+                "interval_number": 1,
+                "interval_type": "days",
+            }
+        )
+        opened = cron.action_iota_convert_to_script()
+        self.assertIn(
+            'sdk.log.info("nightly");', self.env["iota.script"].browse(opened["res_id"]).source
+        )
