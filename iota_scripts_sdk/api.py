@@ -14,7 +14,9 @@ its ``host`` name (see :class:`iota_scripts_sdk.engine.HostFunctions`).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 __all__ = [
     "API",
@@ -24,6 +26,7 @@ __all__ = [
     "Function",
     "Namespace",
     "Param",
+    "deprecated_host_names",
     "typescript",
     "void_host_names",
 ]
@@ -64,6 +67,12 @@ class Function:
     #: A few lines of JavaScript using it, as they would sit in a script's
     #: async default export (the reference shows them; a test parses them).
     example: str = ""
+    #: Deprecated: what to use instead, and since which API version (e.g.
+    #: "since 1.3: use sdk.x.y"). It keeps working for at least one major
+    #: version (docs/guide/versions.md); the editor strikes it through
+    #: (``@deprecated`` in sdk.d.ts) and each run that calls it gets one
+    #: ``warn`` log line per function.
+    deprecated: str = ""
 
 
 @dataclass(frozen=True)
@@ -588,6 +597,8 @@ def typescript() -> str:
         for fn in ns.functions:
             doc = fn.doc
             pdocs = [f"@param {p.name} {p.doc}" for p in fn.params if p.doc]
+            if fn.deprecated:
+                pdocs.append(f"@deprecated {fn.deprecated}")
             if pdocs:
                 doc = doc + "\n     * " + "\n     * ".join(pdocs)
             out.append(f"    /** {doc} */")
@@ -621,6 +632,14 @@ def prelude_config() -> list[dict[str, object]]:
         }
         for ns in API
     ]
+
+
+@functools.cache
+def deprecated_host_names() -> Mapping[str, str]:
+    """Host call name -> its deprecation note, for the functions declared deprecated."""
+    return MappingProxyType(
+        {fn.host: fn.deprecated for ns in API for fn in ns.functions if fn.host and fn.deprecated}
+    )
 
 
 @functools.cache

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from ._pool import RunnerPool, RunnerProcess
-from .api import host_names, void_host_names
+from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels
@@ -290,6 +290,8 @@ class Engine:
         logs: list[dict[str, Any]] = []
         calls = 0
         started = time.monotonic()
+        # deprecated sdk functions: one warn line per function and run
+        deprecated, warned = deprecated_host_names(), set()
         remaining = t0 + limits.timeout_sec - started
         if remaining <= 0:
             err = ScriptError(
@@ -356,6 +358,14 @@ class Engine:
             elif op == "call":
                 calls += 1
                 call = msg["msg"]
+                note = deprecated.get(call.get("name")) if deprecated else None
+                if note and call["name"] not in warned:
+                    warned.add(call["name"])
+                    rec = _deprecation_log(call["name"], note, started)
+                    logs.append(rec)
+                    if on_log is not None:
+                        with contextlib.suppress(Exception):
+                            on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
                 if self._observer is not None:
@@ -585,6 +595,15 @@ def _http_fetch(policy: Any, args: list[Any]) -> dict[str, Any]:
         idempotency_key=key,
     )
     return res.to_dict()
+
+
+def _deprecation_log(name: str, note: str, started: float) -> dict[str, Any]:
+    return {
+        "level": "warn",
+        "message": f"sdk.{name} is deprecated ({note})",
+        "fields": {"deprecated": f"sdk.{name}"},
+        "t_ms": round((time.monotonic() - started) * 1000, 3),
+    }
 
 
 def _cache_function(cache: Any, name: str) -> HostFunction | None:

@@ -615,3 +615,44 @@ def test_tricky_text_round_trips_exactly(engine):
         host={"db.read": lambda args: tricky},
     )
     assert res.result == tricky
+
+
+def test_a_deprecated_function_still_works_and_warns_once_per_run(engine, monkeypatch):
+    # No function is deprecated in this API version: declare one for the test
+    # (the host side reads the declaration; the runner's sdk is unchanged).
+    from iota_scripts_sdk import engine as engine_module
+
+    monkeypatch.setattr(
+        engine_module, "deprecated_host_names", lambda: {"cache.get": "since 9.9: use sdk.cache.peek"}
+    )
+    lines = []
+    res = engine.run(
+        "export default async () => [await sdk.cache.get('a'), await sdk.cache.get('b'),"
+        " await sdk.cache.incr('n')];",
+        tenant="deprecation",
+        on_log=lines.append,
+    )
+    assert res.ok, res.error
+    assert res.result == [None, None, 1]  # still works
+    warns = [rec for rec in res.logs if rec.get("fields", {}).get("deprecated")]
+    assert [(w["level"], w["fields"]["deprecated"]) for w in warns] == [("warn", "sdk.cache.get")]
+    assert "since 9.9: use sdk.cache.peek" in warns[0]["message"]
+    assert warns[0] in lines  # streamed too (the Run panel's live output)
+
+
+def test_deprecated_functions_are_struck_through_in_the_typings():
+    from dataclasses import replace
+
+    from iota_scripts_sdk import api
+
+    ns = api.API[2]
+    fn = replace(ns.functions[0], deprecated="since 9.9: use sdk.cache.peek")
+    patched = (*api.API[:2], replace(ns, functions=(fn, *ns.functions[1:])), *api.API[3:])
+    original = api.API
+    try:
+        api.API = patched
+        text = api.typescript()
+    finally:
+        api.API = original
+    assert f"@deprecated since 9.9: use sdk.cache.peek */\n    {fn.name}(" in text
+    assert "@deprecated" not in api.typescript()  # nothing is deprecated today

@@ -3,6 +3,7 @@ from . import iota_script_engine_written, iota_script_guarded_trigger  # isort: 
 from . import (
     iota_script,
     iota_script_alert_rule,
+    iota_script_api_version,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,
@@ -13,6 +14,7 @@ from . import (
     iota_script_execution_alert,
     iota_script_execution_dashboard,
     iota_script_filters,
+    iota_script_migration,
     iota_script_queue,
     iota_script_record_policy,
     iota_script_run,

@@ -11,6 +11,8 @@ What it counts (the last ``ADOPTION_DAYS`` days where a period applies):
 * the share of automation rules and scheduled actions that run scripts
   rather than Python code: among those whose server actions are of type
   "Run JavaScript script" or "Execute Code";
+* migrated actions: scripts converted from Python server actions, by state
+  (converted, switched, rolled back; ``models/iota_script_migration.py``);
 * the top scripts by runs and by failed runs in the period.
 
 Scoping: everything is read through the ORM as the current user, so access
@@ -47,6 +49,7 @@ class IotaScriptExecution(models.Model):
         ``scope``, ``days``, ``companies``, ``scripts_by_trigger``, ``authors_active``,
         ``runs_per_day`` ({day: {trigger: runs}}), ``script_share`` ({automation,
         scheduled_action}: {scripts, python, share} or None), ``top_by_runs``,
+        ``migrations`` ({converted, switched, rolled_back}: scripts),
         ``top_by_failures``. Raises UserError for an unknown scope and
         AccessError for ``system`` without the administrator group."""
         if scope not in SCOPES:
@@ -68,9 +71,23 @@ class IotaScriptExecution(models.Model):
             "authors_active": self._iota_authors_active(env, in_companies, since),
             "runs_per_day": runs["per_day"],
             "script_share": self._iota_script_share(env),
+            "migrations": self._iota_migrations(env, in_companies),
             "top_by_runs": runs["top_by_runs"],
             "top_by_failures": runs["top_by_failures"],
         }
+
+    @api.model
+    def _iota_migrations(self, env, in_companies):
+        """Scripts converted from Python actions, by state (converted, switched, rolled back)."""
+        groups = (
+            env["iota.script"]
+            .with_context(active_test=False)
+            ._read_group(
+                [*in_companies, ("migration_state", "!=", False)], ["migration_state"], ["__count"]
+            )
+        )
+        counts = dict(groups)
+        return {state: counts.get(state, 0) for state in ("converted", "switched", "rolled_back")}
 
     @api.model
     def _iota_authors_active(self, env, in_companies, since):

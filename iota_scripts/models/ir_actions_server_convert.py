@@ -35,6 +35,8 @@ class IrActionsServer(models.Model):
                 "name": _("%s (JavaScript)", self.name),
                 "state": "draft",
                 "source": source,
+                "migrated_from_action_id": self.id,
+                "migration_state": "converted",
                 "description": _(
                     "Converted from the Python server action %(name)s (id %(id)s).",
                     name=self.name,

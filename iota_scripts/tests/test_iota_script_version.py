@@ -1,5 +1,6 @@
 import hashlib
 
+from iota_scripts_sdk.api import API_VERSION
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
@@ -186,3 +187,17 @@ class TestIotaScriptVersion(IotaScriptsCase):
             copy.with_user(self.dev_a).unlink()  # developers archive; administrators delete
         copy.unlink()
         self.assertFalse(versions.exists())
+
+
+@tagged("post_install", "-at_install")
+class TestApiVersion(IotaScriptsCase):
+    def test_scripts_declare_the_sdk_api_version(self):
+        script = self._script("export default () => 1;")
+        self.assertEqual(script.api_version, API_VERSION)  # new scripts: the current one
+        major, minor = (int(p) for p in API_VERSION.split("."))
+        script.api_version = f"{major}.0"  # an older minor of this major: fine
+        for bad in (f"{major}.{minor + 1}", f"{major + 1}.0", "1", "v1.2", "", "1.2.3"):
+            with self.subTest(bad=bad), self.assertRaises(ValidationError):
+                with self.env.cr.savepoint():
+                    script.api_version = bad
+                    script.flush_recordset()

@@ -339,3 +339,87 @@ class TestIrActionsServer(IotaScriptsCase):
         self.assertIn(
             'sdk.log.info("nightly");', self.env["iota.script"].browse(opened["res_id"]).source
         )
+
+    def _converted(self, python_action):
+        opened = python_action.action_iota_convert_to_script()
+        script = self.env["iota.script"].browse(opened["res_id"])
+        script.write({"source": "export default async (ctx) => ({ ids: ctx.records.ids });"})
+        return script
+
+    def test_switch_an_automation_rule_to_the_script_and_back(self):
+        model = self.env["ir.model"]._get("res.partner")
+        rule = self.env["base.automation"].create(
+            {"name": "Python on save", "model_id": model.id, "trigger": "on_create_or_write"}
+        )
+        python = self.env["ir.actions.server"].create(
+            {
+                "name": "Mark",
+                "model_id": model.id,
+                "state": "code",
+                "code": "records.write({'comment': 'python'})",
+                "base_automation_id": rule.id,
+            }
+        )
+        script = self._converted(python)
+        self.assertEqual(script.migration_state, "converted")
+        with self.assertRaisesRegex(UserError, "Activate the script first"):
+            script.action_iota_switch_from_python()
+        script.action_activate()
+        script.action_iota_switch_from_python()
+        self.assertEqual(script.migration_state, "switched")
+        self.assertEqual(rule.action_server_ids.mapped("state"), ["iota_script"])
+        self.assertTrue(python.exists() and not python.base_automation_id)  # kept, detached
+        partner = self.env["res.partner"].create({"name": "Switched"})
+        self.assertFalse(partner.comment)  # the Python no longer runs...
+        self.assertEqual(
+            self._executions(script).mapped("state"), ["succeeded"]
+        )  # ...the script does
+        with self.assertRaises(UserError):
+            script.action_iota_switch_from_python()
+        script.action_iota_rollback_to_python()
+        self.assertEqual(script.migration_state, "rolled_back")
+        self.assertEqual(rule.action_server_ids, python)
+        self.env["res.partner"].create({"name": "Rolled back"})
+        self.assertEqual(len(self._executions(script)), 1)
+        self.assertIn("Rolled", script.message_ids[0].body)
+        self.assertIn("Switched", script.message_ids[1].body)
+        # and switched again: the same rule, the script's action back
+        script.action_iota_switch_from_python()
+        self.assertEqual(rule.action_server_ids.mapped("state"), ["iota_script"])
+
+    def test_switch_a_scheduled_action_to_the_script_and_back(self):
+        model = self.env["ir.model"]._get("res.partner")
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Nightly Python",
+                "model_id": model.id,
+                "state": "code",
+                "code": "log('nightly')",
+                "interval_number": 1,
+                "interval_type": "days",
+            }
+        )
+        script = self._converted(cron.ir_actions_server_id)
+        script.action_activate()
+        script.action_iota_switch_from_python()
+        copy = script.migration_cron_id
+        self.assertFalse(cron.active)  # archived, kept
+        self.assertTrue(copy.active)
+        self.assertEqual((copy.state, copy.iota_script_id), ("iota_script", script))
+        self.assertEqual((copy.interval_number, copy.interval_type), (1, "days"))
+        self.assertEqual(copy.nextcall, cron.nextcall)
+        script.action_iota_rollback_to_python()
+        self.assertTrue(cron.active)
+        self.assertFalse(copy.active)
+
+    def test_a_python_action_with_no_trigger_has_nothing_to_switch(self):
+        model = self.env["ir.model"]._get("res.partner")
+        python = self.env["ir.actions.server"].create(
+            {"name": "Loose", "model_id": model.id, "state": "code", "code": "log('x')"}
+        )
+        script = self._converted(python)
+        script.action_activate()
+        with self.assertRaisesRegex(UserError, "nothing to move"):
+            script.action_iota_switch_from_python()
+        with self.assertRaisesRegex(UserError, "nothing to roll back"):
+            script.action_iota_rollback_to_python()
