@@ -23,7 +23,14 @@ and resource usage.
     "license": "LGPL-3",
     "depends": ["base", "mail", "base_automation", "web_tour"],
     "external_dependencies": {
-        "python": ["iota_scripts_sdk", "orjson", "jsonschema", "referencing", "croniter"]
+        "python": [
+            "iota_scripts_sdk",
+            "orjson",
+            "jsonschema",
+            "referencing",
+            "croniter",
+            "prometheus_client",
+        ]
     },
     "data": [
         "security/iota_scripts_groups.xml",

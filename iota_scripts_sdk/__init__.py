@@ -6,6 +6,7 @@ processes start on the first run, in the process that makes it.
 Public surface::
 
     from iota_scripts_sdk import Engine, EngineConfig, Limits, RunResult, ScriptError
+    from iota_scripts_sdk import EngineObserver  # metrics: runners and sdk calls
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from .api import API_VERSION, typescript
 from .engine import Engine, HostFunction, RunResult, get_engine
 from .errors import CODES, ScriptError
 from .limits import EngineConfig, Limits
+from .observer import EngineObserver
 
 __all__ = [
     "API_VERSION",
     "CODES",
     "Engine",
     "EngineConfig",
+    "EngineObserver",
     "HostFunction",
     "Limits",
     "RunResult",

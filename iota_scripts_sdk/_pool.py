@@ -9,6 +9,9 @@ A runner runs one script at a time. Callers wait for a free one in a bounded
 queue; past ``max_waiting`` they get ``busy`` at once. A runner that died,
 timed out, or passed ``recycle_after_runs``/``recycle_rss_mb`` is replaced in
 the background so the next caller does not pay for its start.
+
+An :class:`~.observer.EngineObserver` (``observer``) hears of every change
+of the runner counts, every start, and why each runner ended.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ._protocol import FrameReader, encode, widen_pipe, write_all
 from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
+from .observer import EngineObserver, notify
 
 _logger = logging.getLogger(__name__)
 
@@ -111,6 +115,9 @@ class RunnerProcess:
         self.runs = 0
         self.keys: set[str] = set()
         self.dead = False
+        #: why it ended, once it did (observer.RUNNER_END_REASONS); set by
+        #: the engine where it knows, else "killed" when it is found dead
+        self.end_reason: str | None = None
         self.stderr_tail = b""
         threading.Thread(
             target=self._drain_stderr, name=f"iota-runner-{self.pid}-stderr", daemon=True
@@ -200,6 +207,13 @@ class RunnerPool:
         self._count = 0  # live + starting runners
         self._waiting = 0
         self._closed = False
+        self.observer: EngineObserver | None = None
+
+    def _changed(self) -> None:
+        """Tells the observer the counts; called with ``_lock`` held, so the
+        observer hears them in the order they happened."""
+        if self.observer is not None:
+            notify(self.observer, "runners_changed", self._count, self._count - len(self._idle))
 
     def _after_fork(self) -> None:
         # Inherited runners belong to the parent process: forget, never kill.
@@ -223,12 +237,13 @@ class RunnerPool:
             try:
                 while True:
                     if self._idle:
-                        for i, r in enumerate(self._idle):
-                            if key in r.keys:
-                                return self._idle.pop(i)
-                        return self._idle.pop()
+                        found = next((r for r in self._idle if key in r.keys), self._idle[-1])
+                        self._idle.remove(found)
+                        self._changed()
+                        return found
                     if self._count < self.config.runners:
                         self._count += 1
+                        self._changed()
                         break
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -237,12 +252,15 @@ class RunnerPool:
             finally:
                 self._waiting -= 1
         try:
-            return RunnerProcess(self.config)
+            runner = RunnerProcess(self.config)
         except BaseException:
             with self._lock:
                 self._count -= 1
+                self._changed()
                 self._lock.notify()
             raise
+        notify(self.observer, "runner_started")
+        return runner
 
     def release(self, runner: RunnerProcess) -> None:
         """Returns a runner; a dead or worn one is replaced in the background."""
@@ -250,9 +268,12 @@ class RunnerPool:
             return
         worn = runner.runs >= self.config.recycle_after_runs
         if worn and not runner.dead:
+            runner.end_reason = "recycled"
             with contextlib.suppress(Exception):
                 runner.send({"op": "exit"})
             runner.wait_exit(2.0)
+        if runner.dead and not self._closed:
+            notify(self.observer, "runner_ended", runner.end_reason or "killed")
         with self._lock:
             if runner.dead or self._closed:
                 self._count -= 1
@@ -260,6 +281,7 @@ class RunnerPool:
             else:
                 self._idle.append(runner)
                 respawn = False
+            self._changed()
             self._lock.notify()
         if respawn:
             threading.Thread(target=self._prespawn, name="iota-runner-respawn", daemon=True).start()
@@ -269,11 +291,13 @@ class RunnerPool:
             if self._closed or self._count >= self.config.runners:
                 return
             self._count += 1
+            self._changed()
         try:
             runner = RunnerProcess(self.config)
         except Exception:
             with self._lock:
                 self._count -= 1
+                self._changed()
                 self._lock.notify()
                 closed = self._closed
             # a respawn racing close() (or interpreter exit, which shuts the
@@ -281,12 +305,15 @@ class RunnerPool:
             if not closed:
                 _logger.exception("could not start a script runner")
             return
+        notify(self.observer, "runner_started")
         with self._lock:
             if self._closed:
                 self._count -= 1
+                self._changed()
                 runner.kill()
                 return
             self._idle.append(runner)
+            self._changed()
             self._lock.notify()
 
     def stats(self) -> dict[str, int]:
@@ -299,6 +326,7 @@ class RunnerPool:
             self._closed = True
             idle, self._idle = self._idle, []
             self._count -= len(idle)
+            self._changed()
             self._lock.notify_all()
         for r in idle:
             r.kill()

@@ -38,6 +38,7 @@ from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
+from .observer import EngineObserver, notify, sdk_call_labels
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
 
@@ -127,6 +128,7 @@ class Engine:
         self._run_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
         self._caches: dict[tuple[str, str | None], Any] = {}
+        self._observer: EngineObserver | None = None
 
     # ---- public API ---------------------------------------------------------
     def run(
@@ -185,6 +187,7 @@ class Engine:
             runner.send({"op": "check", "source": source})
             frame = runner.read_frame(time.monotonic() + 30)
             if frame is None:
+                runner.end_reason = "crashed"
                 runner.kill()
                 return ScriptError("sandbox_crashed", "the script runner died while parsing")
             res = orjson.loads(frame)["res"]
@@ -205,6 +208,16 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
         return self._pool.stats()
+
+    def set_observer(self, observer: EngineObserver | None) -> None:
+        """Tells ``observer`` (``iota_scripts_sdk.observer``) about the runners
+        and every sdk call from now on; None stops. It hears the current
+        runner counts at once."""
+        self._observer = observer
+        self._pool.observer = observer
+        if observer is not None:
+            stats = self._pool.stats()
+            notify(observer, "runners_changed", stats["runners"], stats["runners"] - stats["idle"])
 
     def close(self) -> None:
         """Stops the runners. The engine cannot run scripts afterwards."""
@@ -355,6 +368,9 @@ class Engine:
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
+                if self._observer is not None:
+                    code = None if ok else orjson.loads(reply).get("code")
+                    notify(self._observer, "sdk_call", *sdk_call_labels(call.get("name"), code))
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -390,6 +406,7 @@ class Engine:
         if err.code in ("timeout", "cpu_limit", "memory_limit", "internal_error"):
             # The runner ends itself after these; wait for it so that nothing
             # the script started keeps running after we report.
+            runner.end_reason = "crashed" if err.code == "internal_error" else "limit"
             runner.wait_exit(1.0)
         return RunResult(False, error=err, logs=logs, stats=stats)
 
@@ -397,7 +414,9 @@ class Engine:
         self, runner: RunnerProcess, logs: list[dict[str, Any]], t0: float, calls: int
     ) -> RunResult:
         code = runner.wait_exit(1.0)
+        runner.end_reason = runner.end_reason or "crashed"
         if code is not None and code == -24:  # SIGXCPU: the RLIMIT_CPU backstop
+            runner.end_reason = "limit"
             err = ScriptError("cpu_limit", "the run used more CPU time than allowed")
         else:
             err = ScriptError(

@@ -1,1 +1,1 @@
-from . import editor, main, openapi
+from . import editor, main, metrics, openapi

@@ -70,6 +70,7 @@ from ..tools.gateway_http import (
     request_target,
     validate,
 )
+from ..tools.observability import metrics
 from ..tools.sentinel import as_engine
 from ..tools.settings import ratelimit_redis_url
 
@@ -142,6 +143,7 @@ class IotaApiController(http.Controller):
             "run_succeeded": False,
             "started": started,
             "answered": False,
+            "endpoint_id": None,
         }
         try:
             response = self._iota_serve(version, subpath, headers, state)
@@ -150,6 +152,7 @@ class IotaApiController(http.Controller):
             response = _response(
                 e.status, {"error": {"code": e.code, "message": e.message}}, headers
             )
+        metrics.endpoint_answered(request.db, state["endpoint_id"], response.status_code)
         execution = state["execution"]
         if execution and not state["answered"]:
             # the run's row was written before its answer was known
@@ -224,6 +227,7 @@ class IotaApiController(http.Controller):
                 f"{wanted} is not allowed here.",
                 {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))},
             )
+        state["endpoint_id"] = endpoint.id
         script = env["iota.script"].browse(endpoint.script_id)
         # the cached columns (models/iota_script_run_cache.py), not the row
         current = dict(script._iota_run_fields(script.id))
@@ -286,6 +290,9 @@ class IotaApiController(http.Controller):
         ).check(f"{request.db}:{endpoint.id}:{client}", endpoint.rate_limit_per_min, 60)
         headers.update(decision.headers())
         if not decision.allowed:
+            metrics.ratelimit_refused(
+                request.db, endpoint.id, "unavailable" if decision.degraded else "limited"
+            )
             if decision.degraded:
                 raise ApiError(
                     503, "rate_limit_unavailable", "The rate limiter is unavailable; retry later."

@@ -79,6 +79,7 @@ from ..run.start import MAX_STORED_CHARS
 from ..sdk_host.scripts import RESERVED_PRIORITY_BELOW
 from ..tools import cron_wake
 from ..tools.bulk_insert import insert_rows
+from ..tools.observability import metrics
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
@@ -448,6 +449,16 @@ class IotaScriptExecution(models.Model):
                 [tuple(dead)],
             )
             _logger.warning("iota.script.execution %s: lease expired, moved to dead", dead)
+            for execution in self.sudo().browse(dead):
+                # their runs never reached record(): the worker died
+                metrics.run_ended(
+                    cr.dbname,
+                    execution.company_id.id,
+                    execution.script_id.key,
+                    execution.trigger,
+                    "dead",
+                    None,
+                )
             self.browse(dead)._queue_announce_failure()
         return requeued, dead
 

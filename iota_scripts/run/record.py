@@ -5,6 +5,7 @@
 not keep, counts the run in ``iota.script.run.stat``); :func:`announce`
 records the ``script.executed`` / ``script.failed`` event and lets the
 execution model react (``_iota_after_run``: alert rules, for one).
+:func:`measure` counts every run that ends, kept or not, in the metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from iota_scripts_sdk import RunResult, ScriptError
 from odoo import fields
 
 from ..models.iota_script_record_policy import keeps
+from ..tools.observability import metrics
 from ..tools.run_states import outcome_event_type
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -83,6 +85,7 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     vals = {**started.start_vals, **outcome_values(result)}
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
+    measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
     if pending is not None and not pending.written:
         if not keeps(*pending.policy, succeeded=result.ok):
             return count_unrecorded(execution, {**pending.vals, **vals})
@@ -90,6 +93,13 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     else:
         as_engine(execution).write(vals)
     return execution
+
+
+def measure(env: Any, script: Any, trigger: str, state: str, result: Any, ran: bool) -> None:
+    """Counts the run in the metrics (``tools/observability/metrics.py``), kept or not."""
+    if metrics.enabled():
+        stats = result.stats if ran and result is not None else None
+        metrics.run_ended(env.cr.dbname, script.company_id.id, script.key, trigger, state, stats)
 
 
 def announce(execution: Any) -> Any:
@@ -149,6 +159,7 @@ def record_too_deep(Execution: Any, req: RunRequest, generation: int) -> Any:
     max_depth = get_setting(Execution.env, "max_depth")
     records = req.records
     now = fields.Datetime.now()
+    measure(Execution.env, script, req.trigger["type"], "cancelled", None, False)
     # This record must not fire rules in turn (an automation rule on
     # executions would otherwise add a cancelled run per cancelled run).
     return (

@@ -17,6 +17,7 @@ from . import (
     test_iota_script_version,
     test_ir_actions_server,
     test_live,
+    test_metrics,
     test_queue,
     test_queue_fairness,
     test_record_policy,

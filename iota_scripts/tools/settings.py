@@ -24,6 +24,11 @@ server and one database must not choose them for the others.
 * ``ratelimit_redis_url`` is the endpoints' rate limiter's Redis (default:
   ``redis_url``); give it its own server or database number so that a full
   cache never stops the limiter.
+* ``metrics_token`` and ``metrics_dir`` (Prometheus, ``/iota/metrics``): one
+  scrape covers every database the server serves (series are labelled by
+  database, the runner pool belongs to the process). Were the token a system
+  parameter, the administrator of one database could read another's runs,
+  or switch metrics on for the whole server.
 
 Database keys (limits, retention, depth) are read at each run.
 
@@ -58,6 +63,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "cache_quota_keys": (10_000, int),
     # the endpoints' rate limiter (site): its own Redis, default redis_url
     "ratelimit_redis_url": (None, str),
+    # Prometheus metrics (site; tools/observability/)
+    "metrics_token": (None, str),
+    "metrics_dir": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -95,6 +103,8 @@ DOCS: dict[str, str] = {
     "cache_quota_bytes": "site; `sdk.cache` bytes of one company, all its run-as users together (restart)",
     "cache_quota_keys": "site; `sdk.cache` keys of one company, all its run-as users together (restart)",
     "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
+    "metrics_token": "site; the bearer token of `/iota/metrics` (Prometheus); none: no metrics are collected and the route answers 404. See [metrics.md](metrics.md)",
+    "metrics_dir": "site; where Odoo's workers write their metrics (prometheus-client multiprocess mode); none: `PROMETHEUS_MULTIPROC_DIR` if set, else `<data_dir>/iota_scripts_metrics`, one folder per server start",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -162,6 +172,10 @@ SITE_ONLY = frozenset(
         "cache_quota_bytes",
         "cache_quota_keys",
         "ratelimit_redis_url",
+        # one scrape shows every database of the server (the runner pool is
+        # the process's): no database may read it, or choose where it is written
+        "metrics_token",
+        "metrics_dir",
     }
 )
 
@@ -273,6 +287,10 @@ def get_engine(env: Any) -> Any:
         # later ones: the pool is process-wide by design.
         _engine = sdk_get_engine(cfg)
         _engine_pid = os.getpid()
+        from .observability.metrics import ENGINE_OBSERVER
+
+        # runner counts and sdk calls (idle while no metrics_token is set)
+        _engine.set_observer(ENGINE_OBSERVER)
         return _engine
 
 
