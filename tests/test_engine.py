@@ -623,7 +623,9 @@ def test_a_deprecated_function_still_works_and_warns_once_per_run(engine, monkey
     from iota_scripts_sdk import engine as engine_module
 
     monkeypatch.setattr(
-        engine_module, "deprecated_host_names", lambda: {"cache.get": "since 9.9: use sdk.cache.peek"}
+        engine_module,
+        "deprecated_host_names",
+        lambda: {"cache.get": "since 9.9: use sdk.cache.peek"},
     )
     lines = []
     res = engine.run(
