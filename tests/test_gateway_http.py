@@ -9,26 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import subprocess
 import sys
-import types
-from pathlib import Path
 
 import jsonschema
 import pytest
+from addon_tools import TOOLS, load
 
-TOOLS = Path(__file__).resolve().parent.parent / "iota_scripts" / "tools"
-
-
-def _load():
-    package = types.ModuleType("_iota_tools_alone")
-    package.__path__ = [str(TOOLS)]
-    sys.modules.setdefault("_iota_tools_alone", package)
-    return importlib.import_module("_iota_tools_alone.gateway_http")
-
-
-gw = _load()
+gw = load("gateway_http")
 
 
 def test_it_loads_without_odoo():

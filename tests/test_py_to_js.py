@@ -6,24 +6,10 @@ recognised idioms must come out as the sdk calls the migration guide names.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from pathlib import Path
-
 import pytest
+from addon_tools import load
 
-TOOLS = Path(__file__).resolve().parent.parent / "iota_scripts" / "tools"
-
-
-def _load():
-    package = types.ModuleType("_iota_tools_alone")
-    package.__path__ = [str(TOOLS)]
-    sys.modules.setdefault("_iota_tools_alone", package)
-    return importlib.import_module("_iota_tools_alone.py_to_js")
-
-
-py_to_js = _load()
+py_to_js = load("py_to_js")
 
 CASES = [
     (
