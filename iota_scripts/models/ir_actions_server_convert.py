@@ -26,13 +26,16 @@ class IrActionsServer(models.Model):
         self.ensure_one()
         if self.state != "code":
             raise UserError(_("Only Python code actions can be converted."))
+        # base_automation names a rule's actions after their type ("Execute
+        # Code"): the rule's name says what the draft is for
+        origin = self.base_automation_id.name if self.base_automation_id else self.name
         try:
-            source = py_to_js.convert(self.code or "", self.name)
+            source = py_to_js.convert(self.code or "", origin)
         except py_to_js.ConversionError as e:
             raise UserError(_("This action cannot be converted: %s", e)) from None
         script = self.env["iota.script"].create(
             {
-                "name": _("%s (JavaScript)", self.name),
+                "name": _("%s (JavaScript)", origin),
                 "state": "draft",
                 "source": source,
                 "migrated_from_action_id": self.id,

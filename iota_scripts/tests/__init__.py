@@ -35,6 +35,7 @@ from . import (
     test_studio_ui,
     test_ui,
     test_ui_dashboard,
+    test_ui_migration,
     test_ui_new_user,
     test_ui_onboarding,
     test_ui_run_panel,

@@ -362,6 +362,9 @@ class TestIrActionsServer(IotaScriptsCase):
         )
         script = self._converted(python)
         self.assertEqual(script.migration_state, "converted")
+        # named after the rule: Odoo names a rule's actions after their type
+        # ("Execute Code", when its form saves them)
+        self.assertEqual(script.name, "Python on save (JavaScript)")
         with self.assertRaisesRegex(UserError, "Activate the script first"):
             script.action_iota_switch_from_python()
         script.action_activate()
