@@ -51,7 +51,9 @@ def test_parallel_burst_is_exact(limiter: RateLimiter) -> None:
     denied = [d for d in decisions if not d.allowed]
     assert len(allowed) == 50
     assert len(denied) == 150
-    assert all(d.retry_after_sec >= 1 and d.remaining == 0 for d in denied)
+    # the next token is due within one emission interval (60 s / 50 = 1.2 s);
+    # how far within depends on how long the burst took on this machine
+    assert all(0 < d.retry_after_sec <= 1.2 and d.remaining == 0 for d in denied)
     assert all(int(d.headers()["Retry-After"]) >= 1 for d in denied)
     assert all(not d.degraded and d.limit == 50 for d in decisions)
     if elapsed < 1.0:  # no refill yet (one every 1.2 s): each allowed saw its own count
