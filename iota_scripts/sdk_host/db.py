@@ -188,15 +188,20 @@ def _domain(value: Any) -> list[Any]:
     return out
 
 
+def _check_fields(model: BaseModel, names: Any) -> None:
+    """Each name is a field of ``model`` that scripts may name."""
+    for name in names:
+        _check_name(name)
+        if name not in model._fields:
+            raise invalid(f"{model._name} has no field {name!r}")
+
+
 def _field_names(model: BaseModel, names: Any) -> list[str] | None:
     if names is None:
         return None
     if not isinstance(names, list):
         raise invalid("fields must be a list of field names")
-    for name in names:
-        _check_name(name)
-        if name not in model._fields:
-            raise invalid(f"{model._name} has no field {name!r}")
+    _check_fields(model, names)
     return names
 
 
@@ -220,10 +225,7 @@ def _default_fields(model: BaseModel) -> list[str]:
 def _values(model: BaseModel, values: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise invalid("values must be an object")
-    for name in values:
-        _check_name(name)
-        if name not in model._fields:
-            raise invalid(f"{model._name} has no field {name!r}")
+    _check_fields(model, values)
     return values
 
 
