@@ -30,6 +30,9 @@ and resource usage.
             "referencing",
             "croniter",
             "prometheus_client",
+            "opentelemetry-api",
+            "opentelemetry-sdk",
+            "opentelemetry-exporter-otlp-proto-http",
         ]
     },
     "data": [

@@ -26,12 +26,28 @@ DISTRIBUTION = {
     "iota_scripts_sdk": "iota-scripts-sdk",
     "yaml": "PyYAML",
 }
+#: Namespace packages: dotted import name -> distribution (the longest prefix wins).
+NAMESPACED = {
+    "opentelemetry": "opentelemetry-api",
+    "opentelemetry.sdk": "opentelemetry-sdk",
+    "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry.proto": "opentelemetry-proto",
+}
 #: Distributions Odoo 18's own requirements.txt installs (odoo itself included).
 FROM_ODOO = {"odoo", "psycopg2", "pytz", "werkzeug", "markupsafe", "requests", "psutil"}
 
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distribution(module: str) -> str:
+    """The distribution that installs the (dotted) import name ``module``."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if (prefix := ".".join(parts[:n])) in NAMESPACED:
+            return canonical(NAMESPACED[prefix])
+    return canonical(DISTRIBUTION.get(parts[0], parts[0]))
 
 
 def requirements(path: Path) -> dict[str, str]:
@@ -93,7 +109,7 @@ def third_party_imports(folder: str) -> dict[str, set[str]]:
                 top = name.split(".")[0]
                 if top in sys.stdlib_module_names or top in local:
                     continue
-                dist = canonical(DISTRIBUTION.get(top, top))
+                dist = distribution(name)
                 found.setdefault(dist, set()).add(str(path.relative_to(ROOT)))
     return found
 

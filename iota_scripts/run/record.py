@@ -17,7 +17,7 @@ from iota_scripts_sdk import RunResult, ScriptError
 from odoo import fields
 
 from ..models.iota_script_record_policy import keeps
-from ..tools.observability import metrics
+from ..tools.observability import metrics, tracing
 from ..tools.run_states import outcome_event_type
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -86,6 +86,7 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
+    tracing.run_ended(started, vals["state"], result if ran else None)
     if pending is not None and not pending.written:
         if not keeps(*pending.policy, succeeded=result.ok):
             return count_unrecorded(execution, {**pending.vals, **vals})

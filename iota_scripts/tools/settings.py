@@ -29,6 +29,9 @@ server and one database must not choose them for the others.
   database, the runner pool belongs to the process). Were the token a system
   parameter, the administrator of one database could read another's runs,
   or switch metrics on for the whole server.
+* ``tracing_endpoint`` and ``tracing_service_name`` (OpenTelemetry, see
+  ``observability/tracing.py``, which also reads the standard ``OTEL_*``
+  variables): one exporter per process, for every database it serves.
 
 Database keys (limits, retention, depth) are read at each run.
 
@@ -66,6 +69,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # Prometheus metrics (site; tools/observability/)
     "metrics_token": (None, str),
     "metrics_dir": (None, str),
+    # OpenTelemetry traces (site; tools/observability/tracing.py)
+    "tracing_endpoint": (None, str),
+    "tracing_service_name": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -105,6 +111,8 @@ DOCS: dict[str, str] = {
     "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
     "metrics_token": "site; the bearer token of `/iota/metrics` (Prometheus); none: no metrics are collected and the route answers 404. See [metrics.md](metrics.md)",
     "metrics_dir": "site; where Odoo's workers write their metrics (prometheus-client multiprocess mode); none: `PROMETHEUS_MULTIPROC_DIR` if set, else `<data_dir>/iota_scripts_metrics`, one folder per server start",
+    "tracing_endpoint": "site; the OTLP/HTTP traces URL (e.g. `http://collector:4318/v1/traces`); none: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`; none of them: no tracing, at no cost. See [operations/tracing.md](operations/tracing.md) (restart)",
+    "tracing_service_name": "site; the traces' `service.name`; none: `OTEL_SERVICE_NAME`, else `odoo-iota-scripts` (restart)",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -176,6 +184,9 @@ SITE_ONLY = frozenset(
         # the process's): no database may read it, or choose where it is written
         "metrics_token",
         "metrics_dir",
+        # one exporter per process, for every database it serves
+        "tracing_endpoint",
+        "tracing_service_name",
     }
 )
 
@@ -287,9 +298,10 @@ def get_engine(env: Any) -> Any:
         # later ones: the pool is process-wide by design.
         _engine = sdk_get_engine(cfg)
         _engine_pid = os.getpid()
-        from .observability.metrics import ENGINE_OBSERVER
+        from .observability.engine_observer import ENGINE_OBSERVER
 
-        # runner counts and sdk calls (idle while no metrics_token is set)
+        # runner counts, sdk calls and their spans (idle while no metrics_token
+        # and no traces endpoint are set)
         _engine.set_observer(ENGINE_OBSERVER)
         return _engine
 
