@@ -443,7 +443,14 @@ class Engine:
         token = notify(
             observer, "sdk_call_begin", sdk_call_name(name), args if isinstance(args, list) else []
         )
-        ok, reply, value = self._serve_call(call, limits, owner, host, deadline_left)
+        try:
+            ok, reply, value = self._serve_call(call, limits, owner, host, deadline_left)
+        except BaseException:
+            # a host that raised past _serve_call (an abort of the process): the
+            # tracer's span still ends, and its context leaves the thread
+            if token is not None:
+                notify(observer, "sdk_call_end", token, "internal_error", None)
+            raise
         namespace, outcome = sdk_call_labels(name, None if ok else orjson.loads(reply).get("code"))
         notify(observer, "sdk_call", namespace, outcome)
         if token is not None:
