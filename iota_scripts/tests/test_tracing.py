@@ -20,21 +20,15 @@ engine's V8 runners, PostgreSQL, the queue and the event bus, and (for
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from unittest.mock import patch
 
 import requests
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config
 
 from ..tools.observability import tracing
 from .common import IotaScriptsCase, RealCursorMixin
-from .prometheus_server import free_port
+from .odoo_workers import start_workers
 from .tracing_servers import FakeCollector, RecordingApi, Tunnel
 
 #: The environment a traced process gets (the batch is sent every 100 ms)
@@ -211,57 +205,12 @@ class TestTracingWorkers(RealCursorMixin, TransactionCase):
     """``odoo --workers=2`` and a cron worker on this database, its data committed."""
 
     def _start_server(self, extra_env):
-        port, gevent_port = free_port(), free_port()
-        data_dir = tempfile.mkdtemp(prefix="iota_tracing_odoo_")
-        env = {**_no_otel_env(), **extra_env}
-        args = [
-            sys.executable, "-m", "odoo",
-            "-d", self.env.cr.dbname,
-            "--addons-path", config["addons_path"],
-            "--http-interface", "127.0.0.1",
-            "--http-port", str(port),
-            "--gevent-port", str(gevent_port),
-            "--workers", "2",
-            # the cron worker runs the queue and the event dispatcher
-            "--max-cron-threads", "1",
-            "--data-dir", data_dir,
-            "--log-level", "warn",
-        ]  # fmt: skip
-        for option in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(option):
-                args += [f"--{option}", str(config[option])]
-        log_path = os.path.join(data_dir, "odoo.log")
-        log = open(log_path, "wb")
-        server = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-        def stop():
-            # SIGINT: the workers leave by sys.exit, and flush their spans (atexit)
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
-            log.close()
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-        self.addCleanup(stop)
-        self.log_path = log_path
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            self.assertIsNone(server.poll(), "odoo --workers=2 exited")
-            try:
-                if requests.get(base + "/web/health", timeout=5).status_code == 200:
-                    return base
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        self.fail(f"odoo --workers=2 did not answer: {self._log()}")
-
-    def _log(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()[-3000:]
+        """``odoo --workers=2`` and one cron worker (it runs the queue and the
+        event dispatcher), with no OTEL_* of this process; returns its URL."""
+        env = dict.fromkeys(OTEL_KEYS)  # None: removed
+        env.update(extra_env)
+        _server, base, _data_dir = start_workers(self, env=env, workers=2, cron_threads=1)
+        return base
 
     def _cleanup_events(self, event_type):
         with self._env() as env:
