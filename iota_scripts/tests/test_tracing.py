@@ -194,6 +194,18 @@ class TestTracingInProcess(IotaScriptsCase):
         self.assertEqual(run.attributes["error.type"], execution.error_code)
         self.assertEqual(run.attributes["iota_scripts.state"], "failed")
 
+    def test_current_trace_id_for_log_lines(self):
+        self.assertIsNone(tracing.current_trace_id())
+        caller = "00-" + "c" * 32 + "-" + "d" * 16 + "-01"
+        with tracing.endpoint_span("GET", "/x", {"traceparent": caller}) as span:
+            self.assertEqual(tracing.current_trace_id(), "c" * 32)
+            span.answered(503)
+        self.assertIsNone(tracing.current_trace_id())
+        server = self._spans("GET /iota/api")["GET /iota/api"]
+        self.assertEqual((server.trace_id, server.parent_span_id), ("c" * 32, "d" * 16))
+        self.assertEqual((server.kind, server.status_code), (SPAN_SERVER, STATUS_ERROR))
+        self.assertEqual(server.attributes["error.type"], "503")
+
     def test_a_broken_traceparent_starts_a_new_trace(self):
         self.assertIsNone(tracing._extract("00-zz-00-01"))
         self.assertIsNone(tracing._extract("00-" + "a" * 32 + "-" + "b" * 16 + "-01\nX: y"))
