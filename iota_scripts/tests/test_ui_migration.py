@@ -25,6 +25,10 @@ class TestMigrationUi(HttpCase):
                 "base_automation_id": rule.id,
             }
         )
+        # made before the shadow starts: creating a user saves its partner, a shadowed trigger
+        editor = new_test_user(
+            self.env, "iota_migration_editor", groups="base.group_user,base.group_partner_manager"
+        )
         partners = self.env["res.partner"].create([{"name": f"Shadow tour {i}"} for i in range(3)])
         self.start_tour(
             f"/odoo/action-base.action_server_action/{python.id}",
@@ -36,9 +40,7 @@ class TestMigrationUi(HttpCase):
         self.assertEqual(len(script), 1)
         self.assertEqual((script.state, script.migration_state), ("draft", "shadowing"))
         # the converted script writes contacts: it runs as a user who may
-        script.run_as_user_id = new_test_user(
-            self.env, "iota_migration_editor", groups="base.group_user,base.group_partner_manager"
-        )
+        script.run_as_user_id = editor
         for i, partner in enumerate(partners):  # three record saves
             partner.write({"name": f"Saved {i}", "comment": False})
             self.env.flush_all()

@@ -24,9 +24,11 @@ Records of the bookkeeping models (``IGNORED_PREFIXES``: the scripts' own
 records, chatter, bus, ``ir.*``) are left out: both sides of a shadow
 comparison write them, and they say nothing about what the work did.
 
-Reads run as superuser: the values are shown to the person who asked for the
-dry-run (an IOTA Scripts user of the company), never to the script. Secret
-fields (``sdk_host/policy.py``'s ``SENSITIVE_FIELDS``) are never read.
+Values are read as superuser, then shown only as far as the *viewer* (the
+environment given to :meth:`WriteCapture.diff`: the person who asked for the
+dry-run, or whose save a shadow run followed) may read them: records they
+cannot read are counted in ``hidden``, fields they cannot read are left out.
+Secret fields (``sdk_host/policy.py``'s ``SENSITIVE_FIELDS``) are never read.
 
 Thread: the capture belongs to the cursor's thread, like the cursor.
 """
@@ -96,6 +98,7 @@ class WriteCapture:
         self.created: dict[tuple[str, int], None] = {}  # ordered set
         self.deleted: dict[tuple[str, int], str] = {}
         self.overflow = 0
+        self.hidden = 0
 
     def _room(self) -> bool:
         if len(self.before) + len(self.created) + len(self.deleted) < MAX_RECORDS:
@@ -132,19 +135,23 @@ class WriteCapture:
             if self._room():
                 self.deleted[key] = record.display_name or f"{record._name},{record.id}"
 
-    def diff(self, env: Any) -> dict[str, Any]:
-        """``{writes, created, deleted, overflow}`` as JSON values (see the module docstring).
+    def diff(self, viewer: Any) -> dict[str, Any]:
+        """``{writes, created, deleted, overflow, hidden}`` as JSON values, as far as
+        ``viewer`` (an environment) may read them (see the module docstring).
 
         ``writes``: ``[{model, id, name, changes: {field: [before, after]}}]``;
         ``created``: ``[{model, id, name, values}]``; ``deleted``: ``[{model, id, name}]``."""
-        env = env(su=True)
+        env = viewer(su=True)
+        self.hidden = 0
         writes = []
         for (model, rid), before in self.before.items():
-            record = env[model].browse(rid).exists()
+            record = self._visible(viewer, env[model].browse(rid))
             if not record:
                 continue
             changes = {}
             for name, old in before.items():
+                if not record._fields[name].is_accessible(viewer):
+                    continue
                 new = _value(record, name)
                 if new != old:
                     changes[name] = [old, new]
@@ -154,9 +161,12 @@ class WriteCapture:
                 )
         created = []
         for model, rid in self.created:
-            record = env[model].browse(rid).exists()
+            record = self._visible(viewer, env[model].browse(rid))
             if record:
-                values = _values(record, _shown_fields(record))
+                names = [
+                    n for n in _shown_fields(record) if record._fields[n].is_accessible(viewer)
+                ]
+                values = _values(record, names)
                 created.append(
                     {
                         "model": model,
@@ -166,7 +176,21 @@ class WriteCapture:
                     }
                 )
         deleted = [{"model": m, "id": i, "name": n} for (m, i), n in self.deleted.items()]
-        return {"writes": writes, "created": created, "deleted": deleted, "overflow": self.overflow}
+        return {
+            "writes": writes,
+            "created": created,
+            "deleted": deleted,
+            "overflow": self.overflow,
+            "hidden": self.hidden,
+        }
+
+    def _visible(self, viewer: Any, record: Any) -> Any:
+        """``record`` (superuser) when it exists and ``viewer`` may read it; else empty."""
+        record = record.exists()
+        if record and not record.with_env(viewer)._filtered_access("read"):
+            self.hidden += 1
+            return record.browse()
+        return record
 
 
 def current(cr: Any) -> WriteCapture | None:
