@@ -205,6 +205,28 @@ class Engine:
             column=res.get("column"),
         )
 
+    def sandbox(self) -> dict[str, Any]:
+        """The runners' operating-system sandbox, as one runner applied and experiences it.
+
+        ``{"layers": {layer: "on: ..." | "off: why"}, "probe": {...}}``: the
+        layers (``_sandbox.LAYERS``) and what the runner got when it tried
+        what they forbid (``_sandbox.probe``): a TCP connection to a port this
+        engine listens on for the occasion, files written and read, its ids,
+        descriptors and environment. Starts a runner when none runs.
+        """
+        import socket
+
+        runner = self._pool.acquire("")
+        try:
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                probed = runner.probe(listener.getsockname()[1])
+        except (OSError, TimeoutError):
+            runner.kill()
+            raise ScriptError("sandbox_crashed", "the runner failed during the sandbox probe") from None
+        finally:
+            self._pool.release(runner)
+        return {"layers": dict(runner.sandbox), "probe": probed}
+
     def stats(self) -> dict[str, int]:
         """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
         return self._pool.stats()
