@@ -73,7 +73,7 @@ registry.category("web_tour.tours").add("iota_scripts_migration_switch_tour", {
                 if (outcomes.join() !== "Match,Match,Match") {
                     throw new Error(`shadow runs: ${outcomes.join()}`);
                 }
-                const diff = rows[0].querySelector(".o_field_widget[name=script_diff_html]");
+                const diff = rows[0].querySelector("[name=script_diff_html]");
                 if (!diff || !diff.textContent.includes("python")) {
                     throw new Error("the script's write diff is not shown");
                 }
