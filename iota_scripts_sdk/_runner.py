@@ -342,6 +342,23 @@ class Runner:
             }
         return orjson.loads(out)
 
+    def policy(self, source: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+        """The policy rules ``source`` breaks, by compiler.js (see ``policy.py``)."""
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(
+                f"__iota_policy({_json_lit(source)}, {orjson.dumps(rules).decode()})",
+                timeout_sec=10.0,
+            )
+            if not isinstance(out, str):  # compiler.js answers JSON text, nothing else
+                raise TypeError("the compiler did not answer JSON text")
+        except JSTimeoutException:
+            return {"ok": False, "message": "checking the policies took too long"}
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {"ok": False, "message": "the script could not be parsed"}
+        return dict(orjson.loads(out))
+
     # ---- main loop ------------------------------------------------------------
     def serve(self) -> None:
         while True:
@@ -358,6 +375,8 @@ class Runner:
                 self.send_obj(
                     {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
                 )
+            elif op == "policy":
+                self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
             elif op == "probe":
                 self.send_obj({"op": "probed", "res": probe(int(msg["port"]))})
             elif op == "exit":
