@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import re
 
+from iota_scripts_sdk import ScriptError
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
@@ -297,6 +298,7 @@ class IotaScript(models.Model):
                 script._create_version(
                     self.env.context.get("iota_scripts_version_note") or _("Created")
                 )
+        scripts.filtered(lambda s: s.sudo().source)._check_policies()
         for script in scripts:
             script._emit_domain_event("script.created")
         return scripts
@@ -313,6 +315,8 @@ class IotaScript(models.Model):
         if vals.get("source"):
             self._check_source_text(vals["source"])
         res = super().write(vals)
+        if vals.get("source") or "tag_ids" in vals:
+            self._check_policies()
         if "source" in vals:
             note = self.env.context.get("iota_scripts_version_note")
             for script in self:
@@ -455,6 +459,27 @@ class IotaScript(models.Model):
             "column": None,
         }
 
+    def _check_policies(self):
+        """Refuses (ValidationError) a source that breaks its company's policy rules.
+
+        At save, activation and approval of an endpoint's version; see
+        ``models/iota_script_policy_rule.py``. Every violation is listed:
+        "Line 4, column 3: `sdk.http` is not allowed by policy '...'".
+        """
+        if not scripts_enabled():
+            return  # nothing can parse here; runs are refused anyway
+        Rules = self.env["iota.script.policy.rule"]
+        for script in self:
+            source = script.sudo().source or ""
+            try:
+                violations = Rules._iota_violations(source, script.company_id, script.tag_ids)
+            except ScriptError as e:
+                raise ValidationError(
+                    _("The policies could not be checked: %(message)s", message=e.message)
+                ) from None
+            if violations:
+                raise ValidationError("\n".join(str(v) for v in violations[:10]))
+
     def _create_version(self, note=None):
         self.ensure_one()
         version = as_engine(self.env["iota.script.version"]).create(
@@ -514,6 +539,8 @@ class IotaScript(models.Model):
             )
 
     def action_activate(self):
+        # the company's rules may have changed since the source was saved
+        self._check_policies()
         self.write({"state": "active"})
 
     def action_disable(self):

@@ -214,6 +214,8 @@ def _engine_run(
                 host=live.wrap_host(functions) if live else functions,
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
+                # what policy rules forbid and the AST cannot see (sdk["ht" + "tp"])
+                deny=env["iota.script.policy.rule"]._iota_deny(script),
             )
     except Exception:
         _logger.exception(

@@ -18,6 +18,7 @@ from . import (
     test_ir_actions_server,
     test_live,
     test_metrics,
+    test_policy_rules,
     test_queue,
     test_queue_fairness,
     test_record_policy,
