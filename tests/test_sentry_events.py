@@ -216,3 +216,13 @@ def test_json_lines_carry_the_run_and_a_null_trace_id_without_opentelemetry():
     assert second == "TEXT odoo.models.test_json not ours"
     assert json.loads(third)["execution"] is None
     assert json_logs.install("text", [logging.StreamHandler(io.StringIO())]) == 0
+
+
+def test_trace_id_is_the_current_opentelemetry_spans():
+    trace = pytest.importorskip("opentelemetry.trace", reason="opentelemetry-api not installed")
+    context = trace.SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736, span_id=0x00F067AA0BA902B7, is_remote=False
+    )
+    assert json_logs.current_trace_id() is None
+    with trace.use_span(trace.NonRecordingSpan(context)):
+        assert json_logs.current_trace_id() == "4bf92f3577b34da6a3ce929d0e0e4736"

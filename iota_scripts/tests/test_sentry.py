@@ -10,10 +10,11 @@ import json
 import os
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, TransactionCase, tagged
 
+from ..run.request import RunRequest
 from ..tools.observability import sentry
-from .common import LEAKS
+from .common import LEAKS, RealCursorMixin
 from .sentry_server import FakeSentry
 
 FAILS = """
@@ -180,3 +181,76 @@ class TestSentry(HttpCase):
         self.assertEqual(page.iota_scripts_log_format, "text")
         with patch.dict(os.environ, {"IOTA_SCRIPTS_SENTRY_DSN": "", "SENTRY_DSN": self.fake.dsn}):
             self.assertEqual(sentry.dsn(), self.fake.dsn)
+
+
+def _tag(name, value):
+    return lambda event: event.get("tags", {}).get(name) == value
+
+
+@tagged("post_install", "-at_install")
+class TestSentryQueue(RealCursorMixin, TransactionCase):
+    """The queue's failures: a failed background run, a worker that died holding a run."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fake = FakeSentry()
+        cls.addClassCleanup(cls.fake.stop)
+        cls.startClassPatcher(patch.dict(os.environ, {"IOTA_SCRIPTS_SENTRY_DSN": cls.fake.dsn}))
+
+    def _enqueue(self, script_id, **kw):
+        with self._env() as env:
+            script = env["iota.script"].browse(script_id)
+            request = RunRequest(script, {"type": "manual"}, input={"api_token": "tq-998877"})
+            return env["iota.script.execution"]._enqueue(request, **kw).id
+
+    def test_a_failed_background_run_is_a_script_event(self):
+        script_id = self._committed_script(
+            "export default async (ctx) => { throw new RangeError('no ' + ctx.input.api_token); };"
+        )
+        exec_id = self._enqueue(script_id)
+        with self._env() as env:
+            env["iota.script.execution"]._cron_process_queue(budget_sec=30)
+            key = env["iota.script"].browse(script_id).key
+            self.assertEqual(env["iota.script.execution"].browse(exec_id).state, "failed")
+        sentry.flush()
+        (event,) = self.fake.wait(_tag("iota.script", key))
+        self.assertEqual(event["contexts"]["iota_script"]["execution"], exec_id)
+        (exception,) = event["exception"]["values"]
+        self.assertEqual((exception["type"], exception["value"]), ("RangeError", "no [Filtered]"))
+        self.assertEqual(exception["stacktrace"]["frames"][-1]["lineno"], 1)
+        self.assertNotIn(b"tq-998877", self.fake.raw())
+
+    def test_a_worker_lost_with_its_run_is_a_module_failure(self):
+        script_id = self._committed_script("export default () => 1;")
+        exec_id = self._enqueue(script_id, max_attempts=1)
+        with self._env() as env:
+            env["iota.script.execution"]._queue_claim("dead-worker")
+            env.cr.execute(
+                "UPDATE iota_script_execution SET lease_until = now() at time zone 'UTC' "
+                "- interval '1 second' WHERE id = %s",
+                [exec_id],
+            )
+        with (
+            self.assertLogs("odoo.addons.iota_scripts.models.iota_script_queue", "WARNING"),
+            self._env() as env,
+        ):
+            env["iota.script.execution"]._cron_process_queue(budget_sec=30)
+        sentry.flush()
+        (event,) = self.fake.wait(_tag("iota.failure", "worker_lost"))
+        self.assertEqual(event["fingerprint"], ["iota-scripts", "module", "worker_lost"])
+        self.assertIn("moved to dead", event["exception"]["values"][0]["value"])
+        files = [f["abs_path"] for f in event["exception"]["values"][0]["stacktrace"]["frames"]]
+        self.assertTrue(any(f.endswith("models/iota_script_queue.py") for f in files), files)
+
+    def test_three_runner_crashes_within_a_minute_are_a_crash_loop(self):
+        observer = sentry._SentryObserver()
+        for _ in range(sentry.CRASH_LOOP_COUNT + 1):
+            observer.runner_ended("crashed")
+        observer.runner_ended("limit")  # a run over its limits is no crash
+        sentry.flush()
+        crashes = self.fake.wait(_tag("iota.failure", "runner_crashed"))
+        self.assertEqual(len(crashes), sentry.CRASH_LOOP_COUNT + 1)
+        (loop,) = self.fake.wait(_tag("iota.failure", "runner_crash_loop"))
+        self.assertEqual(loop["level"], "fatal")
+        self.assertEqual(loop["fingerprint"], ["iota-scripts", "module", "runner_crash_loop"])
