@@ -8,13 +8,16 @@ and envelope endpoints) and decodes it. The DSN is the site setting
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 
+import requests
 from odoo.tests import HttpCase, TransactionCase, tagged
 
 from ..run.request import RunRequest
 from ..tools.observability import sentry
 from .common import LEAKS, RealCursorMixin
+from .odoo_server import start_workers_server
 from .sentry_server import FakeSentry
 
 FAILS = """
@@ -254,3 +257,85 @@ class TestSentryQueue(RealCursorMixin, TransactionCase):
         (loop,) = self.fake.wait(_tag("iota.failure", "runner_crash_loop"))
         self.assertEqual(loop["level"], "fatal")
         self.assertEqual(loop["fingerprint"], ["iota-scripts", "module", "runner_crash_loop"])
+
+
+@tagged("post_install", "-at_install")
+class TestSentryWorkers(RealCursorMixin, TransactionCase):
+    """``odoo --workers=2`` with a DSN and JSON logs: each forked worker makes its
+    own client and writes its lines as JSON."""
+
+    def test_forked_workers_send_failures_and_write_json_lines(self):
+        fake = FakeSentry()
+        self.addCleanup(fake.stop)
+        scripts = {
+            "fails": self._committed_script(FAILS),
+            "crashes": self._committed_script(
+                'export default () => "ab".repeat(2**27).split("").length;'
+            ),
+        }
+        keys = {}
+        with self._env() as env:
+            for name, script_id in scripts.items():
+                keys[name] = env["iota.script"].browse(script_id).key
+                env["iota.script.endpoint"].create(
+                    {
+                        "script_id": script_id,
+                        "path": f"/sentry-workers/{name}/{script_id}",
+                        "auth_mode": "public",
+                        "methods": "POST",
+                    }
+                )
+        _server, base, data_dir = start_workers_server(
+            self,
+            {"IOTA_SCRIPTS_SENTRY_DSN": fake.dsn, "IOTA_SCRIPTS_LOG_FORMAT": "json"},
+            ["--log-level", "info"],
+        )
+        url = f"{base}/iota/api/v1/sentry-workers/fails/{scripts['fails']}"
+        body = {"ok": False, "email": EMAIL, "token": TOKEN, "password": PASSWORD}
+        with ThreadPoolExecutor(2) as pool:
+            statuses = list(
+                pool.map(lambda _i: requests.post(url, json=body, timeout=60).status_code, range(4))
+            )
+        self.assertEqual(statuses, [500] * 4)
+        crash_url = f"{base}/iota/api/v1/sentry-workers/crashes/{scripts['crashes']}"
+        self.assertEqual(requests.post(crash_url, json={}, timeout=60).status_code, 500)
+
+        deadline_events = fake.wait(lambda e: len(fake.events) >= 6, 30)
+        self.assertTrue(deadline_events)
+        failures = [e for e in fake.events if e.get("tags", {}).get("iota.script") == keys["fails"]]
+        self.assertEqual(len(failures), 4)
+        self.assertEqual(
+            {tuple(e["fingerprint"]) for e in failures}, {tuple(failures[0]["fingerprint"])}
+        )
+        self.assertEqual(failures[0]["fingerprint"][-3:], [keys["fails"], "1", "script_error"])
+        (crash,) = fake.wait(lambda e: e.get("tags", {}).get("iota.failure") == "runner_crashed")
+        self.assertEqual(crash["platform"], "python")
+        for secret in (EMAIL, TOKEN, PASSWORD):
+            self.assertNotIn(secret.encode(), fake.raw())
+
+        with open(os.path.join(data_dir, "odoo.log"), errors="replace") as f:
+            lines = f.read().splitlines()
+        ours = [json.loads(line) for line in lines if line.startswith("{")]
+        # the runner crash's warning, logged inside the run, names it
+        (warning,) = [
+            line
+            for line in ours
+            if line["logger"] == "iota_scripts_sdk.engine"
+            and "ended during a run" in line["message"]
+        ]
+        self.assertEqual(warning["script"], keys["crashes"])
+        self.assertEqual(warning["version"], 1)
+        self.assertIsInstance(warning["execution"], int)
+        self.assertIsInstance(warning["company"], int)
+        self.assertIn("trace_id", warning)
+        # Odoo's own lines keep Odoo's format
+        self.assertTrue(
+            any(" INFO " in line and "odoo." in line for line in lines if not line.startswith("{"))
+        )
+        self.assertFalse(
+            [
+                line
+                for line in lines
+                if "iota_scripts" in line.split(": ", 1)[0] and not line.startswith("{")
+            ],
+        )
