@@ -36,6 +36,7 @@ again and may send the same failure twice, into the same issue.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -104,6 +105,9 @@ def client() -> Any:
                 before_send=sentry_events.scrub,
             )
             _client_key = key
+            # no AtexitIntegration (it flushes the global client only): what
+            # is queued when the worker exits gets up to 2 s to leave
+            atexit.register(_client.flush, 2.0)
     return _client
 
 
