@@ -30,6 +30,8 @@ and resource usage.
             "referencing",
             "croniter",
             "prometheus_client",
+            "sentry_sdk",
+            "pythonjsonlogger",
         ]
     },
     "data": [
@@ -74,6 +76,7 @@ and resource usage.
         ],
     },
     "post_init_hook": "_post_init_hook",
+    "post_load": "_post_load",
     "uninstall_hook": "_uninstall_hook",
     "application": True,
     "installable": True,
