@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import re
 
-from iota_scripts_sdk import ScriptError
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
@@ -458,27 +457,6 @@ class IotaScript(models.Model):
             "line": None,
             "column": None,
         }
-
-    def _check_policies(self):
-        """Refuses (ValidationError) a source that breaks its company's policy rules.
-
-        At save, activation and approval of an endpoint's version; see
-        ``models/iota_script_policy_rule.py``. Every violation is listed:
-        "Line 4, column 3: `sdk.http` is not allowed by policy '...'".
-        """
-        if not scripts_enabled():
-            return  # nothing can parse here; runs are refused anyway
-        Rules = self.env["iota.script.policy.rule"]
-        for script in self:
-            source = script.sudo().source or ""
-            try:
-                violations = Rules._iota_violations(source, script.company_id, script.tag_ids)
-            except ScriptError as e:
-                raise ValidationError(
-                    _("The policies could not be checked: %(message)s", message=e.message)
-                ) from None
-            if violations:
-                raise ValidationError("\n".join(str(v) for v in violations[:10]))
 
     def _create_version(self, note=None):
         self.ensure_one()

@@ -27,7 +27,7 @@ from iota_scripts_sdk.policy import SYNTAX, denied_calls
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 
-from ..tools.settings import get_engine
+from ..tools.settings import get_engine, scripts_enabled
 
 #: (name, kind, value, description): created active for every company.
 RECOMMENDED = (
@@ -192,3 +192,27 @@ class IotaScriptPolicyRule(models.Model):
         self.env.registry.clear_cache()
         return res
 
+
+class IotaScript(models.Model):
+    _inherit = "iota.script"
+
+    def _check_policies(self):
+        """Refuses (ValidationError) a source that breaks its company's policy rules.
+
+        At save, activation and approval of an endpoint's version; see
+        ``models/iota_script_policy_rule.py``. Every violation is listed:
+        "Line 4, column 3: `sdk.http` is not allowed by policy '...'".
+        """
+        if not scripts_enabled():
+            return  # nothing can parse here; runs are refused anyway
+        Rules = self.env["iota.script.policy.rule"]
+        for script in self:
+            source = script.sudo().source or ""
+            try:
+                violations = Rules._iota_violations(source, script.company_id, script.tag_ids)
+            except ScriptError as e:
+                raise ValidationError(
+                    _("The policies could not be checked: %(message)s", message=e.message)
+                ) from None
+            if violations:
+                raise ValidationError("\n".join(str(v) for v in violations[:10]))
