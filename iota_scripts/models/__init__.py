@@ -22,6 +22,7 @@ from . import (
     iota_script_run_cache,
     iota_script_run_stat,
     iota_script_schedule,
+    iota_script_shadow,
     iota_script_studio,
     iota_script_subscription,
     iota_script_tag,
@@ -35,3 +36,6 @@ from . import (
     res_config_settings,
     web_tour_tour,
 )
+
+# last: it imports the run path (tools -> sdk_host -> run), which imports models above
+from . import base_write_capture  # isort: skip
