@@ -117,8 +117,19 @@ class IotaScript(models.Model):
         Execution = self.env["iota.script.execution"]
         request = RunRequest(self, {"type": "manual"}, records=records, input=input_value)
         if background:
-            return Execution._enqueue(request)
-        return Execution._run(request.replace(live=live))
+            execution = Execution._enqueue(request)
+        else:
+            execution = Execution._run(request.replace(live=live))
+        self.env["iota.script.audit"]._log(
+            "run",
+            self,
+            values={
+                "background": bool(background),
+                # a run that its recording policy did not keep has no id
+                "execution_id": execution.id if isinstance(execution.id, int) else None,
+            },
+        )
+        return execution
 
     def action_run_live(self, input_value=None, token=""):
         """Runs now with live log streaming; returns the panel's values of the execution.
