@@ -91,20 +91,33 @@ class IotaHealthController(http.Controller):
         return _json({"status": "ok" if ready else "fail", "checks": checks}, 200 if ready else 503)
 
     def _database_checks(self, dbname):
-        """``database`` and ``queue``, on a cursor of their own (the request may have none)."""
-        checks = {}
+        """``database`` and ``queue``: on the request's cursor, or one of their own for ``?db=``."""
+        if dbname == request.db and request.env is not None:
+            return _checks_on(request.env.cr)
         try:
             cursor = Registry(dbname).cursor()
         except Exception as e:  # noqa: BLE001 - reported as a failed check, never raised
             failed = {"state": health.FAIL, "ms": 0.0, "detail": e.__class__.__name__}
             return {"database": failed, "queue": dict(failed)}
         with cursor as cr:
-            checks["database"] = health.timed(lambda: health.check_database(cr))
-            if checks["database"]["state"] != health.OK:
-                checks["queue"] = {"state": health.FAIL, "ms": 0.0, "detail": "no database"}
-                return checks
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            threshold = get_setting(env, "health_queue_lag_sec")
-            checks["queue"] = health.timed(lambda: health.check_queue(cr, threshold))
+            checks = _checks_on(cr)
             cr.rollback()  # read only
         return checks
+
+
+def _checks_on(cr):
+    def guarded(check):
+        # a failed query must not abort the transaction the request goes on with
+        def run():
+            with cr.savepoint(flush=False):
+                return check()
+
+        return health.timed(run)
+
+    checks = {"database": guarded(lambda: health.check_database(cr))}
+    if checks["database"]["state"] != health.OK:
+        checks["queue"] = {"state": health.FAIL, "ms": 0.0, "detail": "no database"}
+        return checks
+    threshold = get_setting(api.Environment(cr, SUPERUSER_ID, {}), "health_queue_lag_sec")
+    checks["queue"] = guarded(lambda: health.check_queue(cr, threshold))
+    return checks
