@@ -30,6 +30,7 @@ and resource usage.
             "referencing",
             "croniter",
             "prometheus_client",
+            "redis",
         ]
     },
     "data": [

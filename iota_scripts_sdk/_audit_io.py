@@ -22,7 +22,8 @@ class AuditReadError(Exception):
     """The entries could not be read (no psycopg2, no database, not a JSON-lines export)."""
 
 
-def _connect(args: argparse.Namespace) -> Any:
+def _connect(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``(psycopg2, connection)``: psycopg2 is optional (imported here only)."""
     try:
         import psycopg2  # type: ignore[import-untyped]
     except ImportError:
@@ -40,13 +41,11 @@ def _connect(args: argparse.Namespace) -> Any:
     except psycopg2.Error as e:
         raise AuditReadError(f"cannot connect to database {args.db!r}: {str(e).strip()}") from None
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
-    return conn
+    return psycopg2, conn
 
 
 def _read_db(args: argparse.Namespace) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
-    import psycopg2  # type: ignore[import-untyped]
-
-    conn = _connect(args)
+    psycopg2, conn = _connect(args)
     try:
         with conn.cursor() as cr:
             try:

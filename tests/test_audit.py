@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def test_an_intact_chain_verifies():
     assert report.ok and report.count == 5 and report.head_seq == 5
     assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0]["prev_hash"] == audit.GENESIS
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(entries, entries[1:]))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(entries))
 
 
 def test_an_edited_entry_is_a_hash_mismatch():
@@ -123,4 +124,7 @@ def test_cli_errors_are_clear(tmp_path):
     usage = _cli()
     assert usage.returncode == 2 and "--db NAME or --file FILE" in usage.stderr
     nodb = _cli("--db", "iota_no_such_database_x", "--db-port", "5432")
-    assert nodb.returncode == 3 and "cannot connect to database 'iota_no_such_database_x'" in nodb.stderr
+    assert (
+        nodb.returncode == 3
+        and "cannot connect to database 'iota_no_such_database_x'" in nodb.stderr
+    )

@@ -4,7 +4,7 @@
   answers' shape, nothing but states and times for anonymous callers, the
   details with the metrics token, the ``db`` parameter, and a queue that lags.
 * :class:`TestHealthWorkers`: ``odoo --workers=2`` on the test database
-  (the multi-worker server helper of ``test_metrics``) with a private Redis:
+  (``odoo_workers.start_workers``) with a private Redis:
   ready while Redis runs, 503 with the ``redis`` check failing once it is
   killed (``live`` still 200), ready again when it is back.
 
@@ -21,8 +21,8 @@ from odoo import fields
 from odoo.tests import HttpCase, TransactionCase, tagged
 
 from ..run.request import RunRequest
-from . import test_metrics
 from .common import RealCursorMixin
+from .odoo_workers import start_workers
 from .redis_server import PrivateRedis
 
 TOKEN = "s3cret-health-token"  # noqa: S105 - a test token
@@ -131,8 +131,7 @@ class TestHealthWorkers(RealCursorMixin, TransactionCase):
             # committed queued runs of other tests must not make this one late
             "IOTA_SCRIPTS_HEALTH_QUEUE_LAG_SEC": "1000000000",
         }
-        with patch.dict(os.environ, env):
-            _server, base, _data_dir = test_metrics.TestMetricsWorkers._start_server(self)
+        _server, base, _data_dir = start_workers(self, env=env)
         # each worker's first probe starts its runners (may take over 1 s: one 503,
         # documented); then both workers answer 200 probe after probe
         self.assertEqual(_ready_in_a_row(base, 6), 6)
