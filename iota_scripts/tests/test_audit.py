@@ -12,6 +12,7 @@
 import json
 import subprocess
 import sys
+import threading
 
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, tagged
@@ -199,3 +200,49 @@ class TestAuditVerifyCli(RealCursorMixin, TransactionCase):
         self.assertEqual(as_json["first_break"]["reason"], "hash mismatch")
         put_back()
         self.assertEqual(cli_verify(dbname).returncode, 0)
+
+    def test_concurrent_appends_do_not_fork_and_rollbacks_leave_no_gap(self):
+        """Two transactions log at once and commit; one more logs and rolls back (a replayed request)."""
+        barrier = threading.Barrier(2)
+        created = []
+
+        def writer(n):
+            with self._env() as env:
+                scripts = env["iota.script"].create(
+                    [
+                        {
+                            "name": f"Concurrent {n}.{i}",
+                            "key": f"audit_concurrent_{n}_{i}_{self.env.cr.dbname[-6:]}",
+                            "company_id": env.ref("base.main_company").id,
+                            "source": SOURCE,
+                        }
+                        for i in range(3)
+                    ]
+                )
+                barrier.wait(10)  # both hold pending entries, then both commit
+                created.extend(scripts.ids)
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for script_id in created:
+            self.addCleanup(self._delete_committed_script, script_id)
+        self.assertEqual(len(created), 6)
+        with self._env() as env:
+            env["iota.script.audit"]._log("edit", env["iota.script"].browse(created[0]))
+            env.cr.rollback()  # what Odoo does before replaying a request
+        with self._env() as env:
+            env.cr.execute(
+                "SELECT seq FROM iota_script_audit WHERE res_model = 'iota.script'"
+                " AND res_id = ANY(%s) ORDER BY seq",
+                [created],
+            )
+            seqs = [row[0] for row in env.cr.fetchall()]
+            env.cr.execute("SELECT count(*) FROM iota_script_audit WHERE seq IS NULL")
+            self.assertEqual(env.cr.fetchone()[0], 0, "everything committed is sealed")
+        self.assertTrue(all(seqs) and len(set(seqs)) == len(seqs), seqs)
+        report = cli_verify(self.env.cr.dbname, "--json")
+        self.assertEqual(report.returncode, 0, report.stdout + report.stderr)
+        self.assertIsNone(json.loads(report.stdout)["first_break"])
