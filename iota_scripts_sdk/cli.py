@@ -5,13 +5,16 @@
     iota-scripts check FILE
     iota-scripts types
     iota-scripts bench [--json]
+    iota-scripts sandbox [--json]
     iota-scripts audit verify (--db NAME [--db-host H] [--db-port P] [--db-user U]
                                | --file FILE.jsonl) [--json]
     iota-scripts audit export --db NAME [...] [--output FILE.jsonl]
 
 Exit status: 0 when the run (or check) succeeded, 1 when the script failed,
-2 on a usage error. ``audit verify`` exits 0 when the chain is intact, 1 naming
-the first broken entry, 3 when the entries cannot be read. With ``--json``, ``run`` prints exactly one JSON object on
+2 on a usage error; ``sandbox`` exits 1 when a layer of the runners'
+operating-system sandbox is off; ``audit verify`` exits 0 when the chain is
+intact, 1 naming the first broken entry, 3 when the entries cannot be read.
+With ``--json``, ``run`` prints exactly one JSON object on
 stdout: ``{"ok", "result", "error", "logs", "stats"}``.
 """
 
@@ -61,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmark")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer iterations")
+    sandbox = sub.add_parser(
+        "sandbox", help="show the runners' sandbox layers and what a runner can reach"
+    )
+    sandbox.add_argument("--json", action="store_true")
     audit = sub.add_parser("audit", help="the audit trail of a database")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     verify = audit_sub.add_parser("verify", help="check the hash chain")
@@ -173,6 +180,25 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if err is None else 1
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .limits import EngineConfig
+
+    engine = Engine(EngineConfig(runners=1))
+    try:
+        report = engine.sandbox()
+    finally:
+        engine.close()
+    off = [layer for layer, state in report["layers"].items() if not state.startswith("on")]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for layer, state in report["layers"].items():
+            print(f"{layer:13} {state}")
+        print("probe        " + ", ".join(f"{k}={v}" for k, v in report["probe"].items()))
+    return 1 if off else 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     from . import _audit_io as audit_io
 
@@ -198,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(typescript())
         return 0
+    if args.command == "sandbox":
+        return _sandbox(args)
     if args.command == "bench":
         from .bench import main as bench_main
 
