@@ -210,6 +210,10 @@ def _engine_run(
         memory_mb=script.memory_mb,
         allow_hosts=tuple(script._allowed_hosts()),
     )
+    # What policy rules forbid and the AST cannot see (sdk["ht" + "tp"]). Read
+    # here, before streaming: in test mode the live wrapper lends the cursor
+    # to the test's other thread while the engine runs.
+    deny = env["iota.script.policy.rule"]._iota_deny(script)
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
@@ -226,8 +230,7 @@ def _engine_run(
                 host=live.wrap_host(functions) if live else functions,
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
-                # what policy rules forbid and the AST cannot see (sdk["ht" + "tp"])
-                deny=env["iota.script.policy.rule"]._iota_deny(script),
+                deny=deny,
             )
     except Exception:
         _logger.exception(
