@@ -30,6 +30,7 @@ and resource usage.
             "referencing",
             "croniter",
             "prometheus_client",
+            "redis",
             "sentry_sdk",
             "pythonjsonlogger",
         ]
@@ -60,6 +61,7 @@ and resource usage.
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
         "views/res_config_settings_views.xml",
+        "views/iota_script_audit_views.xml",
         "views/iota_scripts_menus.xml",
     ],
     "demo": [

@@ -1,9 +1,10 @@
 # first: the models below inherit them (a parent must exist before its children)
-from . import iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
+from . import iota_script_audited, iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
 from . import (
     iota_script,
     iota_script_alert_rule,
     iota_script_api_version,
+    iota_script_audit,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,

@@ -130,8 +130,19 @@ class IotaScript(models.Model):
                 Execution, request.replace(trigger=trigger, pinned_version_id=version.id)
             )
         if background:
-            return Execution._enqueue(request)
-        return Execution._run(request.replace(live=live))
+            execution = Execution._enqueue(request)
+        else:
+            execution = Execution._run(request.replace(live=live))
+        self.env["iota.script.audit"]._log(
+            "run",
+            self,
+            values={
+                "background": bool(background),
+                # a run that its recording policy did not keep has no id
+                "execution_id": execution.id if isinstance(execution.id, int) else None,
+            },
+        )
+        return execution
 
     def action_dry_run(self, input_value=None, version_id=None):
         """The Run panel's "Dry run": runs now, rolls everything back, and returns
