@@ -57,7 +57,9 @@ NUMERIC = ("max_depth", "max_bytes")
 
 class IotaScriptPolicyRule(models.Model):
     _name = "iota.script.policy.rule"
+    _inherit = ["iota.script.audited"]  # who added, changed or switched off a rule
     _description = "IOTA Script Policy Rule"
+    _iota_audit_values = frozenset({"active", "name", "kind", "value"})
     _order = "company_id, sequence, id"
 
     name = fields.Char(required=True)
