@@ -66,6 +66,9 @@ OFF_ENV = (
     "IOTA_SCRIPTS_TRACING_ENDPOINT",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    # Sentry stays off in every server too
+    "IOTA_SCRIPTS_SENTRY_DSN",
+    "SENTRY_DSN",
 )
 
 
@@ -125,9 +128,7 @@ def hooks_ns() -> dict[str, float]:
         sys.modules["_iota_tools_alone"] = package
         tracing = importlib.import_module("_iota_tools_alone.observability.tracing")
         metrics = importlib.import_module("_iota_tools_alone.observability.metrics")
-        observer = importlib.import_module(
-            "_iota_tools_alone.observability.engine_observer"
-        ).ENGINE_OBSERVER
+        observer = importlib.import_module("_iota_tools_alone.observability").engine_observer()
         assert tracing.tracer() is None, "tracing must be off here"
         headers: dict[str, str] = {}
         req = types.SimpleNamespace()

@@ -6,10 +6,15 @@
     iota-scripts types
     iota-scripts bench [--json]
     iota-scripts sandbox [--json]
+    iota-scripts audit verify (--db NAME [--db-host H] [--db-port P] [--db-user U]
+                               | --file FILE.jsonl) [--json]
+    iota-scripts audit export --db NAME [...] [--output FILE.jsonl]
 
 Exit status: 0 when the run (or check) succeeded, 1 when the script failed,
 2 on a usage error; ``sandbox`` exits 1 when a layer of the runners'
-operating-system sandbox is off. With ``--json``, ``run`` prints exactly one JSON object on
+operating-system sandbox is off; ``audit verify`` exits 0 when the chain is
+intact, 1 naming the first broken entry, 3 when the entries cannot be read.
+With ``--json``, ``run`` prints exactly one JSON object on
 stdout: ``{"ok", "result", "error", "logs", "stats"}``.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -62,7 +68,29 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox", help="show the runners' sandbox layers and what a runner can reach"
     )
     sandbox.add_argument("--json", action="store_true")
+    audit = sub.add_parser("audit", help="the audit trail of a database")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    verify = audit_sub.add_parser("verify", help="check the hash chain")
+    _db_arguments(verify, required=False)
+    verify.add_argument("--file", help="an export (JSON lines) instead of a database")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    export = audit_sub.add_parser("export", help="write the entries as JSON lines")
+    _db_arguments(export, required=True)
+    export.add_argument("--output", help="file to write (default: stdout)")
     return p
+
+
+def _db_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    # the defaults of scripts/test-addon (and of a local Odoo)
+    p.add_argument("--db", required=required, help="the Odoo database")
+    p.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
+    p.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    p.add_argument("--db-user", default=os.environ.get("PGUSER") or None)
+    p.add_argument(
+        "--db-password",
+        default=None,
+        help="default: PGPASSWORD or ~/.pgpass (libpq's own lookup)",
+    )
 
 
 def _read(path: str) -> str:
@@ -171,6 +199,18 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 1 if off else 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from . import _audit_io as audit_io
+
+    try:
+        if args.audit_command == "export":
+            return audit_io.export(args)
+        return audit_io.verify_command(args)
+    except audit_io.AuditReadError as e:
+        print(f"iota-scripts: {e}", file=sys.stderr)
+        return 3
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Runner crash reports (V8's own stderr) are for server logs, not here.
@@ -190,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(json_output=args.json, quick=args.quick)
+    if args.command == "audit":
+        return _audit(args)
     return 2
 
 

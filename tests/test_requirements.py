@@ -25,6 +25,7 @@ DISTRIBUTION = {
     "py_mini_racer": "mini-racer",
     "iota_scripts_sdk": "iota-scripts-sdk",
     "yaml": "PyYAML",
+    "pythonjsonlogger": "python-json-logger",
 }
 #: Namespace packages: dotted import name -> distribution (the longest prefix wins).
 NAMESPACED = {

@@ -1,1 +1,1 @@
-from . import editor, main, metrics, openapi
+from . import editor, health, main, metrics, openapi

@@ -11,7 +11,8 @@ metrics token configured, to show what the hooks cost when they are off.
 """
 
 from odoo.addons.iota_scripts.run import record
-from odoo.addons.iota_scripts.tools.observability import engine_observer, metrics, tracing
+from odoo.addons.iota_scripts.tools import observability
+from odoo.addons.iota_scripts.tools.observability import metrics, tracing
 
 
 def _nothing(*_args, **_kwargs):
@@ -30,5 +31,6 @@ tracing.carrier = lambda: (False, False)
 metrics.endpoint_answered = _none
 metrics.ratelimit_refused = _none
 record.measure = _none
-# the engine then runs with no observer at all (tools/settings.py get_engine)
-engine_observer.ENGINE_OBSERVER = None
+# the engine then runs with no observer at all (tools/settings.py get_engine);
+# Sentry's runner-crash reports go with it, off in both servers anyway
+observability.engine_observer = _none

@@ -58,6 +58,7 @@ from iota_scripts_sdk import EngineObserver
 from ..settings import get_setting
 
 __all__ = [
+    "ENGINE_TRACER",
     "EngineTracing",
     "carrier",
     "configured_endpoint",
@@ -477,3 +478,7 @@ class EngineTracing(EngineObserver):
         headers: dict[str, str] = {}
         TraceContextTextMapPropagator().inject(headers)
         return headers
+
+
+#: The tracer the engine's observer delegates to (``observability/__init__.py``).
+ENGINE_TRACER = EngineTracing()
