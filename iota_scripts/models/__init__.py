@@ -4,6 +4,7 @@ from . import (
     iota_script,
     iota_script_alert_rule,
     iota_script_api_version,
+    iota_script_bundle,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,

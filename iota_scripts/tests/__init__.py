@@ -2,6 +2,7 @@ from . import (
     test_acceptance_flows,
     test_adoption,
     test_alert_rule,
+    test_bundle,
     test_dashboard,
     test_demo,
     test_endpoint_acceptance,
