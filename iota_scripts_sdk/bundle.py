@@ -35,6 +35,7 @@ name or ``..`` in a name, duplicate names, duplicate script keys, versions
 or endpoints that name a missing version, bad JSON (duplicate members,
 NaN), records of the wrong shape. It has no side effects: callers validate
 first, then apply. No ``odoo`` import; the Odoo addon maps records to models.
+The zip-level checks (names, sizes, capped inflation) live in ``_bundle_zip.py``.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ import hashlib
 import io
 import json
 import re
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from ._bundle_zip import Archive
 
 __all__ = [
     "BUNDLE_CODES",
@@ -334,14 +335,6 @@ def write_bundle(
 
 
 # ---- reading ---------------------------------------------------------------------------
-def _unsafe(name: str) -> bool:
-    if not name or "\\" in name or "\x00" in name or name.startswith("/"):
-        return True
-    if re.match(r"^[A-Za-z]:", name):
-        return True
-    return any(part in ("", ".", "..") for part in name.split("/"))
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
@@ -362,107 +355,6 @@ def _loads(name: str, data: bytes) -> Any:
         )
     except (ValueError, RecursionError) as e:
         raise BundleError("bad_json", f"{name} is not valid JSON: {str(e)[:200]}") from None
-
-
-class _Archive:
-    """The checked entries of a zip: names safe and unique, sizes within the limits."""
-
-    def __init__(self, data: bytes, limits: BundleLimits) -> None:
-        self.limits = limits
-        self.data = data
-        self.total = 0
-        try:
-            self.zf = zipfile.ZipFile(io.BytesIO(data))
-            infos = self.zf.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError):
-            raise BundleError("not_a_zip", "the file is not a zip archive") from None
-        if len(infos) > limits.max_entries:
-            raise BundleError(
-                "too_many_entries",
-                f"{len(infos)} entries; at most {limits.max_entries} are allowed",
-            )
-        self.infos: dict[str, zipfile.ZipInfo] = {}
-        declared = 0
-        for info in infos:
-            name = info.filename
-            if _unsafe(name):
-                raise BundleError("unsafe_path", f"unsafe entry name {name[:200]!r}")
-            if name in self.infos:
-                raise BundleError("duplicate_entry", f"the entry {name!r} appears twice")
-            if info.file_size > limits.max_entry_bytes:
-                raise BundleError(
-                    "entry_too_large",
-                    f"{name} declares {info.file_size} bytes; at most "
-                    f"{limits.max_entry_bytes} are allowed",
-                )
-            declared += info.file_size
-            self.infos[name] = info
-        if declared > limits.max_total_bytes:
-            raise BundleError(
-                "bundle_too_large",
-                f"the entries declare {declared} bytes; at most {limits.max_total_bytes} "
-                "are allowed",
-            )
-
-    def read(self, name: str) -> bytes:
-        """The inflated bytes of ``name``, checked against its declared size and CRC.
-
-        The compressed data is inflated here with a cap, not through
-        ``ZipFile.open``: a zip bomb that declares 1 KiB and inflates to
-        10 GiB stops at the cap (``entry_too_large``), whatever its header says.
-        """
-        info = self.infos.get(name)
-        if info is None:
-            raise BundleError("missing_entry", f"the entry {name} is missing")
-        if info.flag_bits & 0x1 or info.compress_type not in (
-            zipfile.ZIP_STORED,
-            zipfile.ZIP_DEFLATED,
-        ):
-            raise BundleError(
-                "corrupt_zip", f"{name} is encrypted or compressed with an unsupported method"
-            )
-        offset = info.header_offset
-        header = self.data[offset : offset + 30]
-        if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            raise BundleError("corrupt_zip", f"{name}: bad local header")
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        start = offset + 30 + name_len + extra_len
-        raw = self.data[start : start + info.compress_size]
-        if len(raw) != info.compress_size:
-            raise BundleError("corrupt_zip", f"{name} is truncated")
-        cap = self.limits.max_entry_bytes
-        if info.compress_type == zipfile.ZIP_STORED:
-            out = raw
-        else:
-            inflater = zlib.decompressobj(-15)
-            try:
-                out = inflater.decompress(raw, cap + 1)
-                if len(out) <= cap and not inflater.unconsumed_tail:
-                    out += inflater.flush()
-            except zlib.error as e:
-                raise BundleError("corrupt_zip", f"{name} cannot be inflated: {e}") from None
-            if len(out) <= cap and not inflater.eof:
-                raise BundleError("corrupt_zip", f"{name}: the compressed data is truncated")
-        if len(out) > cap:
-            raise BundleError(
-                "entry_too_large",
-                f"{name} inflates to more than {cap} bytes (its header declares {info.file_size})",
-            )
-        if len(out) != info.file_size:
-            code = "entry_too_large" if len(out) > info.file_size else "corrupt_zip"
-            raise BundleError(
-                code,
-                f"{name} inflates to {len(out)} bytes; its header declares {info.file_size}",
-            )
-        if zlib.crc32(out) != info.CRC:
-            raise BundleError("corrupt_zip", f"{name}: CRC mismatch")
-        self.total += len(out)
-        if self.total > self.limits.max_total_bytes:
-            raise BundleError(
-                "bundle_too_large",
-                f"the entries inflate to more than {self.limits.max_total_bytes} bytes",
-            )
-        return out
 
 
 def _check_record(section: str, index: int, record: Any) -> None:
@@ -596,7 +488,7 @@ def read_bundle(data: bytes, *, limits: BundleLimits | None = None) -> Bundle:
     """
     if not isinstance(data, bytes | bytearray):
         raise BundleError("not_a_zip", "a bundle is bytes")
-    archive = _Archive(bytes(data), limits or BundleLimits())
+    archive = Archive(bytes(data), limits or BundleLimits())
     if MANIFEST not in archive.infos:
         raise BundleError("bad_manifest", "the archive has no manifest.json")
     manifest = _check_manifest(_loads(MANIFEST, archive.read(MANIFEST)))
