@@ -511,3 +511,43 @@ class TestBundleCli(BundleFixture, HttpCase):
         self.assertEqual((code, out["error"]["code"]), (1, "company_not_found"))
         code, out, err = self._cli("export", "-o", str(path), key="not-a-key")
         self.assertEqual((code, out["error"]["code"]), (1, "access_denied"))
+
+
+@tagged("post_install", "-at_install")
+class TestBundleUi(HttpCase):
+    """Export from the list and import with the preview, in a real browser."""
+
+    def test_export_and_import_in_the_browser(self):
+        from odoo.tests import common
+
+        self.assertIsNotNone(common.websocket, "websocket-client is required for the UI tests")
+        company = self.env.ref("base.main_company")
+        Script = self.env["iota.script"].with_user(self.env.ref("base.user_admin"))
+        Script.create({"name": "Bundle tour other", "company_id": company.id, "source": OTHER})
+        restored = Script.create(
+            {
+                "name": "Bundle tour restored",
+                "key": "bundle_tour_restored",
+                "company_id": company.id,
+                "source": V1,
+            }
+        )
+        restored.write({"source": V2})
+        before = dump(self.env, company)["bundle_tour_restored"]
+        data = (
+            self.env["iota.script.bundle"]
+            .with_user(self.env.ref("base.user_admin"))
+            ._export_bundle(restored)
+        )
+        self.env["ir.attachment"].create(
+            {"name": "iota_bundle_tour.zip", "raw": data, "mimetype": "application/zip"}
+        )
+        restored.unlink()
+        self.start_tour(
+            "/odoo/action-iota_scripts.iota_script_action",
+            "iota_scripts_bundle_tour",
+            login="admin",
+            timeout=120,
+        )
+        self.env.invalidate_all()
+        self.assertEqual(dump(self.env, company)["bundle_tour_restored"], before)
