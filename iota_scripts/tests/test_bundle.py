@@ -551,3 +551,61 @@ class TestBundleUi(HttpCase):
         )
         self.env.invalidate_all()
         self.assertEqual(dump(self.env, company)["bundle_tour_restored"], before)
+
+
+@tagged("post_install", "-at_install")
+class TestBundleRoutes(BundleFixture, HttpCase):
+    """The routes answer refusals as ``{"error": {"code", "message"}}`` and change nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env["res.company"].create({"name": "IOTA Bundle Route A"})
+        cls.company_b = cls.env["res.company"].create({"name": "IOTA Bundle Route B"})
+        cls._bundle_fixture(cls.env, cls.company_a, cls.company_b)
+        cls.key = (
+            cls.env["res.users.apikeys"]
+            .with_user(cls.admin)
+            ._generate(None, "bundle routes", fields.Datetime.now() + timedelta(days=1))
+        )
+
+    def _post(self, path, data, key=None, **params):
+        return self.url_open(
+            f"{path}?{'&'.join(f'{k}={v}' for k, v in params.items())}",
+            data=data,
+            headers={"Authorization": f"Bearer {key or self.key}"},
+            timeout=60,
+        )
+
+    def test_refusals(self):
+        before = totals(self.env)
+        answer = self._post("/iota/bundle/import", b"not a zip", company_id=self.company_b.id)
+        self.assertEqual(answer.status_code, 400)
+        self.assertEqual(answer.json()["error"]["code"], "not_a_zip")
+        good = self._post(
+            "/iota/bundle/export", json.dumps({"company_id": self.company_a.id}).encode()
+        )
+        self.assertEqual(good.status_code, 200)
+        self.assertEqual(good.headers["Content-Type"], "application/zip")
+        self.assertEqual(len(read_bundle(good.content).script_keys), 3)
+        answer = self._post("/iota/bundle/import", good.content, company_id=987654)
+        self.assertEqual(
+            (answer.status_code, answer.json()["error"]["code"]), (404, "company_not_found")
+        )
+        # B is importable, but the endpoints of A's bundle collide with A's own
+        answer = self._post("/iota/bundle/import", good.content, company_id=self.company_b.id)
+        self.assertEqual(
+            (answer.status_code, answer.json()["error"]["code"]), (400, "invalid_record")
+        )
+        answer = self._post("/iota/bundle/export", b"[1]")
+        self.assertEqual(answer.json()["error"]["code"], "invalid_argument")
+        answer = self._post("/iota/bundle/export", b"{}", key="wrong")
+        self.assertEqual(answer.status_code, 401)
+        self.env.invalidate_all()
+        self.assertEqual(totals(self.env), before)
+        # a dry run previews without writing
+        answer = self._post(
+            "/iota/bundle/import", good.content, company_id=self.company_a.id, dry_run=1
+        )
+        self.assertEqual(answer.json()["counts"]["unchanged"], 3)
+        self.assertFalse(answer.json()["applied"])
