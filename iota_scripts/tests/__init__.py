@@ -3,6 +3,7 @@ from . import (
     test_adoption,
     test_alert_rule,
     test_bundle,
+    test_bundle_http,
     test_dashboard,
     test_demo,
     test_endpoint_acceptance,
