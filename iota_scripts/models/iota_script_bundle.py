@@ -251,7 +251,10 @@ class IotaScriptBundle(models.AbstractModel):
         if missing:
             changes.append(_("%s new versions", missing))
         script_now = current["scripts"][0]
-        changes += [f for f in SCHEMA["scripts"] if script_now[f] != self._mapped(record, f)]
+        company = target.company_id
+        changes += [
+            f for f in SCHEMA["scripts"] if script_now[f] != self._mapped(record, f, company)
+        ]
         for section in ("endpoints", *_REPLACED):
             if current[section] != self._section_of(bundle, section, key):
                 changes.append(section)
@@ -263,11 +266,13 @@ class IotaScriptBundle(models.AbstractModel):
         rows = [dict(r) for r in bundle.of_script(section, key)]
         return sorted(rows, key=lambda r: repr(sorted(r.items())))
 
-    def _mapped(self, record, fname):
-        """The value a script would hold after import (a missing user maps to none)."""
+    def _mapped(self, record, fname, company):
+        """The value a script would hold after import (a user who is missing, or
+        not of ``company``, maps to none: see :meth:`_apply_script`)."""
         value = record[fname]
-        if fname in ("run_as", "responsible") and value and not self._user(value):
-            return None
+        if fname in ("run_as", "responsible") and value:
+            user = self._user(value)
+            return value if user and company in user.company_ids else None
         if fname == "tags":
             return sorted(value)
         return value
@@ -294,7 +299,21 @@ class IotaScriptBundle(models.AbstractModel):
                             else _("no responsible user"),
                         )
                     )
-        hmac = [e for e in bundle.records["endpoints"] if e["auth_mode"] == "hmac"]
+        Endpoint = self.env["iota.script.endpoint"].with_context(active_test=False)
+        hmac = [
+            e
+            for e in bundle.records["endpoints"]
+            if e["auth_mode"] == "hmac"
+            and not Endpoint.search_count(
+                [
+                    ("company_id", "=", company.id),
+                    ("script_id.key", "=", e["script"]),
+                    ("api_version", "=", e["api_version"]),
+                    ("path", "=", e["path"]),
+                ],
+                limit=1,
+            )
+        ]
         if hmac:
             warnings.append(
                 _(

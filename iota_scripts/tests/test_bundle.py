@@ -238,6 +238,9 @@ class TestBundle(BundleFixture, IotaScriptsCase):
         result = self._bundler()._import_bundle(data, self.company_a.id)
         self.assertTrue(result["applied"])
         self.assertEqual(result["counts"], {"new": 3, "changed": 0, "unchanged": 0, "conflict": 0})
+        self.assertEqual(
+            result["warnings"], ["1 HMAC endpoints get a new secret: give it to their callers."]
+        )
         self.env.invalidate_all()
         self.assertEqual(dump(self.env, self.company_a), before)
         # exporting again gives the same records (only the export date differs)
@@ -246,6 +249,7 @@ class TestBundle(BundleFixture, IotaScriptsCase):
         # and a second import finds nothing to do
         preview = self._bundler()._import_bundle(data, self.company_a.id, dry_run=True)
         self.assertEqual(preview["counts"]["unchanged"], 3)
+        self.assertEqual(preview["warnings"], [])
 
     def test_preview_new_changed_unchanged_conflict(self):
         Bundle = self._bundler()
