@@ -56,6 +56,7 @@ and resource usage.
         "wizard/iota_script_automation_wizard_views.xml",
         "wizard/iota_script_dry_run_wizard_views.xml",
         "views/iota_script_views.xml",
+        "wizard/iota_script_bundle_wizard_views.xml",
         "views/iota_script_run_views.xml",
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",

@@ -5,6 +5,7 @@ from . import (
     iota_script_alert_rule,
     iota_script_api_version,
     iota_script_audit,
+    iota_script_bundle,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,

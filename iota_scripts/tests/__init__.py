@@ -3,6 +3,8 @@ from . import (
     test_adoption,
     test_alert_rule,
     test_audit,
+    test_bundle,
+    test_bundle_http,
     test_dashboard,
     test_demo,
     test_dry_run,
