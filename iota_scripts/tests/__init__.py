@@ -24,6 +24,7 @@ from . import (
     test_json_logs,
     test_live,
     test_metrics,
+    test_operations_workers,
     test_policy_rules,
     test_queue,
     test_queue_fairness,
