@@ -14,6 +14,7 @@ from . import (
     iota_script_execution_alert,
     iota_script_execution_dashboard,
     iota_script_filters,
+    iota_script_flag,
     iota_script_migration,
     iota_script_queue,
     iota_script_record_policy,
@@ -34,3 +35,6 @@ from . import (
     res_config_settings,
     web_tour_tour,
 )
+
+# last: a gradual rollout extends scripts, versions and executions
+from . import iota_script_rollout, iota_script_rollout_count  # isort: skip

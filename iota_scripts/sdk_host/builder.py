@@ -1,7 +1,7 @@
 """The one place the run path gets its sdk hosts from.
 
 :func:`build` returns the host functions of one run (every namespace the
-addon serves: ``db``, ``events``, ``scripts``; the engine serves ``http``,
+addon serves: ``db``, ``events``, ``scripts``, ``flags``; the engine serves ``http``,
 ``cache`` and ``log`` itself) and the ``sdk.db`` host, whose ``abort`` the
 run path re-raises after the run. A new namespace is one module in this
 package and one line here.
@@ -16,6 +16,7 @@ from typing import Any
 from ..tools.settings import get_setting
 from .db import DbHost
 from .events import EventsHost
+from .flags import FlagsHost
 from .scripts import ScriptsHost
 
 __all__ = ["Hosts", "build"]
@@ -38,4 +39,7 @@ def build(run_env: Any, script: Any, execution: Any) -> Hosts:
     db = DbHost(run_env)
     events = EventsHost(run_env, script, execution, get_setting(run_env, "max_events_per_run"))
     scripts = ScriptsHost(run_env, script, execution, get_setting(run_env, "max_enqueues_per_run"))
-    return Hosts({**db.functions(), **events.functions(), **scripts.functions()}, db)
+    flags = FlagsHost(run_env, script, execution)
+    return Hosts(
+        {**db.functions(), **events.functions(), **scripts.functions(), **flags.functions()}, db
+    )
