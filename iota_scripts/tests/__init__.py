@@ -25,6 +25,7 @@ from . import (
     test_redis_outage,
     test_rollout,
     test_rollout_workers,
+    test_runbooks,
     test_schedule,
     test_script_filters,
     test_script_guard,
