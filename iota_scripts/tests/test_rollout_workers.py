@@ -14,6 +14,7 @@ PostgreSQL and the rollback after commit are the real ones.
 """
 
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,13 +25,13 @@ from requests.adapters import HTTPAdapter
 
 from ..tools import rollout
 from .common import RealCursorMixin
-from .odoo_workers import start_odoo_workers
+from .odoo_workers import start_workers
 
 STABLE = "export default async function () { return {v: 'stable'}; }"
 FAILING = "export default async function () { throw new Error('candidate broke'); }"
-# ~1.5 s of work, then success: long enough to switch versions during the run
+# ~2.5 s of work, then success: long enough to switch versions during the run
 SLOW_CANDIDATE = """export default async function () {
-  const t = Date.now(); while (Date.now() - t < 1500) {}
+  const t = Date.now(); while (Date.now() - t < 2500) {}
   return {v: 'candidate'};
 }"""
 
@@ -89,7 +90,7 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
         on_candidate = [a for a in addresses if rollout.chosen(candidate_id, f"ip:{a}", 10)]
         on_stable = [a for a in addresses if a not in on_candidate]
         self.assertTrue(1 <= len(on_candidate) <= 60, on_candidate)
-        _server, base = start_odoo_workers(self)
+        _server, base, _data_dir = start_workers(self)
         url = f"{base}/iota/api/v1/rollout/{script_id}"
 
         def call(address):
@@ -143,14 +144,49 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
             self.assertEqual(activity.user_id, env.ref("base.user_admin"))
             self.assertIn("Candidate rolled back", activity.summary)
 
+    def _change(self, change):
+        """``change(env)``, committed; then the server's workers are told, as
+        after a request of theirs (they cache the columns a run reads)."""
+        with self._env() as env:
+            change(env)
+        self.registry.signal_changes()
+
+    def _wait_for_a_run_in_progress(self):
+        """Returns once a server transaction sits idle for 0.5 s: a run in V8
+        (its version resolved, its id reserved), the only long pause of a
+        request. No guess of how long a worker takes to get there."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            # a new transaction each time: pg_stat_activity is a snapshot per transaction
+            with self._env() as env:
+                # not this process's connections (the test's own transaction
+                # is idle all along): the server's workers' only
+                env.cr.execute(
+                    """SELECT count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND application_name <> %s
+                          AND state = 'idle in transaction'
+                          AND now() - state_change > interval '0.5 seconds'""",
+                    [f"odoo-{os.getpid()}"],
+                )
+                if env.cr.fetchone()[0]:
+                    return
+            time.sleep(0.1)
+        self.fail("no run started")
+
     def test_promote_and_roll_back_while_runs_are_in_flight(self):
         """A switch during a run: the run finishes on the version it resolved
         and answers 200; the runs after it take the new state."""
         script_id, (stable_id, candidate_id) = self._rolled_out(
-            SLOW_CANDIDATE, "inflight", rollout_percent=100.0
+            SLOW_CANDIDATE, "inflight", rollout_percent=0.0
         )
-        _server, base = start_odoo_workers(self)
+        _server, base, _data_dir = start_workers(self)
         url = f"{base}/iota/api/v1/inflight/{script_id}"
+        with ThreadPoolExecutor(2) as pool:  # both workers warm, on the stable version
+            warm = list(pool.map(lambda _i: _caller("127.0.0.9").get(url, timeout=60), range(4)))
+        self.assertEqual([r.json() for r in warm], [{"v": "stable"}] * 4)
+        self._change(
+            lambda env: env["iota.script"].browse(script_id).write({"rollout_percent": 100})
+        )
 
         def switch_during_a_run(action):
             answer = {}
@@ -158,9 +194,8 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
                 target=lambda: answer.update(r=_caller("127.0.0.9").get(url, timeout=60))
             )
             thread.start()
-            time.sleep(0.6)  # the run has resolved its version and is running
-            with self._env() as env:
-                getattr(env["iota.script"].browse(script_id), action)()
+            self._wait_for_a_run_in_progress()
+            self._change(lambda env: getattr(env["iota.script"].browse(script_id), action)())
             thread.join(60)
             return answer["r"]
 
@@ -169,8 +204,9 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
         after = _caller("127.0.0.9").get(url, timeout=60)
         self.assertEqual((after.status_code, after.json()), (200, {"v": "stable"}))
 
-        with self._env() as env:
-            env["iota.script.version"].browse(candidate_id).action_iota_roll_out()
+        self._change(
+            lambda env: env["iota.script.version"].browse(candidate_id).action_iota_roll_out()
+        )
         response = switch_during_a_run("action_iota_promote")
         self.assertEqual((response.status_code, response.json()), (200, {"v": "candidate"}))
         after = _caller("127.0.0.9").get(url, timeout=60)
@@ -180,7 +216,8 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
             runs = env["iota.script.execution"].search([("script_id", "=", script_id)], order="id")
             self.assertEqual(
                 [(r.version_id.id, r.channel, r.state) for r in runs],
-                [
+                [(stable_id, "stable", "succeeded")] * 4
+                + [
                     (candidate_id, "candidate", "succeeded"),  # in flight at the rollback
                     (stable_id, "stable", "succeeded"),
                     (candidate_id, "candidate", "succeeded"),  # in flight at the promotion

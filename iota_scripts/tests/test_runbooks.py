@@ -74,8 +74,7 @@ class TestRunbooks(HttpCase):
             or "redis://127.0.0.1:6379/0",
             # a committed script when demo data is there (psql sees only those)
             "SCRIPT_KEY": (
-                self.env.ref("iota_scripts.iota_script_demo_normalise_email", False)
-                or self.script
+                self.env.ref("iota_scripts.iota_script_demo_normalise_email", False) or self.script
             ).key,
         }
 
