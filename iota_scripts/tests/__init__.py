@@ -42,6 +42,7 @@ from . import (
     test_ui_migration,
     test_ui_new_user,
     test_ui_onboarding,
+    test_ui_rollout,
     test_ui_run_panel,
     test_views,
 )

@@ -146,10 +146,12 @@ class TestRolloutWorkers(RealCursorMixin, TransactionCase):
 
     def _change(self, change):
         """``change(env)``, committed; then the server's workers are told, as
-        after a request of theirs (they cache the columns a run reads)."""
+        ``Registry.signal_changes`` does after a request (they cache the
+        columns a run reads), which the test case replaces by a simulation."""
         with self._env() as env:
             change(env)
-        self.registry.signal_changes()
+        with self._env() as env:  # after the commit: a worker must not re-read the old row
+            env.cr.execute("SELECT nextval('base_cache_signaling_default')")
 
     def _wait_for_a_run_in_progress(self):
         """Returns once a server transaction sits idle for 0.5 s: a run in V8
