@@ -74,11 +74,7 @@ _UNSTICKY = itertools.count()
 
 def sticky_key(req, uid) -> str:
     """What a run's channel sticks to (see the module doc)."""
-    records = req.records
-    if records is None and req.queued:
-        queued = req.queued.sudo()
-        if queued.res_model and queued.res_ids and queued.res_ids != "[]":
-            return f"{queued.res_model}:{queued.res_ids.strip('[]').split(',')[0].strip()}"
+    records = req.records  # a queued run gets its records back too (iota_script_queue.py)
     if records:
         return f"{records._name}:{min(records.ids)}"
     kind = req.trigger["type"]
