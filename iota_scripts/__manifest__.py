@@ -30,6 +30,8 @@ and resource usage.
             "referencing",
             "croniter",
             "prometheus_client",
+            "sentry_sdk",
+            "pythonjsonlogger",
         ]
     },
     "data": [
@@ -52,6 +54,7 @@ and resource usage.
         "views/iota_script_run_views.xml",
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
+        "views/iota_script_policy_rule_views.xml",
         "views/iota_script_dashboard_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",
@@ -75,6 +78,7 @@ and resource usage.
         ],
     },
     "post_init_hook": "_post_init_hook",
+    "post_load": "_post_load",
     "uninstall_hook": "_uninstall_hook",
     "application": True,
     "installable": True,

@@ -16,6 +16,7 @@ from . import (
     iota_script_filters,
     iota_script_flag,
     iota_script_migration,
+    iota_script_policy_rule,
     iota_script_queue,
     iota_script_record_policy,
     iota_script_run,

@@ -297,6 +297,7 @@ class IotaScript(models.Model):
                 script._create_version(
                     self.env.context.get("iota_scripts_version_note") or _("Created")
                 )
+        scripts.filtered(lambda s: s.sudo().source)._check_policies()
         for script in scripts:
             script._emit_domain_event("script.created")
         return scripts
@@ -313,6 +314,8 @@ class IotaScript(models.Model):
         if vals.get("source"):
             self._check_source_text(vals["source"])
         res = super().write(vals)
+        if vals.get("source") or "tag_ids" in vals:
+            self._check_policies()
         if "source" in vals:
             note = self.env.context.get("iota_scripts_version_note")
             for script in self:
@@ -519,6 +522,8 @@ class IotaScript(models.Model):
             )
 
     def action_activate(self):
+        # the company's rules may have changed since the source was saved
+        self._check_policies()
         self.write({"state": "active"})
 
     def action_disable(self):

@@ -379,6 +379,8 @@ class IotaScriptEndpoint(models.Model):
         version from now on."""
         if not self._is_iota_admin():
             raise AccessError(_("Only IOTA Scripts administrators may approve versions."))
+        # publishing to callers: the company's policy rules as they are now
+        self.script_id._check_policies()
         self._pin_current_version()
         self.env.registry.clear_cache()
         return True
