@@ -22,6 +22,9 @@ def _uninstall_hook(env):
         .search([("state", "=", "iota_script")])
     )
     _delete_iota_script_actions(actions)
+    # not a model: Odoo drops the audit entries' table, not the chain's head;
+    # a head left behind would make a reinstalled trail look truncated
+    env.cr.execute("DROP TABLE IF EXISTS iota_script_audit_head")
 
 
 def _post_load():

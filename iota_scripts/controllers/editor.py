@@ -162,7 +162,9 @@ class IotaScriptsEditor(http.Controller):
             return {"markers": [problem]}
         # a source that parses: the company's policy rules (errors: the save
         # would be refused), and field names its models do not have (warnings)
-        return {"markers": policy_markers(request.env, source) + unknown_fields(request.env, source)}
+        return {
+            "markers": policy_markers(request.env, source) + unknown_fields(request.env, source)
+        }
 
 
 def policy_markers(env, source):

@@ -1,9 +1,11 @@
 # first: the models below inherit them (a parent must exist before its children)
-from . import iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
+from . import iota_script_audited, iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
 from . import (
     iota_script,
     iota_script_alert_rule,
     iota_script_api_version,
+    iota_script_audit,
+    iota_script_bundle,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,
@@ -23,6 +25,7 @@ from . import (
     iota_script_run_cache,
     iota_script_run_stat,
     iota_script_schedule,
+    iota_script_shadow,
     iota_script_studio,
     iota_script_subscription,
     iota_script_tag,
@@ -37,5 +40,8 @@ from . import (
     web_tour_tour,
 )
 
-# last: a gradual rollout extends scripts, versions and executions
+# last: it imports the run path (tools -> sdk_host -> run), which imports models above
+from . import base_write_capture  # isort: skip
+
+# after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip

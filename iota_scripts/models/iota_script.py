@@ -65,7 +65,7 @@ export default async function (ctx) {
 class IotaScript(models.Model):
     _name = "iota.script"
     _description = "Script"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "iota.script.audited"]
     _order = "name, id"
     _check_company_auto = True
 

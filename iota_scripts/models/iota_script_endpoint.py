@@ -59,7 +59,15 @@ GATEWAY_MODULE = "odoo.addons.iota_scripts.controllers.main"
 
 class IotaScriptEndpoint(models.Model):
     _name = "iota.script.endpoint"
-    _inherit = ["iota.script.guarded.trigger"]
+    _inherit = ["iota.script.guarded.trigger", "iota.script.audited"]
+    _iota_audit_values = frozenset({"active", "path", "auth_mode", "pinned_version_id"})
+
+    def _iota_audit_action(self, vals):
+        # the administrator's approval of a version for session / API-key endpoints
+        if set(vals) == {"pinned_version_id"} and vals["pinned_version_id"]:
+            return "approve"
+        return super()._iota_audit_action(vals)
+
     _iota_clears_cache = True  # the route table (_iota_route_table)
     _description = "Script HTTP Endpoint"
     _order = "api_version, path, id"

@@ -21,12 +21,10 @@ Developers read them. Every change goes through :meth:`_iota_flag_changed`
 
 from __future__ import annotations
 
-import re
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+from ..tools.rollout import FLAG_NAME
 
 
 class IotaScriptFlag(models.Model):

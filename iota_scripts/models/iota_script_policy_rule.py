@@ -57,7 +57,10 @@ NUMERIC = ("max_depth", "max_bytes")
 
 class IotaScriptPolicyRule(models.Model):
     _name = "iota.script.policy.rule"
+    _inherit = ["iota.script.audited"]  # who added, changed or switched off a rule
     _description = "IOTA Script Policy Rule"
+    # (the rule's value is logged by field name: "value" keys are refused in audit values)
+    _iota_audit_values = frozenset({"active", "name", "kind"})
     _order = "company_id, sequence, id"
 
     name = fields.Char(required=True)

@@ -48,7 +48,7 @@ def run(Execution: Any, req: RunRequest) -> Any:
     Returns the execution, or the empty recordset when the run was queued in
     the chain, guarded away or skipped (see :mod:`..tools.chain`)."""
     if not scripts_enabled():
-        if req.manual:
+        if req.loud:
             raise UserError(_("Scripts are disabled on this server (IOTA_SCRIPTS_ENABLED)."))
         _logger.info("iota.script %s not run: scripts are disabled on this server", req.script.id)
         return Execution.browse()
@@ -58,8 +58,8 @@ def run(Execution: Any, req: RunRequest) -> Any:
         return Execution.browse()
     if chain is None:
         return run_root(Execution, req)
-    if req.manual:
-        raise UserError(_("A script cannot start another script by hand."))
+    if req.loud:
+        raise UserError(_("A script cannot start another script by hand, or dry-run one."))
     generation = chain.generation + 1
     _mark_done(chain, req)
     if generation > get_setting(Execution.env, "max_depth"):
@@ -77,6 +77,11 @@ def run_root(Execution: Any, req: RunRequest, generation: int = 1) -> Any:
     try:
         _mark_done(chain, req)
         execution = Execution._execute(req, generation, chain)
+        if req.dry_run is not None:
+            # the runs its writes triggered are counted, not run (they would
+            # send their HTTP calls for real)
+            req.dry_run.triggered_runs += len(chain.queue)
+            chain.queue.clear()
         while chain.queue:
             chain.queue.popleft().start()
     finally:
@@ -129,7 +134,7 @@ def execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.C
     with json_logs.running(
         script.company_id.id, script.key, version.number, started.execution.id or None
     ):
-        hosts = sdk_host.builder.build(started.run_env, script, started.execution)
+        hosts = sdk_host.builder.build(started.run_env, script, started.execution, req.dry_run)
         result = run_engine(Execution.env, req, started, hosts, chain)
         execution = record.announce(record.record(req, started, result))
         _logger.debug(

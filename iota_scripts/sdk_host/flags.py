@@ -30,8 +30,8 @@ from typing import Any
 
 from odoo.tools import SQL
 
-from ..models.iota_script_flag import FLAG_NAME
 from ..tools import rollout
+from ..tools.rollout import FLAG_NAME
 from .args import HostArgs, declared, invalid
 
 MAX_KEY_CHARS = 256

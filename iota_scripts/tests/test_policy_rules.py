@@ -114,6 +114,12 @@ class TestPolicyRules(IotaScriptsCase):
         rule = self._rule(HTTP_RULE, "member", "sdk.http")
         rule.with_user(self.admin_a).active = False
         self.assertTrue(self._save(USES_HTTP).version_id)
+        # who added and switched off the rule is in the audit trail
+        entries = self.env["iota.script.audit"].search(
+            [("res_model", "=", "iota.script.policy.rule"), ("res_id", "=", rule.id)], order="id"
+        )
+        self.assertEqual(entries.mapped("action"), ["create", "archive"])
+        self.assertEqual(set(entries.mapped("user_id")), {self.admin_a.id})
 
     def test_the_recommended_rules_refuse_what_they_name(self):
         for source, expected in (

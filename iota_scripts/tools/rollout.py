@@ -17,11 +17,15 @@ record (``res.partner:42``). A percentage has two decimals of resolution:
 from __future__ import annotations
 
 import hashlib
+import re
 
-__all__ = ["BUCKETS", "bucket", "chosen"]
+__all__ = ["BUCKETS", "FLAG_NAME", "bucket", "chosen"]
 
 #: Draws fall in ``range(BUCKETS)``: a percentage resolves to 0.01 %.
 BUCKETS = 10_000
+
+#: A feature flag's name (``models/iota_script_flag.py``, ``sdk_host/flags.py``).
+FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 
 
 def bucket(salt: object, key: str) -> int:

@@ -94,6 +94,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # the event bus (models/iota_script_delivery.py)
     "event_max_hops": (5, int),
     "event_quota_per_minute": (1000, int),
+    # /iota/health/ready (controllers/health.py)
+    "health_queue_lag_sec": (300.0, float),
 }
 
 #: key -> what it means, one line of Markdown. "(restart)" marks engine keys.
@@ -131,6 +133,7 @@ DOCS: dict[str, str] = {
     "queue_retry_max_sec": "the cap of the retry backoff",
     "schedule_grace_sec": 'a schedule slot found later than this is "missed"',
     "event_max_hops": "events emitted by handlers, hop after hop, before the loop guard stops them",
+    "health_queue_lag_sec": "`/iota/health/ready` fails its `queue` check when the oldest due queued run has waited this long (seconds). See [health](operations/health.md)",
     "event_quota_per_minute": "script and record events of one company dispatched per minute (lifecycle events never count); the rest wait and go later, never to Dead letters; 0: no quota",
 }
 

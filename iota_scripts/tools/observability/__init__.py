@@ -3,6 +3,7 @@
 * ``metrics.py``: the Prometheus series and the calls that feed them;
 * ``metrics_store.py``: prometheus-client's multiprocess directory, shared by
   Odoo's workers (where it is, made lazily per process, dead workers swept);
+* ``health.py``: the checks of ``/iota/health/ready``;
 * ``sentry.py``: script and module failures to Sentry; ``sentry_events.py``
   builds and scrubs their events (no Odoo);
 * ``json_logs.py``: the module's log lines as JSON, with the run's context.
