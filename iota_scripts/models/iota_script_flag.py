@@ -15,8 +15,9 @@ An archived flag, or a name the company has no flag for, is *off*
 (``false``, not an error): a script can test a flag before it is created.
 
 IOTA Scripts administrators manage flags (Configuration > Feature Flags);
-Developers read them. Every change goes through :meth:`_iota_flag_changed`
-(the one place an audit trail hooks in) and is tracked in the flag's chatter.
+Developers read them. Every change is tracked in the flag's chatter and
+logged in the audit trail (``iota.script.audited``: name, state and
+percentage with their values, the allow-list by name).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from ..tools.rollout import FLAG_NAME
 class IotaScriptFlag(models.Model):
     _name = "iota.script.flag"
     _description = "Script Feature Flag"
-    _inherit = ["mail.thread"]
+    # every create, edit, archive and delete goes to the audit trail
+    _inherit = ["mail.thread", "iota.script.audited"]
+    _iota_audit_values = frozenset({"name", "active", "percent"})
     _order = "company_id, name, id"
     _check_company_auto = True
 
@@ -87,24 +90,3 @@ class IotaScriptFlag(models.Model):
                 )
             if not 0 <= flag.percent <= 100:
                 raise ValidationError(_("The percentage must be from 0 to 100."))
-
-    # ---- changes: the one place an audit trail hooks in --------------------------------
-    @api.model_create_multi
-    def create(self, vals_list):
-        flags = super().create(vals_list)
-        flags._iota_flag_changed("create", vals_list)
-        return flags
-
-    def write(self, vals):
-        res = super().write(vals)
-        self._iota_flag_changed("write", [vals] * len(self))
-        return res
-
-    def unlink(self):
-        self._iota_flag_changed("unlink", [{}] * len(self))
-        return super().unlink()
-
-    def _iota_flag_changed(self, action, vals_list):
-        """Called once per create/write/unlink with the flags and their values
-        (``unlink``: before the rows go). The chatter tracks each field; the
-        audit trail (``iota.script.audit``) logs here."""

@@ -181,6 +181,11 @@ class IotaScript(models.Model):
         as_engine(self).write(
             {"candidate_version_id": version.id, "candidate_since": fields.Datetime.now()}
         )
+        self.env["iota.script.audit"]._log(
+            "rollout.start",
+            self,
+            values={"version": version.number, "percent": self.rollout_percent},
+        )
         self.message_post(
             body=_(
                 "v%(number)s is out as a candidate for %(percent)s %% of the runs "
@@ -317,6 +322,9 @@ class IotaScript(models.Model):
     def _iota_rollback(self, message, notify=False):
         candidate = self.candidate_version_id
         as_engine(self).write({"candidate_version_id": False, "candidate_since": False})
+        self.env["iota.script.audit"]._log(
+            "rollout.rollback", self, values={"version": candidate.number, "automatic": notify}
+        )
         self.message_post(body=message, subtype_xmlid="mail.mt_note")
         responsible = self.user_id or candidate.author_id or self.create_uid
         if notify and responsible and responsible.active and not responsible.share:
@@ -342,6 +350,9 @@ class IotaScript(models.Model):
                     "candidate_version_id": False,
                     "candidate_since": False,
                 }
+            )
+            self.env["iota.script.audit"]._log(
+                "rollout.promote", script, values={"version": candidate.number}
             )
             script.message_post(
                 body=_(

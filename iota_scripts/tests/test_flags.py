@@ -112,5 +112,15 @@ class TestFlags(IotaScriptsCase):
             self._flag("Not A Name")
         with self.assertRaises(ValidationError):
             self._flag("too-much", percent=101)
+        mine_id = mine.id
         mine.with_user(self.admin_a).unlink()
         self.assertFalse(mine.exists())
+        # in the audit trail: who created, changed and deleted it, with the percentages
+        entries = (
+            self.env["iota.script.audit"]
+            .sudo()
+            .search([("res_model", "=", "iota.script.flag"), ("res_id", "=", mine_id)], order="id")
+        )
+        self.assertEqual(entries.mapped("action"), ["create", "edit", "delete"])
+        self.assertEqual(set(entries.mapped("user_id")), {self.admin_a.id})
+        self.assertIn('"percent":60', entries[1].changes)

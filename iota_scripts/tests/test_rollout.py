@@ -135,6 +135,30 @@ class TestRollout(IotaScriptsCase):
         v1.action_iota_roll_out()
         with self.assertRaises(AccessError):
             script.with_user(self.user_a).action_iota_promote()
+        # each switch is in the audit trail
+        actions = (
+            self.env["iota.script.audit"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "iota.script"),
+                    ("res_id", "=", script.id),
+                    ("action", "=like", "rollout.%"),
+                ],
+                order="id",
+            )
+            .mapped("action")
+        )
+        self.assertEqual(
+            actions,
+            [
+                "rollout.start",
+                "rollout.rollback",
+                "rollout.start",
+                "rollout.promote",
+                "rollout.start",
+            ],
+        )
 
     def test_a_run_in_flight_keeps_the_version_it_resolved(self):
         """The candidate is rolled back *during* its run (from a host call): the
