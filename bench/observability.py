@@ -130,11 +130,11 @@ def hooks_ns() -> dict[str, float]:
         metrics = importlib.import_module("_iota_tools_alone.observability.metrics")
         observer = importlib.import_module("_iota_tools_alone.observability").engine_observer()
         assert tracing.tracer() is None, "tracing must be off here"
-        headers: dict[str, str] = {}
+        hreq = types.SimpleNamespace(method="GET", path="/x", headers={})
         req = types.SimpleNamespace()
 
         def endpoint_span() -> None:
-            with tracing.endpoint_span("GET", "/x", headers) as span:
+            with tracing.endpoint_span(hreq) as span:
                 span.resolved("GET", "v1", ("x",), 1)
                 span.answered(200)
 

@@ -145,10 +145,7 @@ class IotaApiController(http.Controller):
             "answered": False,
             "endpoint_id": None,
         }
-        hreq = request.httprequest
-        # one SERVER span, the child of the caller's W3C traceparent (tracing.py)
-        with tracing.endpoint_span(hreq.method, hreq.path, hreq.headers) as span:
-            state["span"] = span
+        with tracing.endpoint_span(request.httprequest) as state["span"]:  # W3C traceparent in
             try:
                 response = self._iota_serve(version, subpath, headers, state)
             except ApiError as e:
@@ -156,7 +153,7 @@ class IotaApiController(http.Controller):
                 response = _response(
                     e.status, {"error": {"code": e.code, "message": e.message}}, headers
                 )
-            span.answered(response.status_code)
+            state["span"].answered(response.status_code)
         metrics.endpoint_answered(request.db, state["endpoint_id"], response.status_code)
         execution = state["execution"]
         if execution and not state["answered"]:

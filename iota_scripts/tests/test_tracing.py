@@ -21,6 +21,7 @@ engine's V8 runners, PostgreSQL, the queue and the event bus, and (for
 import json
 import os
 import time
+from types import SimpleNamespace
 from unittest.mock import patch
 
 import requests
@@ -197,7 +198,8 @@ class TestTracingInProcess(IotaScriptsCase):
     def test_current_trace_id_for_log_lines(self):
         self.assertIsNone(tracing.current_trace_id())
         caller = "00-" + "c" * 32 + "-" + "d" * 16 + "-01"
-        with tracing.endpoint_span("GET", "/x", {"traceparent": caller}) as span:
+        hreq = SimpleNamespace(method="GET", path="/x", headers={"traceparent": caller})
+        with tracing.endpoint_span(hreq) as span:
             self.assertEqual(tracing.current_trace_id(), "c" * 32)
             span.answered(503)
         self.assertIsNone(tracing.current_trace_id())

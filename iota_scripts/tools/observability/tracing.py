@@ -269,13 +269,13 @@ class _Off:
 _OFF = _Off()
 
 
-def endpoint_span(
-    method: str, path: str, headers: Mapping[str, str]
-) -> contextlib.AbstractContextManager[_Answer]:
-    """A SERVER span around one gateway request, the child of its ``traceparent``
-    (W3C) when it sends a valid one; yields an :class:`_Answer`."""
+def endpoint_span(hreq: Any) -> contextlib.AbstractContextManager[_Answer]:
+    """A SERVER span around one gateway request ``hreq`` (Werkzeug's), the child
+    of its ``traceparent`` (W3C) when it sends a valid one; yields an :class:`_Answer`."""
     tracer_ = tracer()
-    return _OFF if tracer_ is None else _endpoint_span(tracer_, method, path, headers)
+    if tracer_ is None:
+        return _OFF
+    return _endpoint_span(tracer_, hreq.method, hreq.path, hreq.headers)
 
 
 @contextlib.contextmanager
