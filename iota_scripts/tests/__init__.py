@@ -2,6 +2,7 @@ from . import (
     test_acceptance_flows,
     test_adoption,
     test_alert_rule,
+    test_cookbook,
     test_dashboard,
     test_demo,
     test_endpoint_acceptance,
@@ -39,5 +40,6 @@ from . import (
     test_ui_new_user,
     test_ui_onboarding,
     test_ui_run_panel,
+    test_ui_walkthroughs,
     test_views,
 )
