@@ -277,3 +277,39 @@ def test_security_page_lists_the_policy_tables_of_policy_py():
     security = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
     allowlist = security.split("positive allowlist:", 1)[1].split(")", 1)[0]
     assert set(re.findall(r"`([a-z_]+)`", allowlist)) == sets["ALLOWED_METHODS"]
+
+
+# ---- runbooks -----------------------------------------------------------------------------
+
+RUNBOOKS = DOCS / "runbooks"
+RUNBOOK_HEADINGS = ["## Symptoms", "## Diagnosis", "## Actions", "## Verify"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    sorted(
+        p.name for p in RUNBOOKS.glob("*.md") if p.name not in ("index.md", "more-incidents.md")
+    ),
+)
+def test_each_runbook_has_symptoms_diagnosis_actions_verify_and_commands(page):
+    """Issue 11 §8: each runbook gives symptoms, diagnosis commands, actions, verification.
+
+    The commands (``bash`` blocks) are run against a real Odoo by
+    ``iota_scripts/tests/test_runbooks.py``.
+    """
+    text = (RUNBOOKS / page).read_text(encoding="utf-8")
+    positions = [text.find(f"\n{h}\n") for h in RUNBOOK_HEADINGS]
+    assert all(p > 0 for p in positions), f"{page}: needs {RUNBOOK_HEADINGS}"
+    assert positions == sorted(positions), f"{page}: headings out of order"
+    diagnosis = text[positions[1] : positions[2]]
+    assert "```bash\n" in diagnosis, f"{page}: the diagnosis has no command block"
+    assert "```bash\n" in text and "# expect: " in text, page
+
+
+def test_every_runbook_is_listed_on_the_index_and_in_the_nav():
+    index = (RUNBOOKS / "index.md").read_text(encoding="utf-8")
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in RUNBOOKS.glob("*.md"):
+        if page.name != "index.md":
+            assert f"({page.name})" in index, page.name
+        assert f"runbooks/{page.name}" in nav, page.name

@@ -23,6 +23,7 @@ from . import (
     test_queue_fairness,
     test_record_policy,
     test_redis_outage,
+    test_runbooks,
     test_schedule,
     test_script_filters,
     test_script_guard,

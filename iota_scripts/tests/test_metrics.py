@@ -17,11 +17,7 @@ not installed.
 """
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from unittest import skipUnless
@@ -29,13 +25,13 @@ from unittest.mock import patch
 
 import requests
 from odoo.tests import HttpCase, TransactionCase, tagged
-from odoo.tools import config
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..run.request import RunRequest
 from ..tools.sentinel import as_engine
 from .common import RealCursorMixin
-from .prometheus_server import BINARY, SKIP_REASON, PrometheusServer, free_port
+from .odoo_workers import start_workers
+from .prometheus_server import BINARY, SKIP_REASON, PrometheusServer
 
 TOKEN = "s3cret-metrics-token"  # noqa: S105 - a test token
 OK = """export default async function (ctx) {
@@ -247,53 +243,11 @@ class TestMetricsWorkers(RealCursorMixin, TransactionCase):
     """``odoo --workers=2`` on this database, its data committed (deleted afterwards)."""
 
     def _start_server(self):
-        port, gevent_port = free_port(), free_port()
-        data_dir = tempfile.mkdtemp(prefix="iota_metrics_odoo_")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_")}
-        env["IOTA_SCRIPTS_METRICS_TOKEN"] = TOKEN
-        env.pop("IOTA_SCRIPTS_METRICS_DIR", None)
-        args = [
-            sys.executable, "-m", "odoo",
-            "-d", self.env.cr.dbname,
-            "--addons-path", config["addons_path"],
-            "--http-interface", "127.0.0.1",
-            "--http-port", str(port),
-            "--gevent-port", str(gevent_port),
-            "--workers", "2",
-            "--max-cron-threads", "0",
-            "--data-dir", data_dir,
-            "--log-level", "warn",
-        ]  # fmt: skip
-        for option in ("db_host", "db_port", "db_user", "db_password"):
-            if config.get(option):
-                args += [f"--{option}", str(config[option])]
-        log = open(os.path.join(data_dir, "odoo.log"), "wb")
-        server = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-        def stop():
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
-            log.close()
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-        self.addCleanup(stop)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            self.assertIsNone(server.poll(), "odoo --workers=2 exited")
-            try:
-                if requests.get(base + "/web/health", timeout=5).status_code == 200:
-                    return server, base, data_dir
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        log.flush()
-        with open(os.path.join(data_dir, "odoo.log"), errors="replace") as f:
-            self.fail(f"odoo --workers=2 did not answer: {f.read()[-3000:]}")
+        return start_workers(
+            self,
+            env={"IOTA_SCRIPTS_METRICS_TOKEN": TOKEN, "IOTA_SCRIPTS_METRICS_DIR": None},
+            drop_env_prefixes=("PROMETHEUS_",),
+        )
 
     def test_two_workers_add_up_and_a_dead_workers_gauges_go(self):
         script_id = self._committed_script(BUSY, timeout_sec=10)
