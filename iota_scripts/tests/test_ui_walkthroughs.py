@@ -13,6 +13,7 @@ and not ``standard``, so only ``scripts/make-videos`` runs it, with Odoo's
 
 import contextlib
 import json
+import time
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, common, new_test_user, tagged
@@ -174,6 +175,9 @@ def _keep_screencast(name):
 
     def stop_and_save(browser):
         if browser.screencasts_dir and browser.screencast_frames and not browser.had_failure:
+            browser.stop_screencast()
+            # the frames still in flight are written before Odoo decodes them all
+            time.sleep(1.0)
             browser._save_screencast(prefix=name)
         stop(browser)
 

@@ -121,11 +121,14 @@ registry.category("web_tour.tours").add("iota_scripts_dead_letter_tour", {
             content: "Run it as a user who may",
             trigger: ".o_form_view div[name='run_as_user_id'] input",
             run: "edit Contacts bot",
+            // after the script's form and its editor: slow on a loaded machine
+            timeout: 30000,
         },
         {
             content: "Pick it",
             trigger: ".dropdown-menu li a:contains('Contacts bot'):not(:has(.fa-spin))",
             run: "click",
+            timeout: 30000,
         },
         ...stepUtils.saveForm(),
         {
@@ -137,6 +140,8 @@ registry.category("web_tour.tours").add("iota_scripts_dead_letter_tour", {
             content: "Replay it",
             trigger: ".o_form_view .o_form_statusbar button[name=action_replay]",
             run: "click",
+            // after the script's form and its editor: slow on a loaded machine
+            timeout: 30000,
         },
         {
             content: "Queued again, for the same event",
