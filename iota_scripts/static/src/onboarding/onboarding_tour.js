@@ -80,7 +80,7 @@ registry.category("web_tour.tours").add(ONBOARDING_TOUR, {
             run: "click",
             // automatic runs (tests, videos): the save and the editor's typings can
             // take long on a loaded server
-            timeout: 90000,
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             trigger: `${PANEL} .o_iota_scripts_run_button:enabled`,

@@ -219,7 +219,7 @@ registry.category("web_tour.tours").add("iota_scripts_automation_tour", {
             run: "click",
             // the test server answers one request at a time: on a loaded machine the
             // editor's typings request (the form above) can hold the list for seconds
-            timeout: 90000,
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             content: "The run succeeded",

@@ -122,13 +122,13 @@ registry.category("web_tour.tours").add("iota_scripts_dead_letter_tour", {
             trigger: ".o_form_view div[name='run_as_user_id'] input",
             run: "edit Contacts bot",
             // after the script's form and its editor: slow on a loaded machine
-            timeout: 90000,
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             content: "Pick it",
             trigger: ".dropdown-menu li a:contains('Contacts bot'):not(:has(.fa-spin))",
             run: "click",
-            timeout: 90000,
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         ...stepUtils.saveForm(),
         {
@@ -141,7 +141,7 @@ registry.category("web_tour.tours").add("iota_scripts_dead_letter_tour", {
             trigger: ".o_form_view .o_form_statusbar button[name=action_replay]",
             run: "click",
             // after the script's form and its editor: slow on a loaded machine
-            timeout: 90000,
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             content: "Queued again, for the same event",
