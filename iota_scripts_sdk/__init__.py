@@ -16,6 +16,7 @@ from .engine import Engine, HostFunction, RunResult, get_engine
 from .errors import CODES, ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver
+from .policy import PolicyRule, PolicyViolation
 
 __all__ = [
     "API_VERSION",
@@ -25,6 +26,8 @@ __all__ = [
     "EngineObserver",
     "HostFunction",
     "Limits",
+    "PolicyRule",
+    "PolicyViolation",
     "RunResult",
     "ScriptError",
     "get_engine",

@@ -38,6 +38,43 @@ from .observer import EngineObserver, notify
 _logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_SEC = 60.0
+#: The only variables a runner gets from its host's environment: what starts
+#: Python on this package, and the tests' coverage measurement. No secret of
+#: the host (database passwords, API tokens, proxies) reaches a runner.
+_RUNNER_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "COVERAGE_PROCESS_START", "COVERAGE_FILE")
+
+_empty_dir: tuple[int, str] | None = None
+_sandbox_logged: int | None = None
+
+
+def _runner_cwd() -> str:
+    """An empty, read-only folder of this process: the runners' working directory."""
+    global _empty_dir
+    with _spawner_lock:
+        if _empty_dir is None or _empty_dir[0] != os.getpid():
+            import atexit
+            import tempfile
+
+            path = tempfile.mkdtemp(prefix="iota-runner-cwd-")
+            # read and enter for all: runners run as nobody; no one may write
+            os.chmod(path, 0o555)  # noqa: S103
+            atexit.register(os.rmdir, path)
+            _empty_dir = (os.getpid(), path)
+        return _empty_dir[1]
+
+
+def _log_sandbox(report: dict[str, str]) -> None:
+    """Logs the runners' sandbox layers once per process: INFO, or WARNING when one is off."""
+    global _sandbox_logged
+    if _sandbox_logged == os.getpid():
+        return
+    _sandbox_logged = os.getpid()
+    text = "; ".join(f"{layer} {state}" for layer, state in report.items())
+    off = [layer for layer, state in report.items() if not state.startswith("on")]
+    if off:
+        _logger.warning("runner sandbox: %s layer(s) off: %s", ", ".join(off), text)
+    else:
+        _logger.info("runner sandbox: %s", text)
 
 _spawner: concurrent.futures.ThreadPoolExecutor | None = None
 _spawner_pid: int | None = None
@@ -81,13 +118,11 @@ class RunnerProcess:
                 "contexts": config.contexts_per_runner,
                 "contexts_heap_mb": config.contexts_heap_mb,
                 "host_pid": os.getpid(),
+                "sandbox": {"enabled": config.sandbox, "network": config.sandbox_network},
+                "empty_dir": _runner_cwd(),
             }
         ).decode()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.endswith("_PROXY") and not k.endswith("_proxy")
-        }
+        env = {k: v for k, v in os.environ.items() if k in _RUNNER_ENV}
         env["PYTHONUNBUFFERED"] = "1"
         # The runner must load this very package, whatever is installed.
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -104,7 +139,7 @@ class RunnerProcess:
             # does not reach runners; they end with their host (PDEATHSIG).
             start_new_session=True,
             env=env,
-            cwd="/",
+            cwd=_runner_cwd(),
         )
         self.pid = self.proc.pid
         self.in_fd = self.proc.stdin.fileno()  # type: ignore[union-attr]
@@ -126,7 +161,22 @@ class RunnerProcess:
         if frame is None or orjson.loads(frame).get("op") != "ready":
             self.kill()
             raise ScriptError("sandbox_crashed", "the script runner failed to start")
-        self.v8_version = orjson.loads(frame).get("v8")
+        ready = orjson.loads(frame)
+        self.v8_version = ready.get("v8")
+        #: {layer: "on: ..." | "off: why"} as the runner applied them (see _sandbox)
+        self.sandbox: dict[str, str] = ready.get("sandbox") or {}
+        _log_sandbox(self.sandbox)
+
+    def probe(self, port: int) -> dict[str, Any]:
+        """What the runner gets when it tries what its sandbox forbids (``_sandbox.probe``).
+
+        For the tests and ``iota-scripts check --sandbox``; only between runs.
+        """
+        self.send({"op": "probe", "port": port})
+        frame = self.read_frame(time.monotonic() + 10)
+        if frame is None:
+            raise ScriptError("sandbox_crashed", "the runner ended during the sandbox probe")
+        return dict(orjson.loads(frame)["res"])
 
     def _drain_stderr(self) -> None:
         stream = self.proc.stderr

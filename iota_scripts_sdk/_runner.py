@@ -44,6 +44,9 @@ from typing import Any, NoReturn
 
 import orjson
 
+from ._sandbox import LAYERS, probe
+from ._sandbox import apply as apply_sandbox
+
 _HERE = Path(__file__).resolve().parent
 V8_FLAGS = (
     "--single-threaded",
@@ -291,7 +294,33 @@ class Runner:
         self.compiler.eval(Path(self.config["acorn_path"]).read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
         self.spare = _Context(self)
-        self.send_obj({"op": "ready", "pid": os.getpid(), "v8": self.compiler.v8_version})
+        self.send_obj(
+            {
+                "op": "ready",
+                "pid": os.getpid(),
+                "v8": self.compiler.v8_version,
+                "sandbox": self._sandbox(),
+            }
+        )
+
+    def _sandbox(self) -> dict[str, str]:
+        """Closes this process in (see ``_sandbox``) after everything it reads is read."""
+        global _statm
+        if not self.config.get("sandbox", {}).get("enabled", True):
+            return {layer: "off: disabled in the engine's configuration" for layer in LAYERS}
+        # What V8 and Python would otherwise load on first use, later, when no
+        # file can be opened any more: the local time zone, and the modules
+        # the run path imports lazily.
+        # (ICU's data is mapped at start-up: formatting needs no file later,
+        # but the local time zone is looked up once, on first use.)
+        self.compiler.eval("new Date(0).toString()", timeout_sec=10)
+        for module in ("concurrent.futures", "py_mini_racer._exc", "iota_scripts_sdk._protocol"):
+            importlib.import_module(module)
+        with contextlib.suppress(OSError):
+            _statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        return apply_sandbox(
+            self.config.get("sandbox", {}), self.config.get("host_pid"), self.config["empty_dir"]
+        )
 
     # ---- compile --------------------------------------------------------------
     def transform(self, source: str, timeout_sec: float) -> dict[str, Any]:
@@ -313,6 +342,23 @@ class Runner:
             }
         return orjson.loads(out)
 
+    def policy(self, source: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+        """The policy rules ``source`` breaks, by compiler.js (see ``policy.py``)."""
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(
+                f"__iota_policy({_json_lit(source)}, {orjson.dumps(rules).decode()})",
+                timeout_sec=10.0,
+            )
+            if not isinstance(out, str):  # compiler.js answers JSON text, nothing else
+                raise TypeError("the compiler did not answer JSON text")
+        except JSTimeoutException:
+            return {"ok": False, "message": "checking the policies took too long"}
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {"ok": False, "message": "the script could not be parsed"}
+        return dict(orjson.loads(out))
+
     # ---- main loop ------------------------------------------------------------
     def serve(self) -> None:
         while True:
@@ -329,6 +375,10 @@ class Runner:
                 self.send_obj(
                     {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
                 )
+            elif op == "policy":
+                self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
+            elif op == "probe":
+                self.send_obj({"op": "probed", "res": probe(int(msg["port"]))})
             elif op == "exit":
                 return
             # stray replies of finished runs are ignored
@@ -647,11 +697,18 @@ def _handle(value: Any) -> Any:
     return value._handle
 
 
+#: /proc/self/statm, opened before the sandbox closes the file system.
+_statm: int | None = None
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
 def _rss_bytes() -> int:
     try:
+        if _statm is not None:
+            return int(os.pread(_statm, 128, 0).split()[1]) * _PAGE_SIZE
         with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
+            return int(f.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
         return 0
 
 

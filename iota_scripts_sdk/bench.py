@@ -173,6 +173,8 @@ def measure(quick: bool = False) -> dict[str, Any]:
         out["idle_runner_pss_mb"] = (
             max(_rss_kb(r.pid, "Pss:") for r in idle) / 1024 if idle else None
         )
+        # the figures above were measured inside these layers
+        out["sandbox"] = eng.sandbox()["layers"]
     finally:
         eng.close()
     out["heap_limit_peak_ratio"] = _heap_ratio()
@@ -292,6 +294,7 @@ def _ratios(f: dict[str, Any]) -> dict[str, Any]:
 
 def main(json_output: bool = False, quick: bool = False) -> int:
     figures = measure(quick=quick)
+    sandbox = figures.pop("sandbox")
     ratios = _ratios(figures)
     merged = {**figures, **ratios}
     met = {}
@@ -303,6 +306,7 @@ def main(json_output: bool = False, quick: bool = False) -> int:
         "ratios": ratios,
         "targets": {k: f"{op} {t}" for k, (op, t) in TARGETS.items()},
         "met": met,
+        "sandbox": sandbox,
     }
     if json_output:
         print(json.dumps(report, indent=2))
@@ -311,6 +315,8 @@ def main(json_output: bool = False, quick: bool = False) -> int:
             print(f"{k:40} {v:.1f}" if isinstance(v, float) else f"{k:40} {v}")
         for k, v in ratios.items():
             print(f"{k:40} {v:.3f}x")
+        for layer, state in sandbox.items():
+            print(f"sandbox {layer:32} {state}")
         for k, ok in met.items():
             print(
                 f"target {k:33} {TARGETS[k][0]} {TARGETS[k][1]}: {'met' if ok else 'NOT met' if ok is False else 'n/a'}"

@@ -5,9 +5,11 @@
     iota-scripts check FILE
     iota-scripts types
     iota-scripts bench [--json]
+    iota-scripts sandbox [--json]
 
 Exit status: 0 when the run (or check) succeeded, 1 when the script failed,
-2 on a usage error. With ``--json``, ``run`` prints exactly one JSON object on
+2 on a usage error; ``sandbox`` exits 1 when a layer of the runners'
+operating-system sandbox is off. With ``--json``, ``run`` prints exactly one JSON object on
 stdout: ``{"ok", "result", "error", "logs", "stats"}``.
 """
 
@@ -56,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmark")
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true", help="fewer iterations")
+    sandbox = sub.add_parser(
+        "sandbox", help="show the runners' sandbox layers and what a runner can reach"
+    )
+    sandbox.add_argument("--json", action="store_true")
     return p
 
 
@@ -146,6 +152,25 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if err is None else 1
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .limits import EngineConfig
+
+    engine = Engine(EngineConfig(runners=1))
+    try:
+        report = engine.sandbox()
+    finally:
+        engine.close()
+    off = [layer for layer, state in report["layers"].items() if not state.startswith("on")]
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for layer, state in report["layers"].items():
+            print(f"{layer:13} {state}")
+        print("probe        " + ", ".join(f"{k}={v}" for k, v in report["probe"].items()))
+    return 1 if off else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Runner crash reports (V8's own stderr) are for server logs, not here.
@@ -159,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(typescript())
         return 0
+    if args.command == "sandbox":
+        return _sandbox(args)
     if args.command == "bench":
         from .bench import main as bench_main
 

@@ -126,3 +126,152 @@
   }
   Object.defineProperty(globalThis, "__iota_transform", { value: transform });
 })();
+
+// __iota_policy(source, rules) returns JSON text: {"ok": true, "violations": [...]}
+// or {"ok": false, "message", "line", "column"} when the source does not parse.
+// A violation: {"rule": index in rules, "line", "column", "found"}. Rules (see
+// iota_scripts_sdk/policy.py, which validates them): {"kind", "value"} with kind
+//   identifier  value: a name, matched wherever it is a reference or a binding
+//   member      value: a dotted path ("sdk.http", "Reflect.construct"), matched by
+//               member chains (dots or string-literal brackets) and by destructuring
+//   syntax      value: one of SYNTAX's keys
+//   max_depth   value: how many blocks and functions may nest
+//   default_export  the default export is a function
+//   jsdoc_header    the source starts with a /** ... */ comment
+// The AST cannot see computed access (sdk["ht" + "tp"]): the host refuses
+// those calls at run time (Engine.run's `deny`).
+(function () {
+  "use strict";
+  const SYNTAX = {
+    with: (n) => n.type === "WithStatement",
+    label: (n) => n.type === "LabeledStatement",
+    debugger: (n) => n.type === "DebuggerStatement",
+    generator: (n) => (n.type === "FunctionDeclaration" || n.type === "FunctionExpression") && n.generator,
+    class: (n) => n.type === "ClassDeclaration" || n.type === "ClassExpression",
+    "for-in": (n) => n.type === "ForInStatement",
+    var: (n) => n.type === "VariableDeclaration" && n.kind === "var",
+    delete: (n) => n.type === "UnaryExpression" && n.operator === "delete",
+  };
+  const FUNCS = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
+  const NESTS = new Set(["BlockStatement", "ClassBody", "StaticBlock", ...FUNCS]);
+  function path(node) {
+    // "a.b.c" for a static member chain, else null
+    if (node.type === "Identifier") return node.name;
+    if (node.type === "ThisExpression") return "this";
+    if (node.type !== "MemberExpression") return null;
+    const head = path(node.object);
+    if (head === null) return null;
+    if (!node.computed && node.property.type === "Identifier") return head + "." + node.property.name;
+    if (node.computed && node.property.type === "Literal" && typeof node.property.value === "string") {
+      return head + "." + node.property.value;
+    }
+    if (node.computed && node.property.type === "TemplateLiteral" && node.property.expressions.length === 0) {
+      return head + "." + node.property.quasis[0].value.cooked;
+    }
+    return null;
+  }
+  function patternPaths(pattern, base, out) {
+    // const {http, db: {unlink}} = sdk -> sdk.http, sdk.db, sdk.db.unlink
+    if (pattern.type !== "ObjectPattern") return;
+    for (const p of pattern.properties) {
+      if (p.type !== "Property") continue;
+      let key = null;
+      if (!p.computed && p.key.type === "Identifier") key = p.key.name;
+      else if (p.key.type === "Literal" && typeof p.key.value === "string") key = p.key.value;
+      if (key === null) continue;
+      const full = base + "." + key;
+      out.push([full, p.key]);
+      const inner = p.value.type === "AssignmentPattern" ? p.value.left : p.value;
+      patternPaths(inner, full, out);
+    }
+  }
+  function policy(source, rules) {
+    let ast;
+    const comments = [];
+    try {
+      ast = acorn.parse(source, {
+        ecmaVersion: "latest", sourceType: "module", locations: true, allowHashBang: true,
+        onComment: comments,
+      });
+    } catch (e) {
+      if (e instanceof SyntaxError && e.loc) {
+        return JSON.stringify({ ok: false, message: String(e.message).replace(/ \(\d+:\d+\)$/, ""),
+          line: e.loc.line, column: e.loc.column + 1 });
+      }
+      return JSON.stringify({ ok: false, message: "the script could not be parsed", line: 1, column: 1 });
+    }
+    const violations = [];
+    const seen = new Set();
+    function report(index, node, found) {
+      const line = node.loc.start.line;
+      const column = node.loc.start.column + 1;
+      const id = index + ":" + line + ":" + column;
+      if (seen.has(id)) return;
+      seen.add(id);
+      violations.push({ rule: index, line, column, found });
+    }
+    const byKind = (kind) => rules.map((r, i) => [r, i]).filter(([r]) => r.kind === kind);
+    const identifiers = byKind("identifier");
+    const members = byKind("member");
+    const syntax = byKind("syntax");
+    const depths = byKind("max_depth");
+    function checkPath(full, node) {
+      for (const [r, i] of members) if (full === r.value) report(i, node, full);
+    }
+    // Iterative walk: a deeply nested script must not blow this stack.
+    const stack = [[ast, 0, null, null]];
+    while (stack.length) {
+      const [node, depth, parent, field] = stack.pop();
+      const isKey = parent !== null && (
+        ((parent.type === "MemberExpression") && field === "property" && !parent.computed)
+        || ((parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition")
+          && field === "key" && !parent.computed));
+      if (node.type === "Identifier" && !isKey) {
+        for (const [r, i] of identifiers) if (node.name === r.value) report(i, node, node.name);
+      }
+      if (node.type === "MemberExpression") {
+        const full = path(node);
+        if (full !== null) checkPath(full, node);
+      }
+      if (node.type === "VariableDeclarator" && node.init) {
+        const base = path(node.init);
+        if (base !== null) {
+          const out = [];
+          patternPaths(node.id, base, out);
+          for (const [full, at] of out) checkPath(full, at);
+        }
+      }
+      for (const [r, i] of syntax) if (SYNTAX[r.value](node)) report(i, node, r.value);
+      // A function's own body block is not a level of its own.
+      const nests = NESTS.has(node.type) && !(node.type === "BlockStatement" && parent !== null && FUNCS.has(parent.type));
+      const next = nests ? depth + 1 : depth;
+      if (nests) for (const [r, i] of depths) if (next === r.value + 1) report(i, node, String(next));
+      for (const key of Object.keys(node)) {
+        if (key === "loc") continue;
+        const child = node[key];
+        if (Array.isArray(child)) {
+          for (let k = child.length - 1; k >= 0; k--) {
+            const c = child[k];
+            if (c && typeof c.type === "string") stack.push([c, next, node, key]);
+          }
+        } else if (child && typeof child.type === "string") {
+          stack.push([child, next, node, key]);
+        }
+      }
+    }
+    for (const [r, i] of byKind("default_export")) {
+      const decl = ast.body.find((n) => n.type === "ExportDefaultDeclaration");
+      const fn = decl && ["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]
+        .includes(decl.declaration.type);
+      if (!fn) report(i, decl || ast, decl ? decl.declaration.type : "no default export");
+    }
+    for (const [r, i] of byKind("jsdoc_header")) {
+      const first = ast.body.length ? ast.body[0].start : source.length;
+      const doc = comments.find((c) => c.type === "Block" && c.value.startsWith("*") && c.end <= first);
+      if (!doc) report(i, ast.body.length ? ast.body[0] : ast, "no /** header */");
+    }
+    violations.sort((a, b) => a.line - b.line || a.column - b.column || a.rule - b.rule);
+    return JSON.stringify({ ok: true, violations });
+  }
+  Object.defineProperty(globalThis, "__iota_policy", { value: policy });
+})();

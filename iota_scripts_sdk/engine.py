@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -39,6 +39,7 @@ from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels
+from .policy import PolicyRule, PolicyViolation, violations_from
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
 
@@ -144,6 +145,7 @@ class Engine:
         host: Mapping[str, HostFunction] | None = None,
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
+        deny: Mapping[str, str] | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -153,7 +155,10 @@ class Engine:
         the built-in ``http.fetch`` and ``cache.*``. ``on_log`` sees each log
         record as it arrives (for live output). Setting ``cancel`` kills the
         run and reports ``cancelled``. ``user`` (the run-as user) gives the run
-        its own ``sdk.cache`` keys within the tenant's quota.
+        its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
+        sdk calls with ``access_denied``: ``{path: why}``, where a path is a
+        namespace (``http``) or a call (``db.unlink``), and ``why`` names the
+        rule (``policy.denied_calls``).
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -169,6 +174,8 @@ class Engine:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
             owner = (tenant, user)
+            if deny:
+                host = _denying(host or {}, deny)
             return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
         finally:
             self._pool.release(runner)
@@ -204,6 +211,67 @@ class Engine:
             line=res.get("line"),
             column=res.get("column"),
         )
+
+    def sandbox(self) -> dict[str, Any]:
+        """The runners' operating-system sandbox, as one runner applied and experiences it.
+
+        ``{"layers": {layer: "on: ..." | "off: why"}, "probe": {...}}``: the
+        layers (``_sandbox.LAYERS``) and what the runner got when it tried
+        what they forbid (``_sandbox.probe``): a TCP connection to a port this
+        engine listens on for the occasion, files written and read, its ids,
+        descriptors and environment. Starts a runner when none runs.
+        """
+        import socket
+
+        runner = self._pool.acquire("")
+        try:
+            with socket.create_server(("127.0.0.1", 0)) as listener:
+                probed = runner.probe(listener.getsockname()[1])
+        except (OSError, TimeoutError):
+            runner.kill()
+            raise ScriptError(
+                "sandbox_crashed", "the runner failed during the sandbox probe"
+            ) from None
+        finally:
+            self._pool.release(runner)
+        return {"layers": dict(runner.sandbox), "probe": probed}
+
+    def check_policies(self, source: str, rules: Sequence[PolicyRule]) -> list[PolicyViolation]:
+        """The ``rules`` that ``source`` breaks, in source order (``policy.py``).
+
+        Parsed by the runners' parser, the one the editor's check uses. Raises
+        :class:`ScriptError` when the source does not parse (``syntax_error``,
+        with its position) or no runner can check it.
+        """
+        rules = list(rules)
+        self._check_source(source)
+        if not rules:
+            return []
+        wire = [{"kind": r.kind, "value": r.value} for r in rules]
+        runner = self._pool.acquire("")
+        try:
+            runner.send({"op": "policy", "source": source, "rules": wire})
+            frame = runner.read_frame(time.monotonic() + 30)
+            if frame is None:
+                runner.end_reason = "crashed"
+                runner.kill()
+                raise ScriptError("sandbox_crashed", "the script runner died while checking")
+            res = orjson.loads(frame)["res"]
+        except (OSError, TimeoutError):
+            runner.kill()
+            raise ScriptError(
+                "sandbox_crashed", "the script runner failed while checking"
+            ) from None
+        finally:
+            self._pool.release(runner)
+        if not res.get("ok"):
+            raise ScriptError(
+                "syntax_error",
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return violations_from(rules, source, res)
 
     def stats(self) -> dict[str, int]:
         """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
@@ -508,6 +576,24 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:
+    """``host`` where every sdk call that ``deny`` covers answers ``access_denied``."""
+
+    def refuse(name: str, why: str) -> HostFunction:
+        def refused(args: list[Any]) -> Any:
+            raise ScriptError("access_denied", f"`sdk.{name}` is not allowed by {why}")
+
+        return refused
+
+    out = dict(host)
+    for name in host_names():
+        for path, why in deny.items():
+            if name == path or name.startswith(path + "."):
+                out[name] = refuse(name, why)
+                break
+    return out
 
 
 def _loads(frame: bytes) -> Any:

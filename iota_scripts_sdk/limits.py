@@ -169,6 +169,12 @@ class EngineConfig:
     http_proxy_url: str | None = None
     #: Python interpreter for runners (default: the current one).
     python: str | None = None
+    #: The runners' operating-system sandbox (no network, no file system, an
+    #: unprivileged uid...: see docs/security.md). Off only to debug a runner.
+    sandbox: bool = True
+    #: ``"auto"``: a network namespace where the kernel allows it, else a
+    #: seccomp filter; ``"seccomp"``: the filter only.
+    sandbox_network: str = "auto"
 
     def __post_init__(self) -> None:
         _positive_int(self, "runners", 256)
@@ -178,6 +184,8 @@ class EngineConfig:
         _positive_int(self, "recycle_after_runs")
         _positive_int(self, "recycle_rss_mb")
         _positive_int(self, "contexts_per_runner", 1024)
+        _check(self, "sandbox", isinstance(self.sandbox, bool), "True or False")
+        _check(self, "sandbox_network", self.sandbox_network in ("auto", "seccomp"), "'auto' or 'seccomp'")
         _positive_int(self, "contexts_heap_mb")
         _positive_int(self, "max_source_bytes")
         _positive_int(self, "cache_quota_bytes")

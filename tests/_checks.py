@@ -33,7 +33,7 @@ def run_cli(tmp_path, source: str, *extra: str, timeout: float = 5.0) -> tuple[d
     script = tmp_path / "script.js"
     script.write_text(source)
     t0 = time.monotonic()
-    proc = subprocess.run(
+    proc = spawn_cli(
         [
             sys.executable,
             "-m",
@@ -45,41 +45,49 @@ def run_cli(tmp_path, source: str, *extra: str, timeout: float = 5.0) -> tuple[d
             str(timeout),
             *extra,
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        env=marked_env(),
     )
+    try:
+        proc.stdout, proc.stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
     elapsed = time.monotonic() - t0
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1, f"expected exactly one JSON line, got {proc.stdout!r}"
     return json.loads(lines[0]), elapsed, proc.returncode
 
 
-#: Runners inherit their CLI's environment: this mark tells this suite's
-#: runners from those of any other process on the machine.
-TEST_MARK = f"IOTA_TEST_MARK={os.getpid()}"
+#: The command-line processes this suite started: their runners are this
+#: suite's, whatever else runs on the machine (a runner names its host's pid
+#: in its configuration, the last argument of its command line; runners get
+#: no environment from their host to mark them with).
+_CLI_PIDS: set[int] = set()
 
 
-def marked_env() -> dict[str, str]:
-    key, value = TEST_MARK.split("=")
-    return {**os.environ, key: value}
+def spawn_cli(args: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(args, **kwargs)``, remembered for :func:`runner_pids`."""
+    proc = subprocess.Popen(args, **kwargs)
+    _CLI_PIDS.add(proc.pid)
+    return proc
 
 
 def runner_pids() -> set[int]:
-    """Live runner processes started by this suite's CLI runs."""
+    """Live runner processes started by this suite's command-line runs."""
     pids = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"iota_scripts_sdk._runner" not in f.read():
-                    continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if TEST_MARK.encode() in f.read().split(b"\0"):
-                    pids.add(int(pid))
-        except OSError:
+                argv = f.read().rstrip(b"\0").split(b"\0")
+            if (
+                b"iota_scripts_sdk._runner" in argv
+                and json.loads(argv[-1])["host_pid"] in _CLI_PIDS
+            ):
+                pids.add(int(pid))
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     return pids
 

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from _checks import assert_clean_error, marked_env, run_cli, runner_pids
+from _checks import assert_clean_error, run_cli, runner_pids, spawn_cli
 
 TIMEOUT = 1.0
 
@@ -270,7 +270,7 @@ def test_runner_dies_with_a_killed_cli(tmp_path):
     script = tmp_path / "spin.js"
     script.write_text("export default () => { for (;;) {} }")
     before = runner_pids()
-    proc = subprocess.Popen(
+    proc = spawn_cli(
         [
             sys.executable,
             "-m",
@@ -283,7 +283,6 @@ def test_runner_dies_with_a_killed_cli(tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=marked_env(),
     )
     for _ in range(100):  # wait until its runner spins
         if runner_pids() - before:
