@@ -799,7 +799,10 @@ class TestCookbook(HttpCase):
         pim = self.world.api("pim.example.com", {"/v2/products": [page]})
         self.env["product.template"].create({"name": "Old name", "default_code": "PIM-0-0"})
         script = self._script(
-            "paginated-import", run_as_user_id=catalog.id, allowed_hosts="pim.example.com"
+            "paginated-import",
+            run_as_user_id=catalog.id,
+            allowed_hosts="pim.example.com",
+            timeout_sec=60,  # as the recipe says: five pages and their writes
         )
         first = self._fire_schedule(script, "*/5 * * * *")
         self._work()
