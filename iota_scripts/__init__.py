@@ -1,2 +1,2 @@
 from . import controllers, models, wizard
-from .hooks import _post_init_hook, _uninstall_hook
+from .hooks import _post_init_hook, _post_load, _uninstall_hook

@@ -1,4 +1,5 @@
-"""Install hook: give every existing company its run-as user. Uninstall hook: drop the actions."""
+"""Install hook: give every existing company its run-as user. Uninstall hook: drop the actions.
+Post-load hook: the JSON log format, when the site setting ``log_format`` asks for it."""
 
 from .models.ir_actions_server import _delete_iota_script_actions
 
@@ -21,3 +22,15 @@ def _uninstall_hook(env):
         .search([("state", "=", "iota_script")])
     )
     _delete_iota_script_actions(actions)
+    # not a model: Odoo drops the audit entries' table, not the chain's head;
+    # a head left behind would make a reinstalled trail look truncated
+    env.cr.execute("DROP TABLE IF EXISTS iota_script_audit_head")
+
+
+def _post_load():
+    # When Odoo imports the module (after its logging is set up), in the
+    # process that loads it; forked workers inherit the formatters.
+    from .tools.observability import json_logs
+    from .tools.settings import get_setting
+
+    json_logs.install(get_setting(None, "log_format"))

@@ -76,6 +76,7 @@ def _log_sandbox(report: dict[str, str]) -> None:
     else:
         _logger.info("runner sandbox: %s", text)
 
+
 _spawner: concurrent.futures.ThreadPoolExecutor | None = None
 _spawner_pid: int | None = None
 _spawner_lock = threading.Lock()

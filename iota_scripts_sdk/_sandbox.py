@@ -188,9 +188,7 @@ def _landlock(libc: Any, writable: str | None) -> str | None:
         return f"not available: {os.strerror(ctypes.get_errno())}"
     rights = _FS_RIGHTS_BY_ABI.get(abi, _FS_RIGHTS_LATEST)
     attr = _RulesetAttr(rights)
-    ruleset = libc.syscall(
-        _SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0
-    )
+    ruleset = libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0)
     if ruleset < 0:
         return f"create_ruleset failed: {os.strerror(ctypes.get_errno())}"
     try:

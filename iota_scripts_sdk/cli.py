@@ -6,10 +6,26 @@
     iota-scripts types
     iota-scripts bench [--json]
     iota-scripts sandbox [--json]
+    iota-scripts audit verify (--db NAME [--db-host H] [--db-port P] [--db-user U]
+                               | --file FILE.jsonl) [--json]
+    iota-scripts audit export --db NAME [...] [--output FILE.jsonl]
+    iota-scripts export -o FILE [--key KEY ...] [--company ID]   (--url --db --api-key)
+    iota-scripts import FILE [--company ID] [--dry-run] [--skip-conflicts] [--json]
+    iota-scripts bundle check FILE [--json]
 
-Exit status: 0 when the run (or check) succeeded, 1 when the script failed,
-2 on a usage error; ``sandbox`` exits 1 when a layer of the runners'
-operating-system sandbox is off. With ``--json``, ``run`` prints exactly one JSON object on
+``export`` and ``import`` talk to a live Odoo with the addon (backup and
+restore, docs/operations/backup-restore.md): ``--url``, ``--db`` and
+``--api-key`` (an Odoo API key), or ``IOTA_SCRIPTS_URL``, ``IOTA_SCRIPTS_DB``
+and ``IOTA_SCRIPTS_API_KEY``. A bundle is checked locally before it is sent
+and after it is received. ``audit`` reads a database's audit trail from
+PostgreSQL, or an export of it.
+
+Exit status: 0 when the run (or check) succeeded, 1 when the script failed
+(or the bundle, export or import was refused), 2 on a usage error; ``sandbox``
+exits 1 when a layer of the runners' operating-system sandbox is off; ``audit
+verify`` exits 0 when the chain is intact, 1 naming the first broken entry, 3
+when the entries cannot be read. With ``--json``, ``run`` prints exactly one
+JSON object on
 stdout: ``{"ok", "result", "error", "logs", "stats"}``.
 """
 
@@ -18,9 +34,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 __all__ = ["main"]
 
@@ -62,7 +79,62 @@ def _parser() -> argparse.ArgumentParser:
         "sandbox", help="show the runners' sandbox layers and what a runner can reach"
     )
     sandbox.add_argument("--json", action="store_true")
+    audit = sub.add_parser("audit", help="the audit trail of a database")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    verify = audit_sub.add_parser("verify", help="check the hash chain")
+    _db_arguments(verify, required=False)
+    verify.add_argument("--file", help="an export (JSON lines) instead of a database")
+    verify.add_argument("--json", action="store_true", help="print one JSON object")
+    export = audit_sub.add_parser("export", help="write the entries as JSON lines")
+    _db_arguments(export, required=True)
+    export.add_argument("--output", help="file to write (default: stdout)")
+    _bundle_parsers(sub)
     return p
+
+
+def _db_arguments(p: argparse.ArgumentParser, required: bool) -> None:
+    # the defaults of scripts/test-addon (and of a local Odoo)
+    p.add_argument("--db", required=required, help="the Odoo database")
+    p.add_argument("--db-host", default=os.environ.get("PGHOST", "127.0.0.1"))
+    p.add_argument("--db-port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    p.add_argument("--db-user", default=os.environ.get("PGUSER") or None)
+    p.add_argument(
+        "--db-password",
+        default=None,
+        help="default: PGPASSWORD or ~/.pgpass (libpq's own lookup)",
+    )
+
+
+def _bundle_parsers(sub: Any) -> None:
+    def server(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--url", default=os.environ.get("IOTA_SCRIPTS_URL"))
+        parser.add_argument("--db", default=os.environ.get("IOTA_SCRIPTS_DB"))
+        parser.add_argument(
+            "--api-key",
+            default=os.environ.get("IOTA_SCRIPTS_API_KEY"),
+            help="an Odoo API key (default: $IOTA_SCRIPTS_API_KEY)",
+        )
+        parser.add_argument("--company", type=int, default=None, help="company id")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    export = sub.add_parser("export", help="export scripts from Odoo to a bundle (zip)")
+    export.add_argument("-o", "--output", required=True, help="the bundle file to write")
+    export.add_argument(
+        "--key", action="append", default=None, metavar="KEY", help="a script key; repeatable"
+    )
+    server(export)
+    imp = sub.add_parser("import", help="import a bundle into Odoo")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="print the preview, change nothing")
+    imp.add_argument(
+        "--skip-conflicts", action="store_true", help="leave conflicting scripts as they are"
+    )
+    server(imp)
+    bundle = sub.add_parser("bundle", help="bundle tools")
+    bundle_sub = bundle.add_subparsers(dest="bundle_command", required=True, parser_class=_Parser)
+    check = bundle_sub.add_parser("check", help="validate a bundle file")
+    check.add_argument("file")
+    check.add_argument("--json", action="store_true")
 
 
 def _read(path: str) -> str:
@@ -152,6 +224,110 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if err is None else 1
 
 
+def _fail(args: argparse.Namespace, code: str, message: str) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "error": {"code": code, "message": message}}))
+    else:
+        print(f"iota-scripts: error[{code}]: {message}", file=sys.stderr)
+    return 1
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from ._bundle_client import BundleClient
+
+    if not args.url or not args.api_key:
+        print(
+            "iota-scripts: error: --url and --api-key (or IOTA_SCRIPTS_URL and "
+            "IOTA_SCRIPTS_API_KEY) are required",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return BundleClient(url=args.url, api_key=args.api_key, db=args.db)
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        print(f"iota-scripts: cannot read {path}: {e.__class__.__name__}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _bundle_summary(bundle: Any) -> dict[str, Any]:
+    return {
+        "format_version": bundle.format_version,
+        "exported_at": bundle.manifest["exported_at"],
+        "company": bundle.company,
+        "scripts": bundle.script_keys,
+        "counts": {section: len(rows) for section, rows in bundle.records.items()},
+    }
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ._bundle_client import ClientError
+    from .bundle import BundleError, read_bundle
+
+    client = _client(args)
+    try:
+        data = client.export(args.company, args.key)
+        bundle = read_bundle(data)
+    except (ClientError, BundleError) as e:
+        return _fail(args, e.code, e.message)
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as e:
+        return _fail(args, "io_error", f"cannot write {args.output}: {e.__class__.__name__}")
+    summary = {"ok": True, "file": args.output, "bytes": len(data), **_bundle_summary(bundle)}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(
+            f"exported {len(bundle.script_keys)} scripts of {bundle.company.get('name')} "
+            f"to {args.output} ({len(data)} bytes)"
+        )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ._bundle_client import ClientError
+    from .bundle import BundleError, read_bundle
+
+    data = _read_bytes(args.file)
+    try:
+        read_bundle(data)  # refused here, before anything is sent
+        client = _client(args)
+        result = client.import_(data, args.company, args.dry_run, args.skip_conflicts)
+    except (ClientError, BundleError) as e:
+        return _fail(args, e.code, e.message)
+    if args.json:
+        print(json.dumps({"ok": True, **result}, ensure_ascii=False))
+        return 0
+    for line in result.get("scripts", []):
+        detail = f" ({line['detail']})" if line.get("detail") else ""
+        print(f"{line['status']:<10} {line['key']}{detail}")
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    counts = result.get("counts", {})
+    verb = "imported into" if result.get("applied") else "dry run for"
+    print(
+        f"{verb} {result.get('company', {}).get('name')}: "
+        + ", ".join(f"{n} {status}" for status, n in counts.items())
+    )
+    return 0
+
+
+def _bundle_check(args: argparse.Namespace) -> int:
+    from .bundle import BundleError, read_bundle
+
+    try:
+        bundle = read_bundle(_read_bytes(args.file))
+    except BundleError as e:
+        return _fail(args, e.code, e.message)
+    summary = {"ok": True, **_bundle_summary(bundle)}
+    print(json.dumps(summary, ensure_ascii=False) if args.json else "ok")
+    return 0
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .limits import EngineConfig
@@ -171,6 +347,18 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 1 if off else 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from . import _audit_io as audit_io
+
+    try:
+        if args.audit_command == "export":
+            return audit_io.export(args)
+        return audit_io.verify_command(args)
+    except audit_io.AuditReadError as e:
+        print(f"iota-scripts: {e}", file=sys.stderr)
+        return 3
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Runner crash reports (V8's own stderr) are for server logs, not here.
@@ -186,10 +374,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sandbox":
         return _sandbox(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "import":
+        return _import(args)
+    if args.command == "bundle":
+        return _bundle_check(args)
     if args.command == "bench":
         from .bench import main as bench_main
 
         return bench_main(json_output=args.json, quick=args.quick)
+    if args.command == "audit":
+        return _audit(args)
     return 2
 
 

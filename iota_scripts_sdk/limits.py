@@ -185,7 +185,12 @@ class EngineConfig:
         _positive_int(self, "recycle_rss_mb")
         _positive_int(self, "contexts_per_runner", 1024)
         _check(self, "sandbox", isinstance(self.sandbox, bool), "True or False")
-        _check(self, "sandbox_network", self.sandbox_network in ("auto", "seccomp"), "'auto' or 'seccomp'")
+        _check(
+            self,
+            "sandbox_network",
+            self.sandbox_network in ("auto", "seccomp"),
+            "'auto' or 'seccomp'",
+        )
         _positive_int(self, "contexts_heap_mb")
         _positive_int(self, "max_source_bytes")
         _positive_int(self, "cache_quota_bytes")

@@ -210,8 +210,12 @@ def test_readme_links_into_the_docs_resolve():
 
 def test_readme_keeps_the_security_summary_and_where_things_live():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    security = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
+    security = readme.split("\n## Security model\n", 1)[1].split("\n## ", 1)[0]
     assert "ALLOWED_METHODS" in security and "sdk.db.call" in security
+    # each layer: what it stops, what it does not, how to configure it
+    assert "| what it stops | what it does not | how to configure |" in security
+    for layer in ("OS sandbox", "policy rules", "host's policy", "access rules"):
+        assert layer in security, layer
     assert "docs/security.md" in security
     assert "\n## Where things live\n" in readme
     assert "\n## Quick start\n" in readme and "./scripts/setup-and-run" in readme
@@ -274,7 +278,7 @@ def test_security_page_lists_the_policy_tables_of_policy_py():
     )
     assert set(re.findall(r"`([a-z_]+)`", allowed_row)) == sets["ALLOWED_METHODS"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    security = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
+    security = readme.split("\n## Security model\n", 1)[1].split("\n## ", 1)[0]
     allowlist = security.split("positive allowlist:", 1)[1].split(")", 1)[0]
     assert set(re.findall(r"`([a-z_]+)`", allowlist)) == sets["ALLOWED_METHODS"]
 

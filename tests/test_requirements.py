@@ -25,6 +25,7 @@ DISTRIBUTION = {
     "py_mini_racer": "mini-racer",
     "iota_scripts_sdk": "iota-scripts-sdk",
     "yaml": "PyYAML",
+    "pythonjsonlogger": "python-json-logger",
 }
 #: Distributions Odoo 18's own requirements.txt installs (odoo itself included).
 # cryptography: Odoo 18's requirements pin it (the addon's tests make a throw-away certificate)

@@ -1,1 +1,1 @@
-from . import editor, main, metrics, openapi
+from . import bundle, editor, health, main, metrics, openapi

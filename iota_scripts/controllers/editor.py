@@ -25,7 +25,7 @@ import json
 import logging
 from pathlib import Path
 
-from iota_scripts_sdk import typescript
+from iota_scripts_sdk import ScriptError, typescript
 from markupsafe import escape
 from odoo import _, http
 from odoo.exceptions import AccessError
@@ -34,6 +34,7 @@ from werkzeug.exceptions import Forbidden
 
 from ..models.iota_script import GROUP_DEVELOPER
 from ..tools.field_refs import unknown_fields
+from ..tools.settings import scripts_enabled
 
 _logger = logging.getLogger(__name__)
 
@@ -159,5 +160,24 @@ class IotaScriptsEditor(http.Controller):
         problem = request.env["iota.script"]._source_problem(source)
         if problem:
             return {"markers": [problem]}
-        # a source that parses: warn about field names its models do not have
-        return {"markers": unknown_fields(request.env, source)}
+        # a source that parses: the company's policy rules (errors: the save
+        # would be refused), and field names its models do not have (warnings)
+        return {
+            "markers": policy_markers(request.env, source) + unknown_fields(request.env, source)
+        }
+
+
+def policy_markers(env, source):
+    """Error markers for the policy rules of the user's company that ``source`` breaks.
+
+    The rules that apply to every script (tag-scoped rules are checked at
+    save, where the script's tags are known).
+    """
+    if not scripts_enabled():
+        return []
+    Rules = env["iota.script.policy.rule"]
+    try:
+        violations = Rules._iota_violations(source, env.company, env["iota.script.tag"])
+    except ScriptError:
+        return []  # the source does not parse: _source_problem said so
+    return [{"line": v.line, "column": v.column, "message": v.message} for v in violations]

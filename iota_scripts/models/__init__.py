@@ -1,9 +1,11 @@
 # first: the models below inherit them (a parent must exist before its children)
-from . import iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
+from . import iota_script_audited, iota_script_engine_written, iota_script_guarded_trigger  # isort: skip
 from . import (
     iota_script,
     iota_script_alert_rule,
     iota_script_api_version,
+    iota_script_audit,
+    iota_script_bundle,
     iota_script_delivery,
     iota_script_endpoint,
     iota_script_endpoint_replay,
@@ -15,12 +17,14 @@ from . import (
     iota_script_execution_dashboard,
     iota_script_filters,
     iota_script_migration,
+    iota_script_policy_rule,
     iota_script_queue,
     iota_script_record_policy,
     iota_script_run,
     iota_script_run_cache,
     iota_script_run_stat,
     iota_script_schedule,
+    iota_script_shadow,
     iota_script_studio,
     iota_script_subscription,
     iota_script_tag,
@@ -34,3 +38,6 @@ from . import (
     res_config_settings,
     web_tour_tour,
 )
+
+# last: it imports the run path (tools -> sdk_host -> run), which imports models above
+from . import base_write_capture  # isort: skip

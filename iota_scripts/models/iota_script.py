@@ -65,7 +65,7 @@ export default async function (ctx) {
 class IotaScript(models.Model):
     _name = "iota.script"
     _description = "Script"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "iota.script.audited"]
     _order = "name, id"
     _check_company_auto = True
 
@@ -297,6 +297,7 @@ class IotaScript(models.Model):
                 script._create_version(
                     self.env.context.get("iota_scripts_version_note") or _("Created")
                 )
+        scripts.filtered(lambda s: s.sudo().source)._check_policies()
         for script in scripts:
             script._emit_domain_event("script.created")
         return scripts
@@ -313,6 +314,8 @@ class IotaScript(models.Model):
         if vals.get("source"):
             self._check_source_text(vals["source"])
         res = super().write(vals)
+        if vals.get("source") or "tag_ids" in vals:
+            self._check_policies()
         if "source" in vals:
             note = self.env.context.get("iota_scripts_version_note")
             for script in self:
@@ -514,6 +517,8 @@ class IotaScript(models.Model):
             )
 
     def action_activate(self):
+        # the company's rules may have changed since the source was saved
+        self._check_policies()
         self.write({"state": "active"})
 
     def action_disable(self):

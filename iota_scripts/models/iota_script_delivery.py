@@ -463,6 +463,11 @@ class IotaScriptDelivery(models.Model):
             if delivery.state == "queued":
                 continue
             as_engine(delivery).write({"replay_count": delivery.replay_count + 1})
+            self.env["iota.script.audit"]._log(
+                "replay",
+                delivery,
+                values={"event_type": delivery.event_type, "script_id": delivery.script_id.id},
+            )
             delivery._enqueue_run(
                 delivery.subscription_id.max_attempts if delivery.subscription_id else 1
             )

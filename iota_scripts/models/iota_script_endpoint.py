@@ -59,7 +59,15 @@ GATEWAY_MODULE = "odoo.addons.iota_scripts.controllers.main"
 
 class IotaScriptEndpoint(models.Model):
     _name = "iota.script.endpoint"
-    _inherit = ["iota.script.guarded.trigger"]
+    _inherit = ["iota.script.guarded.trigger", "iota.script.audited"]
+    _iota_audit_values = frozenset({"active", "path", "auth_mode", "pinned_version_id"})
+
+    def _iota_audit_action(self, vals):
+        # the administrator's approval of a version for session / API-key endpoints
+        if set(vals) == {"pinned_version_id"} and vals["pinned_version_id"]:
+            return "approve"
+        return super()._iota_audit_action(vals)
+
     _iota_clears_cache = True  # the route table (_iota_route_table)
     _description = "Script HTTP Endpoint"
     _order = "api_version, path, id"
@@ -379,6 +387,8 @@ class IotaScriptEndpoint(models.Model):
         version from now on."""
         if not self._is_iota_admin():
             raise AccessError(_("Only IOTA Scripts administrators may approve versions."))
+        # publishing to callers: the company's policy rules as they are now
+        self.script_id._check_policies()
         self._pin_current_version()
         self.env.registry.clear_cache()
         return True

@@ -12,7 +12,7 @@ What it counts (the last ``ADOPTION_DAYS`` days where a period applies):
   rather than Python code: among those whose server actions are of type
   "Run JavaScript script" or "Execute Code";
 * migrated actions: scripts converted from Python server actions, by state
-  (converted, switched, rolled back; ``models/iota_script_migration.py``);
+  (converted, shadowing, switched, rolled back; ``models/iota_script_migration.py``);
 * the top scripts by runs and by failed runs in the period.
 
 Scoping: everything is read through the ORM as the current user, so access
@@ -49,7 +49,7 @@ class IotaScriptExecution(models.Model):
         ``scope``, ``days``, ``companies``, ``scripts_by_trigger``, ``authors_active``,
         ``runs_per_day`` ({day: {trigger: runs}}), ``script_share`` ({automation,
         scheduled_action}: {scripts, python, share} or None), ``top_by_runs``,
-        ``migrations`` ({converted, switched, rolled_back}: scripts),
+        ``migrations`` ({converted, shadowing, switched, rolled_back}: scripts),
         ``top_by_failures``. Raises UserError for an unknown scope and
         AccessError for ``system`` without the administrator group."""
         if scope not in SCOPES:
@@ -78,7 +78,8 @@ class IotaScriptExecution(models.Model):
 
     @api.model
     def _iota_migrations(self, env, in_companies):
-        """Scripts converted from Python actions, by state (converted, switched, rolled back)."""
+        """Scripts converted from Python actions, by state (converted, shadowing, switched,
+        rolled back)."""
         groups = (
             env["iota.script"]
             .with_context(active_test=False)
@@ -87,7 +88,10 @@ class IotaScriptExecution(models.Model):
             )
         )
         counts = dict(groups)
-        return {state: counts.get(state, 0) for state in ("converted", "switched", "rolled_back")}
+        return {
+            state: counts.get(state, 0)
+            for state in ("converted", "shadowing", "switched", "rolled_back")
+        }
 
     @api.model
     def _iota_authors_active(self, env, in_companies, since):

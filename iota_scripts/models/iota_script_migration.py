@@ -3,7 +3,9 @@
 A script made by "Convert to JavaScript script" (``ir_actions_server_convert.py``)
 remembers its Python action. **Switch to this script** moves what triggered
 that action to the script in one step; **Roll back to Python** moves it back.
-The Python action is never deleted: it is detached from its automation rule
+Before the switch, **Shadow** (``iota_script_shadow.py``) dry-runs the script
+beside the Python for a few triggers and compares their writes. The Python
+action is never deleted: it is detached from its automation rule
 (or its scheduled action is archived) and kept, ready for a roll back. Both
 steps are posted in the script's history and counted on the Adoption screen
 (``migration_state``).
@@ -21,6 +23,7 @@ from odoo.exceptions import UserError
 
 MIGRATION_STATES = [
     ("converted", "Converted"),
+    ("shadowing", "Shadowing"),
     ("switched", "Switched to the script"),
     ("rolled_back", "Rolled back to Python"),
 ]

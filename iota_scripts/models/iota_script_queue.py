@@ -79,7 +79,7 @@ from ..run.start import MAX_STORED_CHARS
 from ..sdk_host.scripts import RESERVED_PRIORITY_BELOW
 from ..tools import cron_wake
 from ..tools.bulk_insert import insert_rows
-from ..tools.observability import metrics
+from ..tools.observability import metrics, sentry
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
@@ -427,6 +427,9 @@ class IotaScriptExecution(models.Model):
                 [tuple(requeued)],
             )
             _logger.warning("iota.script.execution %s: lease expired, queued again", requeued)
+            sentry.module_failure(
+                "worker_lost", f"a worker stopped holding {len(requeued)} runs; queued again"
+            )
         if dead:
             cr.execute(
                 """
@@ -449,6 +452,9 @@ class IotaScriptExecution(models.Model):
                 [tuple(dead)],
             )
             _logger.warning("iota.script.execution %s: lease expired, moved to dead", dead)
+            sentry.module_failure(
+                "worker_lost", f"a worker stopped holding {len(dead)} runs; moved to dead"
+            )
             for execution in self.sudo().browse(dead):
                 # their runs never reached record(): the worker died
                 metrics.run_ended(
@@ -670,6 +676,7 @@ class IotaScriptExecution(models.Model):
                     execution._queue_run_one(cancels[execution.id])
                 except Exception:
                     _logger.exception("iota.script.execution %s: the run failed", execution.id)
+                    sentry.module_failure("worker_failed", "a queue worker's run raised")
                     failed = execution
                     events.clear()  # the group is rolled back
                     outcomes.clear()

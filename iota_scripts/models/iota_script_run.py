@@ -20,6 +20,7 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..run.dry_run import dry_run as run_dry_run
 from ..run.request import RunRequest
 from ..tools import json_schema
 from ..tools.live import LiveRun
@@ -98,7 +99,7 @@ class IotaScript(models.Model):
                 _("The input does not match the script's input schema:\n%s", "\n".join(lines))
             )
 
-    def _run_by_hand(self, input_value, records=None, background=False, live=None):
+    def _run_by_hand(self, input_value, records=None, background=False, live=None, dry_run=None):
         """The one manual entry point: the form's Run dialog, the Run panel, ``action_run``.
 
         One permission check (an IOTA Scripts user who can read the script) and
@@ -106,6 +107,12 @@ class IotaScript(models.Model):
         by hand; then the run happens in the caller's transaction (or is
         queued with ``background``). ``ctx.trigger.type`` is ``manual``, set
         here: the caller does not choose it.
+
+        ``dry_run`` (a dict, maybe empty) makes it a dry-run (``run/dry_run.py``)
+        and returns its report instead of an execution: ``version`` (a version
+        of this script, default the current one) and ``trigger`` (the
+        ``ctx.trigger`` of the trigger being tried, e.g. an automation rule's;
+        nothing it runs is kept, so it may choose).
         """
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(GROUP_USER)):
@@ -116,9 +123,37 @@ class IotaScript(models.Model):
         self._check_run_input(input_value)
         Execution = self.env["iota.script.execution"]
         request = RunRequest(self, {"type": "manual"}, records=records, input=input_value)
+        if dry_run is not None:
+            version = dry_run.get("version") or self.version_id
+            trigger = dry_run.get("trigger") or request.trigger
+            return run_dry_run(
+                Execution, request.replace(trigger=trigger, pinned_version_id=version.id)
+            )
         if background:
-            return Execution._enqueue(request)
-        return Execution._run(request.replace(live=live))
+            execution = Execution._enqueue(request)
+        else:
+            execution = Execution._run(request.replace(live=live))
+        self.env["iota.script.audit"]._log(
+            "run",
+            self,
+            values={
+                "background": bool(background),
+                # a run that its recording policy did not keep has no id
+                "execution_id": execution.id if isinstance(execution.id, int) else None,
+            },
+        )
+        return execution
+
+    def action_dry_run(self, input_value=None, version_id=None):
+        """The Run panel's "Dry run": runs now, rolls everything back, and returns
+        the panel's values with ``dry_run`` (the write diff and the captured
+        calls). ``version_id``: a version of this script (default: the current one).
+        """
+        self.ensure_one()
+        version = self.env["iota.script.version"].browse(version_id or [])
+        if version_id and version.sudo().script_id != self:
+            raise UserError(_("The version to dry-run is not one of this script's."))
+        return self._run_by_hand(input_value, dry_run={"version": version})
 
     def action_run_live(self, input_value=None, token=""):
         """Runs now with live log streaming; returns the panel's values of the execution.

@@ -95,7 +95,10 @@ def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
 
 class IotaScriptSchedule(models.Model):
     _name = "iota.script.schedule"
-    _inherit = ["iota.script.guarded.trigger"]
+    _inherit = ["iota.script.guarded.trigger", "iota.script.audited"]
+    # the scheduler's own bookkeeping of slots and runs
+    _iota_audit_ignore = frozenset({"next_run", "last_run", "last_execution_id", "missed_count"})
+    _iota_audit_values = frozenset({"active", "cron", "tz", "missed_policy"})
     _description = "Script Schedule"
     _order = "next_run, id"
     _check_company_auto = True

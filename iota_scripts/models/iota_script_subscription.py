@@ -65,7 +65,8 @@ def _lookup(payload, path):
 
 class IotaScriptSubscription(models.Model):
     _name = "iota.script.subscription"
-    _inherit = ["iota.script.guarded.trigger"]
+    _inherit = ["iota.script.guarded.trigger", "iota.script.audited"]
+    _iota_audit_values = frozenset({"active", "event_type"})
     _iota_clears_cache = True  # the patterns (_iota_patterns)
     _description = "Script Event Subscription"
     _order = "event_type, id"

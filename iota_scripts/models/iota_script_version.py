@@ -37,6 +37,11 @@ class IotaScriptVersion(models.Model):
     author_id = fields.Many2one("res.users", string="Author", readonly=True, ondelete="set null")
     create_date = fields.Datetime(string="Saved On", readonly=True)
     note = fields.Char(readonly=True)
+    imported_author = fields.Char(
+        readonly=True,
+        help="The author as a bundle named them, when no user of this database has their "
+        "login (see models/iota_script_bundle.py).",
+    )
     is_current = fields.Boolean(compute="_compute_is_current")
     size_bytes = fields.Integer(
         string="Size (bytes)", compute="_compute_size_bytes", store=True, readonly=True

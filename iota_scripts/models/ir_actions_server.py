@@ -154,6 +154,20 @@ class IrActionsServer(models.Model):
 
         return records.filtered(saved)
 
+    def action_iota_dry_run(self):
+        """ "Test on a record": the dry-run dialog (``wizard/iota_script_dry_run_wizard.py``)."""
+        self.ensure_one()
+        wizard = self.env["iota.script.dry.run.wizard"].create({"action_id": self.id})
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Test on a record"),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
     def _run_action_iota_event_multi(self, eval_context=None):
         if self.env.context.get("iota_scripts_no_trigger") or not self.iota_event_type:
             return False
@@ -196,3 +210,12 @@ class IrActionsServer(models.Model):
             request.replace(guard=("ir.actions.server", self.id))
         )
         return False
+
+
+class IrCron(models.Model):
+    _inherit = "ir.cron"
+
+    def action_iota_dry_run(self):
+        """The scheduled action's form is its server action's: try that one."""
+        self.ensure_one()
+        return self.ir_actions_server_id.action_iota_dry_run()

@@ -18,6 +18,7 @@ class ResCompany(models.Model):
     def create(self, vals_list):
         companies = super().create(vals_list)
         companies._iota_scripts_runner_user()
+        self.env["iota.script.policy.rule"]._iota_install_recommended(companies)
         return companies
 
     def _iota_scripts_runner_user(self):

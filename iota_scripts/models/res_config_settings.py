@@ -60,6 +60,18 @@ def _enabled_source():
     )
 
 
+def _sentry_target():
+    """Where failures go, without the DSN's key: ``host, project N (source)``; or off."""
+    from ..tools.observability import sentry
+
+    dsn = sentry.dsn()
+    if not dsn:
+        return "off: no DSN (IOTA_SCRIPTS_SENTRY_DSN, sentry_dsn in [iota_scripts], SENTRY_DSN)"
+    parts = urlsplit(dsn)
+    source = setting_source("sentry_dsn") or "environment variable SENTRY_DSN"
+    return f"{parts.hostname}, project {parts.path.strip('/')} ({source})"
+
+
 def _overrides():
     return "\n".join(f"{key}: {source}" for key in _OVERRIDABLE if (source := setting_source(key)))
 
@@ -98,6 +110,20 @@ class ResConfigSettings(models.TransientModel):
         default=lambda self: get_setting(None, "runners"),
         help="V8 runner processes per Odoo process. Set by the server (IOTA_SCRIPTS_RUNNERS "
         "or the configuration file).",
+    )
+    iota_scripts_sentry = fields.Char(
+        string="Sentry",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: _sentry_target(),
+        help="Where script and module failures are sent. Set by the server "
+        "(IOTA_SCRIPTS_SENTRY_DSN, sentry_dsn in the [iota_scripts] section, or SENTRY_DSN).",
+    )
+    iota_scripts_log_format = fields.Char(
+        string="Log Format",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: get_setting(None, "log_format"),
+        help="json: the module's log lines as JSON objects. Set by the server "
+        "(IOTA_SCRIPTS_LOG_FORMAT or log_format in the [iota_scripts] section); restart to change.",
     )
     iota_scripts_retention_days = fields.Integer(
         string="Keep Executions (days)",
@@ -143,3 +169,5 @@ class ResConfigSettings(models.TransientModel):
             settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
             settings.iota_scripts_runners = get_setting(None, "runners")
             settings.iota_scripts_overrides = _overrides()
+            settings.iota_scripts_sentry = _sentry_target()
+            settings.iota_scripts_log_format = get_setting(None, "log_format")

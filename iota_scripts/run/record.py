@@ -5,7 +5,8 @@
 not keep, counts the run in ``iota.script.run.stat``); :func:`announce`
 records the ``script.executed`` / ``script.failed`` event and lets the
 execution model react (``_iota_after_run``: alert rules, for one).
-:func:`measure` counts every run that ends, kept or not, in the metrics.
+:func:`measure` counts every run that ends, kept or not, in the metrics;
+:func:`track_failure` sends a failed one to Sentry (when a DSN is set).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from iota_scripts_sdk import RunResult, ScriptError
 from odoo import fields
 
 from ..models.iota_script_record_policy import keeps
-from ..tools.observability import metrics
+from ..tools.observability import metrics, sentry
 from ..tools.run_states import outcome_event_type
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -86,6 +87,8 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
+    if vals["state"] in ("failed", "timed_out") and sentry.enabled():
+        track_failure(req, started, result)
     if pending is not None and not pending.written:
         if not keeps(*pending.policy, succeeded=result.ok):
             return count_unrecorded(execution, {**pending.vals, **vals})
@@ -100,6 +103,23 @@ def measure(env: Any, script: Any, trigger: str, state: str, result: Any, ran: b
     if metrics.enabled():
         stats = result.stats if ran and result is not None else None
         metrics.run_ended(env.cr.dbname, script.company_id.id, script.key, trigger, state, stats)
+
+
+def track_failure(req: RunRequest, started: Started, result: RunResult) -> None:
+    """A failed run to Sentry (``tools/observability/sentry.py``): the script's
+    stack, and the values under secret-looking keys of its input and request
+    replaced wherever they appear."""
+    script, error = started.script, result.error or ScriptError("internal_error", "the run failed")
+    sentry.script_failed(
+        db=started.execution.env.cr.dbname,
+        company_id=script.company_id.id,
+        script_key=script.key,
+        version=started.version.number,
+        execution_id=started.execution.id or None,
+        trigger=req.trigger["type"],
+        error=error,
+        secrets_from=(req.input, req.request),
+    )
 
 
 def announce(execution: Any) -> Any:

@@ -41,6 +41,10 @@ class RunRequest:
     ``live`` (``tools/live.py``) streams the run's logs; ``cancel`` (a
     ``threading.Event``) kills the runner when set; ``queued`` is the claimed
     queued execution that becomes this run's execution.
+
+    ``dry_run`` (``sdk_host/dry_run.py``'s ``DryRun``) makes the run a
+    dry-run: its side effects are captured there, not done. Only
+    :func:`..run.dry_run.dry_run` sets it; it also rolls the run back.
     """
 
     script: Any
@@ -57,6 +61,7 @@ class RunRequest:
     live: Any = None
     cancel: Any = None
     queued: Any = None
+    dry_run: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trigger, Mapping) or not isinstance(self.trigger.get("type"), str):
@@ -69,6 +74,11 @@ class RunRequest:
     def manual(self) -> bool:
         """Run by hand: errors are raised to the user instead of recorded."""
         return self.trigger["type"] == "manual"
+
+    @property
+    def loud(self) -> bool:
+        """A run that must not start raises a ``UserError`` (run by hand, or a dry-run)."""
+        return self.manual or self.dry_run is not None
 
     def replace(self, **changes: Any) -> RunRequest:
         """A copy with ``changes`` (e.g. the records left after the chain's guard)."""

@@ -63,15 +63,16 @@ def skip(Execution: Any, req: RunRequest, reason: str) -> Any:
 
 def resolve_version(Execution: Any, req: RunRequest, script: Any) -> tuple[Any, str | None]:
     """``(version, None)`` to run, or ``(None, reason)`` when the run is skipped."""
-    manual = req.manual
+    manual = req.loud
     if not script.active or (script.state != "active" and not (manual and script.state == "draft")):
         if manual:
             raise UserError(_("Script %s is archived or disabled.", script.display_name))
         return None, "the script is archived or disabled"
     version = script.version_id
-    if req.pinned_version_id and req.trigger["type"] == "endpoint":
+    if req.pinned_version_id and (req.trigger["type"] == "endpoint" or req.dry_run is not None):
         # an endpoint that runs as its caller runs the version an administrator
-        # approved (models/iota_script_endpoint.py), never a newer one
+        # approved (models/iota_script_endpoint.py), never a newer one; a
+        # dry-run may try any version of the script
         version = Execution.env["iota.script.version"].sudo().browse(req.pinned_version_id)
         if version.script_id != script:
             version = version.browse()
@@ -157,7 +158,7 @@ def visible_records(req: RunRequest, script: Any, user: Any, env: Any) -> tuple[
         if user.company_ids & script.company_id
         else records.browse()
     )
-    if records and not visible and not req.manual:
+    if records and not visible and not req.loud:
         # The records belong to another company, or the run-as user cannot
         # read them: this script has no business with them.
         return None, "the run-as user cannot read the records"
@@ -169,7 +170,7 @@ def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, g
     reserved one written with the outcome. Returns ``(Started, None)``, or
     ``(None, reason)`` when the run is skipped."""
     user = run_as_user(req, script)
-    written_once = not req.queued and not req.manual and req.live is None
+    written_once = not req.queued and not req.loud and req.live is None
     env, company_name, execution_id = run_env(
         Execution, script, user, reserve_id=written_once, version=version
     )

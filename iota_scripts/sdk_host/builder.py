@@ -2,7 +2,7 @@
 
 :func:`build` returns the host functions of one run (every namespace the
 addon serves: ``db``, ``events``, ``scripts``; the engine serves ``http``,
-``cache`` and ``log`` itself) and the ``sdk.db`` host, whose ``abort`` the
+``cache`` and ``log`` itself, except in a dry-run) and the ``sdk.db`` host, whose ``abort`` the
 run path re-raises after the run. A new namespace is one module in this
 package and one line here.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from ..tools.settings import get_setting
 from .db import DbHost
+from .dry_run import DryRun
 from .events import EventsHost
 from .scripts import ScriptsHost
 
@@ -29,13 +30,20 @@ class Hosts:
     db: DbHost
 
 
-def build(run_env: Any, script: Any, execution: Any) -> Hosts:
+def build(run_env: Any, script: Any, execution: Any, dry_run: DryRun | None = None) -> Hosts:
     """The hosts of one run of ``script`` recorded as ``execution``.
 
     ``run_env`` is the pinned run environment (the run-as user, no superuser,
-    the script's company only): every host call runs in it.
+    the script's company only): every host call runs in it. With ``dry_run``,
+    HTTP, events, enqueues and the cache are captured there instead
+    (``dry_run.py``).
     """
     db = DbHost(run_env)
-    events = EventsHost(run_env, script, execution, get_setting(run_env, "max_events_per_run"))
-    scripts = ScriptsHost(run_env, script, execution, get_setting(run_env, "max_enqueues_per_run"))
-    return Hosts({**db.functions(), **events.functions(), **scripts.functions()}, db)
+    max_events = get_setting(run_env, "max_events_per_run")
+    events = EventsHost(run_env, script, execution, max_events, dry_run)
+    max_enqueues = get_setting(run_env, "max_enqueues_per_run")
+    scripts = ScriptsHost(run_env, script, execution, max_enqueues, dry_run)
+    functions = {**db.functions(), **events.functions(), **scripts.functions()}
+    if dry_run is not None:
+        functions.update(dry_run.functions())
+    return Hosts(functions, db)

@@ -31,8 +31,12 @@ EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
 class EventsHost:
     """``sdk.events`` for one run: writes outbox records in the run's transaction."""
 
-    def __init__(self, env: Any, script: Any, execution: Any, max_events: int) -> None:
+    def __init__(
+        self, env: Any, script: Any, execution: Any, max_events: int, dry_run: Any = None
+    ) -> None:
         self.env = env
+        #: a dry-run's capture (sdk_host/dry_run.py): events recorded there, not written
+        self.dry_run = dry_run
         self.script = script
         self.execution = execution
         self.max_events = max_events
@@ -56,6 +60,8 @@ class EventsHost:
         if self.count >= self.max_events:
             raise ScriptError("budget_exceeded", f"a run may emit at most {self.max_events} events")
         self.count += 1
+        if self.dry_run is not None:
+            return self.dry_run.event(event_type, json.loads(payload))
         event = as_engine(self.env["iota.script.event"])._record(
             event_type,
             payload,

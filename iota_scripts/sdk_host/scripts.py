@@ -63,8 +63,12 @@ ADMIN_GROUP = "iota_scripts.iota_scripts_group_admin"
 class ScriptsHost:
     """``sdk.scripts`` for one run. ``env`` is the pinned run environment."""
 
-    def __init__(self, env: Any, script: Any, execution: Any, max_enqueues: int) -> None:
+    def __init__(
+        self, env: Any, script: Any, execution: Any, max_enqueues: int, dry_run: Any = None
+    ) -> None:
         self.env = env
+        #: a dry-run's capture (sdk_host/dry_run.py): runs recorded there, not queued
+        self.dry_run = dry_run
         self.script = script
         self.execution = execution
         self.max_enqueues = max_enqueues
@@ -91,6 +95,9 @@ class ScriptsHost:
                 "budget_exceeded",
                 f"scripts queueing scripts may chain at most {max_depth} runs deep",
             )
+        if self.dry_run is not None:
+            self.count += 1
+            return self.dry_run.enqueue(target.key, args["input"], delay, priority)
         trigger = {
             "type": "script",
             "script_id": self.script.id,

@@ -29,9 +29,7 @@ def start_workers(case, env=None, workers=2, cron_threads=0, drop_env_prefixes=(
     """
     port, gevent_port = free_port(), free_port()
     data_dir = tempfile.mkdtemp(prefix="iota_workers_odoo_")
-    server_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(tuple(drop_env_prefixes))
-    }
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(drop_env_prefixes))}
     for key, value in (env or {}).items():
         if value is None:
             server_env.pop(key, None)

@@ -63,11 +63,15 @@ class TestAdoption(IotaScriptsCase):
         self.assertEqual(
             [(s["name"], s["count"]) for s in data["top_by_failures"]], [("Failing", 2)]
         )
-        self.assertEqual(data["migrations"], {"converted": 0, "switched": 0, "rolled_back": 0})
+        self.assertEqual(
+            data["migrations"], {"converted": 0, "shadowing": 0, "switched": 0, "rolled_back": 0}
+        )
         manual.migration_state = "switched"
-        failing.migration_state = "converted"
+        failing.migration_state = "shadowing"
         data = self._data(self.admin_a, companies=self.company_a)
-        self.assertEqual(data["migrations"], {"converted": 1, "switched": 1, "rolled_back": 0})
+        self.assertEqual(
+            data["migrations"], {"converted": 0, "shadowing": 1, "switched": 1, "rolled_back": 0}
+        )
         names = {s["name"] for s in data["top_by_runs"] + data["top_by_failures"]}
         self.assertNotIn("Other company", names)
 

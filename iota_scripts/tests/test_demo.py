@@ -50,6 +50,7 @@ class TestDemoData(HttpCase):
         for script in scripts:
             self.assertEqual(script.state, "active")
             self.assertFalse(script._source_problem(script.source), script.key)
+            script._check_policies()  # the recommended rules (raises when broken)
 
     def test_getting_started_follows_the_guide(self):
         """The "Getting started" set: the guide's first example, then one script per trigger."""

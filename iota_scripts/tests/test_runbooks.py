@@ -19,9 +19,11 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
@@ -58,6 +60,11 @@ class TestRunbooks(HttpCase):
                 "source": "export default async () => ({ ok: true });",
             }
         )
+        cls.api_key = (
+            cls.env["res.users.apikeys"]
+            .with_user(cls.env.ref("base.user_admin"))
+            ._generate(None, "runbooks", fields.Datetime.now() + timedelta(days=1))
+        )
 
     def _environment(self):
         bindir = os.path.dirname(sys.executable)
@@ -70,12 +77,15 @@ class TestRunbooks(HttpCase):
             "PGPORT": str(config["db_port"] or 5432),
             "PGUSER": config["db_user"] or os.environ.get("USER", "root"),
             "IOTA_SCRIPTS_METRICS_TOKEN": TOKEN,
+            # restoring-from-export.md: the CLI's server and an administrator's API key
+            "IOTA_SCRIPTS_URL": self.base_url(),
+            "IOTA_SCRIPTS_DB": self.env.cr.dbname,
+            "IOTA_SCRIPTS_API_KEY": self.api_key,
             "IOTA_SCRIPTS_REDIS_URL": get_setting(self.env, "redis_url")
             or "redis://127.0.0.1:6379/0",
             # a committed script when demo data is there (psql sees only those)
             "SCRIPT_KEY": (
-                self.env.ref("iota_scripts.iota_script_demo_normalise_email", False)
-                or self.script
+                self.env.ref("iota_scripts.iota_script_demo_normalise_email", False) or self.script
             ).key,
         }
 

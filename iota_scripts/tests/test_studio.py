@@ -94,8 +94,11 @@ class TestTemplates(IotaScriptsCase):
             ["manual_report", "record_change", "scheduled_job", "http_endpoint", "event_handler"],
         )
         Script = self.env["iota.script"]
+        Rules, no_tags = self.env["iota.script.policy.rule"], self.env["iota.script.tag"]
         for key, (_label, source) in TEMPLATES.items():
             self.assertIsNone(Script._source_problem(source), key)
+            # and the recommended policy rules
+            self.assertEqual(Rules._iota_violations(source, self.company_a, no_tags), [], key)
         # and the check does refuse a broken one
         problem = Script._source_problem("export default () => {\n  return 1 +;\n}\n")
         self.assertEqual((problem["line"], problem["column"]), (2, 13))

@@ -50,6 +50,14 @@ DOUBLER = """\
 export default (ctx) => `${ctx.input.n * 2} ${ctx.input.unit}${ctx.input.loud ? "!" : ""}`;
 """
 
+DRY_WRITER = """\
+export default async () => {
+  await sdk.db.write("res.partner", [%(id)s], { ref: "dry-tour" });
+  sdk.log.info("wrote the partner");
+  return "written";
+};
+"""
+
 DOUBLER_SCHEMA = {
     "type": "object",
     "properties": {
@@ -140,3 +148,23 @@ class TestRunPanelUi(HttpCase):
         self.assertEqual(len(execution), 1, "the incomplete form did not run")
         self.assertEqual(json.loads(execution.input_json), {"n": 21, "unit": "kg", "loud": True})
         self.assertEqual(json.loads(execution.result_json), "42 kg!")
+
+    def test_dry_run_shows_the_write_diff_and_keeps_nothing(self):
+        partner = self.env["res.partner"].create(
+            {"name": "Dry tour partner", "company_id": self.developer.company_id.id}
+        )
+        editor = new_test_user(
+            self.env,
+            "iota_dry_tour_editor",
+            groups="base.group_user,base.group_partner_manager",
+        )
+        script = self._script(
+            "Dry run tour script",
+            DRY_WRITER % {"id": partner.id},
+            run_as_user_id=editor.id,
+        )
+        self._tour(script, "iota_scripts_run_panel_dry_run_tour")
+        self.env.invalidate_all()
+        self.assertFalse(partner.ref, "the dry-run's write persisted")
+        self.assertEqual(partner.name, "Dry tour partner")
+        self.assertFalse(script.execution_ids, "a dry-run leaves no execution")

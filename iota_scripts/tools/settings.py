@@ -24,6 +24,8 @@ server and one database must not choose them for the others.
 * ``ratelimit_redis_url`` is the endpoints' rate limiter's Redis (default:
   ``redis_url``); give it its own server or database number so that a full
   cache never stops the limiter.
+* ``sentry_dsn``, ``sentry_environment`` (Sentry) and ``log_format`` (JSON
+  logs): one client and one log format per process, whatever the database.
 * ``metrics_token`` and ``metrics_dir`` (Prometheus, ``/iota/metrics``): one
   scrape covers every database the server serves (series are labelled by
   database, the runner pool belongs to the process). Were the token a system
@@ -66,6 +68,10 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # Prometheus metrics (site; tools/observability/)
     "metrics_token": (None, str),
     "metrics_dir": (None, str),
+    # Sentry and the log format (site; tools/observability/)
+    "sentry_dsn": (None, str),
+    "sentry_environment": (None, str),
+    "log_format": ("text", str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -88,6 +94,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # the event bus (models/iota_script_delivery.py)
     "event_max_hops": (5, int),
     "event_quota_per_minute": (1000, int),
+    # /iota/health/ready (controllers/health.py)
+    "health_queue_lag_sec": (300.0, float),
 }
 
 #: key -> what it means, one line of Markdown. "(restart)" marks engine keys.
@@ -105,6 +113,9 @@ DOCS: dict[str, str] = {
     "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
     "metrics_token": "site; the bearer token of `/iota/metrics` (Prometheus); none: no metrics are collected and the route answers 404. See [metrics.md](metrics.md)",
     "metrics_dir": "site; where Odoo's workers write their metrics (prometheus-client multiprocess mode); none: `PROMETHEUS_MULTIPROC_DIR` if set, else `<data_dir>/iota_scripts_metrics`, one folder per server start",
+    "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
+    "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
+    "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -122,6 +133,7 @@ DOCS: dict[str, str] = {
     "queue_retry_max_sec": "the cap of the retry backoff",
     "schedule_grace_sec": 'a schedule slot found later than this is "missed"',
     "event_max_hops": "events emitted by handlers, hop after hop, before the loop guard stops them",
+    "health_queue_lag_sec": "`/iota/health/ready` fails its `queue` check when the oldest due queued run has waited this long (seconds). See [health](operations/health.md)",
     "event_quota_per_minute": "script and record events of one company dispatched per minute (lifecycle events never count); the rest wait and go later, never to Dead letters; 0: no quota",
 }
 
@@ -176,6 +188,10 @@ SITE_ONLY = frozenset(
         # the process's): no database may read it, or choose where it is written
         "metrics_token",
         "metrics_dir",
+        # one client and one log format per process, for every database
+        "sentry_dsn",
+        "sentry_environment",
+        "log_format",
     }
 )
 
@@ -287,10 +303,11 @@ def get_engine(env: Any) -> Any:
         # later ones: the pool is process-wide by design.
         _engine = sdk_get_engine(cfg)
         _engine_pid = os.getpid()
-        from .observability.metrics import ENGINE_OBSERVER
+        from .observability import engine_observer
 
-        # runner counts and sdk calls (idle while no metrics_token is set)
-        _engine.set_observer(ENGINE_OBSERVER)
+        # runner counts and sdk calls (idle while no metrics_token is set),
+        # runner crashes to Sentry (idle while no DSN is set)
+        _engine.set_observer(engine_observer())
         return _engine
 
 

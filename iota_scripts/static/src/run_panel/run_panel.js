@@ -21,6 +21,17 @@ export { REVEAL_POSITION };
 /** The form's notebook page that holds the source editor. */
 const SOURCE_PAGE = "source";
 
+/** A field value of a write diff as one short line (many2one ``[id, name]`` as its name). */
+export function formatValue(value) {
+    if (value === false || value === null || value === undefined) {
+        return "∅";
+    }
+    if (Array.isArray(value) && value.length === 2 && typeof value[1] === "string") {
+        return value[1];
+    }
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 function newToken() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
@@ -57,7 +68,8 @@ export class RunPanel extends Component {
             dropped: 0,
             executionId: null,
             cancelling: false,
-            outcome: null, // the answer of action_run_live
+            outcome: null, // the answer of action_run_live (or action_dry_run)
+            dryRunning: false,
         });
         this.token = null;
         // see live_stream.js (a replayed RPC streams a new execution)
@@ -189,6 +201,88 @@ export class RunPanel extends Component {
         }
     }
 
+    /**
+     * "Dry run": runs the saved script now against the real records, in a
+     * savepoint the server always rolls back (run/dry_run.py). The answer is
+     * the panel's values plus ``dry_run``: the write diff and the HTTP calls,
+     * events and enqueues that were captured, not sent. No live lines (the
+     * run is short-lived and leaves no execution); a run that cannot start
+     * raises, and Odoo shows the error.
+     */
+    async dryRun() {
+        if (!this.canRun) {
+            return;
+        }
+        const input = this.collectInput();
+        if (input === undefined) {
+            return;
+        }
+        const record = this.props.record;
+        if (record.isNew || (await record.isDirty())) {
+            if (!(await record.save())) {
+                return;
+            }
+        }
+        Object.assign(this.state, {
+            status: "running",
+            dryRunning: true,
+            lines: [],
+            dropped: 0,
+            executionId: null,
+            outcome: null,
+        });
+        try {
+            const outcome = await this.orm.call("iota.script", "action_dry_run", [[record.resId]], {
+                input_value: input,
+            });
+            Object.assign(this.state, { outcome, lines: outcome.logs, dropped: outcome.logs_dropped });
+        } finally {
+            this.state.status = this.state.outcome ? "done" : "idle";
+            this.state.dryRunning = false;
+        }
+    }
+
+    /** The dry-run's report (``null`` after a real run). */
+    get dryRunReport() {
+        return this.state.outcome?.dry_run || null;
+    }
+
+    /** One row per changed field: ``{key, model, id, name, field, before, after}``. */
+    get dryRunChanges() {
+        const rows = [];
+        for (const w of this.dryRunReport?.writes || []) {
+            for (const [field, [before, after]] of Object.entries(w.changes)) {
+                rows.push({
+                    key: `${w.model},${w.id},${field}`,
+                    model: w.model,
+                    id: w.id,
+                    name: w.name,
+                    field,
+                    before: formatValue(before),
+                    after: formatValue(after),
+                });
+            }
+        }
+        return rows;
+    }
+
+    get dryRunNothing() {
+        const r = this.dryRunReport;
+        return (
+            r &&
+            !r.writes.length &&
+            !r.created.length &&
+            !r.deleted.length &&
+            !r.http.length &&
+            !r.events.length &&
+            !r.enqueued.length
+        );
+    }
+
+    formatValue(value) {
+        return formatValue(value);
+    }
+
     async cancel() {
         if (this.state.status !== "running" || !this.state.executionId) {
             return;
@@ -214,8 +308,8 @@ export class RunPanel extends Component {
     get stateLabel() {
         return {
             running: _t("Running"),
-            succeeded: _t("Succeeded"),
-            failed: _t("Failed"),
+            succeeded: this.dryRunReport ? _t("Dry run: succeeded") : _t("Succeeded"),
+            failed: this.dryRunReport ? _t("Dry run: failed") : _t("Failed"),
             timed_out: _t("Timed out"),
             cancelled: _t("Cancelled"),
         }[this.state.status === "running" ? "running" : this.state.outcome?.state];

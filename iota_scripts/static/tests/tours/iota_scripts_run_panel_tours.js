@@ -252,3 +252,31 @@ registry.category("web_tour.tours").add("iota_scripts_run_panel_schema_tour", {
         },
     ],
 });
+
+// A dry-run writes a partner: the write diff shows, and nothing is kept
+// (tests/test_ui_run_panel.py checks the database after the tour).
+registry.category("web_tour.tours").add("iota_scripts_run_panel_dry_run_tour", {
+    steps: () => [
+        {
+            content: "Dry run",
+            trigger: `${PANEL} .o_iota_scripts_dry_run_button:enabled`,
+            run: "click",
+        },
+        {
+            content: "The write diff shows the partner's field, before and after",
+            trigger: `${PANEL}[data-status=done] .o_iota_scripts_dry_run_change[data-model='res.partner'][data-field=ref] .o_iota_scripts_dry_run_after:contains('dry-tour')`,
+        },
+        {
+            content: "The run's result and logs, as for a run",
+            trigger: `${PANEL} .o_iota_scripts_run_result:contains('written')`,
+        },
+        {
+            trigger: `${PANEL} .o_iota_scripts_log_message:contains('wrote the partner')`,
+        },
+        {
+            content: "It says it was a dry run, and links no execution",
+            trigger: `${PANEL}:not(:has(.o_iota_scripts_run_execution_link)) .o_iota_scripts_run_state:contains('Dry run')`,
+        },
+        screenshot("run_panel_dry_run"),
+    ],
+});
