@@ -64,6 +64,8 @@ and resource usage.
         "views/res_config_settings_views.xml",
         "views/iota_script_audit_views.xml",
         "views/iota_scripts_menus.xml",
+        "views/iota_script_rollout_views.xml",
+        "views/iota_script_flag_views.xml",
     ],
     "demo": [
         "demo/iota_script_demo.xml",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -204,8 +205,11 @@ class RunnerProcess:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                r, _, _ = select.select([self.out_fd], [], [], remaining)
-                if not r:
+                # poll, not select: the host (an Odoo process serving many
+                # connections) may hold descriptors past select's 1024
+                poller = select.poll()
+                poller.register(self.out_fd, select.POLLIN)
+                if not poller.poll(max(1, math.ceil(remaining * 1000))):
                     raise TimeoutError
             if not self.reader.feed():
                 return None

@@ -31,7 +31,7 @@ __all__ = [
     "void_host_names",
 ]
 
-API_VERSION = "1.2"
+API_VERSION = "1.3"
 
 
 @dataclass(frozen=True)
@@ -453,6 +453,37 @@ API: tuple[Namespace, ...] = (
                 example=(
                     'const { id } = await sdk.scripts.enqueue("invoice-step-2", '
                     "{ orderId }, { delaySec: 60 });"
+                ),
+            ),
+        ),
+    ),
+    Namespace(
+        "flags",
+        "Feature flags of the run's company (managed in Odoo). Provided by the Odoo addon; "
+        "elsewhere rejects with `not_available`.",
+        (
+            Function(
+                "enabled",
+                (
+                    Param("name", "string", doc="the flag's name in the run's company"),
+                    Param(
+                        "key",
+                        "string | number",
+                        True,
+                        "what the flag's percentage is drawn for (e.g. a customer id); "
+                        "default: the user who triggered the run",
+                    ),
+                ),
+                "Promise<boolean>",
+                "Whether the feature flag `name` is on for this run: `true` for the users of "
+                "its allow-list, else for its percentage of keys (sticky: the same key gets "
+                "the same answer every time). A name the company has no flag for, or an "
+                "archived flag, is `false`, not an error. Introduced in API 1.3.",
+                host="flags.enabled",
+                example=(
+                    'if (await sdk.flags.enabled("new-pricing", ctx.records?.ids[0])) {\n'
+                    '  sdk.log.info("new pricing");\n'
+                    "}"
                 ),
             ),
         ),

@@ -187,22 +187,9 @@ class Engine:
         except ScriptError as e:
             return e
         try:
-            runner = self._pool.acquire("")
-        except ScriptError as e:  # busy, not_installed: the same answer as run()
+            res = self._ask({"op": "check", "source": source}, "parsing")
+        except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
-        try:
-            runner.send({"op": "check", "source": source})
-            frame = runner.read_frame(time.monotonic() + 30)
-            if frame is None:
-                runner.end_reason = "crashed"
-                runner.kill()
-                return ScriptError("sandbox_crashed", "the script runner died while parsing")
-            res = orjson.loads(frame)["res"]
-        except (OSError, TimeoutError):
-            runner.kill()
-            return ScriptError("sandbox_crashed", "the script runner failed while parsing")
-        finally:
-            self._pool.release(runner)
         if res.get("ok"):
             return None
         return ScriptError(
@@ -211,6 +198,29 @@ class Engine:
             line=res.get("line"),
             column=res.get("column"),
         )
+
+    def _ask(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
+        """A runner's answer (``res``) to a message outside a run (``check``, ``policy``).
+
+        Raises :class:`ScriptError`: ``busy``/``not_installed`` as ``run``, or
+        ``sandbox_crashed`` when the runner dies or fails while ``doing`` it.
+        """
+        runner = self._pool.acquire("")
+        try:
+            runner.send(message)
+            frame = runner.read_frame(time.monotonic() + 30)
+            if frame is None:
+                runner.end_reason = "crashed"
+                runner.kill()
+                raise ScriptError("sandbox_crashed", f"the script runner died while {doing}")
+            return dict(orjson.loads(frame)["res"])
+        except (OSError, TimeoutError):
+            runner.kill()
+            raise ScriptError(
+                "sandbox_crashed", f"the script runner failed while {doing}"
+            ) from None
+        finally:
+            self._pool.release(runner)
 
     def sandbox(self) -> dict[str, Any]:
         """The runners' operating-system sandbox, as one runner applied and experiences it.
@@ -248,22 +258,7 @@ class Engine:
         if not rules:
             return []
         wire = [{"kind": r.kind, "value": r.value} for r in rules]
-        runner = self._pool.acquire("")
-        try:
-            runner.send({"op": "policy", "source": source, "rules": wire})
-            frame = runner.read_frame(time.monotonic() + 30)
-            if frame is None:
-                runner.end_reason = "crashed"
-                runner.kill()
-                raise ScriptError("sandbox_crashed", "the script runner died while checking")
-            res = orjson.loads(frame)["res"]
-        except (OSError, TimeoutError):
-            runner.kill()
-            raise ScriptError(
-                "sandbox_crashed", "the script runner failed while checking"
-            ) from None
-        finally:
-            self._pool.release(runner)
+        res = self._ask({"op": "policy", "source": source, "rules": wire}, "checking")
         if not res.get("ok"):
             raise ScriptError(
                 "syntax_error",

@@ -1,5 +1,5 @@
 // Generated from iota_scripts_sdk/api.py: do not edit by hand.
-// IOTA Scripts sdk API 1.2
+// IOTA Scripts sdk API 1.3
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 type Domain = Array<string | [string, string, unknown]>;
@@ -115,7 +115,7 @@ interface ScriptContext<Input = JsonValue> {
 }
 
 declare const sdk: {
-  readonly version: "1.2";
+  readonly version: "1.3";
   readonly SdkError: typeof SdkError;
   /** Structured, size-capped log lines, stored on the run. `console.*` writes here too. */
   readonly log: {
@@ -188,6 +188,13 @@ declare const sdk: {
      * @param key the key of a script of the run's company
      * @param input its `ctx.input` */
     enqueue(key: string, input?: JsonValue, options?: EnqueueOptions): Promise<{ id: number }>;
+  };
+  /** Feature flags of the run's company (managed in Odoo). Provided by the Odoo addon; elsewhere rejects with `not_available`. */
+  readonly flags: {
+    /** Whether the feature flag `name` is on for this run: `true` for the users of its allow-list, else for its percentage of keys (sticky: the same key gets the same answer every time). A name the company has no flag for, or an archived flag, is `false`, not an error. Introduced in API 1.3.
+     * @param name the flag's name in the run's company
+     * @param key what the flag's percentage is drawn for (e.g. a customer id); default: the user who triggered the run */
+    enabled(name: string, key?: string | number): Promise<boolean>;
   };
 };
 

@@ -527,6 +527,7 @@ class IotaApiController(http.Controller):
                 "json": value,
             },
             execution_values=extra_vals,
+            caller=self._iota_caller(endpoint, user),
             record_policy=(endpoint.record_policy, endpoint.record_sample_every),
             answer=lambda result, execution_id: self._iota_answer_run(
                 endpoint, result, execution_id, headers, state
@@ -548,6 +549,14 @@ class IotaApiController(http.Controller):
         if isinstance(state["answer"], ApiError):
             raise state["answer"]
         return state["answer"]
+
+    def _iota_caller(self, endpoint, user):
+        """Who the call came from, for a gradual rollout to send them to the
+        same version each time: the user when the call authenticates one,
+        else the client's address (``proxy_mode`` applies)."""
+        if endpoint.auth_mode in ("user", "api_key"):
+            return f"user:{user.id}"
+        return f"ip:{request.httprequest.remote_addr}"
 
     def _iota_answer_run(self, endpoint, result, execution_id, headers, state):
         """Makes the HTTP answer of a run that ended and keeps it in

@@ -16,6 +16,7 @@ from . import (
     iota_script_execution_alert,
     iota_script_execution_dashboard,
     iota_script_filters,
+    iota_script_flag,
     iota_script_migration,
     iota_script_policy_rule,
     iota_script_queue,
@@ -41,3 +42,6 @@ from . import (
 
 # last: it imports the run path (tools -> sdk_host -> run), which imports models above
 from . import base_write_capture  # isort: skip
+
+# after the models it extends: a gradual rollout (scripts, versions, executions)
+from . import iota_script_rollout, iota_script_rollout_count  # isort: skip

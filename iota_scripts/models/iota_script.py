@@ -468,10 +468,15 @@ class IotaScript(models.Model):
                 "author_id": self.env.uid,
             }
         )
-        as_engine(self).write({"version_id": version.id})
+        self._iota_publish_version(version)
         if version.number > 1:
             self._emit_domain_event("script.updated", {"version": version.number})
         return version
+
+    def _iota_publish_version(self, version):
+        """Makes a newly saved ``version`` the current one (a gradual rollout
+        makes it the candidate instead: ``iota_script_rollout.py``)."""
+        as_engine(self).write({"version_id": version.id})
 
     def _emit_domain_event(self, event_type, payload=None):
         self.ensure_one()

@@ -371,8 +371,10 @@ class IotaScriptBundle(models.AbstractModel):
                 "invalid_record", _("The import was undone: %s", e.args[0] if e.args else e)
             ) from None
         preview.update(applied=True, skipped=conflicts)
-        imported = bundler.env["iota.script"].search(
-            [("key", "in", todo), ("company_id", "=", company.id)]
+        imported = (
+            bundler.env["iota.script"]
+            .with_context(active_test=False)  # archived scripts are imported too
+            .search([("key", "in", todo), ("company_id", "=", company.id)])
         )
         self.env["iota.script.audit"]._log("import", imported, values={"skipped": len(conflicts)})
         _logger.info(

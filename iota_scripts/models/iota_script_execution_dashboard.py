@@ -61,9 +61,11 @@ class IotaScriptExecution(models.Model):
         runs, errors, error_rate, wall_ms_avg, p50/p95 of wall_ms, cpu_ms
         and heap_peak_bytes of the recorded runs; the ``TOP_SCRIPTS`` busiest), ``top_failing`` (the
         scripts with the most failed runs), ``queue`` (queued, running,
-        dead runs: not limited to the period), ``dead_letters`` and
+        dead runs: not limited to the period), ``dead_letters``,
         ``schedules`` (missed slots, and schedules waiting for an inactive
-        script: not limited to the period).
+        script: not limited to the period) and ``rollouts`` (candidate
+        against stable for the scripts with a candidate out:
+        ``models/iota_script_rollout.py``).
         Raises UserError for any other period.
         """
         if isinstance(period_days, bool) or period_days not in PERIODS_DAYS:
@@ -245,6 +247,8 @@ class IotaScriptExecution(models.Model):
             "dead_letters": self._dashboard_dead_letters(),
             "schedules": self._dashboard_schedules(),
             "events_waiting": self._dashboard_events_waiting(),
+            # candidate against stable (models/iota_script_rollout.py)
+            "rollouts": self._dashboard_rollouts(),
         }
 
     # ---- helpers ---------------------------------------------------------------------

@@ -34,6 +34,13 @@ RUN_FIELDS = (
     "name",
     "record_policy",
     "record_sample_every",
+    # a gradual rollout (iota_script_rollout.py)
+    "candidate_version_id",
+    "rollout_percent",
+    "rollout_trigger",
+    "rollout_user_ids",
+    "rollout_error_pct",
+    "rollout_min_runs",
 )
 
 

@@ -87,6 +87,8 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
+    # a gradual rollout's counts, and its automatic rollback (iota_script_rollout.py)
+    started.script._iota_rollout_ran(started.version, vals["state"])
     if vals["state"] in ("failed", "timed_out") and sentry.enabled():
         track_failure(req, started, result)
     if pending is not None and not pending.written:

@@ -38,6 +38,9 @@ class RunRequest:
     ended, before its row is written, and returns values for that row;
     ``result`` is ``None`` when the run could not start.
 
+    ``caller`` names who an endpoint call came from (``ip:…``, ``user:…``):
+    a gradual rollout routes a caller's runs to the same version each time.
+
     ``live`` (``tools/live.py``) streams the run's logs; ``cancel`` (a
     ``threading.Event``) kills the runner when set; ``queued`` is the claimed
     queued execution that becomes this run's execution.
@@ -58,6 +61,7 @@ class RunRequest:
     guard: Hashable | None = None
     record_policy: tuple[str, int] | None = None
     answer: Callable[[Any, int], Mapping[str, Any]] | None = None
+    caller: str | None = None
     live: Any = None
     cancel: Any = None
     queued: Any = None

@@ -76,6 +76,9 @@ def resolve_version(Execution: Any, req: RunRequest, script: Any) -> tuple[Any, 
         version = Execution.env["iota.script.version"].sudo().browse(req.pinned_version_id)
         if version.script_id != script:
             version = version.browse()
+    else:
+        # a gradual rollout may send this run to the candidate (iota_script_rollout.py)
+        version = script._iota_route(req, Execution.env.uid) or version
     if not version:
         if manual:
             raise UserError(_("Script %s has no source yet.", script.display_name))
@@ -181,7 +184,12 @@ def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, g
     now = fields.Datetime.now()
     if req.queued:
         # written with the outcome (one UPDATE): a worker that dies mid-run rolls both back
-        start_vals = {"version_id": version.id, "user_id": user.id, "date_start": now}
+        start_vals = {
+            "version_id": version.id,
+            "channel": script._iota_channel(version),
+            "user_id": user.id,
+            "date_start": now,
+        }
         start_vals["res_ids"] = res_ids
         return Started(
             script, version, user, env, company_name, req.queued, None, start_vals, records_ctx
@@ -190,6 +198,7 @@ def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, g
     vals = {
         "script_id": script.id,
         "version_id": version.id,
+        "channel": script._iota_channel(version),
         "company_id": script.company_id.id,
         "user_id": user.id,
         "triggered_by_id": Execution.env.uid,

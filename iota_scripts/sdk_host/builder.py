@@ -1,7 +1,7 @@
 """The one place the run path gets its sdk hosts from.
 
 :func:`build` returns the host functions of one run (every namespace the
-addon serves: ``db``, ``events``, ``scripts``; the engine serves ``http``,
+addon serves: ``db``, ``events``, ``scripts``, ``flags``; the engine serves ``http``,
 ``cache`` and ``log`` itself, except in a dry-run) and the ``sdk.db`` host, whose ``abort`` the
 run path re-raises after the run. A new namespace is one module in this
 package and one line here.
@@ -17,6 +17,7 @@ from ..tools.settings import get_setting
 from .db import DbHost
 from .dry_run import DryRun
 from .events import EventsHost
+from .flags import FlagsHost
 from .scripts import ScriptsHost
 
 __all__ = ["Hosts", "build"]
@@ -43,7 +44,13 @@ def build(run_env: Any, script: Any, execution: Any, dry_run: DryRun | None = No
     events = EventsHost(run_env, script, execution, max_events, dry_run)
     max_enqueues = get_setting(run_env, "max_enqueues_per_run")
     scripts = ScriptsHost(run_env, script, execution, max_enqueues, dry_run)
-    functions = {**db.functions(), **events.functions(), **scripts.functions()}
+    flags = FlagsHost(run_env, script, execution)  # read-only: the same in a dry-run
+    functions = {
+        **db.functions(),
+        **events.functions(),
+        **scripts.functions(),
+        **flags.functions(),
+    }
     if dry_run is not None:
         functions.update(dry_run.functions())
     return Hosts(functions, db)

@@ -158,6 +158,32 @@ def cli_verify(dbname, *extra):
     return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=120)
 
 
+def assert_cli_names_a_tampered_row(case, row):
+    """Edits the committed entry ``row`` (id, seq, action) in SQL: the command
+    line names it as the first broken entry; put back, the chain verifies."""
+    victim_id, victim_seq, action = row
+    dbname = case.env.cr.dbname
+
+    def put_back():
+        with case._env() as env:
+            env.cr.execute(
+                "UPDATE iota_script_audit SET action = %s WHERE id = %s", [action, victim_id]
+            )
+
+    case.addCleanup(put_back)
+    with case._env() as env:
+        env.cr.execute("UPDATE iota_script_audit SET action = 'delete' WHERE id = %s", [victim_id])
+    broken = cli_verify(dbname)
+    case.assertEqual(broken.returncode, 1, broken.stdout + broken.stderr)
+    case.assertIn(f"entry {victim_id} (seq {victim_seq}, ", broken.stderr)
+    case.assertIn("hash mismatch", broken.stderr)
+    as_json = json.loads(cli_verify(dbname, "--json").stdout)
+    case.assertEqual(as_json["first_break"]["id"], victim_id)
+    case.assertEqual(as_json["first_break"]["reason"], "hash mismatch")
+    put_back()
+    case.assertEqual(cli_verify(dbname).returncode, 0)
+
+
 @tagged("post_install", "-at_install")
 class TestAuditVerifyCli(RealCursorMixin, TransactionCase):
     def test_cli_names_the_first_broken_entry(self):
@@ -178,28 +204,7 @@ class TestAuditVerifyCli(RealCursorMixin, TransactionCase):
         self.assertEqual(intact.returncode, 0, intact.stderr)
         self.assertTrue(intact.stdout.startswith("ok: "), intact.stdout)
 
-        victim_id, victim_seq, action = rows[-1]
-
-        def put_back():
-            with self._env() as env:
-                env.cr.execute(
-                    "UPDATE iota_script_audit SET action = %s WHERE id = %s", [action, victim_id]
-                )
-
-        self.addCleanup(put_back)
-        with self._env() as env:
-            env.cr.execute(
-                "UPDATE iota_script_audit SET action = 'delete' WHERE id = %s", [victim_id]
-            )
-        broken = cli_verify(dbname)
-        self.assertEqual(broken.returncode, 1, broken.stdout + broken.stderr)
-        self.assertIn(f"entry {victim_id} (seq {victim_seq}, ", broken.stderr)
-        self.assertIn("hash mismatch", broken.stderr)
-        as_json = json.loads(cli_verify(dbname, "--json").stdout)
-        self.assertEqual(as_json["first_break"]["id"], victim_id)
-        self.assertEqual(as_json["first_break"]["reason"], "hash mismatch")
-        put_back()
-        self.assertEqual(cli_verify(dbname).returncode, 0)
+        assert_cli_names_a_tampered_row(self, rows[-1])
 
     def test_concurrent_appends_do_not_fork_and_rollbacks_leave_no_gap(self):
         """Two transactions log at once and commit; one more logs and rolls back (a replayed request)."""

@@ -87,6 +87,14 @@ export class IotaScriptsDashboard extends Component {
     }
 
     /** The failed runs (failed, timed out, dead) of one script, in the period. */
+    get stableLabel() {
+        return _t("Stable");
+    }
+
+    get candidateLabel() {
+        return _t("Candidate");
+    }
+
     openFailingRuns(script) {
         const data = this.state.data;
         this.action.doAction({
