@@ -35,7 +35,17 @@ NAMESPACED = {
     "opentelemetry.proto": "opentelemetry-proto",
 }
 #: Distributions Odoo 18's own requirements.txt installs (odoo itself included).
-FROM_ODOO = {"odoo", "psycopg2", "pytz", "werkzeug", "markupsafe", "requests", "psutil"}
+# cryptography: Odoo 18's requirements pin it (the addon's tests make a throw-away certificate)
+FROM_ODOO = {
+    "odoo",
+    "psycopg2",
+    "pytz",
+    "werkzeug",
+    "markupsafe",
+    "requests",
+    "psutil",
+    "cryptography",
+}
 
 
 def canonical(name: str) -> str:

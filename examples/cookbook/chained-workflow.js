@@ -2,6 +2,7 @@
 // One script, three steps, each its own queued run (and transaction):
 //   collect -> process (up to 10 runs, one per batch) -> report (after the last batch).
 // Start it by hand or from a schedule with input {} (step "collect").
+// Needs Invoicing (customer_rank) and a run-as user with Contact Creation.
 // Each enqueue is committed with the run that makes it: a failed step queues nothing,
 // and the queue retries it with backoff. The defaults bound the shape: a run may
 // queue 10 runs (max_enqueues_per_run) and chains are 3 runs deep (max_depth).

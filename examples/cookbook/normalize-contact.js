@@ -2,6 +2,8 @@
 // Trigger: an automation rule on Contacts (res.partner), "On create and edit",
 // watching email, phone, name and zip, with the action "Run JavaScript script".
 // ctx.records = { model: "res.partner", ids: [...] }: the saved contacts.
+// Run as: a user with Contact Creation (the company's scripts user has only
+// Internal User, which may read contacts but not write them).
 
 const FIELDS = ["name", "email", "phone", "zip", "country_id"];
 

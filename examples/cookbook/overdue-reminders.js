@@ -3,6 +3,7 @@
 // past their due date, the salesperson (or the invoice's responsible) gets one
 // "To Do" activity on the oldest invoice, listing them all. Runs again the next
 // day without duplicating: invoices that already carry the activity are skipped.
+// Run as: a user with Invoicing: Billing rights.
 
 const SUMMARY = "Overdue invoices: call the customer";
 

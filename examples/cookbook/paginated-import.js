@@ -3,6 +3,8 @@
 // Each run imports at most MAX_PAGES pages of products (upserted on the
 // internal reference) and keeps the API's cursor in the cache; the next run
 // goes on from there. A run stays short, and a failure costs one page.
+// Run as: a user who may create products (Sales: Administrator, for example).
+// Timeout: 60 s (the script's Limits): up to MAX_PAGES HTTP calls and their writes.
 
 const PIM = "https://pim.example.com/v2/products";
 const MAX_PAGES = 5;

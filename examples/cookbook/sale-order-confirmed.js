@@ -2,6 +2,8 @@
 // Trigger: an automation rule on Sales Order, "State is set to" Sales Order,
 // action "Run JavaScript script" with "Run in Background" ticked (the HTTP call
 // then never slows down the salesperson's click). Allowed hosts: fulfil.example.com.
+// Run as: a user with Sales rights. A failed run is retried when Settings allow
+// more than one attempt per background run (queue_max_attempts).
 
 const FULFILMENT = "https://fulfil.example.com/v1/shipments";
 

@@ -3,6 +3,7 @@
 // Pulls customers changed since the last sync and upserts them as contacts
 // (matched on `ref`). Transient failures are retried at once a few times; if
 // the API is still down, the run queues itself again later, with backoff.
+// Run as: a user with Contact Creation.
 
 const API = "https://api.example.com";
 const QUICK_TRIES = 3;

@@ -4,8 +4,13 @@
 // timestamp, method, path, query and body), refuses stale timestamps and
 // replayed signatures, and only then runs this script: no crypto here.
 // The provider sends { id, type, data: { invoice, amount } } as JSON.
+// HMAC endpoints run as the company's scripts user ("IOTA Scripts (<company>)",
+// archived): give it Invoicing: Billing, to read invoices and post on them.
 
 const HANDLED = new Set(["payment.succeeded", "payment.refunded"]);
+// The sender of the note on the invoice: a message needs one with an email
+// address, and the company's scripts user has none.
+const SENDER = "Payment provider <noreply@payments.example.com>";
 
 function reply(status, json) {
   return { status, json };
@@ -40,6 +45,7 @@ export default async function (ctx) {
   const verb = event.type === "payment.succeeded" ? "paid" : "refunded";
   await sdk.db.call("account.move", "message_post", [invoice.id], [], {
     body: `Payment provider: ${verb} ${event.data.amount} (event ${event.id}).`,
+    email_from: SENDER,
   });
   return reply(200, { invoice: invoice.name, recorded: verb });
 }

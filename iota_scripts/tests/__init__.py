@@ -5,6 +5,7 @@ from . import (
     test_audit,
     test_bundle,
     test_bundle_http,
+    test_cookbook,
     test_dashboard,
     test_demo,
     test_dry_run,
@@ -55,5 +56,6 @@ from . import (
     test_ui_onboarding,
     test_ui_rollout,
     test_ui_run_panel,
+    test_ui_walkthroughs,
     test_views,
 )

@@ -163,3 +163,30 @@ class RealCursorMixin:
                 [script_id],
             )
             env["iota.script"].browse(script_id).exists().unlink()  # a test may have deleted it
+
+
+def work_queue(case, rounds=30):
+    """Dispatches events and runs what is queued, as the workers would, due or not.
+
+    In the test's transaction: the worker's claim (state, attempt), its run
+    group (runs, retries, outcome events) and the dispatcher's batch, without
+    their commits (test_queue tests those between connections).
+    """
+    env = case.env
+    Execution = env["iota.script.execution"].sudo()
+    for _round in range(rounds):
+        env["iota.script.delivery"]._dispatch_batch(500)
+        env.flush_all()
+        queued = Execution.search([("state", "=", "queued")], order="priority, id", limit=1)
+        if not queued:
+            return
+        env.cr.execute(
+            "UPDATE iota_script_execution SET state = 'running', worker_id = 'test',"
+            " attempt = COALESCE(attempt, 0) + 1 WHERE id = %s",
+            [queued.id],
+        )
+        queued.invalidate_recordset()
+        ran, failed = queued._queue_run_group("test")
+        case.assertEqual((ran, failed), (queued, Execution.browse()))
+        env.flush_all()
+    case.fail("the queue did not settle")

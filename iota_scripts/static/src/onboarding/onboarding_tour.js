@@ -78,6 +78,9 @@ registry.category("web_tour.tours").add(ONBOARDING_TOUR, {
             content: _t("Saved. The Run page runs the script with an input of your choice."),
             tooltipPosition: "bottom",
             run: "click",
+            // automatic runs (tests, videos): the save and the editor's typings can
+            // take long on a loaded server
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             trigger: `${PANEL} .o_iota_scripts_run_button:enabled`,

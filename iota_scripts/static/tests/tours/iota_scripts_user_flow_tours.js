@@ -217,6 +217,9 @@ registry.category("web_tour.tours").add("iota_scripts_automation_tour", {
             content: "Open the run of the automation rule",
             trigger: ".o_list_view .o_data_row .o_data_cell:contains('Automation Rule')",
             run: "click",
+            // the test server answers one request at a time: on a loaded machine the
+            // editor's typings request (the form above) can hold the list for seconds
+            timeout: 60000, // the most a step may ask for (web_tour)
         },
         {
             content: "The run succeeded",
