@@ -33,6 +33,9 @@ and resource usage.
             "redis",
             "sentry_sdk",
             "pythonjsonlogger",
+            "opentelemetry-api",
+            "opentelemetry-sdk",
+            "opentelemetry-exporter-otlp-proto-http",
         ]
     },
     "data": [

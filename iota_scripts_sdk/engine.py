@@ -38,7 +38,7 @@ from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
-from .observer import EngineObserver, notify, sdk_call_labels
+from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
@@ -430,10 +430,7 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
-                ok, reply = self._serve_call(call, limits, owner, host, deadline_left)
-                if self._observer is not None:
-                    code = None if ok else orjson.loads(reply).get("code")
-                    notify(self._observer, "sdk_call", *sdk_call_labels(call.get("name"), code))
+                ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -492,7 +489,7 @@ class Engine:
         )
         return RunResult(False, error=err, logs=logs, stats=_empty_stats(t0, calls))
 
-    def _serve_call(
+    def _answer_call(
         self,
         call: dict[str, Any],
         limits: Limits,
@@ -500,19 +497,57 @@ class Engine:
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes]:
+        """Serves one sdk call and tells the observer (``sdk_call``, and
+        ``sdk_call_begin``/``sdk_call_end`` around it for a tracer)."""
+        observer = self._observer
+        if observer is None:
+            return self._serve_call(call, limits, owner, host, deadline_left)[:2]
+        name, args = call.get("name"), call.get("args")
+        token = notify(
+            observer, "sdk_call_begin", sdk_call_name(name), args if isinstance(args, list) else []
+        )
+        try:
+            ok, reply, value = self._serve_call(call, limits, owner, host, deadline_left)
+        except BaseException:
+            # a host that raised past _serve_call (an abort of the process): the
+            # tracer's span still ends, and its context leaves the thread
+            if token is not None:
+                notify(observer, "sdk_call_end", token, "internal_error", None)
+            raise
+        namespace, outcome = sdk_call_labels(name, None if ok else orjson.loads(reply).get("code"))
+        notify(observer, "sdk_call", namespace, outcome)
+        if token is not None:
+            notify(observer, "sdk_call_end", token, outcome, value if ok else None)
+        return ok, reply
+
+    def _trace_headers(self) -> Mapping[str, str] | None:
+        """The observer's trace-context headers for the ``sdk.http`` request sent now."""
+        return notify(self._observer, "trace_headers") if self._observer is not None else None
+
+    def _serve_call(
+        self,
+        call: dict[str, Any],
+        limits: Limits,
+        owner: tuple[str, str | None],
+        host: Mapping[str, HostFunction],
+        deadline_left: float,
+    ) -> tuple[bool, bytes, Any]:
+        """``(ok, reply, value)``: the reply frame's payload and what the host
+        function returned (None when the call failed)."""
         name = call.get("name")
         args = call.get("args")
         if not isinstance(name, str) or not isinstance(args, list):
-            return False, _error("invalid_argument", "malformed sdk call")
+            return False, _error("invalid_argument", "malformed sdk call"), None
         if deadline_left <= 0:
-            return False, _error("timeout", "the run's deadline has passed")
+            return False, _error("timeout", "the run's deadline has passed"), None
         try:
             fn = host.get(name) or self._builtin(name, limits, owner, deadline_left)
             if fn is None:
                 if name in host_names():
                     ns = name.split(".")[0]
-                    return False, _error("not_available", f"sdk.{ns} is not available on this host")
-                return False, _error("not_available", f"unknown sdk function {name!r}")
+                    reply = _error("not_available", f"sdk.{ns} is not available on this host")
+                    return False, reply, None
+                return False, _error("not_available", f"unknown sdk function {name!r}"), None
             value = fn(args)
             # b"" resolves undefined in the prelude: only for calls declared void
             if value is None and name in void_host_names():
@@ -520,19 +555,23 @@ class Engine:
             else:
                 reply = orjson.dumps(value)
             if len(reply) > limits.max_reply_bytes:
-                return False, _error(
-                    "response_too_large",
-                    f"the answer of {name} is larger than {limits.max_reply_bytes} bytes",
+                return (
+                    False,
+                    _error(
+                        "response_too_large",
+                        f"the answer of {name} is larger than {limits.max_reply_bytes} bytes",
+                    ),
+                    None,
                 )
-            return True, reply
+            return True, reply, value
         except ScriptError as e:
-            return False, _error(e.code, e.message)
+            return False, _error(e.code, e.message), None
         except (TypeError, orjson.JSONEncodeError):
             _logger.exception("host function %s returned a value that is not JSON", name)
-            return False, _error("internal_error", f"{name} failed on the host")
+            return False, _error("internal_error", f"{name} failed on the host"), None
         except Exception:
             _logger.exception("host function %s failed", name)
-            return False, _error("internal_error", f"{name} failed on the host")
+            return False, _error("internal_error", f"{name} failed on the host"), None
 
     def _builtin(
         self,
@@ -550,7 +589,7 @@ class Engine:
                 max_response_bytes=limits.max_response_bytes,
                 proxy_url=self.config.http_proxy_url,
             )
-            return lambda args: _http_fetch(policy, args)
+            return lambda args: _http_fetch(policy, args, self._trace_headers())
         if name.startswith("cache."):
             return _cache_function(self._cache(owner), name)
         return None
@@ -638,7 +677,9 @@ def _arg(
     return v
 
 
-def _http_fetch(policy: Any, args: list[Any]) -> dict[str, Any]:
+def _http_fetch(
+    policy: Any, args: list[Any], trace_headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     from . import _http
 
     url = _arg(args, 0, str, "url")
@@ -674,6 +715,7 @@ def _http_fetch(policy: Any, args: list[Any]) -> dict[str, Any]:
         body=body,
         timeout_sec=timeout,
         idempotency_key=key,
+        trace_headers=trace_headers,
     )
     return res.to_dict()
 

@@ -27,6 +27,13 @@ DISTRIBUTION = {
     "yaml": "PyYAML",
     "pythonjsonlogger": "python-json-logger",
 }
+#: Namespace packages: dotted import name -> distribution (the longest prefix wins).
+NAMESPACED = {
+    "opentelemetry": "opentelemetry-api",
+    "opentelemetry.sdk": "opentelemetry-sdk",
+    "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry.proto": "opentelemetry-proto",
+}
 #: Distributions Odoo 18's own requirements.txt installs (odoo itself included).
 # cryptography: Odoo 18's requirements pin it (the addon's tests make a throw-away certificate)
 FROM_ODOO = {
@@ -43,6 +50,15 @@ FROM_ODOO = {
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distribution(module: str) -> str:
+    """The distribution that installs the (dotted) import name ``module``."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if (prefix := ".".join(parts[:n])) in NAMESPACED:
+            return canonical(NAMESPACED[prefix])
+    return canonical(DISTRIBUTION.get(parts[0], parts[0]))
 
 
 def requirements(path: Path) -> dict[str, str]:
@@ -104,7 +120,7 @@ def third_party_imports(folder: str) -> dict[str, set[str]]:
                 top = name.split(".")[0]
                 if top in sys.stdlib_module_names or top in local:
                     continue
-                dist = canonical(DISTRIBUTION.get(top, top))
+                dist = distribution(name)
                 found.setdefault(dist, set()).add(str(path.relative_to(ROOT)))
     return found
 

@@ -70,7 +70,7 @@ from ..tools.gateway_http import (
     request_target,
     validate,
 )
-from ..tools.observability import metrics
+from ..tools.observability import metrics, tracing
 from ..tools.sentinel import as_engine
 from ..tools.settings import ratelimit_redis_url
 
@@ -145,13 +145,15 @@ class IotaApiController(http.Controller):
             "answered": False,
             "endpoint_id": None,
         }
-        try:
-            response = self._iota_serve(version, subpath, headers, state)
-        except ApiError as e:
-            headers.update(e.headers)
-            response = _response(
-                e.status, {"error": {"code": e.code, "message": e.message}}, headers
-            )
+        with tracing.endpoint_span(request.httprequest) as state["span"]:  # W3C traceparent in
+            try:
+                response = self._iota_serve(version, subpath, headers, state)
+            except ApiError as e:
+                headers.update(e.headers)
+                response = _response(
+                    e.status, {"error": {"code": e.code, "message": e.message}}, headers
+                )
+            state["span"].answered(response.status_code)
         metrics.endpoint_answered(request.db, state["endpoint_id"], response.status_code)
         execution = state["execution"]
         if execution and not state["answered"]:
@@ -228,6 +230,7 @@ class IotaApiController(http.Controller):
                 {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))},
             )
         state["endpoint_id"] = endpoint.id
+        state["span"].resolved(method, version, endpoint.segments, endpoint.id)
         script = env["iota.script"].browse(endpoint.script_id)
         # the cached columns (models/iota_script_run_cache.py), not the row
         current = dict(script._iota_run_fields(script.id))

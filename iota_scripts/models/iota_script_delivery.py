@@ -185,6 +185,9 @@ class IotaScriptDelivery(models.Model):
         related="execution_id.version_id", string="Script Version", compute_sudo=False
     )
     replay_count = fields.Integer(readonly=True)
+    # W3C trace context (tools/observability/tracing.py): its event's; its runs continue that trace
+    trace_parent = fields.Char(string="Trace Parent", readonly=True, copy=False)
+    trace_state = fields.Char(string="Trace State", readonly=True, copy=False)
 
     @api.depends("event_type", "script_id.name")
     def _compute_display_name(self):
@@ -368,6 +371,9 @@ class IotaScriptDelivery(models.Model):
                     "hop": event.hop,
                     "state": "dead" if error else "queued",
                     "last_error": error or False,
+                    # the run continues the emitting span's trace (tracing.py)
+                    "trace_parent": event.trace_parent or False,
+                    "trace_state": event.trace_state or False,
                 }
                 planned.append((values, sub, error))
             state = "dead" if error else "done"

@@ -21,6 +21,7 @@ from odoo import api, fields, models
 
 from ..tools import cron_wake
 from ..tools.event_types import ORIGINS
+from ..tools.observability import tracing
 from ..tools.sentinel import as_engine
 from ..tools.storable_text import storable_text
 
@@ -115,6 +116,9 @@ class IotaScriptEvent(models.Model):
     execution_id = fields.Many2one(
         "iota.script.execution", readonly=True, index=True, ondelete="set null"
     )
+    # W3C trace context (tools/observability/tracing.py): the span that emitted it; its deliveries' runs continue its trace
+    trace_parent = fields.Char(string="Trace Parent", readonly=True, copy=False)
+    trace_state = fields.Char(string="Trace State", readonly=True, copy=False)
 
     _sql_constraints = [("uuid_uniq", "unique (uuid)", "Event UUIDs are unique.")]
 
@@ -168,6 +172,7 @@ class IotaScriptEvent(models.Model):
             "script_id": script.id if script else False,
             "execution_id": execution.id if execution else False,
         }
+        values["trace_parent"], values["trace_state"] = tracing.carrier()
         buffer = self.env.cr.postcommit.data.get(_DEFERRED) if deferrable else None
         if buffer is not None:
             buffer.append(values)
@@ -195,11 +200,13 @@ class IotaScriptEvent(models.Model):
             """
             INSERT INTO iota_script_event (
                 uuid, type, origin, payload_json, hop, company_id, user_id, script_id,
-                execution_id, state, attempts, create_uid, write_uid, create_date, write_date
+                execution_id, trace_parent, trace_state,
+                state, attempts, create_uid, write_uid, create_date, write_date
             )
             SELECT v.*, 'pending', 0, %s, %s, now() at time zone 'UTC', now() at time zone 'UTC'
               FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::text[], %s::int[],
-                          %s::int[], %s::int[], %s::int[], %s::int[]) AS v
+                          %s::int[], %s::int[], %s::int[], %s::int[],
+                          %s::varchar[], %s::varchar[]) AS v
             RETURNING id, uuid
             """,
             [
@@ -214,6 +221,8 @@ class IotaScriptEvent(models.Model):
                 column("user_id"),
                 column("script_id"),
                 column("execution_id"),
+                column("trace_parent"),
+                column("trace_state"),
             ],
         )
         ids = {row[1]: row[0] for row in self.env.cr.fetchall()}

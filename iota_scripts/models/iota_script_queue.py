@@ -79,7 +79,7 @@ from ..run.start import MAX_STORED_CHARS
 from ..sdk_host.scripts import RESERVED_PRIORITY_BELOW
 from ..tools import cron_wake
 from ..tools.bulk_insert import insert_rows
-from ..tools.observability import metrics, sentry
+from ..tools.observability import metrics, sentry, tracing
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
 from .iota_script_delivery import deferred_outcomes
@@ -203,6 +203,9 @@ class IotaScriptExecution(models.Model):
     schedule_id = fields.Many2one(
         "iota.script.schedule", readonly=True, index="btree_not_null", ondelete="set null"
     )
+    # W3C trace context (tools/observability/tracing.py): the span that queued this run; the worker's run continues its trace
+    trace_parent = fields.Char(string="Trace Parent", readonly=True, copy=False)
+    trace_state = fields.Char(string="Trace State", readonly=True, copy=False)
 
     def init(self):
         super().init()
@@ -306,6 +309,8 @@ class IotaScriptExecution(models.Model):
             )
         if max_attempts is None:
             max_attempts = get_setting(self.env, "queue_max_attempts")
+        # the trace this run continues: its delivery's (the emitting span), else the current span
+        trace = (delivery.trace_parent, delivery.trace_state) if delivery else tracing.carrier()
         return {
             "script_id": script.id,
             "company_id": script.company_id.id,
@@ -323,6 +328,8 @@ class IotaScriptExecution(models.Model):
             "input_json": input_text,
             "schedule_id": schedule.id if schedule else False,
             "delivery_id": delivery.id if delivery else False,
+            "trace_parent": trace[0] or False,
+            "trace_state": trace[1] or False,
         }
 
     @api.model

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from odoo import fields, models
 
+from ..tools.observability import tracing
 from ..tools.settings import DEFAULTS, get_setting, scripts_enabled, setting_source
 
 
@@ -104,6 +105,14 @@ class ResConfigSettings(models.TransientModel):
         help="Redis for sdk.cache. Set by the server (IOTA_SCRIPTS_REDIS_URL or redis_url in "
         "the [iota_scripts] section of the configuration file). Empty: an in-process cache.",
     )
+    iota_scripts_tracing_endpoint = fields.Char(
+        string="Traces Endpoint",
+        compute="_compute_iota_scripts_site",
+        default=lambda self: _without_password(tracing.configured_endpoint()),
+        help="Where OpenTelemetry spans are exported (OTLP/HTTP). Set by the server "
+        "(IOTA_SCRIPTS_TRACING_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, ...). "
+        "Empty: no tracing.",
+    )
     iota_scripts_runners = fields.Integer(
         string="Runner Processes",
         compute="_compute_iota_scripts_site",
@@ -168,6 +177,9 @@ class ResConfigSettings(models.TransientModel):
             settings.iota_scripts_enabled_source = _enabled_source()
             settings.iota_scripts_redis_url = _without_password(get_setting(None, "redis_url"))
             settings.iota_scripts_runners = get_setting(None, "runners")
+            settings.iota_scripts_tracing_endpoint = _without_password(
+                tracing.configured_endpoint()
+            )
             settings.iota_scripts_overrides = _overrides()
             settings.iota_scripts_sentry = _sentry_target()
             settings.iota_scripts_log_format = get_setting(None, "log_format")

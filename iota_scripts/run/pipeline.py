@@ -10,6 +10,8 @@ The steps, each a small function of its own::
                      run, in a lazy savepoint             (run_engine)
                      record the outcome, announce it      (record.py)
 
+``execute`` is one span of the traces (tools/observability/tracing.py).
+
 Runs happen in the caller's transaction and never raise for script faults
 (the execution tells). A failed run leaves nothing behind: the savepoint
 around its host calls is rolled back, and the runs it triggered are dropped.
@@ -34,7 +36,7 @@ from odoo.exceptions import UserError
 from .. import sdk_host
 from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
-from ..tools.observability import json_logs, sentry
+from ..tools.observability import json_logs, sentry, tracing
 from ..tools.settings import get_engine, get_setting, scripts_enabled
 from . import record, start
 from .request import RunRequest
@@ -107,7 +109,14 @@ def _mark_done(chain: run_chain.Chain, req: RunRequest) -> None:
 
 
 def execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.Chain) -> Any:
-    """Runs ``req`` now, as generation ``generation`` of ``chain``; returns its execution."""
+    """Runs ``req`` now, as generation ``generation`` of ``chain``; returns its execution.
+
+    Traced as one span, its sdk calls as children (``tools/observability/tracing.py``)."""
+    with tracing.run_span(req):
+        return _execute(Execution, req, generation, chain)
+
+
+def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.Chain) -> Any:
     # the columns a run reads, from the per-registry cache (iota_script_run_cache.py)
     script = req.script.sudo()._iota_warm()
     version, reason = start.resolve_version(Execution, req, script)

@@ -18,7 +18,7 @@ from iota_scripts_sdk import RunResult, ScriptError
 from odoo import fields
 
 from ..models.iota_script_record_policy import keeps
-from ..tools.observability import metrics, sentry
+from ..tools.observability import metrics, sentry, tracing
 from ..tools.run_states import outcome_event_type
 from ..tools.sentinel import as_engine
 from ..tools.settings import get_setting
@@ -87,6 +87,7 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
+    tracing.run_ended(started, vals["state"], result if ran else None)
     # a gradual rollout's counts, and its automatic rollback (iota_script_rollout.py)
     started.script._iota_rollout_ran(started.version, vals["state"])
     if vals["state"] in ("failed", "timed_out") and sentry.enabled():

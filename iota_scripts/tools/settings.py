@@ -31,6 +31,9 @@ server and one database must not choose them for the others.
   database, the runner pool belongs to the process). Were the token a system
   parameter, the administrator of one database could read another's runs,
   or switch metrics on for the whole server.
+* ``tracing_endpoint`` and ``tracing_service_name`` (OpenTelemetry, see
+  ``observability/tracing.py``, which also reads the standard ``OTEL_*``
+  variables): one exporter per process, for every database it serves.
 
 Database keys (limits, retention, depth) are read at each run.
 
@@ -68,6 +71,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # Prometheus metrics (site; tools/observability/)
     "metrics_token": (None, str),
     "metrics_dir": (None, str),
+    # OpenTelemetry traces (site; tools/observability/tracing.py)
+    "tracing_endpoint": (None, str),
+    "tracing_service_name": (None, str),
     # Sentry and the log format (site; tools/observability/)
     "sentry_dsn": (None, str),
     "sentry_environment": (None, str),
@@ -113,6 +119,8 @@ DOCS: dict[str, str] = {
     "ratelimit_redis_url": "site; the endpoints' rate limiter's Redis (default: `redis_url`): its own server or database number keeps a full cache from stopping it",
     "metrics_token": "site; the bearer token of `/iota/metrics` (Prometheus); none: no metrics are collected and the route answers 404. See [metrics.md](metrics.md)",
     "metrics_dir": "site; where Odoo's workers write their metrics (prometheus-client multiprocess mode); none: `PROMETHEUS_MULTIPROC_DIR` if set, else `<data_dir>/iota_scripts_metrics`, one folder per server start",
+    "tracing_endpoint": "site; the OTLP/HTTP traces URL (e.g. `http://collector:4318/v1/traces`); none: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`; none of them: no tracing, at no cost. See [operations/tracing.md](operations/tracing.md) (restart)",
+    "tracing_service_name": "site; the traces' `service.name`; none: `OTEL_SERVICE_NAME`, else `odoo-iota-scripts` (restart)",
     "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
@@ -188,6 +196,9 @@ SITE_ONLY = frozenset(
         # the process's): no database may read it, or choose where it is written
         "metrics_token",
         "metrics_dir",
+        # one exporter per process, for every database it serves
+        "tracing_endpoint",
+        "tracing_service_name",
         # one client and one log format per process, for every database
         "sentry_dsn",
         "sentry_environment",
@@ -305,8 +316,9 @@ def get_engine(env: Any) -> Any:
         _engine_pid = os.getpid()
         from .observability import engine_observer
 
-        # runner counts and sdk calls (idle while no metrics_token is set),
-        # runner crashes to Sentry (idle while no DSN is set)
+        # runner counts, sdk calls and their spans (idle while no metrics_token
+        # and no traces endpoint are set), runner crashes to Sentry (idle while
+        # no DSN is set)
         _engine.set_observer(engine_observer())
         return _engine
 

@@ -13,6 +13,7 @@ import http.client
 import ssl
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from .policy import HttpPolicy
 from .request import (
     BODY_HEADERS,
     Target,
+    add_trace_headers,
     check_method,
     effective_timeout,
     encode_body,
@@ -152,6 +154,7 @@ def fetch(
     body: str | bytes | None = None,
     timeout_sec: float | None = None,
     idempotency_key: str | None = None,
+    trace_headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
     """Perform one HTTP request for a script, following redirects, under *policy*.
 
@@ -162,7 +165,9 @@ def fetch(
     dropped), *body* (str is sent as UTF-8 with a default ``text/plain;charset=UTF-8`` type,
     bytes as is; not allowed on GET/HEAD; at most ``max_request_bytes``), *timeout_sec*
     (lowers the policy's total deadline, never raises it) and *idempotency_key* (sent as
-    ``Idempotency-Key``; 1-255 printable ASCII characters).
+    ``Idempotency-Key``; 1-255 printable ASCII characters). *trace_headers* come from the
+    host, not the script: the W3C ``traceparent``/``tracestate`` of the caller's span (see
+    :func:`~.request.add_trace_headers`); they replace a script's own and go on every hop.
 
     Redirects 301/302/303/307/308 are followed up to ``policy.max_redirects``, re-checking
     scheme, allow-list, resolution and addresses at every hop. 303 (and 301/302 after a POST)
@@ -177,6 +182,8 @@ def fetch(
     method = check_method(method)
     payload = encode_body(policy, method, body)
     base_headers = script_headers(policy, headers, idempotency_key)
+    if trace_headers:
+        add_trace_headers(base_headers, trace_headers)
     if isinstance(body, str) and "content-type" not in base_headers:
         base_headers["content-type"] = ("Content-Type", "text/plain;charset=UTF-8")
     target = parse_url(url)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
@@ -221,6 +222,23 @@ def script_headers(
             raise _invalid("idempotency key must be 1 to 255 printable ASCII characters")
         out["idempotency-key"] = ("Idempotency-Key", idempotency_key)
     return out
+
+
+#: Trace-context headers the host may add (W3C Trace Context); never a script's choice.
+TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
+_TRACE_VALUE_RE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,510}[\x21-\x7e])?")
+
+
+def add_trace_headers(base: dict[str, tuple[str, str]], trace: Mapping[str, str]) -> None:
+    """Puts the host's trace-context headers into *base* (replacing a script's own).
+
+    Only :data:`TRACE_HEADERS`, with printable ASCII values of at most 512 characters; any
+    other name or value is dropped (the host's propagator made them: a bad one is a bug to
+    ignore, never a reason to fail the script's request)."""
+    for name, value in trace.items():
+        lower = name.lower() if isinstance(name, str) else ""
+        if lower in TRACE_HEADERS and isinstance(value, str) and _TRACE_VALUE_RE.fullmatch(value):
+            base[lower] = (lower, value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@
 * ``health.py``: the checks of ``/iota/health/ready``;
 * ``sentry.py``: script and module failures to Sentry; ``sentry_events.py``
   builds and scrubs their events (no Odoo);
-* ``json_logs.py``: the module's log lines as JSON, with the run's context.
+* ``json_logs.py``: the module's log lines as JSON, with the run's context;
+* ``tracing.py``: OpenTelemetry spans of endpoint calls, runs and sdk calls,
+  and the W3C trace context carried through the queue, events and ``sdk.http``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 
 
 def engine_observer() -> Any:
-    """The engine's one observer: metrics, then Sentry (each idle while off)."""
+    """The engine's one observer: metrics, Sentry and traces (each idle while off)."""
     from iota_scripts_sdk import EngineObserver
 
     from .metrics import ENGINE_OBSERVER as METRICS
     from .sentry import ENGINE_OBSERVER as SENTRY
+    from .tracing import ENGINE_TRACER as TRACING
 
     class _Both(EngineObserver):
         def runners_changed(self, alive: int, busy: int) -> None:
@@ -34,5 +37,14 @@ def engine_observer() -> Any:
 
         def sdk_call(self, namespace: str, outcome: str) -> None:
             METRICS.sdk_call(namespace, outcome)
+
+        def sdk_call_begin(self, name: str, args: list[Any]) -> Any:
+            return TRACING.sdk_call_begin(name, args)
+
+        def sdk_call_end(self, token: Any, outcome: str, value: Any) -> None:
+            TRACING.sdk_call_end(token, outcome, value)
+
+        def trace_headers(self) -> Any:
+            return TRACING.trace_headers()
 
     return _Both()
