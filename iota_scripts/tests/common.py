@@ -106,6 +106,30 @@ class IotaScriptsCase(TransactionCase):
         self.assertFalse(LEAKS.search(text or ""), f"leaks internals: {text!r}")
 
 
+def emit_on_create(env, event_type, model="res.partner"):
+    """An automation rule that emits ``event_type`` when a ``model`` record is created."""
+    model_id = env["ir.model"]._get_id(model)
+    return env["base.automation"].create(
+        {
+            "name": event_type,
+            "model_id": model_id,
+            "trigger": "on_create",
+            "action_server_ids": [
+                (
+                    0,
+                    0,
+                    {
+                        "name": f"emit {event_type}",
+                        "model_id": model_id,
+                        "state": "iota_event",
+                        "iota_event_type": event_type,
+                    },
+                )
+            ],
+        }
+    )
+
+
 _KEYS = itertools.count(time.monotonic_ns())
 
 

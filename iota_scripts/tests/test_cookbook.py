@@ -32,7 +32,7 @@ from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..tools.settings import restart_engine
-from .common import work_queue
+from .common import emit_on_create, work_queue
 from .loopback_https import OutsideWorld
 from .redis_server import PrivateRedis
 
@@ -565,26 +565,7 @@ class TestCookbook(HttpCase):
         subscription = self.env["iota.script.subscription"].create(
             {"event_type": "partner.created", "script_id": handler.id, "max_attempts": 3}
         )
-        model = self.env["ir.model"]._get("res.partner")
-        self.env["base.automation"].create(
-            {
-                "name": "partner.created",
-                "model_id": model.id,
-                "trigger": "on_create",
-                "action_server_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": "Emit",
-                            "model_id": model.id,
-                            "state": "iota_event",
-                            "iota_event_type": "partner.created",
-                        },
-                    )
-                ],
-            }
-        )
+        emit_on_create(self.env, "partner.created")
         partner = self.env["res.partner"].create(
             {"name": "Linus Idempotent", "company_id": self.company.id}
         )

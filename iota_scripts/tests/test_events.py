@@ -11,7 +11,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from ..tools.sentinel import as_engine
-from .common import IotaScriptsCase, RealCursorMixin
+from .common import IotaScriptsCase, RealCursorMixin, emit_on_create
 
 POISON = "export default () => { throw new Error('poison'); };"
 ECHO = "export default (ctx) => ({ id: ctx.event.id, payload: ctx.event.payload });"
@@ -443,25 +443,7 @@ class TestRecordEvents(IotaScriptsCase):
         sub = self.env["iota.script.subscription"].create(
             {"event_type": "partner.created", "script_id": handler.id}
         )
-        self.env["base.automation"].create(
-            {
-                "name": "partner.created",
-                "model_id": self.env["ir.model"]._get_id("res.partner"),
-                "trigger": "on_create",
-                "action_server_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": "emit partner.created",
-                            "model_id": self.env["ir.model"]._get_id("res.partner"),
-                            "state": "iota_event",
-                            "iota_event_type": "partner.created",
-                        },
-                    )
-                ],
-            }
-        )
+        emit_on_create(self.env, "partner.created")
         partner = self.env["res.partner"].create({"name": "New", "company_id": self.company_a.id})
         event = self.env["iota.script.event"].search([("type", "=", "partner.created")])
         self.assertEqual(len(event), 1)

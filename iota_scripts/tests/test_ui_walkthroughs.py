@@ -20,7 +20,7 @@ from odoo.tests import HttpCase, common, new_test_user, tagged
 from odoo.tools import config
 
 from ..models.web_tour_tour import ONBOARDING_TOUR
-from .common import work_queue
+from .common import emit_on_create, work_queue
 
 DEVELOPER = "base.group_user,iota_scripts.iota_scripts_group_developer"
 
@@ -117,26 +117,7 @@ class Walkthroughs:
         self.env["iota.script.subscription"].create(
             {"event_type": "partner.created", "script_id": handler.id, "max_attempts": 1}
         )
-        model = self.env["ir.model"]._get("res.partner")
-        self.env["base.automation"].create(
-            {
-                "name": "partner.created",
-                "model_id": model.id,
-                "trigger": "on_create",
-                "action_server_ids": [
-                    (
-                        0,
-                        0,
-                        {
-                            "name": "Emit",
-                            "model_id": model.id,
-                            "state": "iota_event",
-                            "iota_event_type": "partner.created",
-                        },
-                    )
-                ],
-            }
-        )
+        emit_on_create(self.env, "partner.created")
         partner = self.env["res.partner"].create({"name": "Grace Walkthrough"})
         work_queue(self)
         delivery = self.env["iota.script.delivery"].search([("script_id", "=", handler.id)])
