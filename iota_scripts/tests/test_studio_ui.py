@@ -84,6 +84,24 @@ class TestStudioUi(HttpCase):
         self.assertEqual(script.source, EDITOR_SOURCE)  # the broken source was refused
         self.assertEqual(script.version_count, 1)
 
+    def test_policy_markers_in_the_editor(self):
+        """A company's policy rule shows as an error marker where the source breaks it (issue 10 §1)."""
+        self.env["iota.script.policy.rule"].create(
+            {
+                "name": "No outbound HTTP in this tour",
+                "kind": "member",
+                "value": "sdk.http",
+                "company_id": self.dev.company_id.id,
+            }
+        )
+        script = self._script()
+        self.start_tour(
+            f"/odoo/action-iota_scripts.iota_script_action/{script.id}",
+            "iota_scripts_studio_policy_tour",
+            login="iota_studio_tour",
+        )
+        self.assertEqual(script.source, EDITOR_SOURCE)  # never saved
+
     def test_save_keys_in_the_editor(self):
         """Ctrl+S and Alt+S pressed inside the editor's iframe save the script."""
         script = self._script()

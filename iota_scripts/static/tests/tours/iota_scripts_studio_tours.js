@@ -436,3 +436,48 @@ registry.category("web_tour.tours").add("iota_scripts_studio_compat_tour", {
         screenshot("studio_compat_graph"),
     ],
 });
+
+// A company policy rule (iota_scripts/tests/test_studio_ui.py makes "No outbound
+// HTTP in this tour") marks its violation in the editor, at its position.
+registry.category("web_tour.tours").add("iota_scripts_studio_policy_tour", {
+    steps: () => [
+        ...waitEditor(),
+        {
+            content: "Call sdk.http, which a policy rule forbids",
+            trigger: `${FRAME}:iframe .monaco-editor`,
+            timeout: 30000, // the TypeScript worker may be slow to start on a busy machine
+            async run() {
+                const { editor, monaco } = sourceEditor();
+                editor.getModel().setValue(
+                    'export default async function (ctx) {\n  return sdk.http.fetch("https://example.com");\n}\n'
+                );
+                const marker = await waitUntil(
+                    () =>
+                        monaco.editor
+                            .getModelMarkers({ owner: "iota_scripts" })
+                            .find((m) => /not allowed by policy/.test(m.message)),
+                    "the policy marker",
+                    25000
+                );
+                const expected = "`sdk.http` is not allowed by policy 'No outbound HTTP in this tour'";
+                if (marker.message !== expected || marker.startLineNumber !== 2 || marker.startColumn !== 10) {
+                    throw new Error(`unexpected marker: ${JSON.stringify(marker)}`);
+                }
+            },
+        },
+        {
+            content: "The violation is underlined as an error",
+            trigger: `${FRAME}:iframe .monaco-editor .squiggly-error`,
+        },
+        screenshot("studio_policy_marker"),
+        {
+            content: "Discard the draft",
+            trigger: ".o_form_view .o_form_button_cancel",
+            run: "click",
+        },
+        {
+            content: "The saved source is back in the editor",
+            trigger: `${FRAME}:iframe .monaco-editor .view-lines:not(:contains(sdk.http))`,
+        },
+    ],
+});
