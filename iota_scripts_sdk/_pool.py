@@ -49,19 +49,52 @@ _sandbox_logged: int | None = None
 
 
 def _runner_cwd() -> str:
-    """An empty, read-only folder of this process: the runners' working directory."""
+    """An empty, read-only folder: the runners' working directory.
+
+    One per user of the machine (``<tmp>/iota-runner-cwd-<uid>``), shared by
+    every process and never removed, so that Odoo's recycled workers leave no
+    folder behind. /tmp is writable by all: a path someone else made (a
+    symlink, another owner, another mode, anything inside) is not used, and
+    this process makes a private one instead.
+    """
     global _empty_dir
     with _spawner_lock:
         if _empty_dir is None or _empty_dir[0] != os.getpid():
-            import atexit
-            import tempfile
-
-            path = tempfile.mkdtemp(prefix="iota-runner-cwd-")
-            # read and enter for all: runners run as nobody; no one may write
-            os.chmod(path, 0o555)  # noqa: S103
-            atexit.register(os.rmdir, path)
-            _empty_dir = (os.getpid(), path)
+            _empty_dir = (os.getpid(), _shared_empty_dir() or _private_empty_dir())
         return _empty_dir[1]
+
+
+def _shared_empty_dir() -> str | None:
+    import stat
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"iota-runner-cwd-{os.geteuid()}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+        # read and enter for all: runners run as nobody; no one may write
+        os.chmod(path, 0o555)  # noqa: S103
+    try:
+        st = os.lstat(path)
+        empty = not os.listdir(path)
+    except OSError:
+        return None
+    ours = stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+    return path if ours and stat.S_IMODE(st.st_mode) == 0o555 and empty else None
+
+
+def _private_empty_dir() -> str:
+    import atexit
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="iota-runner-cwd-")
+    os.chmod(path, 0o555)  # noqa: S103 - as above
+    atexit.register(_remove_quietly, path)
+    return path
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _log_sandbox(report: dict[str, str]) -> None:

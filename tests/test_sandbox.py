@@ -91,6 +91,34 @@ def test_the_working_directory_is_empty_and_read_only(runner):
     cwd = os.readlink(f"/proc/{runner.pid}/cwd")
     assert os.listdir(cwd) == []
     assert os.stat(cwd).st_mode & 0o777 == 0o555
+    assert os.stat(cwd).st_uid == os.geteuid()
+
+
+def test_a_planted_working_directory_is_not_used(tmp_path, monkeypatch, unmeasured):
+    """/tmp is writable by all: a shared folder someone prepared (a symlink, a
+    file inside) is refused for a private one; recycled processes leave none."""
+    import tempfile
+
+    from iota_scripts_sdk import _pool
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(_pool, "_empty_dir", None)
+    shared = tmp_path / f"iota-runner-cwd-{os.geteuid()}"
+    assert _pool._runner_cwd() == str(shared)  # made, then shared
+    monkeypatch.setattr(_pool, "_empty_dir", None)
+    assert _pool._runner_cwd() == str(shared)
+    shared.chmod(0o755)
+    (shared / "planted").write_text("x")
+    monkeypatch.setattr(_pool, "_empty_dir", None)
+    private = _pool._runner_cwd()
+    assert private != str(shared) and os.listdir(private) == []
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o555)
+    (shared / "planted").unlink()
+    shared.rmdir()
+    shared.symlink_to(target)
+    monkeypatch.setattr(_pool, "_empty_dir", None)
+    assert _pool._runner_cwd() not in (str(shared), str(target))
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="the uid layer applies when the host runs as root")
