@@ -59,7 +59,9 @@ def _runner_cwd() -> str:
     """
     global _empty_dir
     with _spawner_lock:
-        if _empty_dir is None or _empty_dir[0] != os.getpid():
+        # (made again when someone removed it: a runner cannot start in a
+        # folder that is gone, and /tmp cleaners remove empty folders)
+        if _empty_dir is None or _empty_dir[0] != os.getpid() or not os.path.isdir(_empty_dir[1]):
             _empty_dir = (os.getpid(), _shared_empty_dir() or _private_empty_dir())
         return _empty_dir[1]
 

@@ -119,6 +119,11 @@ def test_a_planted_working_directory_is_not_used(tmp_path, monkeypatch, unmeasur
     shared.symlink_to(target)
     monkeypatch.setattr(_pool, "_empty_dir", None)
     assert _pool._runner_cwd() not in (str(shared), str(target))
+    # a folder removed under a running process (a /tmp cleaner) is made again
+    shared.unlink()
+    gone = _pool._runner_cwd()
+    os.rmdir(gone)
+    assert _pool._runner_cwd() == str(shared) and shared.is_dir()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="the uid layer applies when the host runs as root")
