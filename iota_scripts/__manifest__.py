@@ -23,16 +23,18 @@ and resource usage.
     "license": "LGPL-3",
     "depends": ["base", "mail", "base_automation", "web_tour"],
     "external_dependencies": {
+        # PyPI distribution names, as in requirements.txt: Odoo checks them with
+        # importlib.metadata (an import name only passes with a warning)
         "python": [
-            "iota_scripts_sdk",
+            "iota-scripts-sdk",
             "orjson",
             "jsonschema",
             "referencing",
             "croniter",
-            "prometheus_client",
+            "prometheus-client",
             "redis",
-            "sentry_sdk",
-            "pythonjsonlogger",
+            "sentry-sdk",
+            "python-json-logger",
             "opentelemetry-api",
             "opentelemetry-sdk",
             "opentelemetry-exporter-otlp-proto-http",

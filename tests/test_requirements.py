@@ -126,6 +126,9 @@ def third_party_imports(folder: str) -> dict[str, set[str]]:
 
 
 RUNTIME = requirements(ROOT / "requirements.txt")
+#: requirements.txt's distribution names as written there
+RUNTIME_NAMES = {re.match(r"[A-Za-z0-9._-]+", line).group(0) for line in RUNTIME.values()}
+OWN_NAME = re.search(r'^name = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
 DEV = requirements(ROOT / "requirements-dev.txt")
 OWN, WHEEL = pyproject()
 
@@ -153,12 +156,15 @@ def test_manifest_external_dependencies_are_installed():
     manifest = ast.literal_eval((ROOT / "iota_scripts" / "__manifest__.py").read_text())
     python = manifest["external_dependencies"]["python"]
     assert python, "the manifest declares its Python dependencies"
-    for module in python:
-        dist = canonical(DISTRIBUTION.get(module, module))
-        assert dist in RUNTIME or dist == OWN, f"{module} ({dist}) is in no requirements file"
+    # Distribution names, spelled as in requirements.txt (Odoo looks them up with
+    # importlib.metadata): an import name such as "pythonjsonlogger" is refused here.
+    for name in python:
+        assert name in {*RUNTIME_NAMES, OWN_NAME}, (
+            f"{name} is not a distribution of requirements.txt"
+        )
     # and the other way: what the addon's code (not its tests) imports from requirements.txt
     # is declared to Odoo, which then refuses to install the addon without it, naming it
-    declared = {canonical(DISTRIBUTION.get(m, m)) for m in python}
+    declared = {canonical(name) for name in python}
     addon = {
         dist
         for dist, files in third_party_imports("iota_scripts").items()
