@@ -15,6 +15,18 @@ from odoo.tests import HttpCase, tagged
 from .test_bundle import OTHER, V1, V2, BundleFixture, dump, totals
 
 
+def _companies_and_key(cls, label):
+    """Two companies with the bundle fixture, and an API key of its administrator."""
+    cls.company_a = cls.env["res.company"].create({"name": f"IOTA Bundle {label} A"})
+    cls.company_b = cls.env["res.company"].create({"name": f"IOTA Bundle {label} B"})
+    cls._bundle_fixture(cls.env, cls.company_a, cls.company_b)
+    cls.key = (
+        cls.env["res.users.apikeys"]
+        .with_user(cls.admin)
+        ._generate(None, f"bundle {label}", fields.Datetime.now() + timedelta(days=1))
+    )
+
+
 @tagged("post_install", "-at_install")
 class TestBundleCli(BundleFixture, HttpCase):
     """``iota-scripts export`` and ``import`` as subprocesses against this test server."""
@@ -22,14 +34,7 @@ class TestBundleCli(BundleFixture, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env["res.company"].create({"name": "IOTA Bundle CLI A"})
-        cls.company_b = cls.env["res.company"].create({"name": "IOTA Bundle CLI B"})
-        cls._bundle_fixture(cls.env, cls.company_a, cls.company_b)
-        cls.key = (
-            cls.env["res.users.apikeys"]
-            .with_user(cls.admin)
-            ._generate(None, "bundle cli", fields.Datetime.now() + timedelta(days=1))
-        )
+        _companies_and_key(cls, "CLI")
 
     def _cli(self, *args, key=None):
         import iota_scripts_sdk
@@ -146,14 +151,7 @@ class TestBundleRoutes(BundleFixture, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_a = cls.env["res.company"].create({"name": "IOTA Bundle Route A"})
-        cls.company_b = cls.env["res.company"].create({"name": "IOTA Bundle Route B"})
-        cls._bundle_fixture(cls.env, cls.company_a, cls.company_b)
-        cls.key = (
-            cls.env["res.users.apikeys"]
-            .with_user(cls.admin)
-            ._generate(None, "bundle routes", fields.Datetime.now() + timedelta(days=1))
-        )
+        _companies_and_key(cls, "Route")
 
     def _post(self, path, data, key=None, **params):
         return self.url_open(

@@ -62,14 +62,7 @@ class IotaScriptBundleExportWizard(models.TransientModel):
         return self._reopen()
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-        }
+        return _reopen(self)
 
 
 class IotaScriptBundleImportWizard(models.TransientModel):
@@ -139,14 +132,7 @@ class IotaScriptBundleImportWizard(models.TransientModel):
                 ],
             }
         )
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-        }
+        return _reopen(self)
 
     def action_preview(self):
         self.ensure_one()
@@ -185,3 +171,15 @@ class IotaScriptBundleImportLine(models.TransientModel):
     )
     detail = fields.Char()
     skipped = fields.Boolean()
+
+
+def _reopen(wizard):
+    """The action that shows ``wizard`` again in its dialog (the next step of the same record)."""
+    return {
+        "type": "ir.actions.act_window",
+        "res_model": wizard._name,
+        "res_id": wizard.id,
+        "view_mode": "form",
+        "views": [(False, "form")],
+        "target": "new",
+    }

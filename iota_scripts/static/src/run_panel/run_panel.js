@@ -155,20 +155,33 @@ export class RunPanel extends Component {
         );
     }
 
-    async run() {
+    /**
+     * What Run and Dry run do first: the input, and the record saved (a run
+     * executes the saved source). Undefined when the run cannot go ahead.
+     */
+    async inputForRun() {
         if (!this.canRun) {
-            return;
+            return undefined;
         }
         const input = this.collectInput();
         if (input === undefined) {
-            return;
+            return undefined;
         }
         const record = this.props.record;
         if (record.isNew || (await record.isDirty())) {
             if (!(await record.save())) {
-                return;
+                return undefined;
             }
         }
+        return input;
+    }
+
+    async run() {
+        const input = await this.inputForRun();
+        if (input === undefined) {
+            return;
+        }
+        const record = this.props.record;
         this.token = newToken();
         Object.assign(this.state, {
             status: "running",
@@ -210,19 +223,11 @@ export class RunPanel extends Component {
      * raises, and Odoo shows the error.
      */
     async dryRun() {
-        if (!this.canRun) {
-            return;
-        }
-        const input = this.collectInput();
+        const input = await this.inputForRun();
         if (input === undefined) {
             return;
         }
         const record = this.props.record;
-        if (record.isNew || (await record.isDirty())) {
-            if (!(await record.save())) {
-                return;
-            }
-        }
         Object.assign(this.state, {
             status: "running",
             dryRunning: true,
