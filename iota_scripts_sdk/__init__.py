@@ -12,6 +12,7 @@ Public surface::
 from __future__ import annotations
 
 from .api import API_VERSION, typescript
+from .breakpoints import Breakpoint
 from .engine import Engine, HostFunction, RunResult, get_engine
 from .errors import CODES, ScriptError
 from .limits import EngineConfig, Limits
@@ -21,6 +22,7 @@ from .policy import PolicyRule, PolicyViolation
 __all__ = [
     "API_VERSION",
     "CODES",
+    "Breakpoint",
     "Engine",
     "EngineConfig",
     "EngineObserver",

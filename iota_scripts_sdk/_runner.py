@@ -293,6 +293,7 @@ class Runner:
         self.compiler.set_hard_memory_limit(256 * 1024 * 1024)
         self.compiler.eval(Path(self.config["acorn_path"]).read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
+        self.compiler.eval((_HERE / "breakpoints.js").read_text(), timeout_sec=30)
         self.spare = _Context(self)
         self.send_obj(
             {
@@ -342,6 +343,30 @@ class Runner:
             }
         return orjson.loads(out)
 
+    def instrument(self, source: str, breakpoints: list[Any], timeout_sec: float) -> dict[str, Any]:
+        """``source`` with ``breakpoints`` inserted, by breakpoints.js (see ``breakpoints.py``)."""
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(
+                f"__iota_instrument({_json_lit(source)}, {_json_lit(orjson.dumps(breakpoints).decode())})",
+                timeout_sec=timeout_sec,
+            )
+            if not isinstance(out, str):  # breakpoints.js answers JSON text, nothing else
+                raise TypeError("the compiler did not answer JSON text")
+        except JSTimeoutException:
+            return {
+                "ok": False,
+                "code": "timeout",
+                "message": "instrumenting the script took too long",
+            }
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {"ok": False, "message": "the script could not be instrumented"}
+        res = dict(orjson.loads(out))
+        if not res["ok"]:
+            res.setdefault("code", "invalid_breakpoint")
+        return res
+
     def policy(self, source: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         """The policy rules ``source`` breaks, by compiler.js (see ``policy.py``)."""
         from py_mini_racer import JSTimeoutException
@@ -374,6 +399,11 @@ class Runner:
                 res = self.transform(msg["source"], 10.0)
                 self.send_obj(
                     {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
+                )
+            elif op == "instrument":
+                res = self.instrument(msg["source"], msg["breakpoints"], 10.0)
+                self.send_obj(
+                    {"op": "instrumented", "res": {k: v for k, v in res.items() if k != "source"}}
                 )
             elif op == "policy":
                 self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
@@ -445,7 +475,19 @@ class Runner:
             self._drop(key)
             ctx = None
         if ctx is None:
-            res = self.transform(source, max(0.001, deadline - time.monotonic()))
+            compiled = source
+            if msg.get("breakpoints"):
+                res = self.instrument(
+                    source, msg["breakpoints"], max(0.001, deadline - time.monotonic())
+                )
+                if not res["ok"]:
+                    extra = {"line": res["line"]} if res.get("line") else {}
+                    self.fail(run_id, res["code"], res["message"], t0, cpu0, **extra)
+                    if res["code"] == "timeout":
+                        raise _Exit
+                    return
+                compiled = res["source"]
+            res = self.transform(compiled, max(0.001, deadline - time.monotonic()))
             if not res["ok"]:
                 code = res.get("code", "syntax_error")
                 extra = {k: res[k] for k in ("line", "column") if res.get(k) is not None}
@@ -648,6 +690,8 @@ class Runner:
                         self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text))
                     elif kind == b"L":
                         self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text))
+                    elif kind == b"B":
+                        self.send(b'{"op":"hit","run":%d,"msg":%s}' % (run_id, text))
             # Wait for the host's replies (or the deadline, if nothing can ever
             # wake the script again, as with a promise that never settles).
             # Every reply that has arrived goes into V8 in one call: lines of

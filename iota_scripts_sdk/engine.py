@@ -36,6 +36,16 @@ import orjson
 
 from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
+from .breakpoints import (
+    CAPTURE_DEPTH,
+    CAPTURE_NODES,
+    CAPTURE_STRING,
+    MAX_HITS,
+    MAX_HITS_PER_BREAKPOINT,
+    Breakpoint,
+    breakpoints_from,
+    digest,
+)
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
@@ -63,7 +73,7 @@ class RunResult:
     forwards the result as JSON never parses it.
     """
 
-    __slots__ = ("_result", "error", "logs", "ok", "result_json", "stats")
+    __slots__ = ("_result", "error", "hits", "logs", "ok", "result_json", "stats")
 
     def __init__(
         self,
@@ -81,6 +91,8 @@ class RunResult:
         self.error = error
         self.logs = [] if logs is None else logs
         self.stats = {} if stats is None else stats
+        #: breakpoint hits (``breakpoints.py``), for a run given breakpoints
+        self.hits: list[dict[str, Any]] = []
 
     @property
     def result(self) -> Any:
@@ -104,13 +116,16 @@ class RunResult:
     __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "ok": self.ok,
             "result": self.result,
             "error": self.error.to_dict() if self.error else None,
             "logs": self.logs,
             "stats": self.stats,
         }
+        if self.hits:
+            out["hits"] = self.hits
+        return out
 
 
 _UNPARSED = object()
@@ -146,6 +161,7 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        breakpoints: Sequence[Breakpoint | Mapping[str, Any]] | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -158,7 +174,10 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``breakpoints`` (``breakpoints.py``)
+        instrument this run: their hits come back in ``RunResult.hits``; a
+        breakpoint on a line without a statement fails the run with
+        ``invalid_breakpoint``. Without them the source runs as it is.
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -166,8 +185,13 @@ class Engine:
         t0 = time.monotonic()
         try:
             payload, key = self._prepare(source, input, ctx, limits, tenant, version)
+            bps = breakpoints_from(breakpoints or ())
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
+        hits: list[dict[str, Any]] | None = None
+        if bps:
+            key = _instrumented(payload, key, bps)
+            hits = []
         try:
             runner = self._pool.acquire(key)
         except ScriptError as e:
@@ -176,9 +200,15 @@ class Engine:
             owner = (tenant, user)
             if deny:
                 host = _denying(host or {}, deny)
-            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
+            result = self._drive(
+                runner, payload, limits, owner, host or {}, on_log, cancel, t0, key, hits
+            )
         finally:
             self._pool.release(runner)
+        if hits is not None:
+            result.hits = hits
+            result.stats["hits_dropped"] = result.stats.get("hits_dropped", 0)
+        return result
 
     def check(self, source: str) -> ScriptError | None:
         """Parses ``source`` without running it: None when valid, else the error."""
@@ -197,6 +227,28 @@ class Engine:
             res.get("message", "syntax error"),
             line=res.get("line"),
             column=res.get("column"),
+        )
+
+    def check_breakpoints(
+        self, source: str, breakpoints: Sequence[Breakpoint | Mapping[str, Any]]
+    ) -> ScriptError | None:
+        """Whether ``breakpoints`` can be set in ``source``: None, else the
+        ``invalid_breakpoint`` (or ``syntax_error``) error, with its line."""
+        try:
+            self._check_source(source)
+            bps = breakpoints_from(breakpoints)
+            if not bps:
+                return None
+            wire = [b.to_dict() for b in bps]
+            res = self._ask({"op": "instrument", "source": source, "breakpoints": wire}, "checking")
+        except ScriptError as e:
+            return e
+        if res.get("ok"):
+            return None
+        return ScriptError(
+            res.get("code", "invalid_breakpoint"),
+            res.get("message", "the breakpoint is not valid"),
+            line=res.get("line"),
         )
 
     def _ask(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
@@ -346,6 +398,7 @@ class Engine:
         cancel: threading.Event | None,
         t0: float,
         key: str,
+        hits: list[dict[str, Any]] | None = None,
     ) -> RunResult:
         with self._ids_lock:
             run_id = next(self._run_ids)
@@ -440,6 +493,9 @@ class Engine:
                     )
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
+            elif op == "hit":
+                if hits is not None and len(hits) < MAX_HITS:
+                    hits.append(msg["msg"])
             elif op == "done":
                 return self._finish(runner, msg, tail, logs, t0, calls)
 
@@ -456,6 +512,8 @@ class Engine:
         stats = dict(msg.get("stats") or {})
         stats["host_calls"] = max(calls, int(body.get("calls") or 0))
         stats["logs_dropped"] = int(body.get("logsDropped") or 0)
+        if "hitsDropped" in body:
+            stats["hits_dropped"] = int(body["hitsDropped"] or 0)
         stats["total_ms"] = round((time.monotonic() - t0) * 1000, 3)
         stats.setdefault("heap_peak_bytes", 0)
         if int(msg.get("rss") or 0) > self.config.recycle_rss_mb * 1024 * 1024:
@@ -610,6 +668,21 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+def _instrumented(payload: dict[str, Any], key: str, bps: Sequence[Breakpoint]) -> str:
+    """Adds ``bps`` to a run's payload; returns its own context key (never the plain source's)."""
+    payload["breakpoints"] = [b.to_dict() for b in bps]
+    payload["limits"]["prelude"].update(
+        breakpoints=len(bps),
+        maxHits=MAX_HITS,
+        maxHitsPerBreakpoint=MAX_HITS_PER_BREAKPOINT,
+        captureDepth=CAPTURE_DEPTH,
+        captureNodes=CAPTURE_NODES,
+        captureString=CAPTURE_STRING,
+    )
+    payload["key"] = f"{key}\x00bp:{digest(bps)}"
+    return str(payload["key"])
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:

@@ -38,6 +38,7 @@ CODES: dict[str, str] = {
     "not_found": "no such record (e.g. no script with that key in the run's company)",
     "not_active": "the script exists but is archived, not active or has no source",
     "syntax_error": "the script does not parse",
+    "invalid_breakpoint": "a breakpoint is on a line without a statement, or its condition or log message is not valid",
     "script_error": "the script threw an exception",
     "source_too_large": "the script source is larger than allowed",
     "busy": "no runner became free in time",

@@ -472,6 +472,9 @@
     const r = run;
     if (r === null) return PromiseC.reject(SdkFail("not_available", "no run is active"));
     if (r.fatal !== null) return PromiseC.reject(r.fatal);
+    if (r.inBreakpoint) {
+      return PromiseC.reject(SdkFail("access_denied", "a breakpoint's condition or log message may not call the sdk"));
+    }
     r.calls += 1;
     if (r.calls > r.limits.maxHostCalls) {
       r.fatal = SdkFail("budget_exceeded", "more than " + r.limits.maxHostCalls + " sdk calls in one run");
@@ -552,6 +555,159 @@
     }
     return arrayJoin(out, " ");
   }
+
+  // ---- snapshot breakpoints (see breakpoints.js, breakpoints.py) ------------
+  // Called by the code breakpoints.js inserts; given to a run as `$$iota.b`
+  // only when it was instrumented. A hit is a "B" message. Nothing here
+  // fails the run: a condition's error becomes a hit's note.
+  const BP_SECRET = /pass(word|wd|phrase)?|secret|token|api[-_]?key|auth|credential|private[-_]?key|cookie|session/i;
+  const BP_SECRET_VALUE = /^(bearer|basic|token)\s+\S/i;
+  const BP_FRAME = /at (?:async )?(?:(.*?) \()?script\.js:(\d+):(\d+)/;
+  const mapSize = uncurry(getOwnPropertyDescriptor(Map.prototype, "size").get);
+  const setSize = uncurry(getOwnPropertyDescriptor(Set.prototype, "size").get);
+  function bpSnap(v, depth, budget, seenObjs) {
+    if (--budget.nodes < 0) return "…";
+    const t = typeof v;
+    if (t === "string") {
+      if (regexpExec(BP_SECRET_VALUE, v) !== null) return "[masked]";
+      return v.length > budget.string ? stringSlice(v, 0, budget.string) + "…" : v;
+    }
+    if (t === "number") return NumberIsFinite(v) ? v : StringC(v);
+    if (t === "boolean" || v === null) return v;
+    if (t === "undefined") return "[undefined]";
+    if (t === "bigint") return StringC(v) + "n";
+    if (t === "symbol") return "[Symbol]";
+    if (t === "function") return "[Function " + (typeof v.name === "string" ? v.name : "") + "]";
+    if (weakSetHas(proxies, v)) return "[Proxy]";
+    if (setHas(seenObjs, v)) return "[Circular]";
+    try {
+      if (isPrototypeOf(DateProto, v)) return dateToISOString(v);
+    } catch (_) { return "[Invalid Date]"; }
+    if (isPrototypeOf(ErrorProto, v)) {
+      const d = getOwnPropertyDescriptor(v, "message");
+      return "[Error " + (d && typeof d.value === "string" ? stringSlice(d.value, 0, budget.string) : "") + "]";
+    }
+    try {
+      if (isPrototypeOf(MapC.prototype, v)) return "[Map(" + mapSize(v) + ")]";
+      if (isPrototypeOf(SetC.prototype, v)) return "[Set(" + setSize(v) + ")]";
+    } catch (_) { return "[Object]"; }
+    const arr = isArray(v);
+    if (depth >= budget.depth) return arr ? "[Array(" + v.length + ")]" : "[Object]";
+    setAdd(seenObjs, v);
+    const out = arr ? [] : create(null);
+    const ks = ownKeys(v);
+    let shown = 0;
+    for (let i = 0; i < ks.length; i++) {
+      const k = ks[i];
+      if (typeof k !== "string" || (arr && k === "length")) continue;
+      if (shown === 30) {
+        const more = (arr ? v.length - shown : ks.length - i) + " more";
+        if (arr) arrayPush(out, "… " + more); else out["…"] = more;
+        break;
+      }
+      const d = getOwnPropertyDescriptor(v, k);
+      if (d === undefined || (!arr && !d.enumerable)) continue;
+      shown += 1;
+      let item;
+      if (!("value" in d)) item = "[Getter]";
+      else if (regexpExec(BP_SECRET, k) !== null) item = "[masked]";
+      else item = bpSnap(d.value, depth + 1, budget, seenObjs);
+      if (arr) arrayPush(out, item); else out[k] = item;
+    }
+    setDelete(seenObjs, v);
+    return out;
+  }
+  function bpStack() {
+    const frames = [];
+    let stack = "";
+    try { stack = new ErrorC().stack; } catch (_) { return frames; }
+    const ls = stringSplit(typeof stack === "string" ? stack : "", "\n");
+    for (let i = 0; i < ls.length && frames.length < 20; i++) {
+      const m = regexpExec(BP_FRAME, ls[i]);
+      if (m === null) continue;
+      const fn = m[1] === undefined || m[1] === "" ? "(anonymous)" : stringSlice(m[1], 0, 100);
+      arrayPush(frames, { fn, line: +m[2] });
+    }
+    return frames;
+  }
+  // Takes one hit of breakpoint `id`'s budget (and the run's): false when spent.
+  function bpTake(r, id) {
+    const left = r.bpLeft;
+    if (r.done || r.hitsLeft <= 0 || !(left[id] > 0)) { r.hitsDropped += 1; return false; }
+    r.hitsLeft -= 1;
+    left[id] -= 1;
+    const k = r.bpInline;
+    if (r.hitsLeft <= 0) for (let i = 0; i < k.length; i++) k[i] = 0;
+    else k[id] = left[id];
+    return true;
+  }
+  function bpDroppedCount(r) {
+    let n = r.hitsDropped;
+    const d = r.bpDropped;
+    if (d !== null) for (let i = 0; i < d.length; i++) n += typeof d[i] === "number" && d[i] > 0 ? d[i] : 0;
+    return n;
+  }
+  function bpSend(r, hit) { send("B", JSONStringify(hit)); }
+  // A plain object (fast properties): reached from hot loops of instrumented code.
+  const BP = freeze({
+    // Around a condition: the sdk refuses calls in between.
+    enter: freeze(function enter() { if (run !== null) run.inBreakpoint = true; }),
+    leave: freeze(function leave() { if (run !== null) run.inBreakpoint = false; }),
+    fail: freeze(function fail(id, line, e) {
+      const r = run;
+      if (r === null || !bpTake(r, id)) return;
+      let what = "an exception";
+      try { what = isPrototypeOf(ErrorProto, e) ? StringC(e.name) + ": " + StringC(e.message) : StringC(e); } catch (_) { /* keep */ }
+      bpSend(r, { bp: id, line, note: "the condition failed: " + stringSlice(what, 0, 300) });
+    }),
+    hit: freeze(function hit(id, line, names, getters, thisGetter) {
+      const r = run;
+      if (r === null || !bpTake(r, id)) return;
+      const budget = { nodes: r.limits.captureNodes, depth: r.limits.captureDepth, string: r.limits.captureString };
+      const vars = create(null);
+      const seenObjs = new SetC();
+      r.inBreakpoint = true;
+      try {
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i];
+          if (regexpExec(BP_SECRET, name) !== null) { vars[name] = "[masked]"; continue; }
+          let v;
+          try { v = getters[i](); } catch (_) { vars[name] = "[not initialized]"; continue; }
+          vars[name] = bpSnap(v, 0, budget, seenObjs);
+        }
+        let self;
+        try { self = thisGetter(); } catch (_) { self = undefined; }
+        const thisSnap = self === undefined ? null : bpSnap(self, 0, budget, seenObjs);
+        bpSend(r, { bp: id, line, vars, this: thisSnap, stack: bpStack() });
+      } finally {
+        r.inBreakpoint = false;
+      }
+    }),
+    log: freeze(function logpoint(id, line, fn) {
+      const r = run;
+      if (r === null || !bpTake(r, id)) return;
+      const budget = { nodes: r.limits.captureNodes, depth: 2, string: r.limits.captureString };
+      let message = "";
+      r.inBreakpoint = true;
+      try {
+        const items = fn();
+        for (let i = 0; i < items.length; i++) {
+          const v = typeof items[i] === "string" ? items[i] : bpSnap(items[i], 0, budget, new SetC());
+          message += typeof v === "string" ? v : JSONStringify(v);
+        }
+      } catch (e) {
+        let what = "an exception";
+        try { what = isPrototypeOf(ErrorProto, e) ? StringC(e.name) + ": " + StringC(e.message) : StringC(e); } catch (_) { /* keep */ }
+        bpSend(r, { bp: id, line, note: "the log message failed: " + stringSlice(what, 0, 300) });
+        return;
+      } finally {
+        r.inBreakpoint = false;
+      }
+      if (message.length > r.limits.maxLogChars) message = stringSlice(message, 0, r.limits.maxLogChars);
+      bpSend(r, { bp: id, line, message, stack: bpStack() });
+      log("info", message, { logpoint: line });
+    }),
+  });
 
   // ---- the sdk object, built from the API declaration --------------------------
   const api = config.api;
@@ -686,7 +842,7 @@
     getPrototypeOf(""[Symbol.iterator]()), getPrototypeOf(/a/[Symbol.matchAll]("")),
     getPrototypeOf(Uint8Array), getPrototypeOf((function () { return arguments; })()),
     getOwnPropertyDescriptor(Function.prototype, "caller")?.get,
-    sdk, consoleObj,
+    sdk, consoleObj, BP,
   ];
   const seen = new SetC();
   const todo = [G];
@@ -799,7 +955,8 @@
     } else {
       body = "{\"ok\":false,\"error\":" + JSONStringify(describeError(value)) + "}";
     }
-    body = stringSlice(body, 0, -1) + ",\"calls\":" + r.calls + ",\"logsDropped\":" + r.logsDropped + "}";
+    body = stringSlice(body, 0, -1) + ",\"calls\":" + r.calls + ",\"logsDropped\":" + r.logsDropped
+      + (r.limits.maxHits ? ",\"hitsDropped\":" + bpDroppedCount(r) : "") + "}";
     send("D", body);
   }
 
@@ -810,6 +967,7 @@
     const r = {
       id: runId, limits: JSONParse(limitsJson), calls: 0, inflight: 0, nextId: 1,
       pending: new MapC(), queue: [], fatal: null, done: false, logLines: 0, logChars: 0, logsDropped: 0,
+      inBreakpoint: false, bpLeft: null, bpInline: null, bpDropped: null, hitsLeft: 0, hitsDropped: 0,
     };
     run = r;
     outbox = [];
@@ -819,6 +977,25 @@
     let p;
     try {
       const exportsObj = create(null);
+      // an instrumented script (breakpoints.js) reaches its helpers as $$iota.b
+      if (r.limits.maxHits) {
+        // k: hits left per breakpoint, read inline; the prelude keeps its own copy
+        const k = [];
+        const left = [];
+        for (let i = 0; i < r.limits.breakpoints; i++) {
+          arrayPush(k, r.limits.maxHitsPerBreakpoint);
+          arrayPush(left, r.limits.maxHitsPerBreakpoint);
+        }
+        const dropped = [];
+        for (let i = 0; i < r.limits.breakpoints; i++) arrayPush(dropped, 0);
+        exportsObj.b = BP;
+        exportsObj.k = k;
+        exportsObj.x = dropped;
+        r.bpDropped = dropped;
+        r.bpLeft = left;
+        r.bpInline = k;
+        r.hitsLeft = r.limits.maxHits;
+      }
       p = promiseThen(mainModule(exportsObj), () => {
         const main = exportsObj.d;
         if (typeof main !== "function") {
