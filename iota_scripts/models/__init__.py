@@ -5,6 +5,7 @@ from . import (
     iota_script_alert_rule,
     iota_script_api_version,
     iota_script_audit,
+    iota_script_breakpoint,
     iota_script_bundle,
     iota_script_delivery,
     iota_script_endpoint,
@@ -45,3 +46,6 @@ from . import base_write_capture  # isort: skip
 
 # after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
+
+# after iota_script_run: it adds the hits to the Run panel's values
+from . import iota_script_execution_breakpoints  # isort: skip

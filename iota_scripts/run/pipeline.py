@@ -214,6 +214,17 @@ def run_engine(
     return result
 
 
+def _breakpoints(env: Any, req: RunRequest, started: start.Started) -> list[Any] | None:
+    """The run's breakpoints: the request's, else the script's (all of them in a
+    dry-run, the armed ones in a live run: the run counts against them)."""
+    if req.breakpoints is not None:
+        return list(req.breakpoints)
+    bps = env["iota.script.breakpoint"]._iota_for_run(
+        started.script, started.version, req.dry_run is not None
+    )
+    return bps or None
+
+
 def _engine_run(
     env: Any, req: RunRequest, started: start.Started, ctx: dict[str, Any], functions: dict
 ) -> RunResult:
@@ -228,6 +239,7 @@ def _engine_run(
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
+    breakpoints = _breakpoints(env, req, started)
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
@@ -245,6 +257,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                breakpoints=breakpoints,
             )
     except Exception:
         _logger.exception(

@@ -27,6 +27,7 @@ from .request import RunRequest
 from .start import Started, capped
 
 MAX_STORED_LOG_CHARS = 256 * 1024
+MAX_STORED_HITS_CHARS = 256 * 1024
 
 _STATE_BY_CODE = {"timeout": "timed_out", "cpu_limit": "timed_out", "cancelled": "cancelled"}
 
@@ -49,6 +50,27 @@ def _log_values(result: RunResult) -> dict[str, Any]:
     }
 
 
+def breakpoint_values(result: RunResult) -> dict[str, Any]:
+    """The hits of the run's breakpoints (``iota_script_execution_breakpoints.py``),
+    capped at ``MAX_STORED_HITS_CHARS`` (later hits counted as dropped)."""
+    dropped = int((result.stats or {}).get("hits_dropped") or 0)
+    if not result.hits and not dropped:
+        return {}
+    hits, size = [], 2
+    for hit in result.hits:
+        text = json.dumps(hit, ensure_ascii=False)
+        if size + len(text) + 1 > MAX_STORED_HITS_CHARS:
+            dropped += 1
+            continue
+        size += len(text) + 1
+        hits.append(hit)
+    return {
+        "breakpoint_hits_json": storable_text(json.dumps(hits, ensure_ascii=False)),
+        "breakpoint_hit_count": len(hits),
+        "breakpoint_hits_dropped": dropped,
+    }
+
+
 def outcome_values(result: RunResult) -> dict[str, Any]:
     """The execution's values for the outcome ``result`` (state, result or error, use)."""
     stats = result.stats or {}
@@ -59,6 +81,7 @@ def outcome_values(result: RunResult) -> dict[str, Any]:
         "heap_peak_bytes": int(stats.get("heap_peak_bytes") or 0),
         "host_calls": int(stats.get("host_calls") or 0),
         **_log_values(result),
+        **breakpoint_values(result),
     }
     if result.ok:
         text, cut = capped(result.result)
@@ -93,7 +116,8 @@ def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = 
     if vals["state"] in ("failed", "timed_out") and sentry.enabled():
         track_failure(req, started, result)
     if pending is not None and not pending.written:
-        if not keeps(*pending.policy, succeeded=result.ok):
+        # a run that hit a breakpoint is kept whatever the policy: the hits were asked for
+        if not keeps(*pending.policy, succeeded=result.ok) and not result.hits:
             return count_unrecorded(execution, {**pending.vals, **vals})
         as_engine(execution).create({**pending.vals, **vals})
     else:

@@ -48,6 +48,10 @@ class RunRequest:
     ``dry_run`` (``sdk_host/dry_run.py``'s ``DryRun``) makes the run a
     dry-run: its side effects are captured there, not done. Only
     :func:`..run.dry_run.dry_run` sets it; it also rolls the run back.
+
+    ``breakpoints`` (``iota_scripts_sdk.Breakpoint``) instrument this run
+    (a replay passes them); ``None`` takes the script's own: all of them for
+    a dry-run, the armed ones for a live run (``iota.script.breakpoint``).
     """
 
     script: Any
@@ -66,6 +70,7 @@ class RunRequest:
     cancel: Any = None
     queued: Any = None
     dry_run: Any = None
+    breakpoints: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trigger, Mapping) or not isinstance(self.trigger.get("type"), str):

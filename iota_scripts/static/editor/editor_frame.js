@@ -7,11 +7,14 @@
  *
  *   frame -> parent: {type: "ready"} | {type: "error", message}
  *                    | {type: "change", value} | {type: "blur"} | {type: "save"}
+ *                    | {type: "gutter", line}  (a click in the breakpoint margin, or F9 on
+ *                                              a line: toggle its breakpoint; 1-based)
  *   parent -> frame: {type: "init", value, readonly, language, theme: "vs" | "vs-dark",
  *                     extraLibs: [{path, content}],
  *                     mode: "editor" | "diff", original?}
  *                    | {type: "markers", markers: [{line, column, message, severity}]}
  *                    | {type: "reveal", line, column}  (1-based)
+ *                    | {type: "breakpoints", items: [{line, armed, condition, log}], hit: line|0}
  *
  * Messages from any other window or origin are ignored.
  */
@@ -19,7 +22,14 @@
     "use strict";
     const ORIGIN = window.location.origin;
     const container = document.getElementById("o_iota_scripts_editor");
-    const state = { editor: null, diff: null, libs: new Map(), applying: false, schema: {} };
+    const state = {
+        editor: null,
+        diff: null,
+        libs: new Map(),
+        applying: false,
+        schema: {},
+        breakpoints: null,
+    };
 
     /**
      * {model: {field: {type, doc}}} read back from the live-schema declarations
@@ -203,6 +213,33 @@
                 // model and field names are strings: complete them as they are typed,
                 // not only on Ctrl+Space (the typings list them as string literals)
                 quickSuggestions: { other: true, comments: false, strings: true },
+                // the breakpoint margin (see setBreakpoints)
+                glyphMargin: true,
+            });
+            state.breakpoints = state.editor.createDecorationsCollection([]);
+            // F9 (as in VS Code) and the context menu toggle the cursor line's breakpoint
+            state.editor.addAction({
+                id: "iota.toggleBreakpoint",
+                label: "Toggle Breakpoint",
+                keybindings: [monaco.KeyCode.F9],
+                contextMenuGroupId: "navigation",
+                run: (ed) => {
+                    const position = ed.getPosition();
+                    if (position) {
+                        post({ type: "gutter", line: position.lineNumber });
+                    }
+                },
+            });
+            state.editor.onMouseDown((ev) => {
+                const t = ev.target;
+                const types = monaco.editor.MouseTargetType;
+                if (
+                    t &&
+                    t.position &&
+                    (t.type === types.GUTTER_GLYPH_MARGIN || t.type === types.GUTTER_LINE_DECORATIONS)
+                ) {
+                    post({ type: "gutter", line: t.position.lineNumber });
+                }
             });
             model.onDidChangeContent(() => {
                 if (!state.applying) {
@@ -274,6 +311,45 @@
         );
     }
 
+    /** Breakpoint dots in the margin (red; orange when armed; a diamond for a
+     * logpoint) and the line of the hit shown below the editor. */
+    function setBreakpoints(monaco, msg) {
+        if (!state.editor || !state.breakpoints) {
+            return;
+        }
+        const lineCount = state.editor.getModel().getLineCount();
+        const decorations = [];
+        for (const bp of Array.isArray(msg.items) ? msg.items : []) {
+            const line = parseInt(bp.line, 10);
+            if (!(line >= 1 && line <= lineCount)) {
+                continue;
+            }
+            const kind = bp.log ? "log" : "break";
+            decorations.push({
+                range: new monaco.Range(line, 1, line, 1),
+                options: {
+                    glyphMarginClassName: `o_iota_bp o_iota_bp_${kind}${bp.armed ? " o_iota_bp_armed" : ""}`,
+                    glyphMarginHoverMessage: {
+                        value: [
+                            bp.log ? `Logpoint: ${bp.log}` : "Breakpoint",
+                            bp.condition ? `when ${bp.condition}` : "",
+                            bp.armed ? `armed for ${bp.armed} run(s)` : "",
+                        ].filter(Boolean).join(" — "),
+                    },
+                },
+            });
+        }
+        const hit = parseInt(msg.hit, 10);
+        if (hit >= 1 && hit <= lineCount) {
+            decorations.push({
+                range: new monaco.Range(hit, 1, hit, 1),
+                options: { isWholeLine: true, className: "o_iota_bp_hit_line" },
+            });
+            state.editor.revealLineInCenterIfOutsideViewport(hit);
+        }
+        state.breakpoints.set(decorations);
+    }
+
     function reveal(msg) {
         if (!state.editor) {
             return;
@@ -313,6 +389,8 @@
                     setMarkers(monaco, msg.markers);
                 } else if (msg.type === "reveal") {
                     reveal(msg);
+                } else if (msg.type === "breakpoints") {
+                    setBreakpoints(monaco, msg);
                 }
             } catch (e) {
                 fail(e && e.message ? e.message : e);

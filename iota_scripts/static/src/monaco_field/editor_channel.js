@@ -11,7 +11,7 @@ import { browser } from "@web/core/browser/browser";
  * - Messages sent before `ready` are queued and flushed in order on `ready`.
  */
 
-export const FRAME_TYPES = ["ready", "error", "change", "blur", "save"];
+export const FRAME_TYPES = ["ready", "error", "change", "blur", "save", "gutter"];
 
 /** The validated message, or null when it is not one the frame may send. */
 export function parseFrameMessage(event, { origin, frameWindow }) {
@@ -27,6 +27,11 @@ export function parseFrameMessage(event, { origin, frameWindow }) {
     }
     if (data.type === "change" && typeof data.value !== "string") {
         return null;
+    }
+    if (data.type === "gutter") {
+        return Number.isInteger(data.line) && data.line > 0
+            ? { type: "gutter", line: data.line }
+            : null;
     }
     if (data.type === "error") {
         return { type: "error", message: String(data.message ?? "").slice(0, 500) };

@@ -7,7 +7,9 @@ import { CodeEditor } from "@web/core/code_editor/code_editor";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
 import { formatText } from "@web/views/fields/formatters";
 import { useRecordObserver } from "@web/model/relational_model/utils";
-import { Component, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl";
+import { Component, EventBus, onMounted, onWillUnmount, useRef, useState } from "@odoo/owl";
+
+import { BreakpointsPanel } from "../breakpoints/breakpoints_panel";
 
 import { EditorChannel, toMarkers } from "./editor_channel";
 import { editorTheme, loadEditorTypings } from "./typings";
@@ -32,10 +34,11 @@ import { REVEAL_POSITION, takePendingReveal } from "./reveal";
  */
 export class MonacoField extends Component {
     static template = "iota_scripts.MonacoField";
-    static components = { CodeEditor };
+    static components = { CodeEditor, BreakpointsPanel };
     static props = {
         ...standardFieldProps,
         diagnostics: { type: Boolean, optional: true },
+        breakpoints: { type: Boolean, optional: true },
         height: { type: String, optional: true },
         language: { type: String, optional: true },
         readyTimeoutMs: { type: Number, optional: true },
@@ -59,6 +62,9 @@ export class MonacoField extends Component {
         this.observedResId = null;
         this.isDirty = false;
         this.typings = null;
+        // margin clicks go to the breakpoints panel (../breakpoints/breakpoints_panel.js)
+        this.breakpointBus = new EventBus();
+        this.breakpointItems = [];
 
         useRecordObserver((record) => {
             const incoming = formatText(record.data[this.props.name]);
@@ -156,6 +162,41 @@ export class MonacoField extends Component {
         }
     }
 
+    /** Breakpoints: the saved script's source, in Monaco (not in the Ace fallback). */
+    get showBreakpoints() {
+        return (
+            this.props.breakpoints &&
+            this.isSource &&
+            this.props.record.resModel === "iota.script" &&
+            !!this.props.record.resId &&
+            !this.state.fallback
+        );
+    }
+
+    /** A new script, or a new saved version: the panel reads its breakpoints again. */
+    get breakpointsKey() {
+        const v = this.props.record.data.version_id;
+        const versionId = Array.isArray(v) ? v[0] : v?.id || 0;
+        return `${this.props.record.resId}:${versionId}`;
+    }
+
+    /** The panel's breakpoints, drawn in the editor's margin. */
+    onBreakpoints(items) {
+        this.breakpointItems = items;
+        this.sendBreakpoints();
+    }
+
+    sendBreakpoints() {
+        this.channel.send("breakpoints", {
+            items: this.breakpointItems.map((b) => ({
+                line: b.line,
+                armed: b.runs_left || 0,
+                condition: b.condition || "",
+                log: b.log || "",
+            })),
+        });
+    }
+
     get frameSrc() {
         return "/iota_scripts/editor";
     }
@@ -202,6 +243,9 @@ export class MonacoField extends Component {
             theme: editorTheme(),
             extraLibs: this.props.language === "javascript" ? this.typings?.libs || [] : [],
         });
+        if (this.breakpointItems.length) {
+            this.sendBreakpoints();
+        }
     }
 
     onFrameMessage(msg) {
@@ -221,6 +265,8 @@ export class MonacoField extends Component {
             this.commitChanges();
         } else if (msg.type === "save") {
             this.saveRecord();
+        } else if (msg.type === "gutter" && this.showBreakpoints) {
+            this.breakpointBus.trigger("toggle", msg.line);
         }
     }
 
@@ -299,11 +345,13 @@ export const monacoField = {
     supportedTypes: ["text"],
     supportedOptions: [
         { label: _t("Server diagnostics"), name: "diagnostics", type: "boolean" },
+        { label: _t("Breakpoints (a script's source)"), name: "breakpoints", type: "boolean" },
         { label: _t("Height (CSS)"), name: "height", type: "string" },
         { label: _t("Language (javascript, json)"), name: "language", type: "string" },
     ],
     extractProps: ({ options }) => ({
         diagnostics: options.diagnostics !== false,
+        breakpoints: !!options.breakpoints,
         height: options.height || undefined,
         language: options.language || undefined,
     }),

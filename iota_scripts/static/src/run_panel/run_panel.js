@@ -4,6 +4,7 @@ import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { Component, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { LogList } from "../log_viewer/log_list";
+import { BreakpointHits } from "../breakpoints/breakpoint_hits";
 import { REVEAL_POSITION, requestReveal } from "../monaco_field/reveal";
 import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
 import * as live from "./live_stream";
@@ -51,7 +52,7 @@ function newToken() {
  */
 export class RunPanel extends Component {
     static template = "iota_scripts.RunPanel";
-    static components = { LogList };
+    static components = { LogList, BreakpointHits };
     static props = { ...standardWidgetProps };
 
     setup() {

@@ -44,6 +44,20 @@ test("parseFrameMessage accepts only the frame's own messages from this origin",
     ).toBe(500);
 });
 
+test("parseFrameMessage: a margin click carries a positive line number only", () => {
+    const { frameWindow } = makeFrame();
+    const ctx = { origin: ORIGIN, frameWindow };
+    const gutter = (line) => ({
+        data: { source: "iota_scripts_editor", type: "gutter", line },
+        origin: ORIGIN,
+        source: frameWindow,
+    });
+    expect(parseFrameMessage(gutter(5), ctx)).toEqual({ type: "gutter", line: 5 });
+    expect(parseFrameMessage(gutter(0), ctx)).toBe(null);
+    expect(parseFrameMessage(gutter("5"), ctx)).toBe(null);
+    expect(parseFrameMessage(gutter(1.5), ctx)).toBe(null);
+});
+
 test("toMarkers keeps 1-based positions and puts position-less problems on line 1", () => {
     expect(
         toMarkers([
