@@ -88,7 +88,8 @@ def measure(rounds: int, loop: int, hits: int) -> dict[str, object]:
             for out, fn in pairs if r % 2 else reversed(pairs):
                 out.append(fn())
         got = engine.run(HITS, input={"n": hits}, breakpoints=each)
-        assert len(got.hits) == hits, (len(got.hits), hits)
+        if len(got.hits) != hits:
+            raise SystemExit(f"bench/breakpoints.py: {len(got.hits)} hits, not {hits}")
     finally:
         engine.close()
     med = statistics.median
