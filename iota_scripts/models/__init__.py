@@ -45,3 +45,6 @@ from . import base_write_capture  # isort: skip
 
 # after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
+
+# imports the run path (dry-runs of a script's tests), like base_write_capture
+from . import iota_script_tests  # isort: skip
