@@ -5,6 +5,7 @@ from . import (
     test_audit,
     test_bundle,
     test_bundle_http,
+    test_code_cli,
     test_cookbook,
     test_dashboard,
     test_demo,
