@@ -71,6 +71,7 @@ and resource usage.
         "views/iota_scripts_menus.xml",
         "views/iota_script_rollout_views.xml",
         "views/iota_script_flag_views.xml",
+        "views/iota_script_tests_views.xml",
     ],
     "demo": [
         "demo/iota_script_demo.xml",

@@ -58,6 +58,7 @@ from . import (
     test_ui_onboarding,
     test_ui_rollout,
     test_ui_run_panel,
+    test_ui_script_tests,
     test_ui_walkthroughs,
     test_views,
 )
