@@ -297,7 +297,8 @@ def _diff(args: argparse.Namespace) -> int:
     answer = _call(client, "pull", {"company_id": args.company or company, "keys": args.key})
     server = {item["key"]: item for item in answer["scripts"]}
     local = _local(folder, args.key)
-    changed, text = [], []
+    changed: list[dict[str, str]] = []
+    text: list[str] = []
     for key in sorted(set(server) | set(local)):
         for part, suffix in (("source", ".js"), ("tests", ".test.js")):
             theirs = (server.get(key) or {}).get(part) or ""
