@@ -49,6 +49,10 @@ class IotaScriptTests(models.Model):
     )
 
     def write(self, vals):
+        restored = self.env.context.get("iota_scripts_restore_tests")
+        if restored is not None and "source" in vals and "tests" not in vals:
+            # a restored version brings its tests back with its source (one new version)
+            vals = {**vals, "tests": restored or False}
         res = super().write(vals)
         if "tests" in vals:
             note = self.env.context.get("iota_scripts_version_note")
@@ -145,6 +149,13 @@ class IotaScriptVersionTests(models.Model):
     _inherit = "iota.script.version"
 
     tests = fields.Text(groups=GROUP_DEVELOPER, readonly=True)
+
+    def action_restore(self):
+        self.ensure_one()
+        return super(
+            IotaScriptVersionTests,
+            self.with_context(iota_scripts_restore_tests=self.sudo().tests or ""),
+        ).action_restore()
 
     @api.model_create_multi
     def create(self, vals_list):

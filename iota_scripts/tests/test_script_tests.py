@@ -89,6 +89,10 @@ class TestScriptTests(IotaScriptsCase):
         self.assertEqual(script.version_id.source, SOURCE)
         script.write({"tests": BAD})  # unchanged: no new version
         self.assertEqual(script.version_number, 2)
+        # restoring v1 brings its tests back, in one new version
+        script.version_ids.filtered(lambda v: v.number == 1).action_restore()
+        self.assertEqual((script.version_number, script.tests), (3, GOOD))
+        self.assertEqual(script.version_id.tests, GOOD)
 
     def test_tests_must_pass_to_publish(self):
         script = self._script(GOOD.replace("it.db(", "it.skip("))
