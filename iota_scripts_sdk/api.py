@@ -144,7 +144,8 @@ API: tuple[Namespace, ...] = (
     Namespace(
         "http",
         "Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's "
-        "allow-list are reachable, only on global addresses.",
+        "allow-list (in Odoo: the script's capabilities) are reachable, only on global "
+        "addresses.",
         (
             Function(
                 "fetch",
@@ -217,8 +218,9 @@ API: tuple[Namespace, ...] = (
     ),
     Namespace(
         "cache",
-        "A key-value cache shared by the runs of one company and run-as user (Redis when "
-        "configured, else in-process). Values are JSON. A company's keys share one quota: "
+        "A key-value cache shared by the runs of one company and run-as user, and of one "
+        "namespace when the script declares capabilities (Redis when configured, else "
+        "in-process). Values are JSON. A company's keys share one quota: "
         "past it writes throw `quota_exceeded`; `cache_full` when the cache server is "
         "nearly full.",
         (

@@ -80,7 +80,7 @@ _HOST = (
 )
 _EVENT = r"^[a-z0-9_][a-z0-9_.-]{0,127}(\.\*)?$|^\*$"
 _KEY = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
-_SECRET = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+_SECRET = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"  # noqa: S105 - the pattern of secret names
 _NAMESPACE = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 
 
@@ -353,8 +353,10 @@ def suggest(facts: Mapping[str, Any], extra_hosts: Iterable[str] = ()) -> Sugges
         elif namespace == "cache" and not function.startswith("["):
             cache = "default"
             continue
-        elif namespace in ("events", "scripts", "secrets") and isinstance(first, str) and (
-            not function.startswith("[")
+        elif (
+            namespace in ("events", "scripts", "secrets")
+            and isinstance(first, str)
+            and (not function.startswith("["))
         ):
             kinds[namespace].add(first)
             continue

@@ -132,7 +132,7 @@ declare const sdk: {
      * @param fields structured fields */
     error(message: string, fields?: Record<string, unknown>): void;
   };
-  /** Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's allow-list are reachable, only on global addresses. */
+  /** Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's allow-list (in Odoo: the script's capabilities) are reachable, only on global addresses. */
   readonly http: {
     /** Sends a request. Rejects with `destination_blocked`, `scheme_not_allowed`, `too_many_redirects`, `response_too_large`, `timeout` or `http_error`. */
     fetch(url: string, init?: HttpInit): Promise<HttpResponse>;
@@ -141,7 +141,7 @@ declare const sdk: {
     /** `fetch` with method POST. A non-string body is sent as JSON. */
     post(url: string, body: unknown, init?: HttpInit): Promise<HttpResponse>;
   };
-  /** A key-value cache shared by the runs of one company and run-as user (Redis when configured, else in-process). Values are JSON. A company's keys share one quota: past it writes throw `quota_exceeded`; `cache_full` when the cache server is nearly full. */
+  /** A key-value cache shared by the runs of one company and run-as user, and of one namespace when the script declares capabilities (Redis when configured, else in-process). Values are JSON. A company's keys share one quota: past it writes throw `quota_exceeded`; `cache_full` when the cache server is nearly full. */
   readonly cache: {
     /** The value, or null. */
     get(key: string): Promise<JsonValue | null>;

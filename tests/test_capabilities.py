@@ -45,22 +45,23 @@ TRY_ALL = """export default async () => {
 }"""
 
 
+def _answer(name):
+    return lambda args: name
+
+
 def _host():
-    ok = {
-        name: (lambda name: lambda args: name)(name)
-        for name in (
-            "db.search",
-            "db.write",
-            "db.create",
-            "db.unlink",
-            "db.call",
-            "events.emit",
-            "scripts.enqueue",
-            "secrets.get",
-            "flags.enabled",
-        )
-    }
-    return ok
+    names = (
+        "db.search",
+        "db.write",
+        "db.create",
+        "db.unlink",
+        "db.call",
+        "events.emit",
+        "scripts.enqueue",
+        "secrets.get",
+        "flags.enabled",
+    )
+    return {name: _answer(name) for name in names}
 
 
 def denied(capability):
@@ -92,7 +93,9 @@ def test_every_sdk_call_is_checked_and_the_error_names_the_capability(engine):
 def test_no_declaration_checks_nothing(engine):
     res = engine.run(TRY_ALL, host=_host())
     assert res.error is None
-    assert res.result[2] == "db.create" and res.result[12] == "[secret:stripe_key]"  # same fake value: masked
+    assert (
+        res.result[2] == "db.create" and res.result[12] == "[secret:stripe_key]"
+    )  # same fake value: masked
 
 
 def test_http_hosts_are_the_allow_list_and_cache_needs_a_namespace(engine):
@@ -128,7 +131,9 @@ def test_cache_namespaces_keep_keys_apart(engine):
 
 def test_computed_access_is_checked_like_a_literal_one(engine):
     source = 'export default async () => { try { return await sdk["d" + "b"]["wri" + "te"]("res.partner", [1], {}); } catch (e) { return [e.code, e.message]; } }'
-    res = engine.run(source, host=_host(), capabilities=parse({"models": {"res.partner": ["read"]}}))
+    res = engine.run(
+        source, host=_host(), capabilities=parse({"models": {"res.partner": ["read"]}})
+    )
     assert res.result == denied("models.res.partner.write")
 
 

@@ -8,7 +8,7 @@ import json
 from iota_scripts_sdk.capabilities import parse
 from iota_scripts_sdk.masking import SecretMask
 
-SECRET = 'sk_live_"Zürich"\\42'  # a quote, a backslash, non-ASCII: escaped in JSON text
+SECRET = 'sk_live_"Zürich"\\42'  # noqa: S105 - a test value; a quote, a backslash, non-ASCII: escaped in JSON text
 OTHER = "pw-0123456789"
 
 LEAKY = """export default async () => {
