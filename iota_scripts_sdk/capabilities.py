@@ -25,7 +25,9 @@ declares nothing of its kind::
 * ``scripts``: the keys ``sdk.scripts.enqueue`` may queue.
 * ``secrets``: the names ``sdk.secrets.get`` may read.
 * ``cache``: the namespace of ``sdk.cache``: its keys live apart from those
-  of any other namespace (and of undeclared scripts). No namespace: no cache.
+  of any other namespace. ``default`` is the run-as user's shared cache, the
+  one scripts without a declaration use (and scripts used before capabilities
+  existed: the upgrade keeps their cache). No namespace: no cache.
 
 Capabilities come *on top of* the host's own checks (for Odoo: the run-as
 user's access rights and record rules), never instead of them. A call outside
@@ -52,6 +54,7 @@ from urllib.parse import urlsplit
 from .errors import ScriptError
 
 __all__ = [
+    "DEFAULT_CACHE_NAMESPACE",
     "OPERATIONS",
     "READ_METHODS",
     "SCHEMA",
@@ -63,6 +66,9 @@ __all__ = [
 ]
 
 OPERATIONS = ("read", "create", "write", "unlink")
+
+#: The cache namespace that is the run-as user's shared cache (see ``cache`` above).
+DEFAULT_CACHE_NAMESPACE = "default"
 
 #: ``db.call`` methods that only look: they need ``read``.
 READ_METHODS = frozenset(
@@ -351,7 +357,7 @@ def suggest(facts: Mapping[str, Any], extra_hosts: Iterable[str] = ()) -> Sugges
                 kinds["http"].add(target)
                 continue
         elif namespace == "cache" and not function.startswith("["):
-            cache = "default"
+            cache = DEFAULT_CACHE_NAMESPACE
             continue
         elif (
             namespace in ("events", "scripts", "secrets")

@@ -37,7 +37,7 @@ import orjson
 
 from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
-from .capabilities import Capabilities, Suggestion, suggest
+from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, suggest
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .masking import SecretMask
@@ -656,7 +656,7 @@ class Engine:
             tenant, user, declared = owner
             scope = tuple(tenant.split("/"))
             namespace = scope if user is None else (*scope, "user", user)
-            if declared is not None:
+            if declared is not None and declared != DEFAULT_CACHE_NAMESPACE:
                 namespace = (*namespace, "ns", declared)
             limits = CacheLimits(
                 quota_max_bytes=self.config.cache_quota_bytes,

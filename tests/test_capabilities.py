@@ -127,6 +127,10 @@ def test_cache_namespaces_keep_keys_apart(engine):
     assert engine.run(get, tenant=tenant, user="7").result is None
     # nor does another run-as user in the same namespace
     assert engine.run(get, tenant=tenant, user="8", capabilities=a).result is None
+    # "default" is the user's shared cache, the one of undeclared scripts
+    default = parse({"cache": "default"})
+    assert engine.run(put, tenant=tenant, user="7").ok
+    assert engine.run(get, tenant=tenant, user="7", capabilities=default).result == "from-a"
 
 
 def test_computed_access_is_checked_like_a_literal_one(engine):

@@ -14,8 +14,8 @@ rights: the engine checks every sdk call (``run/pipeline.py``).
 
 ``allowed_hosts`` is the declaration's ``http`` list, one host per line, for
 the callers that knew it before it moved here (bundles, old RPC clients):
-writing it on a script that has no declaration declares what its source uses
-(:meth:`_iota_suggest`) plus these hosts, as the upgrade does.
+writing hosts on a script that has no declaration declares what its source
+uses (:meth:`_iota_suggest`) with exactly these hosts, as the upgrade does.
 
 The company switch ``iota_capabilities_required`` makes scripts without a
 declaration refuse to run (``capabilities_required``).
@@ -86,15 +86,17 @@ class IotaScript(models.Model):
     def _compute_allowed_hosts(self):
         for script in self:
             caps = script._iota_capabilities()
-            script.allowed_hosts = "\n".join(caps.http) if caps else False
+            script.allowed_hosts = "\n".join(caps.http) if caps and caps.http else False
 
     def _inverse_allowed_hosts(self):
         for script in self:
             hosts = [h.strip().lower() for h in (script.allowed_hosts or "").splitlines()]
             hosts = [h for h in hosts if h]
             caps = script._iota_capabilities()
+            if caps is None and not hosts:
+                continue  # no declaration, no host: nothing changes
             if caps is None:
-                data = script._iota_suggest(script.sudo().source or "", hosts)["capabilities"]
+                data = script._iota_suggest(script.sudo().source or "")["capabilities"]
             else:
                 data = caps.to_dict()
             data["http"] = sorted(set(hosts))
@@ -205,11 +207,14 @@ class IotaScript(models.Model):
         return done
 
     def _iota_declaration_for(self, source, hosts):
+        """What ``source`` uses, with exactly ``hosts`` as its http hosts: the
+        hosts were the allow-list, and an upgrade must not widen it to the
+        hosts the source names."""
         try:
-            data = self._iota_suggest(source, hosts)["capabilities"]
+            data = self._iota_suggest(source)["capabilities"]
         except UserError:
-            # a source that no longer parses: its hosts only, for a person to complete
-            data = {"http": sorted(set(hosts))} if hosts else {}
+            data = {}  # a source that no longer parses: its hosts only, for a person to complete
+        data["http"] = sorted(set(hosts))
         return canonical(data)
 
 

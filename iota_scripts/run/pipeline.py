@@ -28,6 +28,7 @@ on the thread that called ``Engine.run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -169,11 +170,14 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
 def capabilities_of(script: Any, version: Any) -> tuple[Capabilities | None, ScriptError | None]:
     """``(capabilities, refusal)`` of a run of ``version``: what it declared when it
     was saved (None: no declaration), or why it may not run (its company requires
-    a declaration, or the stored one does not parse)."""
+    a declaration, or the stored one does not parse). A script may always enqueue
+    itself."""
     text = version.sudo().capabilities_json
     if text:
         try:
-            return parse(text), None
+            caps = parse(text)
+            # enqueuing itself (a retry) reaches nothing it does not declare already
+            return dataclasses.replace(caps, scripts=(*caps.scripts, script.key)), None
         except ScriptError as e:
             return None, ScriptError(
                 "capabilities_required",

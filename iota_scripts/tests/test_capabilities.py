@@ -177,9 +177,9 @@ class TestCapabilities(IotaScriptsCase):
             )
         self.assertGreaterEqual(done, 1)
         self.assertIn("declared the capabilities of", logs.output[0])
-        expected = (
-            '{"http":["legacy.example.com","rates.example.com"],"models":{"res.partner":["read"]}}'
-        )
+        # the hosts stay the former allow-list: the upgrade never widens it to
+        # the hosts the source names (rates.example.com was refused before)
+        expected = '{"http":["legacy.example.com"],"models":{"res.partner":["read"]}}'
         self.assertEqual(script.capabilities_json, expected)
         self.assertEqual(script.version_id.capabilities_json, expected)
         self.assertIn("Upgrade:", script.message_ids[0].body)

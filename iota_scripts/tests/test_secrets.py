@@ -46,7 +46,9 @@ class SecretsCase(IotaScriptsCase):
     def setUp(self):
         super().setUp()
         self.enterContext(keys(KEY_1))
-        self.admin_a = self._user("iota_secret_admin_a", "iota_scripts.iota_scripts_group_admin")
+        self.admin_a = self._user(
+            "iota_secret_admin_a", "iota_scripts.iota_scripts_group_admin,base.group_allow_export"
+        )
 
     def _secret(self, name="stripe_key", value=VALUE, company=None):
         return (
@@ -120,6 +122,31 @@ class TestSecrets(SecretsCase):
         self.assertEqual(set(reads.execution_id.ids), {execution.id, failed.id})
         self.assertEqual(reads.script_id, script)
         self.assertEqual(reads.user_id, script.run_as_user_id)
+
+    def test_a_dry_run_report_masks_what_it_captured(self):
+        self._secret()
+        source = """export default async () => {
+  const s = await sdk.secrets.get("stripe_key");
+  await sdk.http.post("https://api.example.com/charge", "key=" + s, { headers: { "X-Custom": s } });
+  await sdk.events.emit("paid", { token: s });
+  return "ok";
+}
+"""
+        script = self._script(
+            source,
+            capabilities_json=json.dumps(
+                {"secrets": ["stripe_key"], "http": ["api.example.com"], "events": ["paid"]}
+            ),
+        )
+        report = script.with_user(self.dev_a).action_dry_run()
+        self.assertEqual(report["state"], "succeeded", report["error"])
+        [call] = report["dry_run"]["http"]
+        self.assertEqual(call["body"], "key=[secret:stripe_key]")
+        self.assertEqual(call["headers"]["X-Custom"], "[secret:stripe_key]")
+        self.assertEqual(
+            report["dry_run"]["events"][0]["payload"], {"token": "[secret:stripe_key]"}
+        )
+        self.assertNotIn("sk_live", json.dumps(report, default=str))
 
     def test_a_secret_the_capabilities_do_not_name_is_access_denied(self):
         self._secret()
