@@ -183,7 +183,8 @@ class Engine:
 
         Every value a ``secrets.get`` call answers is masked as
         ``[secret:name]`` in the run's logs (before ``on_log`` sees them), its
-        result and its error (``masking.py``).
+        result and its error (``masking.py``), and in the arguments of
+        ``events.emit`` and ``scripts.enqueue`` (stored as events and runs).
         """
         limits = limits or Limits()
         if capabilities is not None:
@@ -591,6 +592,9 @@ class Engine:
         try:
             if scope.caps is not None:
                 scope.caps.check(name, args)
+            if scope.mask and name in _MASKED_ARGUMENTS:
+                # they become other runs' input and events: records the run leaves
+                args = scope.mask.data(args)
             fn = host.get(name) or self._builtin(name, limits, scope.owner, deadline_left)
             if fn is None:
                 if name in host_names():
@@ -665,6 +669,12 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+#: Host calls whose arguments are masked too: what they carry is stored as
+#: another run's input or an event's payload. ``http.*`` (the secret's purpose)
+#: and ``db.*`` (the script's own data) get the value as it is.
+_MASKED_ARGUMENTS = frozenset({"events.emit", "scripts.enqueue"})
 
 
 def _masked(result: RunResult, mask: SecretMask) -> RunResult:

@@ -76,3 +76,28 @@ def test_the_longest_secret_is_masked_first():
     assert mask.text("xabcdefx abc") == "x[secret:long]x [secret:short]"
     assert mask.data({"abc": ["abcdef", 1, None]}) == {"[secret:short]": ["[secret:long]", 1, None]}
     assert not SecretMask() and mask
+
+
+def test_what_becomes_an_event_or_another_run_is_masked_http_is_not(engine):
+    seen = {}
+
+    def keep(name):
+        def host(args):
+            seen[name] = args
+            return None if name != "http.fetch" else {"status": 200, "headers": {}, "body": ""}
+
+        return host
+
+    hosts = {**_hosts(), **{n: keep(n) for n in ("events.emit", "scripts.enqueue", "http.fetch")}}
+    source = """export default async () => {
+      const s = await sdk.secrets.get("other");
+      await sdk.events.emit("paid", { token: s });
+      await sdk.scripts.enqueue("next", { token: "x" + s });
+      await sdk.http.fetch("https://api.example.com/", { headers: { Authorization: s } });
+      return 1;
+    }"""
+    res = engine.run(source, host=hosts)
+    assert res.ok, res.error
+    assert seen["events.emit"][1] == {"token": "[secret:other]"}
+    assert seen["scripts.enqueue"][1] == {"token": "x[secret:other]"}
+    assert seen["http.fetch"][1]["headers"]["Authorization"] == OTHER
