@@ -198,7 +198,8 @@ class IotaScript(models.Model):
             script.message_post(
                 body=_(
                     "Upgrade: this script had no capabilities declaration; it now declares "
-                    "what its source uses, plus its former allowed hosts: %(caps)s. Review it.",
+                    "what its source uses, with exactly its former allowed hosts: %(caps)s. "
+                    "Review it.",
                     caps=declared,
                 )
             )
