@@ -6,9 +6,11 @@ The steps, each a small function of its own::
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
                      build the context                    (build_context)
+                     the version's capabilities           (capabilities_of)
                      build the sdk hosts                  (sdk_host/builder.py)
                      run, in a lazy savepoint             (run_engine)
                      record the outcome, announce it      (record.py)
+                     keep the secrets it read             (sdk_host/secrets.py)
 
 ``execute`` is one span of the traces (tools/observability/tracing.py).
 
@@ -26,10 +28,12 @@ on the thread that called ``Engine.run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
 from iota_scripts_sdk import Limits, RunResult, ScriptError
+from iota_scripts_sdk.capabilities import Capabilities, parse
 from odoo import _
 from odoo.exceptions import UserError
 
@@ -135,13 +139,21 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return record.announce(
             record.record(req, started, RunResult(False, error=refused), ran=False)
         )
+    caps, refused = capabilities_of(script, version)
+    if refused is not None:
+        return record.announce(
+            record.record(req, started, RunResult(False, error=refused), ran=False)
+        )
     # the run's fields of the JSON log lines (tools/observability/json_logs.py)
     with json_logs.running(
         script.company_id.id, script.key, version.number, started.execution.id or None
     ):
-        hosts = sdk_host.builder.build(started.run_env, script, started.execution, req.dry_run)
+        hosts = sdk_host.builder.build(
+            started.run_env, script, started.execution, req.dry_run, caps
+        )
         result = run_engine(Execution.env, req, started, hosts, chain)
         execution = record.announce(record.record(req, started, result))
+        hosts.secrets.flush(execution)
         _logger.debug(
             "iota.script %s: execution %s ended %s",
             script.id,
@@ -149,6 +161,30 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
             "ok" if result.ok else result.error and result.error.code,
         )
         return execution
+
+
+def capabilities_of(script: Any, version: Any) -> tuple[Capabilities | None, ScriptError | None]:
+    """``(capabilities, refusal)`` of a run of ``version``: what it declared when it
+    was saved (None: no declaration), or why it may not run (its company requires
+    a declaration, or the stored one does not parse). A script may always enqueue
+    itself."""
+    text = version.sudo().capabilities_json
+    if text:
+        try:
+            caps = parse(text)
+            # enqueuing itself (a retry) reaches nothing it does not declare already
+            return dataclasses.replace(caps, scripts=(*caps.scripts, script.key)), None
+        except ScriptError as e:
+            return None, ScriptError(
+                "capabilities_required",
+                f"the capabilities of {script.key} v{version.number} are not valid: {e.message}",
+            )
+    if script.company_id.iota_capabilities_required:
+        return None, ScriptError(
+            "capabilities_required",
+            f"the script {script.key} declares no capabilities, and its company requires them",
+        )
+    return None, None
 
 
 def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
@@ -190,7 +226,8 @@ def run_engine(
         # outside the savepoint's wrapper: the row is created before it opens
         functions = started.pending.wrap(functions, savepoint)
     try:
-        result = _engine_run(env, req, started, build_context(env, req, started), functions)
+        ctx = build_context(env, req, started)
+        result = _engine_run(env, req, started, ctx, functions, hosts.db.caps)
     except BaseException:
         savepoint.close(rollback=True)
         raise
@@ -211,15 +248,19 @@ def run_engine(
 
 
 def _engine_run(
-    env: Any, req: RunRequest, started: start.Started, ctx: dict[str, Any], functions: dict
+    env: Any,
+    req: RunRequest,
+    started: start.Started,
+    ctx: dict[str, Any],
+    functions: dict,
+    caps: Capabilities | None,
 ) -> RunResult:
-    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result."""
+    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result.
+
+    ``caps``: checked by the engine on every sdk call; its hosts are the
+    allow-list (no declaration: no outbound HTTP)."""
     script, version, live = started.script, started.version, req.live
-    limits = Limits(
-        timeout_sec=script.timeout_sec,
-        memory_mb=script.memory_mb,
-        allow_hosts=tuple(script._allowed_hosts()),
-    )
+    limits = Limits(timeout_sec=script.timeout_sec, memory_mb=script.memory_mb)
     # What policy rules forbid and the AST cannot see (sdk["ht" + "tp"]). Read
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
@@ -241,6 +282,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                capabilities=caps,
             )
     except Exception:
         _logger.exception(
