@@ -12,13 +12,19 @@
     iota-scripts export -o FILE [--key KEY ...] [--company ID]   (--url --db --api-key)
     iota-scripts import FILE [--company ID] [--dry-run] [--skip-conflicts] [--json]
     iota-scripts bundle check FILE [--json]
+    iota-scripts keygen [--json]
+    iota-scripts verify FILE --keys KEYS [--json]
 
 ``export`` and ``import`` talk to a live Odoo with the addon (backup and
 restore, docs/operations/backup-restore.md): ``--url``, ``--db`` and
 ``--api-key`` (an Odoo API key), or ``IOTA_SCRIPTS_URL``, ``IOTA_SCRIPTS_DB``
 and ``IOTA_SCRIPTS_API_KEY``. A bundle is checked locally before it is sent
 and after it is received. ``audit`` reads a database's audit trail from
-PostgreSQL, or an export of it.
+PostgreSQL, or an export of it. ``keygen`` prints a new Ed25519 signing key
+(the ``signing_key`` setting) with its public key and key id; ``verify``
+checks an exported version (JSON) or a bundle offline against the public keys
+in KEYS (one base64 key a line, or JSON), and exits 1 when a signature is
+invalid or no version is signed at all (``signing.py``).
 
 Exit status: 0 when the run (or check) succeeded, 1 when the script failed
 (or the bundle, export or import was refused), 2 on a usage error; ``sandbox``
@@ -89,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     _db_arguments(export, required=True)
     export.add_argument("--output", help="file to write (default: stdout)")
     _bundle_parsers(sub)
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key that signs approved versions")
+    keygen.add_argument("--json", action="store_true")
+    verify_sig = sub.add_parser("verify", help="check the signatures of a version or bundle")
+    verify_sig.add_argument("file", help="an exported version (.json) or bundle (.zip)")
+    verify_sig.add_argument("--keys", required=True, help="the public keys (a file)")
+    verify_sig.add_argument("--json", action="store_true")
     return p
 
 
@@ -359,6 +371,44 @@ def _audit(args: argparse.Namespace) -> int:
         return 3
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from . import signing
+
+    private = signing.generate_private_key()
+    public = signing.public_key_of(private)
+    out = {"private_key": private, "public_key": public, "key_id": signing.key_id(public)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"signing_key = {private}")
+        print(f"# public key {public}")
+        print(f"# key id     {out['key_id']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from . import signing
+    from .bundle import BundleError
+    from .errors import ScriptError
+
+    try:
+        keys = signing.load_public_keys(Path(args.keys).read_text(encoding="utf-8"))
+        lines = signing.verify_export(_read_bytes(args.file), keys)
+    except (ScriptError, BundleError) as e:
+        return _fail(args, e.code, e.message)
+    except (OSError, ValueError) as e:
+        return _fail(args, "invalid_argument", f"cannot read the keys: {type(e).__name__}")
+    bad = [line for line in lines if line["status"] == "invalid"]
+    if not any(line["status"] == "valid" for line in lines):
+        bad = bad or lines
+    if args.json:
+        print(json.dumps({"ok": not bad, "versions": lines}, ensure_ascii=False))
+    else:
+        for line in lines:
+            print(f"{line['script']} v{line['number']}: {line['status']} ({line['message']})")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Runner crash reports (V8's own stderr) are for server logs, not here.
@@ -386,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(json_output=args.json, quick=args.quick)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "keygen":
+        return _keygen(args)
+    if args.command == "verify":
+        return _verify(args)
     return 2
 
 

@@ -40,6 +40,7 @@ from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
+from .units import LOG_UNIT_NAME, Meter
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
 
@@ -146,6 +147,7 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        meter: Meter | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -158,7 +160,9 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``meter`` (``units.py``) charges every
+        sdk call and log line, before it is served; a budget that runs out ends
+        the run with ``budget_exceeded`` (``stats["units"]``: the units used).
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -176,9 +180,12 @@ class Engine:
             owner = (tenant, user)
             if deny:
                 host = _denying(host or {}, deny)
-            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
+            result = self._drive(
+                runner, payload, limits, owner, host or {}, on_log, cancel, t0, key, meter
+            )
         finally:
             self._pool.release(runner)
+        return _metered(result, meter)
 
     def check(self, source: str) -> ScriptError | None:
         """Parses ``source`` without running it: None when valid, else the error."""
@@ -346,6 +353,7 @@ class Engine:
         cancel: threading.Event | None,
         t0: float,
         key: str,
+        meter: Meter | None = None,
     ) -> RunResult:
         with self._ids_lock:
             run_id = next(self._run_ids)
@@ -412,6 +420,8 @@ class Engine:
                 continue
             op = msg.get("op")
             if op == "log":
+                if not _charged(meter, LOG_UNIT_NAME):
+                    continue  # the run ends with budget_exceeded (_metered)
                 rec = msg["msg"]
                 rec["t_ms"] = round((time.monotonic() - started) * 1000, 3)
                 logs.append(rec)
@@ -430,7 +440,11 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
-                ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
+                if _charged(meter, call.get("name")):
+                    ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
+                else:
+                    # fatal: the prelude ends the run with it, whatever the script catches
+                    ok, reply = False, _fatal(meter.exceeded) if meter else b""
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -610,6 +624,36 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+def _charged(meter: Meter | None, name: Any) -> bool:
+    """Charges one call (or log line) to ``meter``; False when a budget ran out."""
+    if meter is None or not isinstance(name, str):
+        return True
+    try:
+        meter.charge(name)
+    except ScriptError:
+        return False
+    except KeyError:
+        return True  # an unknown sdk function: refused by _serve_call, at no cost
+    return True
+
+
+def _fatal(error: ScriptError | None) -> bytes:
+    err = error or ScriptError("budget_exceeded", "a budget ran out")
+    return orjson.dumps({"code": err.code, "message": err.message, "fatal": True})
+
+
+def _metered(result: RunResult, meter: Meter | None) -> RunResult:
+    """``result`` with the units used; ``budget_exceeded`` once a budget ran out."""
+    if meter is None:
+        return result
+    stats = dict(result.stats or {})
+    stats["units"] = meter.used
+    if meter.exceeded is not None:
+        return RunResult(False, error=meter.exceeded, logs=result.logs, stats=stats)
+    result.stats = stats
+    return result
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:
