@@ -124,6 +124,20 @@ class IotaScriptBundle(models.AbstractModel):
                         "saved_at": fields.Datetime.to_string(version.create_date),
                     }
                 )
+                signature = version.sudo()._iota_signature_record()
+                if signature:
+                    # checked offline by `iota-scripts verify` (the ids are this database's)
+                    export = version._iota_signed_export()
+                    records["signatures"].append(
+                        {
+                            "script": script.key,
+                            "number": version.number,
+                            "version_id": version.id,
+                            "company_id": export["company_id"],
+                            "capabilities_json": export["capabilities_json"],
+                            **signature,
+                        }
+                    )
             for section, model in _MODELS.items():
                 rows = (
                     self.env[model]

@@ -6,8 +6,9 @@ The steps, each a small function of its own::
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
                      build the context                    (build_context)
+                     refuse a bad signature               (signature.py)
                      build the sdk hosts                  (sdk_host/builder.py)
-                     run, in a lazy savepoint             (run_engine)
+                     run, in a lazy savepoint, metered    (run_engine, units.py)
                      record the outcome, announce it      (record.py)
 
 ``execute`` is one span of the traces (tools/observability/tracing.py).
@@ -38,7 +39,7 @@ from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
 from ..tools.observability import json_logs, sentry, tracing
 from ..tools.settings import get_engine, get_setting, scripts_enabled
-from . import record, start
+from . import record, signature, start, units
 from .request import RunRequest
 
 _logger = logging.getLogger(__name__)
@@ -130,12 +131,8 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return start.skip(Execution, req, reason)
     if req.live is not None:
         req.live.start(started.execution)
-    # _get_company_ids is ormcached (cleared when a user's companies change).
-    if script.company_id.id not in started.user._get_company_ids():
-        refused = ScriptError(
-            "access_denied",
-            f"the run-as user {started.user.login} may not work in {script.company_id.name}",
-        )
+    refused = _refusal(script, started)
+    if refused is not None:
         return record.announce(
             record.record(req, started, RunResult(False, error=refused), ran=False)
         )
@@ -153,6 +150,23 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
             "ok" if result.ok else result.error and result.error.code,
         )
         return execution
+
+
+def _refusal(script: Any, started: start.Started) -> ScriptError | None:
+    """Why a run whose execution is open must not start, or None: the run-as
+    user may not work in the script's company, or the version's signature
+    does not hold where the company requires signed versions (``signature.py``;
+    the responsible user is told)."""
+    # _get_company_ids is ormcached (cleared when a user's companies change).
+    if script.company_id.id not in started.user._get_company_ids():
+        return ScriptError(
+            "access_denied",
+            f"the run-as user {started.user.login} may not work in {script.company_id.name}",
+        )
+    error = signature.refusal(script, started.version)
+    if error is not None:
+        script._iota_signature_refused(started.version, error)
+    return error
 
 
 def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
@@ -228,6 +242,10 @@ def _engine_run(
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
+    # governance units: the trigger's run budget, the company's daily pool
+    meter = units.meter(env, req, script)
+    if live:
+        live.meter = meter
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
@@ -245,6 +263,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                meter=meter,
             )
     except Exception:
         _logger.exception(
@@ -257,3 +276,5 @@ def _engine_run(
                 "internal_error", "the engine failed; the details are in the server log"
             ),
         )
+    finally:
+        meter.close()  # what it reserved from the pool and did not use goes back
