@@ -274,7 +274,13 @@ class IotaScript(models.Model):
         approval the newest (a draft saved twice is one draft)."""
         self.ensure_one()
         if self.company_id.iota_scripts_require_approval:
-            return self.sudo().version_ids[:1] or self.version_id
+            # searched: the one2many's cache lists a version made in this transaction last
+            newest = (
+                self.env["iota.script.version"]
+                .sudo()
+                .search([("script_id", "=", self.id)], order="number desc", limit=1)
+            )
+            return newest or self.version_id
         return self.version_id
 
     def _iota_check_publishable(self, version):

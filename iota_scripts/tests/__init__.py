@@ -57,5 +57,7 @@ from . import (
     test_ui_rollout,
     test_ui_run_panel,
     test_ui_walkthroughs,
+    test_units,
+    test_version_approval,
     test_views,
 )
