@@ -17,7 +17,9 @@ from iota_scripts_sdk import Limits, ScriptError
 from iota_scripts_sdk.api import host_names
 from iota_scripts_sdk.units import UNIT_COSTS, Meter, cost_of, units_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+GOVERNANCE = ROOT / "docs" / "operations" / "governance.md"
 FAST = Limits(timeout_sec=3.0)
 
 
@@ -49,9 +51,10 @@ def test_every_sdk_call_has_a_cost():
         cost_of("nope.nothing")
 
 
-def test_the_readme_shows_the_cost_table():
-    # the README's table is the declaration's: it cannot drift
+def test_the_readme_and_the_docs_show_the_cost_table():
+    # their tables are the declaration's: they cannot drift
     assert units_markdown() in README.read_text(encoding="utf-8")
+    assert units_markdown() in GOVERNANCE.read_text(encoding="utf-8")
     assert len(re.findall(r"^\| .* \| \d+ \|$", units_markdown(), re.MULTILINE)) == len(UNIT_COSTS)
 
 

@@ -400,10 +400,11 @@ class IotaScriptBundle(models.AbstractModel):
         return preview
 
     def _verify_signatures(self, bundle, company):
-        """Hook for governance (issue 10): verify the bundle's signatures when
-        ``company`` requires signed scripts. Bundles of format 1 carry none and
-        no company requires them yet, so there is nothing to verify; the
-        engine refuses a bundle with a ``signatures`` section until then."""
+        """Hook for governance. A bundle's ``signatures`` bind the *source*
+        database's version ids and company, so they are exported (for
+        ``iota-scripts verify``) but never imported: imported versions are
+        unsigned here, and under *Require Signed Versions* run only once
+        approved in this database (docs/operations/governance.md)."""
         return True
 
     def _apply_script(self, bundle, company, key):

@@ -135,6 +135,7 @@ class IotaScriptVersion(models.Model):
                     "signed_at": False,
                 }
             )
+            version._iota_audit("version.submit")
             version._iota_note(_("v%s submitted for approval.", version.number))
         return True
 
@@ -160,9 +161,7 @@ class IotaScriptVersion(models.Model):
             }
             vals.update(version._iota_sign(self.env.uid))
             as_engine(version).write(vals)
-            self.env["iota.script.audit"]._log(
-                "version.approve", version.script_id, values={"version": version.number}
-            )
+            version._iota_audit("version.approve", signed=bool(vals.get("signature")))
             signed = bool(vals.get("signature"))
             version._iota_note(
                 _("v%s approved and signed.", version.number)
@@ -177,6 +176,7 @@ class IotaScriptVersion(models.Model):
             if version.state != "submitted":
                 raise UserError(_("Only a submitted version can be rejected."))
             as_engine(version).write({"state": "rejected", "review_note": note or False})
+            version._iota_audit("version.reject")
             version._iota_note(_("v%s rejected.", version.number))
         return True
 
@@ -185,12 +185,28 @@ class IotaScriptVersion(models.Model):
         for version in self:
             version.script_id._check_may_change()
             version.script_id._iota_publish_version(version)
+            version._iota_audit("version.publish")
         return True
+
+    def action_export_signed(self):
+        """Button: downloads this version as ``iota-scripts verify`` reads it (controllers/version.py)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/iota_scripts/version/{self.id}/signed.json",
+            "target": "download",
+        }
 
     # ---- helpers ------------------------------------------------------------------------
     def _check_approver(self):
         if not self.env.user.has_group(GROUP_APPROVER):
             raise AccessError(_("Only users of the group IOTA Scripts: Approver approve versions."))
+
+    def _iota_audit(self, action, **values):
+        self.ensure_one()
+        self.env["iota.script.audit"]._log(
+            action, self.script_id, values={"version": self.number, **values}
+        )
 
     def _iota_note(self, body):
         self.ensure_one()

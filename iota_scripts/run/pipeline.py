@@ -133,8 +133,11 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         req.live.start(started.execution)
     refused = _refusal(script, started)
     if refused is not None:
+        # a bad signature fails the script (an endpoint answers 500, as for a
+        # crash); a run-as user outside the company never started (403)
+        ran = refused.code == "signature_invalid"
         return record.announce(
-            record.record(req, started, RunResult(False, error=refused), ran=False)
+            record.record(req, started, RunResult(False, error=refused), ran=ran)
         )
     # the run's fields of the JSON log lines (tools/observability/json_logs.py)
     with json_logs.running(

@@ -14,7 +14,7 @@ import psycopg2
 from iota_scripts_sdk import signing
 from odoo import api
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..tools.sentinel import as_engine
@@ -270,3 +270,70 @@ class TestVersionApproval(IotaScriptsCase):
         version.with_user(self.approver_2).action_approve()
         version.with_user(self.dev_a).action_publish()
         self.assertEqual(self._run(script).state, "succeeded")
+
+
+@tagged("post_install", "-at_install")
+class TestSignedEndpoint(HttpCase):
+    """The endpoint trigger, over real HTTP: a version tampered with in SQL is not run."""
+
+    def test_an_endpoint_refuses_a_tampered_version(self):
+        company = self.env["res.company"].create(
+            {
+                "name": "IOTA Signed Co",
+                "iota_scripts_require_approval": True,
+                "iota_scripts_require_signed": True,
+            }
+        )
+
+        def user(login, group):
+            return new_test_user(
+                self.env,
+                login,
+                groups=f"base.group_user,iota_scripts.iota_scripts_group_{group}",
+                company_id=company.id,
+                company_ids=[(6, 0, company.ids)],
+            )
+
+        dev, approver = user("iota_signed_dev", "developer"), user("iota_signed_ok", "approver")
+        source = 'export default () => ({ hello: "reviewed" });'
+        with patch.dict(os.environ, {"IOTA_SCRIPTS_SIGNING_KEY": KEY_1}):
+            script = (
+                self.env["iota.script"]
+                .with_user(dev)
+                .create({"name": "Signed", "company_id": company.id, "source": source})
+            )
+            version = script.sudo().version_ids
+            version.with_user(dev).action_submit()
+            version.with_user(approver).action_approve()
+            version.with_user(dev).action_publish()
+        script.sudo().state = "active"
+        self.env["iota.script.endpoint"].create(
+            {"script_id": script.id, "path": "/signed", "auth_mode": "public", "methods": "GET"}
+        )
+        # the signed export, as `iota-scripts verify` reads it (developers only)
+        self.authenticate("iota_signed_dev", "iota_signed_dev")
+        exported = self.url_open(f"/iota_scripts/version/{version.id}/signed.json").json()
+        public = signing.public_key_of(KEY_1)
+        signing.verify_version(exported, {signing.key_id(public): public})
+        self.assertEqual(exported["signature"]["approver_id"], approver.id)
+        self.authenticate(None, None)
+        url = self.base_url() + "/iota/api/v1/signed"
+        response = self.opener.get(url, timeout=30)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertIn("reviewed", response.text)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE iota_script_version SET source = %s WHERE id = %s",
+            [source.replace("reviewed", "tampered"), version.id],
+        )
+        self.env.invalidate_all()
+        response = self.opener.get(url, timeout=30)
+        self.assertEqual(response.status_code, 500, response.text)
+        self.assertEqual(response.json()["error"]["code"], "script_error")
+        self.assertNotIn("tampered", response.text)
+        execution = self.env["iota.script.execution"].search(
+            [("script_id", "=", script.id)], order="id desc", limit=1
+        )
+        self.assertEqual(
+            (execution.trigger, execution.error_code), ("endpoint", "signature_invalid")
+        )
