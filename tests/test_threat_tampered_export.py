@@ -1,4 +1,6 @@
-"""Signed versions, offline: the payload, keys and rotation, and ``iota-scripts verify``.
+"""Threat: a signed version or bundle is altered after export, or signed by an unknown key.
+
+Signed versions, offline: the payload, keys and rotation, and ``iota-scripts verify``.
 
 No Odoo: what the addon signs at approval is checked here exactly as an
 auditor checks an export (``iota_scripts_sdk/signing.py``).

@@ -1,4 +1,6 @@
-"""Governance units on real Odoo (issue 10 §5): run budgets per trigger, the company's
+"""Threat: a script or a company uses more sdk calls than budgeted (run budget, daily pool).
+
+Governance units on real Odoo (issue 10 §5): run budgets per trigger, the company's
 daily pool, and the units stored on each execution.
 
 The costs are the engine's table (``iota_scripts_sdk.units``): a db read 10,

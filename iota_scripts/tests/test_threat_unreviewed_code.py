@@ -1,4 +1,6 @@
-"""Four-eyes approval and signed versions (issue 10 §4), on real Odoo and real V8.
+"""Threat: code runs that nobody else reviewed, or changed after approval (self-approval, SQL edits).
+
+Four-eyes approval and signed versions (issue 10 §4), on real Odoo and real V8.
 
 A developer cannot publish without another user's approval; nobody approves
 their own submission by any path (button, RPC write, sudo, call_kw, SQL);
