@@ -7,9 +7,11 @@ The costs are the engine's table (``iota_scripts_sdk.units``): a db read 10,
 a db write 20, a log line 1.
 """
 
+import threading
+
 from odoo.tests import tagged
 
-from .common import IotaScriptsCase
+from .common import IotaScriptsCase, RealCursorMixin
 
 SEARCHES = """export default async (ctx) => {
   for (let i = 0; i < ctx.input.n; i++) await sdk.db.search("res.partner", [], { limit: 1 });
@@ -87,3 +89,60 @@ class TestGovernanceUnits(IotaScriptsCase):
         other = self._script(SEARCHES, company=self.company_b)
         self.assertEqual(other.action_run(input={"n": 3}).state, "succeeded")
         self.assertEqual(Pool._iota_used_today(self.company_b.id), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestUnitPoolConcurrency(RealCursorMixin, IotaScriptsCase):
+    """The daily pool between real connections, as under ``--workers``: each draw
+    commits on its own cursor; concurrent draws neither lose nor double-count."""
+
+    COMPANY = 987654321  # a plain integer column: no company row is needed
+
+    def _cleanup(self):
+        with self._env() as env:
+            env.cr.execute(
+                "DELETE FROM iota_script_unit_pool WHERE company_id = %s", [self.COMPANY]
+            )
+
+    def test_concurrent_draws_grant_the_pool_exactly_once(self):
+        self._cleanup()
+        self.addCleanup(self._cleanup)
+        granted, errors = [], []
+        lock = threading.Lock()
+
+        def run(step):
+            try:
+                with self._env() as env:
+                    Pool = env["iota.script.unit.pool"].with_context(
+                        iota_scripts_pool_own_transaction=True
+                    )
+                    step(Pool)
+            except Exception as e:  # noqa: BLE001 - reported by the assertion below
+                errors.append(repr(e))
+
+        def take(Pool):
+            mine = [Pool._iota_take(self.COMPANY, 1000, 7) for _ in range(25)]
+            with lock:
+                granted.extend(mine)
+
+        def give_back(Pool):
+            Pool._iota_give_back(self.COMPANY, 3)
+
+        def in_threads(step):
+            threads = [threading.Thread(target=run, args=(step,)) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            self.assertEqual(errors, [])
+            with self._env() as env:
+                env.cr.execute(
+                    "SELECT used FROM iota_script_unit_pool WHERE company_id = %s", [self.COMPANY]
+                )
+                return env.cr.fetchall()
+
+        # 6 x 25 draws of 7 = 1050 wanted from a pool of 1000: exactly 1000 granted, once
+        self.assertEqual(in_threads(take), [(1000,)])
+        self.assertEqual(sum(granted), 1000)
+        self.assertEqual(granted.count(6), 1, "one partial draw: what was left")
+        self.assertEqual(in_threads(give_back), [(1000 - 6 * 3,)])
