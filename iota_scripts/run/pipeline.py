@@ -134,7 +134,7 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
     refused = _refusal(script, started)
     if refused is not None:
         # a bad signature fails the script (an endpoint answers 500, as for a
-        # crash); a run-as user outside the company never started (403)
+        # crash); a run-as user who may not run it never started (403)
         ran = refused.code == "signature_invalid"
         return record.announce(
             record.record(req, started, RunResult(False, error=refused), ran=ran)
@@ -157,15 +157,12 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
 
 def _refusal(script: Any, started: start.Started) -> ScriptError | None:
     """Why a run whose execution is open must not start, or None: the run-as
-    user may not work in the script's company, or the version's signature
-    does not hold where the company requires signed versions (``signature.py``;
+    user may not run it (``start.refusal``), or the version's signature does
+    not hold where the company requires signed versions (``signature.py``;
     the responsible user is told)."""
-    # _get_company_ids is ormcached (cleared when a user's companies change).
-    if script.company_id.id not in started.user._get_company_ids():
-        return ScriptError(
-            "access_denied",
-            f"the run-as user {started.user.login} may not work in {script.company_id.name}",
-        )
+    refused = start.refusal(script, started.user)
+    if refused is not None:
+        return refused
     error = signature.refusal(script, started.version)
     if error is not None:
         script._iota_signature_refused(started.version, error)
