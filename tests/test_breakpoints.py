@@ -238,3 +238,18 @@ def test_this_is_captured_in_a_method(engine):
 def test_a_script_cannot_forge_hits_on_a_run_without_breakpoints(engine):
     source = "export default async () => typeof $$iota.b;\n"
     assert engine.run(source).result == "undefined"
+
+
+def test_a_secret_the_run_read_is_masked_in_its_hits(engine):
+    source = (
+        "export default async function main(ctx) {\n"
+        "  const key = await sdk.secrets.get('shop');\n"
+        "  const url = 'https://x/?k=' + key;\n"
+        "  return url.length;\n"
+        "}\n"
+    )
+    host = {"secrets.get": lambda args: "s3cr3t-value-42"}
+    res = engine.run(source, host=host, breakpoints=[Breakpoint(4)])
+    assert res.ok, res.error
+    assert "s3cr3t-value-42" not in str(res.hits)
+    assert res.hits[0]["vars"]["url"].startswith("https://x/?k=[secret")
