@@ -28,6 +28,7 @@ and resource usage.
         "python": [
             "iota-scripts-sdk",
             "orjson",
+            "semantic-version",
             "jsonschema",
             "referencing",
             "croniter",

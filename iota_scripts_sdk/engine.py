@@ -38,6 +38,7 @@ from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
+from .npm.module import Module
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
 
@@ -146,6 +147,7 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        modules: Sequence[Module] | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -158,7 +160,9 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``modules`` are what the script may
+        import (``npm.Module``: approved npm bundles, library scripts), in
+        load order; an import of anything else fails like a syntax error.
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -166,6 +170,8 @@ class Engine:
         t0 = time.monotonic()
         try:
             payload, key = self._prepare(source, input, ctx, limits, tenant, version)
+            if modules:
+                payload["modules"] = [m.wire() for m in modules]
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
@@ -180,14 +186,20 @@ class Engine:
         finally:
             self._pool.release(runner)
 
-    def check(self, source: str) -> ScriptError | None:
-        """Parses ``source`` without running it: None when valid, else the error."""
+    def check(self, source: str, packages: Sequence[str] = ()) -> ScriptError | None:
+        """Parses ``source`` without running it: None when valid, else the error.
+
+        ``packages``: the module specifiers it may import (``date-fns``,
+        ``lib:invoicing``); any other import is an error with its position.
+        """
         try:
             self._check_source(source)
         except ScriptError as e:
             return e
         try:
-            res = self._ask({"op": "check", "source": source}, "parsing")
+            res = self._ask(
+                {"op": "check", "source": source, "packages": list(packages)}, "parsing"
+            )
         except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
         if res.get("ok"):
@@ -198,6 +210,23 @@ class Engine:
             line=res.get("line"),
             column=res.get("column"),
         )
+
+    def imports(self, source: str, packages: Sequence[str] = ()) -> list[str]:
+        """The module specifiers ``source`` imports, in order (all within ``packages``).
+
+        Raises :class:`ScriptError` as :meth:`check` reports it (an import
+        outside ``packages`` is a ``syntax_error`` with its position).
+        """
+        self._check_source(source)
+        res = self._ask({"op": "check", "source": source, "packages": list(packages)}, "parsing")
+        if not res.get("ok"):
+            raise ScriptError(
+                res.get("code", "syntax_error"),
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return list(dict.fromkeys(str(s) for s in res.get("imports") or []))
 
     def _ask(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
         """A runner's answer (``res``) to a message outside a run (``check``, ``policy``).

@@ -43,6 +43,9 @@ CODES: dict[str, str] = {
     "busy": "no runner became free in time",
     "cancelled": "the run was cancelled",
     "not_installed": "a third-party file the engine needs is missing or altered: run `npm ci`",
+    "integrity_error": "a stored package or bundle does not match its recorded hash",
+    "registry_unavailable": "the npm registry cannot be reached or answered an error",
+    "package_refused": "the npm package failed its security scan",
     "internal_error": "the engine failed; the details are in the server log",
 }
 
