@@ -258,6 +258,9 @@ class Runner:
         self.contexts: OrderedDict[str, _Context] = OrderedDict()
         #: transformed bodies of imported modules, by hash (see _load_modules)
         self.bodies: OrderedDict[str, str] = OrderedDict()
+        #: the code of every module the host sent, by hash, for this runner's life
+        #: (bounded by approvals; the pool recycles runners on memory)
+        self.module_code: dict[str, str] = {}
         self.spare: _Context | None = None
         self.runs = 0
         from .api import API_VERSION, prelude_config
@@ -453,6 +456,10 @@ class Runner:
         )
 
         modules = msg.get("modules") or []
+        for m in modules:
+            # the host sends a module's code once per runner (RunnerProcess.modules)
+            if "code" in m:
+                self.module_code[m["hash"]] = m["code"]
         specs = [m["spec"] for m in modules]
         identity = source + "\x00" + ",".join(f"{m['spec']}@{m['hash']}" for m in modules)
         ctx = self.contexts.get(key)
@@ -583,8 +590,11 @@ class Runner:
         for i, m in enumerate(modules):
             body = self.bodies.get(m["hash"])
             if body is None:
+                code = self.module_code.get(m["hash"])
+                if code is None:
+                    return "internal_error", f"the module '{m['spec']}' was not sent to this runner"
                 res = self.transform(
-                    m["code"],
+                    code,
                     max(0.001, deadline - time.monotonic()),
                     [x["spec"] for x in modules[:i]],
                     "__iota_transform_module",

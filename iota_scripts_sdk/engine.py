@@ -170,14 +170,16 @@ class Engine:
         t0 = time.monotonic()
         try:
             payload, key = self._prepare(source, input, ctx, limits, tenant, version)
-            if modules:
-                payload["modules"] = [m.wire() for m in modules]
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
             runner = self._pool.acquire(key)
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
+        if modules:
+            # A 100 KB bundle crosses the pipe once per runner, not once per run.
+            payload["modules"] = [m.wire(m.sha256 not in runner.modules) for m in modules]
+            runner.modules.update(m.sha256 for m in modules)
         try:
             owner = (tenant, user)
             if deny:

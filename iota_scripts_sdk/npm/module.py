@@ -52,6 +52,9 @@ class Module:
                 " it was altered after approval: approve the package again",
             )
 
-    def wire(self) -> dict[str, Any]:
-        """The module as the runner receives it."""
-        return {"spec": self.specifier, "hash": self.sha256, "code": self.code}
+    def wire(self, with_code: bool = True) -> dict[str, Any]:
+        """The module as the runner receives it (the code once per runner: it keeps it by hash)."""
+        out: dict[str, Any] = {"spec": self.specifier, "hash": self.sha256}
+        if with_code:
+            out["code"] = self.code
+        return out
