@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from iota_scripts_sdk import Engine, EngineConfig  # noqa: E402
-from iota_scripts_sdk.npm import Module, bundle_hash  # noqa: E402
+from iota_scripts_sdk import Engine, EngineConfig
+from iota_scripts_sdk.npm import Module, bundle_hash
 
 
 def library(kb: int) -> tuple[str, str]:
@@ -89,7 +89,7 @@ def main() -> None:
         )
         out: dict[str, list[float]] = {k: [] for k in ("plain_cold", "lib_cold", "lib_first")}
         timed(
-            engine, lib.replace("@@", str("prime")), [module]
+            engine, lib.replace("@@", "prime"), [module]
         )  # the runner caches the transformed bundle
         for i in range(args.cold):  # interleaved, so that the machine's noise hits all alike
             out["plain_cold"].append(timed(engine, plain.replace("@@", str(i)), None))
@@ -103,10 +103,10 @@ def main() -> None:
                 )
             )
         out["plain_warm"] = [
-            timed(engine, plain.replace("@@", str("w")), None) for _ in range(args.warm)
+            timed(engine, plain.replace("@@", "w"), None) for _ in range(args.warm)
         ]
         out["lib_warm"] = [
-            timed(engine, lib.replace("@@", str("w")), [module]) for _ in range(args.warm)
+            timed(engine, lib.replace("@@", "w"), [module]) for _ in range(args.warm)
         ]
     finally:
         engine.close()
