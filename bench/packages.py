@@ -98,16 +98,14 @@ def main() -> None:
             out["lib_first"].append(
                 timed(
                     engine,
-                    lib.replace("@@", str(f"f{i}")),
+                    lib.replace("@@", f"f{i}"),
                     [Module(spec, fresh, bundle_hash(fresh))],
                 )
             )
-        out["plain_warm"] = [
-            timed(engine, plain.replace("@@", "w"), None) for _ in range(args.warm)
-        ]
-        out["lib_warm"] = [
-            timed(engine, lib.replace("@@", "w"), [module]) for _ in range(args.warm)
-        ]
+        out["plain_warm"], out["lib_warm"] = [], []
+        for _ in range(args.warm):  # interleaved too
+            out["plain_warm"].append(timed(engine, plain.replace("@@", "w"), None))
+            out["lib_warm"].append(timed(engine, lib.replace("@@", "w"), [module]))
     finally:
         engine.close()
     med = {k: round(statistics.median(v), 3) for k, v in out.items()}

@@ -64,6 +64,7 @@ and resource usage.
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
         "views/iota_script_policy_rule_views.xml",
+        "views/iota_script_package_views.xml",
         "views/iota_script_dashboard_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",

@@ -386,7 +386,8 @@ class Runner:
             if op == "run":
                 self.run(msg, tail)
             elif op == "check":
-                res = self.transform(msg["source"], 10.0, msg.get("packages"))
+                entry = "__iota_transform_module" if msg.get("module") else "__iota_transform"
+                res = self.transform(msg["source"], 10.0, msg.get("packages"), entry)
                 self.send_obj(
                     {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
                 )

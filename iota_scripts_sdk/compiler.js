@@ -118,15 +118,23 @@
   }
   function transformModule(source, packages) {
     let ast;
+    let html = null; // the same trap as in transform(): see the header
     try {
-      ast = parse(source);
+      ast = parse(source, (token) => {
+        if (html === null) {
+          const text = htmlComment(source, token);
+          if (text !== null) html = { text, loc: token.loc.start };
+        }
+      });
     } catch (e) {
+      if (html !== null) return htmlFail(html);
       if (e instanceof SyntaxError && e.loc) {
         return fail(String(e.message).replace(/ \(\d+:\d+\)$/, ""), e.loc.line, e.loc.column + 1);
       }
       if (e instanceof RangeError) return fail("the module is nested too deeply to parse", 1, 1);
       throw e;
     }
+    if (html !== null) return htmlFail(html);
     const edits = [];
     const exported = [];
     const imports = [];

@@ -188,11 +188,15 @@ class Engine:
         finally:
             self._pool.release(runner)
 
-    def check(self, source: str, packages: Sequence[str] = ()) -> ScriptError | None:
+    def check(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> ScriptError | None:
         """Parses ``source`` without running it: None when valid, else the error.
 
         ``packages``: the module specifiers it may import (``date-fns``,
         ``lib:invoicing``); any other import is an error with its position.
+        ``module``: ``source`` is a library (named exports, no default export
+        needed) that other scripts import, not a script that runs.
         """
         try:
             self._check_source(source)
@@ -200,7 +204,8 @@ class Engine:
             return e
         try:
             res = self._ask(
-                {"op": "check", "source": source, "packages": list(packages)}, "parsing"
+                {"op": "check", "source": source, "packages": list(packages), "module": module},
+                "parsing",
             )
         except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
@@ -213,14 +218,20 @@ class Engine:
             column=res.get("column"),
         )
 
-    def imports(self, source: str, packages: Sequence[str] = ()) -> list[str]:
+    def imports(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> list[str]:
         """The module specifiers ``source`` imports, in order (all within ``packages``).
 
         Raises :class:`ScriptError` as :meth:`check` reports it (an import
         outside ``packages`` is a ``syntax_error`` with its position).
+        ``module`` as for :meth:`check`.
         """
         self._check_source(source)
-        res = self._ask({"op": "check", "source": source, "packages": list(packages)}, "parsing")
+        res = self._ask(
+            {"op": "check", "source": source, "packages": list(packages), "module": module},
+            "parsing",
+        )
         if not res.get("ok"):
             raise ScriptError(
                 res.get("code", "syntax_error"),

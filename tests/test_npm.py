@@ -312,3 +312,28 @@ def test_imports_lists_what_a_source_imports(engine):
     with pytest.raises(ScriptError) as e:
         engine.imports(src, ["x"])
     assert (e.value.line, e.value.column) == (2, 20)
+
+
+def test_library_scripts_import_packages_and_are_imported(engine):
+    lib = 'import { count } from "iota-count";\nexport function total(xs) { return xs.length + count(); }\n'
+    assert engine.check(lib) is not None  # a script needs its default export
+    assert engine.check(lib, ["iota-count"], module=True) is None
+    err = engine.check(lib, [], module=True)
+    assert err is not None and (err.line, err.column) == (1, 23)
+    code = "export function count() { return 10; }\n"
+    modules = [
+        Module("iota-count", code, bundle_hash(code)),
+        Module("lib:invoicing", lib, bundle_hash(lib)),
+    ]
+    res = engine.run(
+        'import { total } from "lib:invoicing";\nexport default () => total([1, 2]);\n',
+        modules=modules,
+    )
+    assert res.ok, res.error
+    assert res.result == 12
+
+
+def test_library_modules_refuse_html_comments_like_scripts(engine):
+    err = engine.check("export const a = 1;\nconst b = a <!-- 2;\n", module=True)
+    assert err is not None and (err.line, err.column) == (2, 13)
+    assert "'<!--' is not allowed" in err.message

@@ -142,6 +142,8 @@ class IotaScriptsEditor(http.Controller):
             "libs": [
                 {"path": "file:///iota/sdk.d.ts", "content": typescript()},
                 {"path": "file:///iota/models.d.ts", "content": typings["dts"]},
+                # the company's approved npm packages: their .d.ts, else their exports
+                *request.env["iota.script.package"]._iota_editor_libs(),
             ],
             "models": typings["models"],
             "truncated": typings["truncated"],

@@ -45,3 +45,6 @@ from . import base_write_capture  # isort: skip
 
 # after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
+
+# after the models it extends: scripts (libraries) and versions (their pins)
+from . import iota_script_package  # isort: skip

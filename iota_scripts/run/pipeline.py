@@ -229,6 +229,11 @@ def _engine_run(
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
     try:
+        # the npm bundles the version pinned, from the store (never the registry)
+        modules = env["iota.script.package"]._iota_modules(version)
+    except ScriptError as e:
+        return RunResult(False, error=e)
+    try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
         with live.streaming(env) if live else contextlib.nullcontext():
@@ -245,6 +250,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                modules=modules,
             )
     except Exception:
         _logger.exception(

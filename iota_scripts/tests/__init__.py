@@ -38,6 +38,7 @@ from . import (
     test_schedule,
     test_script_filters,
     test_script_guard,
+    test_script_package,
     test_sdk_cache,
     test_sdk_db,
     test_sdk_db_policy,

@@ -78,6 +78,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "sentry_dsn": (None, str),
     "sentry_environment": (None, str),
     "log_format": ("text", str),
+    # npm packages in scripts (site; models/iota_script_package.py)
+    "npm_registry": ("https://registry.npmjs.org", str),
+    "esbuild": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -124,6 +127,8 @@ DOCS: dict[str, str] = {
     "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
+    "npm_registry": "site; the npm registry that approvals resolve and fetch packages from (runs never reach it). See [guide/npm-packages.md](guide/npm-packages.md)",
+    "esbuild": "site; the esbuild executable that bundles approved packages; none: `node_modules/.bin/esbuild` of the checkout (`npm ci`), else `esbuild` on `PATH`",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -203,6 +208,9 @@ SITE_ONLY = frozenset(
         "sentry_dsn",
         "sentry_environment",
         "log_format",
+        # where the server fetches code from, and what it executes to bundle it
+        "npm_registry",
+        "esbuild",
     }
 )
 
