@@ -252,6 +252,17 @@ class TestScriptPackage(NpmCase):
         self.assertEqual(len(bundles), 1)
         self._result(self._script(USES_TINY, company=self.company_b))
 
+    def test_a_withdrawn_approval_stops_the_scripts_that_pinned_it(self):
+        package = self._approve("iota-tiny", "1.3.0")
+        script = self._script(USES_TINY)
+        self._result(script)
+        package.with_user(self.admin_a).active = False
+        execution = script.action_run()
+        self.assertEqual(execution.error_code, "access_denied")
+        self.assertEqual(
+            execution.error_message, "package 'iota-tiny' is no longer approved for this company"
+        )
+
     def test_only_administrators_approve(self):
         package = self.env["iota.script.package"].create(
             {"name": "iota-tiny", "company_id": self.company_a.id}
