@@ -119,12 +119,12 @@ class Registry:
             raise ScriptError("invalid_argument", "the npm registry's address must be http(s)")
         self.url = url.rstrip("/")
         self.timeout_sec = timeout_sec
-        self._open = opener or (lambda req, t: urllib.request.urlopen(req, timeout=t))  # noqa: S310
+        self._open = opener or (lambda req, t: urllib.request.urlopen(req, timeout=t))  # noqa: S310 - http(s) Requests only
 
     # ---- HTTP -------------------------------------------------------------------
     def _get(self, url: str, *, accept: str = "application/json", limit: int) -> bytes:
-        # http(s) only: the registry's address is checked above, tarballs in fetch()
-        req = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "iota-scripts"})  # noqa: S310
+        headers = {"Accept": accept, "User-Agent": "iota-scripts"}
+        req = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s): self.url checked in __init__, tarballs in fetch()
         try:
             with self._open(req, self.timeout_sec) as resp:
                 data = resp.read(limit + 1)
