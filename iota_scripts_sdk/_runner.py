@@ -54,6 +54,7 @@ V8_FLAGS = (
     "--disallow-code-generation-from-strings",
 )
 _SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")
+_ERROR_LINE = re.compile(r"\b(?:[A-Z][A-Za-z]*)?Error: .*")
 _TOKEN_BYTES = 16
 #: mini-racer's type tag of a UTF-8 string value.
 _STR_UTF8 = 5
@@ -617,10 +618,14 @@ class Runner:
             try:
                 ctx.eval(code, timeout_sec=max(0.001, deadline - time.monotonic()))
             except JSEvalException as e:
-                why = str(e).strip().splitlines()
-                return "script_error", f"the module '{m['spec']}' failed to load: " + (
-                    why[-1] if why else "error"
-                )[:300]
+                # mini-racer's text: "module.js:LINE: TypeError: ...", the source line,
+                # then the stack; keep the error's own line (no host path is in it)
+                lines = str(e).strip().splitlines()
+                found = next(
+                    (_ERROR_LINE.search(ln) for ln in lines if _ERROR_LINE.search(ln)), None
+                )
+                why = found.group(0) if found else "an uncaught exception"
+                return "script_error", f"the module '{m['spec']}' failed to load: {why[:300]}"
         return None
 
     def _collect(self, ctx: _Context, cap: int, heap: dict[str, Any] | None, cpu_ms: float) -> None:

@@ -257,7 +257,9 @@ def test_a_module_that_breaks_frozen_intrinsics_fails_to_load(engine):
         modules=[Module("iota-evil", code, bundle_hash(code))],
     )
     assert not res.ok and res.error.code == "script_error"
-    assert res.error.message.startswith("the module 'iota-evil' failed to load: ")
+    assert res.error.message == (
+        "the module 'iota-evil' failed to load: TypeError: Cannot add property evil, object is not extensible"
+    )
     assert engine.run("export default () => [].evil;\n").result is None
 
 
