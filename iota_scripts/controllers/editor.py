@@ -151,7 +151,8 @@ class IotaScriptsEditor(http.Controller):
         }
 
     @http.route("/iota_scripts/editor/check", type="json", auth="user")
-    def editor_check(self, source=None):
+    def editor_check(self, source=None, library=False):
+        """``library``: the source is a library script's (named exports, no default export)."""
         _require_developer()
         if not isinstance(source, str) or len(source) > MAX_CHECK_CHARS:
             return {
@@ -159,17 +160,20 @@ class IotaScriptsEditor(http.Controller):
                     {"message": _("The source must be text."), "line": None, "column": None}
                 ]
             }
-        problem = request.env["iota.script"]._source_problem(source)
+        library = library is True
+        scripts = request.env["iota.script"].with_context(iota_scripts_library=library)
+        problem = scripts._source_problem(source)
         if problem:
             return {"markers": [problem]}
         # a source that parses: the company's policy rules (errors: the save
         # would be refused), and field names its models do not have (warnings)
         return {
-            "markers": policy_markers(request.env, source) + unknown_fields(request.env, source)
+            "markers": policy_markers(request.env, source, library)
+            + unknown_fields(request.env, source)
         }
 
 
-def policy_markers(env, source):
+def policy_markers(env, source, library=False):
     """Error markers for the policy rules of the user's company that ``source`` breaks.
 
     The rules that apply to every script (tag-scoped rules are checked at
@@ -179,7 +183,9 @@ def policy_markers(env, source):
         return []
     Rules = env["iota.script.policy.rule"]
     try:
-        violations = Rules._iota_violations(source, env.company, env["iota.script.tag"])
+        violations = Rules._iota_violations(
+            source, env.company, env["iota.script.tag"], library=library
+        )
     except ScriptError:
         return []  # the source does not parse: _source_problem said so
     return [{"line": v.line, "column": v.column, "message": v.message} for v in violations]
