@@ -47,6 +47,7 @@ from . import (
     test_threat_event_storm,
     test_threat_invalid_unicode,
     test_threat_noisy_neighbour,
+    test_threat_permission_change,
     test_threat_privilege_escalation,
     test_threat_privileged_script_takeover,
     test_threat_redis_outage,
