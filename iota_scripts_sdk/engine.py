@@ -23,6 +23,7 @@ Nothing is started at import: runners start on the first ``run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,11 +37,14 @@ import orjson
 
 from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
+from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, suggest
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
+from .masking import SecretMask
 from .npm.module import Module
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
+from .units import LOG_UNIT_NAME, Meter
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
 
@@ -121,6 +125,17 @@ def _error(code: str, message: str) -> bytes:
     return orjson.dumps({"code": code, "message": message})
 
 
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """Who a run belongs to and what it may touch: ``owner`` (tenant, user,
+    cache namespace) keys ``sdk.cache``; ``caps`` (None: no declaration) is
+    checked on every sdk call; ``mask`` collects the secrets the run read."""
+
+    owner: tuple[str, str | None, str | None]
+    caps: Capabilities | None
+    mask: SecretMask
+
+
 class Engine:
     """A pool of runners and the host side of the sdk. Safe to share between threads."""
 
@@ -129,7 +144,7 @@ class Engine:
         self._pool = RunnerPool(self.config)
         self._run_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
-        self._caches: dict[tuple[str, str | None], Any] = {}
+        self._caches: dict[tuple[str, str | None, str | None], Any] = {}
         self._observer: EngineObserver | None = None
 
     # ---- public API ---------------------------------------------------------
@@ -148,6 +163,8 @@ class Engine:
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
         modules: Sequence[Module] | None = None,
+        capabilities: Capabilities | None = None,
+        meter: Meter | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -160,11 +177,30 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``). ``modules`` are what the script may
-        import (``npm.Module``: approved npm bundles, library scripts), in
-        load order; an import of anything else fails like a syntax error.
+        rule (``policy.denied_calls``).
+
+        ``capabilities`` (``capabilities.py``) is checked on every sdk call,
+        the built-in ones included, before the host sees it: a call outside it
+        answers ``access_denied`` naming the capability. Its ``http`` hosts
+        replace ``limits.allow_hosts`` and its ``cache`` namespace keeps the
+        run's cache keys apart. None: no declaration, nothing checked here.
+
+        Every value a ``secrets.get`` call answers is masked as
+        ``[secret:name]`` in the run's logs (before ``on_log`` sees them), its
+        result and its error (``masking.py``), and in the arguments of
+        ``events.emit`` and ``scripts.enqueue`` (stored as events and runs).
+
+        ``meter`` (``units.py``) charges every sdk call and log line, before
+        it is served; a budget that runs out ends the run with
+        ``budget_exceeded`` (``stats["units"]``: the units used).
+
+        ``modules`` are what the script may import (``npm.Module``: approved
+        npm bundles, library scripts), in load order; an import of anything
+        else fails like a syntax error.
         """
         limits = limits or Limits()
+        if capabilities is not None:
+            limits = dataclasses.replace(limits, allow_hosts=capabilities.http)
         # The deadline is wall-clock from this call: waiting for a runner, or
         # starting one, is part of the run's time.
         t0 = time.monotonic()
@@ -181,12 +217,16 @@ class Engine:
             payload["modules"] = [m.wire(m.sha256 not in runner.modules) for m in modules]
             runner.modules.update(m.sha256 for m in modules)
         try:
-            owner = (tenant, user)
+            namespace = capabilities.cache if capabilities is not None else None
+            scope = _Scope((tenant, user, namespace), capabilities, SecretMask())
             if deny:
                 host = _denying(host or {}, deny)
-            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
+            result = self._drive(
+                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, meter
+            )
         finally:
             self._pool.release(runner)
+        return _metered(result, meter)
 
     def check(
         self, source: str, packages: Sequence[str] = (), *, module: bool = False
@@ -310,6 +350,24 @@ class Engine:
             )
         return violations_from(rules, source, res)
 
+    def suggest_capabilities(self, source: str, extra_hosts: Sequence[str] = ()) -> Suggestion:
+        """The capabilities ``source`` uses, read from its AST (``capabilities.suggest``).
+
+        Literal targets become entries (``sdk.db.search("res.partner")`` ->
+        ``models.res.partner.read``); computed ones are listed as unresolved.
+        Raises :class:`ScriptError` (``syntax_error`` with its position) when
+        the source does not parse, or no runner can read it."""
+        self._check_source(source)
+        res = self._ask({"op": "capabilities", "source": source}, "reading the script")
+        if not res.get("ok"):
+            raise ScriptError(
+                "syntax_error",
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return suggest(res, extra_hosts)
+
     def stats(self) -> dict[str, int]:
         """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
         return self._pool.stats()
@@ -382,12 +440,13 @@ class Engine:
         runner: RunnerProcess,
         payload: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         on_log: Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None,
         t0: float,
         key: str,
+        meter: Meter | None = None,
     ) -> RunResult:
         with self._ids_lock:
             run_id = next(self._run_ids)
@@ -454,7 +513,9 @@ class Engine:
                 continue
             op = msg.get("op")
             if op == "log":
-                rec = msg["msg"]
+                if not _charged(meter, LOG_UNIT_NAME):
+                    continue  # the run ends with budget_exceeded (_metered)
+                rec = scope.mask.data(msg["msg"])
                 rec["t_ms"] = round((time.monotonic() - started) * 1000, 3)
                 logs.append(rec)
                 if on_log is not None:
@@ -472,7 +533,11 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
-                ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
+                if _charged(meter, call.get("name")):
+                    ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
+                else:
+                    # fatal: the prelude ends the run with it, whatever the script catches
+                    ok, reply = False, _fatal(meter.exceeded) if meter else b""
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -483,7 +548,7 @@ class Engine:
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
             elif op == "done":
-                return self._finish(runner, msg, tail, logs, t0, calls)
+                return _masked(self._finish(runner, msg, tail, logs, t0, calls), scope.mask)
 
     def _finish(
         self,
@@ -535,7 +600,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes]:
@@ -543,13 +608,13 @@ class Engine:
         ``sdk_call_begin``/``sdk_call_end`` around it for a tracer)."""
         observer = self._observer
         if observer is None:
-            return self._serve_call(call, limits, owner, host, deadline_left)[:2]
+            return self._serve_call(call, limits, scope, host, deadline_left)[:2]
         name, args = call.get("name"), call.get("args")
         token = notify(
             observer, "sdk_call_begin", sdk_call_name(name), args if isinstance(args, list) else []
         )
         try:
-            ok, reply, value = self._serve_call(call, limits, owner, host, deadline_left)
+            ok, reply, value = self._serve_call(call, limits, scope, host, deadline_left)
         except BaseException:
             # a host that raised past _serve_call (an abort of the process): the
             # tracer's span still ends, and its context leaves the thread
@@ -559,7 +624,9 @@ class Engine:
         namespace, outcome = sdk_call_labels(name, None if ok else orjson.loads(reply).get("code"))
         notify(observer, "sdk_call", namespace, outcome)
         if token is not None:
-            notify(observer, "sdk_call_end", token, outcome, value if ok else None)
+            # a secret's value never reaches a tracer
+            shown = value if ok and name != "secrets.get" else None
+            notify(observer, "sdk_call_end", token, outcome, shown)
         return ok, reply
 
     def _trace_headers(self) -> Mapping[str, str] | None:
@@ -570,7 +637,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes, Any]:
@@ -583,7 +650,12 @@ class Engine:
         if deadline_left <= 0:
             return False, _error("timeout", "the run's deadline has passed"), None
         try:
-            fn = host.get(name) or self._builtin(name, limits, owner, deadline_left)
+            if scope.caps is not None:
+                scope.caps.check(name, args)
+            if scope.mask and name in _MASKED_ARGUMENTS:
+                # they become other runs' input and events: records the run leaves
+                args = scope.mask.data(args)
+            fn = host.get(name) or self._builtin(name, limits, scope.owner, deadline_left)
             if fn is None:
                 if name in host_names():
                     ns = name.split(".")[0]
@@ -591,6 +663,8 @@ class Engine:
                     return False, reply, None
                 return False, _error("not_available", f"unknown sdk function {name!r}"), None
             value = fn(args)
+            if name == "secrets.get" and args and isinstance(args[0], str):
+                scope.mask.add(args[0], value)
             # b"" resolves undefined in the prelude: only for calls declared void
             if value is None and name in void_host_names():
                 reply = b""
@@ -619,7 +693,7 @@ class Engine:
         self,
         name: str,
         limits: Limits,
-        owner: tuple[str, str | None],
+        owner: tuple[str, str | None, str | None],
         deadline_left: float,
     ) -> HostFunction | None:
         if name == "http.fetch":
@@ -636,15 +710,18 @@ class Engine:
             return _cache_function(self._cache(owner), name)
         return None
 
-    def _cache(self, owner: tuple[str, str | None]) -> Any:
-        """The cache of (tenant, user): keys per user, one quota per tenant."""
+    def _cache(self, owner: tuple[str, str | None, str | None]) -> Any:
+        """The cache of (tenant, user, namespace): keys per user and declared
+        namespace, one quota per tenant."""
         cache = self._caches.get(owner)
         if cache is None:
             from ._cache import CacheLimits, open_cache
 
-            tenant, user = owner
+            tenant, user, declared = owner
             scope = tuple(tenant.split("/"))
             namespace = scope if user is None else (*scope, "user", user)
+            if declared is not None and declared != DEFAULT_CACHE_NAMESPACE:
+                namespace = (*namespace, "ns", declared)
             limits = CacheLimits(
                 quota_max_bytes=self.config.cache_quota_bytes,
                 quota_max_keys=self.config.cache_quota_keys,
@@ -652,6 +729,54 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+#: Host calls whose arguments are masked too: what they carry is stored as
+#: another run's input or an event's payload. ``http.*`` (the secret's purpose)
+#: and ``db.*`` (the script's own data) get the value as it is.
+_MASKED_ARGUMENTS = frozenset({"events.emit", "scripts.enqueue"})
+
+
+def _masked(result: RunResult, mask: SecretMask) -> RunResult:
+    """``result`` with the run's secrets masked in its result and error (logs are masked as they come)."""
+    if not mask:
+        return result
+    if result.result_json is not None:
+        result.result_json = mask.json(result.result_json)
+        result._result = _UNPARSED
+    if result.error is not None:
+        result.error = mask.error(result.error)
+    return result
+
+
+def _charged(meter: Meter | None, name: Any) -> bool:
+    """Charges one call (or log line) to ``meter``; False when a budget ran out."""
+    if meter is None or not isinstance(name, str):
+        return True
+    try:
+        meter.charge(name)
+    except ScriptError:
+        return False
+    except KeyError:
+        return True  # an unknown sdk function: refused by _serve_call, at no cost
+    return True
+
+
+def _fatal(error: ScriptError | None) -> bytes:
+    err = error or ScriptError("budget_exceeded", "a budget ran out")
+    return orjson.dumps({"code": err.code, "message": err.message, "fatal": True})
+
+
+def _metered(result: RunResult, meter: Meter | None) -> RunResult:
+    """``result`` with the units used; ``budget_exceeded`` once a budget ran out."""
+    if meter is None:
+        return result
+    stats = dict(result.stats or {})
+    stats["units"] = meter.used
+    if meter.exceeded is not None:
+        return RunResult(False, error=meter.exceeded, logs=result.logs, stats=stats)
+    result.stats = stats
+    return result
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:

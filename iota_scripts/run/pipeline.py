@@ -6,9 +6,12 @@ The steps, each a small function of its own::
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
                      build the context                    (build_context)
+                     refuse a bad signature               (signature.py)
+                     the version's capabilities           (capabilities_of)
                      build the sdk hosts                  (sdk_host/builder.py)
-                     run, in a lazy savepoint             (run_engine)
+                     run, in a lazy savepoint, metered    (run_engine, units.py)
                      record the outcome, announce it      (record.py)
+                     keep the secrets it read             (sdk_host/secrets.py)
 
 ``execute`` is one span of the traces (tools/observability/tracing.py).
 
@@ -26,10 +29,12 @@ on the thread that called ``Engine.run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
 from iota_scripts_sdk import Limits, RunResult, ScriptError
+from iota_scripts_sdk.capabilities import Capabilities, parse
 from odoo import _
 from odoo.exceptions import UserError
 
@@ -38,7 +43,7 @@ from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
 from ..tools.observability import json_logs, sentry, tracing
 from ..tools.settings import get_engine, get_setting, scripts_enabled
-from . import record, start
+from . import record, signature, start, units
 from .request import RunRequest
 
 _logger = logging.getLogger(__name__)
@@ -130,18 +135,25 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return start.skip(Execution, req, reason)
     if req.live is not None:
         req.live.start(started.execution)
-    refused = start.refusal(script, started.user)
+    caps, refused = _refusal(script, started)
     if refused is not None:
+        # a bad signature fails the script (an endpoint answers 500, as for a
+        # crash); a run-as user who may not run it, or an undeclared script,
+        # never started
+        ran = refused.code == "signature_invalid"
         return record.announce(
-            record.record(req, started, RunResult(False, error=refused), ran=False)
+            record.record(req, started, RunResult(False, error=refused), ran=ran)
         )
     # the run's fields of the JSON log lines (tools/observability/json_logs.py)
     with json_logs.running(
         script.company_id.id, script.key, version.number, started.execution.id or None
     ):
-        hosts = sdk_host.builder.build(started.run_env, script, started.execution, req.dry_run)
+        hosts = sdk_host.builder.build(
+            started.run_env, script, started.execution, req.dry_run, caps
+        )
         result = run_engine(Execution.env, req, started, hosts, chain)
         execution = record.announce(record.record(req, started, result))
+        hosts.secrets.flush(execution)
         _logger.debug(
             "iota.script %s: execution %s ended %s",
             script.id,
@@ -149,6 +161,46 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
             "ok" if result.ok else result.error and result.error.code,
         )
         return execution
+
+
+def capabilities_of(script: Any, version: Any) -> tuple[Capabilities | None, ScriptError | None]:
+    """``(capabilities, refusal)`` of a run of ``version``: what it declared when it
+    was saved (None: no declaration), or why it may not run (its company requires
+    a declaration, or the stored one does not parse). A script may always enqueue
+    itself."""
+    text = version.sudo().capabilities_json
+    if text:
+        try:
+            caps = parse(text)
+            # enqueuing itself (a retry) reaches nothing it does not declare already
+            return dataclasses.replace(caps, scripts=(*caps.scripts, script.key)), None
+        except ScriptError as e:
+            return None, ScriptError(
+                "capabilities_required",
+                f"the capabilities of {script.key} v{version.number} are not valid: {e.message}",
+            )
+    if script.company_id.iota_capabilities_required:
+        return None, ScriptError(
+            "capabilities_required",
+            f"the script {script.key} declares no capabilities, and its company requires them",
+        )
+    return None, None
+
+
+def _refusal(script: Any, started: start.Started) -> tuple[Capabilities | None, ScriptError | None]:
+    """``(capabilities, refusal)`` of a run whose execution is open: why it must
+    not start (the run-as user may not run it: ``start.refusal``; the version's
+    signature does not hold where the company requires signed versions:
+    ``signature.py``, and the responsible user is told; no capabilities where
+    they are required: :func:`capabilities_of`), or the capabilities it declared."""
+    refused = start.refusal(script, started.user)
+    if refused is None:
+        refused = signature.refusal(script, started.version)
+        if refused is not None:
+            script._iota_signature_refused(started.version, refused)
+    if refused is not None:
+        return None, refused
+    return capabilities_of(script, started.version)
 
 
 def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
@@ -190,7 +242,8 @@ def run_engine(
         # outside the savepoint's wrapper: the row is created before it opens
         functions = started.pending.wrap(functions, savepoint)
     try:
-        result = _engine_run(env, req, started, build_context(env, req, started), functions)
+        ctx = build_context(env, req, started)
+        result = _engine_run(env, req, started, ctx, functions, hosts.db.caps)
     except BaseException:
         savepoint.close(rollback=True)
         raise
@@ -211,24 +264,31 @@ def run_engine(
 
 
 def _engine_run(
-    env: Any, req: RunRequest, started: start.Started, ctx: dict[str, Any], functions: dict
+    env: Any,
+    req: RunRequest,
+    started: start.Started,
+    ctx: dict[str, Any],
+    functions: dict,
+    caps: Capabilities | None,
 ) -> RunResult:
-    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result."""
+    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result.
+
+    ``caps``: checked by the engine on every sdk call; its hosts are the
+    allow-list (no declaration: no outbound HTTP)."""
     script, version, live = started.script, started.version, req.live
-    limits = Limits(
-        timeout_sec=script.timeout_sec,
-        memory_mb=script.memory_mb,
-        allow_hosts=tuple(script._allowed_hosts()),
-    )
+    limits = Limits(timeout_sec=script.timeout_sec, memory_mb=script.memory_mb)
     # What policy rules forbid and the AST cannot see (sdk["ht" + "tp"]). Read
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
-    try:
-        # the npm bundles the version pinned, from the store (never the registry)
+    try:  # the npm bundles the version pinned, from the store (never the registry)
         modules = env["iota.script.package"]._iota_modules(version)
     except ScriptError as e:
         return RunResult(False, error=e)
+    # governance units: the trigger's run budget, the company's daily pool
+    meter = units.meter(env, req, script)
+    if live:
+        live.meter = meter
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
@@ -247,6 +307,8 @@ def _engine_run(
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
                 modules=modules,
+                capabilities=caps,
+                meter=meter,
             )
     except Exception:
         _logger.exception(
@@ -259,3 +321,5 @@ def _engine_run(
                 "internal_error", "the engine failed; the details are in the server log"
             ),
         )
+    finally:
+        meter.close()  # what it reserved from the pool and did not use goes back
