@@ -28,6 +28,7 @@ and resource usage.
         "python": [
             "iota-scripts-sdk",
             "orjson",
+            "semantic-version",
             "cryptography",
             "jsonschema",
             "referencing",
@@ -64,6 +65,7 @@ and resource usage.
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
         "views/iota_script_policy_rule_views.xml",
+        "views/iota_script_package_views.xml",
         "views/iota_script_dashboard_views.xml",
         "views/iota_script_endpoint_views.xml",
         "views/ir_actions_server_views.xml",

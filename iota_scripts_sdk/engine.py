@@ -41,6 +41,7 @@ from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, sug
 from .errors import ScriptError
 from .limits import EngineConfig, Limits
 from .masking import SecretMask
+from .npm.module import Module
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
 from .units import LOG_UNIT_NAME, Meter
@@ -161,6 +162,7 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        modules: Sequence[Module] | None = None,
         capabilities: Capabilities | None = None,
         meter: Meter | None = None,
     ) -> RunResult:
@@ -191,6 +193,10 @@ class Engine:
         ``meter`` (``units.py``) charges every sdk call and log line, before
         it is served; a budget that runs out ends the run with
         ``budget_exceeded`` (``stats["units"]``: the units used).
+
+        ``modules`` are what the script may import (``npm.Module``: approved
+        npm bundles, library scripts), in load order; an import of anything
+        else fails like a syntax error.
         """
         limits = limits or Limits()
         if capabilities is not None:
@@ -206,6 +212,10 @@ class Engine:
             runner = self._pool.acquire(key)
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
+        if modules:
+            # A 100 KB bundle crosses the pipe once per runner, not once per run.
+            payload["modules"] = [m.wire(m.sha256 not in runner.modules) for m in modules]
+            runner.modules.update(m.sha256 for m in modules)
         try:
             namespace = capabilities.cache if capabilities is not None else None
             scope = _Scope((tenant, user, namespace), capabilities, SecretMask())
@@ -218,14 +228,25 @@ class Engine:
             self._pool.release(runner)
         return _metered(result, meter)
 
-    def check(self, source: str) -> ScriptError | None:
-        """Parses ``source`` without running it: None when valid, else the error."""
+    def check(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> ScriptError | None:
+        """Parses ``source`` without running it: None when valid, else the error.
+
+        ``packages``: the module specifiers it may import (``date-fns``,
+        ``lib:invoicing``); any other import is an error with its position.
+        ``module``: ``source`` is a library (named exports, no default export
+        needed) that other scripts import, not a script that runs.
+        """
         try:
             self._check_source(source)
         except ScriptError as e:
             return e
         try:
-            res = self._ask({"op": "check", "source": source}, "parsing")
+            res = self._ask(
+                {"op": "check", "source": source, "packages": list(packages), "module": module},
+                "parsing",
+            )
         except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
         if res.get("ok"):
@@ -236,6 +257,29 @@ class Engine:
             line=res.get("line"),
             column=res.get("column"),
         )
+
+    def imports(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> list[str]:
+        """The module specifiers ``source`` imports, in order (all within ``packages``).
+
+        Raises :class:`ScriptError` as :meth:`check` reports it (an import
+        outside ``packages`` is a ``syntax_error`` with its position).
+        ``module`` as for :meth:`check`.
+        """
+        self._check_source(source)
+        res = self._ask(
+            {"op": "check", "source": source, "packages": list(packages), "module": module},
+            "parsing",
+        )
+        if not res.get("ok"):
+            raise ScriptError(
+                res.get("code", "syntax_error"),
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return list(dict.fromkeys(str(s) for s in res.get("imports") or []))
 
     def _ask(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
         """A runner's answer (``res``) to a message outside a run (``check``, ``policy``).

@@ -54,5 +54,8 @@ from . import iota_script_capabilities  # isort: skip
 # after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
 
+# after the models it extends: scripts (libraries) and versions (their pins)
+from . import iota_script_package  # isort: skip
+
 # imports the run path (dry-runs of a script's tests), like base_write_capture
 from . import iota_script_tests  # isort: skip

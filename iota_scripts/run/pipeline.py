@@ -281,6 +281,10 @@ def _engine_run(
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
+    try:  # the npm bundles the version pinned, from the store (never the registry)
+        modules = env["iota.script.package"]._iota_modules(version)
+    except ScriptError as e:
+        return RunResult(False, error=e)
     # governance units: the trigger's run budget, the company's daily pool
     meter = units.meter(env, req, script)
     if live:
@@ -302,6 +306,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                modules=modules,
                 capabilities=caps,
                 meter=meter,
             )

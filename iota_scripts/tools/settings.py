@@ -82,6 +82,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "sentry_dsn": (None, str),
     "sentry_environment": (None, str),
     "log_format": ("text", str),
+    # npm packages in scripts (site; models/iota_script_package.py)
+    "npm_registry": ("https://registry.npmjs.org", str),
+    "esbuild": (None, str),
     # the keys of sdk.secrets (site; tools/secret_box.py)
     "secret_keys": (None, str),
     # the key that signs approved versions (site: never in the database)
@@ -139,6 +142,8 @@ DOCS: dict[str, str] = {
     "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
+    "npm_registry": "site; the npm registry that approvals resolve and fetch packages from (runs never reach it). See [guide/npm-packages.md](guide/npm-packages.md)",
+    "esbuild": "site; the esbuild executable that bundles approved packages; none: `node_modules/.bin/esbuild` of the checkout (`npm ci`), else `esbuild` on `PATH`",
     "secret_keys": "site; the Fernet keys that encrypt `sdk.secrets` values, comma-separated: the first encrypts, every one decrypts (rotation: put the new key first, then *Rotate keys*). Keep it outside the database and back it up: a lost key makes its secrets unreadable. See [capabilities and secrets](guide/capabilities-and-secrets.md)",
     "signing_key": "site; the Ed25519 private key (base64, from `iota-scripts keygen`) that signs approved versions; none: approvals are not signed, and a company that requires signed versions cannot approve. See [operations/governance.md](operations/governance.md)",
     "max_source_bytes": "largest script source accepted at save",
@@ -226,6 +231,9 @@ SITE_ONLY = frozenset(
         "sentry_dsn",
         "sentry_environment",
         "log_format",
+        # where the server fetches code from, and what it executes to bundle it
+        "npm_registry",
+        "esbuild",
         # the secrets' keys live outside the database, or they protect nothing
         "secret_keys",
         # whoever writes the database must not be able to sign what they wrote

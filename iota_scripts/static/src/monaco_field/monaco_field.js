@@ -272,7 +272,9 @@ export class MonacoField extends Component {
         const source = this.value;
         let result;
         try {
-            result = await rpc("/iota_scripts/editor/check", { source }, { silent: true });
+            // a library script has named exports and no default export (npm packages guide)
+            const library = this.props.record.data.is_library === true;
+            result = await rpc("/iota_scripts/editor/check", { source, library }, { silent: true });
         } catch {
             return; // the save check will still refuse a bad source
         }
