@@ -37,6 +37,7 @@ import orjson
 from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
 from .errors import ScriptError
+from .journal import Journal
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
@@ -146,6 +147,7 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        journal: Journal | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -158,7 +160,8 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``journal`` (``journal.Journal``)
+        records every sdk call: name, arguments, answer, start and duration.
         """
         limits = limits or Limits()
         # The deadline is wall-clock from this call: waiting for a runner, or
@@ -176,7 +179,9 @@ class Engine:
             owner = (tenant, user)
             if deny:
                 host = _denying(host or {}, deny)
-            return self._drive(runner, payload, limits, owner, host or {}, on_log, cancel, t0, key)
+            return self._drive(
+                runner, payload, limits, owner, host or {}, on_log, cancel, t0, key, journal
+            )
         finally:
             self._pool.release(runner)
 
@@ -346,6 +351,7 @@ class Engine:
         cancel: threading.Event | None,
         t0: float,
         key: str,
+        journal: Journal | None = None,
     ) -> RunResult:
         with self._ids_lock:
             run_id = next(self._run_ids)
@@ -367,6 +373,8 @@ class Engine:
         runner.runs += 1
         runner.keys.add(key)
         cpu_at_start = runner.cpu_ms()
+        if journal is not None:
+            journal.start()
         try:
             runner.send(_run_frame(payload))
         except OSError:
@@ -430,7 +438,10 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
+                began = time.monotonic()
                 ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
+                if journal is not None:
+                    _journal(journal, call, ok, reply, began)
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -610,6 +621,16 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+def _journal(journal: Journal, call: dict[str, Any], ok: bool, reply: bytes, began: float) -> None:
+    """Writes one served call into ``journal`` (its answer read back from the reply frame)."""
+    ended = time.monotonic()
+    try:
+        answer = _loads(reply) if reply else None
+    except ValueError:
+        answer = None
+    journal.record(call.get("name"), call.get("args"), ok, answer, began, ended)
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:

@@ -44,6 +44,8 @@ CODES: dict[str, str] = {
     "cancelled": "the run was cancelled",
     "not_installed": "a third-party file the engine needs is missing or altered: run `npm ci`",
     "internal_error": "the engine failed; the details are in the server log",
+    "replay_diverged": "a replayed run made an sdk call the recorded run has no answer for",
+    "journal_truncated": "the recorded run's journal was cut at its size cap: no replay",
 }
 
 
