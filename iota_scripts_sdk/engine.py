@@ -227,6 +227,14 @@ class Engine:
         finally:
             self._pool.release(runner)
 
+    def instrument(self, source: str) -> dict[str, Any]:
+        """``source`` instrumented for the profile run mode (``profile.py``):
+        ``{"ok": True, "source", "functions"}`` or ``{"ok": False, "message", "line", "column"}``.
+
+        Raises :class:`ScriptError` when no runner can instrument it."""
+        self._check_source(source)
+        return self._ask({"op": "profile", "source": source}, "instrumenting")
+
     def sandbox(self) -> dict[str, Any]:
         """The runners' operating-system sandbox, as one runner applied and experiences it.
 

@@ -15,6 +15,9 @@ engine itself for ``sdk.http`` and ``sdk.cache``)::
 the runner), ``duration_ms`` the time the host took to answer. Log lines are
 not sdk calls: they are the run's logs.
 
+Secrets: the values of secret-looking HTTP headers (``Authorization``,
+``Cookie``, ``X-Api-Key``, ...) are stored as ``***`` (:func:`masked`).
+
 Bounded: the entries' JSON is kept up to ``max_bytes`` (default
 :data:`MAX_JOURNAL_BYTES`). Past it, an entry keeps its timing and outcome but
 not its arguments and result (``"cut": true``), so the waterfall still shows
@@ -47,6 +50,7 @@ Pure Python, no Odoo; thread: one journal or replay host per run.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -70,6 +74,23 @@ MAX_JOURNAL_BYTES = 256 * 1024
 MAX_JOURNAL_CALLS = 2000
 #: Divergences a replay reports at most (later ones are counted).
 MAX_DIVERGENCES = 100
+
+
+_SECRET_HEADER = re.compile(r"auth|cookie|token|secret|key|signature|password", re.I)
+
+
+def masked(name: Any, args: Any) -> Any:
+    """``args`` as the journal keeps them: the values of secret-looking HTTP
+    headers (``Authorization``, ``X-Api-Key``, ...) replaced by ``***``.
+
+    A replay compares its calls' arguments masked the same way."""
+    if name != "http.fetch" or not isinstance(args, list) or len(args) < 2:
+        return args
+    init = args[1]
+    if not isinstance(init, dict) or not isinstance(init.get("headers"), dict):
+        return args
+    headers = {k: "***" if _SECRET_HEADER.search(str(k)) else v for k, v in init["headers"].items()}
+    return [args[0], {**init, "headers": headers}, *args[2:]]
 
 
 def _size(value: Any) -> int:
@@ -115,6 +136,7 @@ class Journal:
         }
         if not ok:
             entry["error"] = answer
+        args = masked(name, args)
         payload = {"args": args, "result": answer} if ok else {"args": args}
         size = _size(payload) + 96
         if self.bytes + size > self.max_bytes:
@@ -207,6 +229,7 @@ class ReplayHost:
     def answer(self, name: str, args: list[Any]) -> Any:
         """The recorded answer of this call (its result, or its error raised)."""
         self.served += 1
+        args = masked(name, args)
         i = self._find(name, args)
         if i is None:
             expected = self._expected()

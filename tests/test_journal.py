@@ -151,3 +151,19 @@ def test_the_size_cap_cuts_the_journal_and_replay_refuses_it(engine):
     with pytest.raises(ScriptError) as e:
         ReplayHost(stored)
     assert e.value.code == "journal_truncated" and "50 sdk calls" in e.value.message
+
+
+def test_secret_http_headers_are_masked_in_the_journal_and_in_replay():
+    journal = Journal()
+    args = [
+        "https://api.example.com/x",
+        {"headers": {"Authorization": "Bearer s3cret", "Accept": "a"}},
+    ]
+    journal.record("http.fetch", args, True, {"status": 200}, 1.0, 1.5)
+    stored = journal.to_dict()
+    assert "s3cret" not in str(stored)
+    assert stored["entries"][0]["args"][1]["headers"] == {"Authorization": "***", "Accept": "a"}
+    replay = ReplayHost(stored)
+    # the same call, with the real secret, is the same call
+    assert replay.answer("http.fetch", args) == {"status": 200}
+    assert replay.finish() == []

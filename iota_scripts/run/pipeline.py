@@ -5,8 +5,8 @@ The steps, each a small function of its own::
     run / run_root   the site switch and the run chain (tools/chain.py)
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
-                     build the context                    (build_context)
                      build the sdk hosts                  (sdk_host/builder.py)
+                     build the context and the journal    (build_context, new_journal)
                      run, in a lazy savepoint             (run_engine)
                      record the outcome, announce it      (record.py)
 
@@ -26,10 +26,11 @@ on the thread that called ``Engine.run``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import Any
 
-from iota_scripts_sdk import Limits, RunResult, ScriptError
+from iota_scripts_sdk import Journal, Limits, RunResult, ScriptError
 from odoo import _
 from odoo.exceptions import UserError
 
@@ -144,8 +145,10 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         script.company_id.id, script.key, version.number, started.execution.id or None
     ):
         hosts = sdk_host.builder.build(started.run_env, script, started.execution, req.dry_run)
-        result = run_engine(Execution.env, req, started, hosts, chain)
-        execution = record.announce(record.record(req, started, result))
+        # what a replay needs (run/replay.py): the ctx and every sdk call with its answer
+        ctx, journal = build_context(Execution.env, req, started), new_journal(Execution.env)
+        result = run_engine(Execution.env, req, started, hosts, chain, ctx, journal)
+        execution = record.announce(record.record(req, started, result, replay=(ctx, journal)))
         _logger.debug(
             "iota.script %s: execution %s ended %s",
             script.id,
@@ -178,14 +181,24 @@ def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str
     return ctx
 
 
+def new_journal(env: Any) -> Journal | None:
+    """The journal of a run's sdk calls (``journal_max_bytes``; 0: none)."""
+    max_bytes = get_setting(env, "journal_max_bytes")
+    return Journal(max_bytes) if max_bytes > 0 else None
+
+
 def run_engine(
     env: Any,
     req: RunRequest,
     started: start.Started,
     hosts: sdk_host.builder.Hosts,
     chain: run_chain.Chain,
+    ctx: dict[str, Any],
+    journal: Journal | None = None,
 ) -> RunResult:
-    """Runs the version in a runner; keeps or rolls back what its host calls did."""
+    """Runs the version in a runner; keeps or rolls back what its host calls did.
+
+    ``journal`` records its sdk calls (``iota_scripts_sdk.journal``)."""
     mark = len(chain.queue)
     # Opened by the first sdk.db / sdk.events call only (tools/lazy_savepoint.py).
     savepoint = LazySavepoint(env.cr)
@@ -194,7 +207,7 @@ def run_engine(
         # outside the savepoint's wrapper: the row is created before it opens
         functions = started.pending.wrap(functions, savepoint)
     try:
-        result = _engine_run(env, req, started, build_context(env, req, started), functions)
+        result = _engine_run(env, req, started, ctx, functions, journal)
     except BaseException:
         savepoint.close(rollback=True)
         raise
@@ -215,7 +228,12 @@ def run_engine(
 
 
 def _engine_run(
-    env: Any, req: RunRequest, started: start.Started, ctx: dict[str, Any], functions: dict
+    env: Any,
+    req: RunRequest,
+    started: start.Started,
+    ctx: dict[str, Any],
+    functions: dict,
+    journal: Journal | None,
 ) -> RunResult:
     """``Engine.run`` of the version; an engine fault is an ``internal_error`` result."""
     script, version, live = started.script, started.version, req.live
@@ -231,8 +249,11 @@ def _engine_run(
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
+        engine = get_engine(env)
+        # the profile run mode: the same run, instrumented (run/profiling.py)
+        run = engine.run if req.profile is None else functools.partial(req.profile.run, engine)
         with live.streaming(env) if live else contextlib.nullcontext():
-            return get_engine(env).run(
+            return run(
                 version.source,
                 input=req.input,
                 ctx=ctx,
@@ -245,6 +266,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                journal=journal,
             )
     except Exception:
         _logger.exception(

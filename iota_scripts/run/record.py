@@ -76,14 +76,39 @@ def outcome_values(result: RunResult) -> dict[str, Any]:
     return vals
 
 
-def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = True) -> Any:
+def replay_values(replay: tuple[dict[str, Any], Any] | None) -> dict[str, Any]:
+    """The execution's values that a replay needs (``run/replay.py``): the ctx the
+    script saw (capped like the input) and the journal of its sdk calls."""
+    if replay is None:
+        return {}
+    ctx, journal = replay
+    text, cut = capped(ctx)
+    vals: dict[str, Any] = {"ctx_json": text, "ctx_truncated": cut}
+    if journal is not None:
+        stored = journal.to_dict()
+        vals["journal_json"] = storable_text(json.dumps(stored, ensure_ascii=False, default=str))
+        vals["journal_truncated"] = stored["truncated"]
+    return vals
+
+
+def record(
+    req: RunRequest,
+    started: Started,
+    result: RunResult,
+    *,
+    ran: bool = True,
+    replay: tuple[dict[str, Any], Any] | None = None,
+) -> Any:
     """Writes the outcome on the run's execution and returns it (maybe empty).
 
     ``req.answer`` adds its values first (``None`` as the result when the run
     did not start, ``ran=False``). A reserved row that its recording policy
-    does not keep is counted instead, and the empty recordset returned."""
+    does not keep is counted instead, and the empty recordset returned.
+    ``replay`` is ``(ctx, journal)`` of the run (:func:`replay_values`)."""
     execution, pending = started.execution, started.pending
-    vals = {**started.start_vals, **outcome_values(result)}
+    vals = {**started.start_vals, **outcome_values(result), **replay_values(replay)}
+    if req.profile is not None and req.profile.tree is not None:
+        vals["profile_json"] = json.dumps(req.profile.tree)
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)
