@@ -186,3 +186,50 @@ class TestReplay(IotaScriptsCase):
         self.assertEqual(incr["namespace"], "cache")
         self.assertLessEqual(read["start_ms"] + read["duration_ms"], incr["start_ms"] + 0.001)
         self.assertGreater(run.wall_ms, 0)
+
+    def test_automation_and_cron_runs_replay_alike(self):
+        counter = self._script(
+            'export default async (ctx) => ({ trigger: ctx.trigger.type, n: await sdk.db.searchCount("res.partner", []) });',
+            run_as_user_id=self.bot_a.id,
+        )
+        partner_model = self.env["ir.model"]._get("res.partner")
+        self.env["base.automation"].create(
+            {
+                "name": "Count on create",
+                "model_id": partner_model.id,
+                "trigger": "on_create",
+                "action_server_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "Count",
+                            "model_id": partner_model.id,
+                            "state": "iota_script",
+                            "iota_script_id": counter.id,
+                        },
+                    )
+                ],
+            }
+        )
+        self.env["res.partner"].create({"name": "Counted", "company_id": self.company_a.id})
+        cron = self.env["ir.cron"].create(
+            {
+                "name": "Count by cron",
+                "model_id": self.env["ir.model"]._get_id("iota.script"),
+                "state": "iota_script",
+                "iota_script_id": counter.id,
+                "interval_number": 1,
+                "interval_type": "days",
+            }
+        )
+        cron.method_direct_trigger()
+        runs = self._executions(counter)
+        self.assertEqual(sorted(runs.mapped("trigger")), ["automation", "cron"])
+        for run in runs:
+            recorded = json.loads(run.result_json)
+            report = run.with_user(self.dev_a).action_replay()
+            self.assertEqual(report["trigger"], run.trigger)
+            # the count is the recorded one, the ctx the recorded one
+            self.assertEqual(report["result"], recorded)
+            self.assertEqual(report["divergences"], [])
