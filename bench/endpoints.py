@@ -136,11 +136,13 @@ def odoo_args(args) -> list[str]:
 
 
 def prepare(args) -> None:
-    exists = subprocess.run(
-        ["psql", "-h", args.db_host, "-U", args.db_user, "-lqt"], capture_output=True, text=True
+    exists = subprocess.run(  # noqa: S603 - fixed argv: psql on PATH, the bench's own arguments
+        ["psql", "-h", args.db_host, "-U", args.db_user, "-lqt"],  # noqa: S607 - psql on PATH
+        capture_output=True,
+        text=True,
     ).stdout
     install = "-u" if f" {args.db} " in exists else "-i"
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - fixed argv: this Odoo, the bench's own arguments
         [*odoo_args(args), install, "iota_scripts,iota_scripts_bench", "--stop-after-init"],
         env=odoo_env(),
         check=True,
@@ -148,7 +150,7 @@ def prepare(args) -> None:
         stderr=subprocess.DEVNULL,
     )
     code = f"REDIS_URL = {args.redis_url!r}\nSAMPLE_EVERY = {args.sample_every}\n" + SETUP
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - fixed argv: odoo shell, the bench's own arguments
         [*odoo_args(args)[:3], "shell", *odoo_args(args)[3:], "--no-http"],
         input=code,
         text=True,
@@ -215,7 +217,7 @@ class CpuMeter:
             "SELECT pid FROM pg_stat_activity"
             " WHERE application_name LIKE :'pattern' AND pid <> pg_backend_pid()"
         )
-        out = subprocess.run(
+        out = subprocess.run(  # noqa: S603 - fixed argv: psql, the bench's own query
             [*self.psql, *self.query], input=sql, capture_output=True, text=True
         ).stdout
         found = []
@@ -298,7 +300,7 @@ def main() -> int:
     prepare(args)
     log = tempfile.NamedTemporaryFile(prefix="iota_bench_endpoints_", suffix=".log", delete=False)
     log.close()
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603 - fixed argv: the Odoo server under test
         [
             *odoo_args(args),
             "--workers",

@@ -32,10 +32,10 @@ print(json.dumps({"eval_p50_us": statistics.median(xs), "new_context_p50_us": st
 
 def measure(version: str, root: Path) -> dict[str, float]:
     venv = root / version
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # noqa: S603 - fixed argv: this interpreter
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", f"mini-racer=={version}"], check=True)
-    out = subprocess.run([str(py), "-c", PROBE], check=True, capture_output=True, text=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", f"mini-racer=={version}"], check=True)  # noqa: S603 - fixed argv: pip of the bench's own venv
+    out = subprocess.run([str(py), "-c", PROBE], check=True, capture_output=True, text=True)  # noqa: S603 - fixed argv: the bench's own probe
     return json.loads(out.stdout)
 
 

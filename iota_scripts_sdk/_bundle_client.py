@@ -67,7 +67,7 @@ class BundleClient:
         if query:
             url += "?" + urllib.parse.urlencode(query)
         # the scheme was checked in __post_init__: http or https only
-        request = urllib.request.Request(  # noqa: S310
+        request = urllib.request.Request(  # noqa: S310 - scheme checked: http(s)
             url,
             data=body,
             method="POST",

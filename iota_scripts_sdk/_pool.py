@@ -74,7 +74,7 @@ def _shared_empty_dir() -> str | None:
     with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)
         # read and enter for all: runners run as nobody; no one may write
-        os.chmod(path, 0o555)  # noqa: S103
+        os.chmod(path, 0o555)  # noqa: S103 - read-only for all, on purpose
     try:
         st = os.lstat(path)
         empty = not os.listdir(path)
@@ -137,7 +137,7 @@ def _popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
     # A typed wrapper: submit(subprocess.Popen, ...) makes mypy pick Popen[str].
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(args, **kwargs)
+        return subprocess.Popen(args, **kwargs)  # noqa: S603 - argv is this interpreter and our runner module, never user input
 
     return spawner.submit(start).result()
 
@@ -217,7 +217,7 @@ class RunnerProcess:
 
     def _drain_stderr(self) -> None:
         stream = self.proc.stderr
-        assert stream is not None
+        assert stream is not None  # noqa: S101 - Popen was made with stderr=PIPE: a programming error otherwise
         for line in iter(stream.readline, b""):
             # The whole report at DEBUG; the engine logs one WARNING that
             # quotes it when the runner dies during a run.

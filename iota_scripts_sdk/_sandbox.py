@@ -266,7 +266,7 @@ def probe(port: int) -> dict[str, Any]:
     return {
         "tcp": attempt(tcp),
         # a fixed, world-writable place on purpose: the probe must be refused there
-        "write_tmp": attempt(write(f"/tmp/iota-runner-probe-{os.getpid()}")),  # noqa: S108
+        "write_tmp": attempt(write(f"/tmp/iota-runner-probe-{os.getpid()}")),  # noqa: S108 - the probe must fail here
         "write_cwd": attempt(write(f"probe-{os.getpid()}")),
         "read_file": attempt(read),
         "uid": os.getuid(),

@@ -204,7 +204,7 @@ class BundleError(Exception):
     names the entry or record at fault and never holds a host path."""
 
     def __init__(self, code: str, message: str) -> None:
-        assert code in BUNDLE_CODES, code
+        assert code in BUNDLE_CODES, code  # noqa: S101 - a programming error: every raise names a code of BUNDLE_CODES
         super().__init__(message)
         self.code = code
         self.message = message

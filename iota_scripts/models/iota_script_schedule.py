@@ -18,7 +18,8 @@ Slots are wall-clock times in the schedule's timezone, stored in UTC:
   Europe/Brussels) runs once, at its first occurrence; so ``*/15 * * * *``
   does not run again during the repeated hour;
 * day-of-month fields follow croniter: ``0 0 31 * *`` runs on months that
-  have a 31st only.
+  have a 31st only; ``0 0 29 2 *`` on leap years only; an expression with no
+  date at all (``0 0 30 2 *``, ``0 0 31 4 *``) is refused at save.
 
 Missed runs (``missed_policy``)
 -------------------------------
@@ -50,7 +51,7 @@ import logging
 from datetime import datetime
 
 import pytz
-from croniter import croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from odoo import _, api, fields, models
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -64,6 +65,9 @@ _logger = logging.getLogger(__name__)
 
 CRON_XMLID = "iota_scripts.iota_script_schedule_cron_enqueue"
 _MAX_STEPS = 100000
+#: Missed slots counted one by one at most; past it, the count jumps to the
+#: last slot before now (a server down for a year on ``* * * * *``).
+_MAX_COUNTED = 1000
 #: Set by the scheduler only: a client that wrote last_execution_id would
 #: read any run's state through last_state.
 _SERVER_FIELDS = frozenset({"next_run", "last_run", "last_execution_id", "missed_count"})
@@ -80,7 +84,11 @@ def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
     local = after_utc.astimezone(tz).replace(tzinfo=None)
     walk = croniter(expr, local)
     for _step in range(_MAX_STEPS):
-        wall = walk.get_next(datetime)
+        try:
+            wall = walk.get_next(datetime)
+        except (CroniterBadDateError, CroniterBadCronError, ValueError, OverflowError):
+            # no such date in croniter's search window (February 30th, April 31st)
+            break
         try:
             placed = tz.localize(wall, is_dst=None)
         except pytz.NonExistentTimeError:
@@ -91,6 +99,25 @@ def next_slot(expr: str, tz_name: str, after: datetime) -> datetime:
         if slot > after:
             return slot
     raise ValidationError(_("The cron expression %s has no next run.", expr))
+
+
+def _last_slot_before(expr: str, tz_name: str, now: datetime) -> datetime:
+    """The latest slot of ``expr`` at or before ``now`` (naive UTC): the first
+    slot of the shortest window back from ``now`` that holds one (an hour, a
+    day, a month, a year, ...), then forward with :func:`next_slot`."""
+    from datetime import timedelta
+
+    for back in (timedelta(hours=1), timedelta(days=1), timedelta(days=31), timedelta(days=366)):
+        slot = next_slot(expr, tz_name, now - back)
+        if slot <= now:
+            break
+    else:
+        slot = next_slot(expr, tz_name, now - timedelta(days=366 * 8))  # leap days
+    while True:
+        following = next_slot(expr, tz_name, slot)
+        if following > now:
+            return slot
+        slot = following
 
 
 class IotaScriptSchedule(models.Model):
@@ -242,6 +269,18 @@ class IotaScriptSchedule(models.Model):
             schedule.next_run = schedule.active and next_slot(schedule.cron, schedule.tz, now)
         self._wake()
 
+    @api.model
+    def _unschedule(self, schedule_id):
+        """Takes a schedule the enqueuer cannot handle off the timetable
+        (``next_run`` empty, one missed slot counted), so the others keep
+        running; the log has the error, the form shows it as not scheduled."""
+        self.env.cr.execute(
+            "UPDATE iota_script_schedule SET next_run = NULL, missed_count = COALESCE(missed_count, 0) + 1 "
+            "WHERE id = %s",
+            [schedule_id],
+        )
+        self.invalidate_model(["next_run", "missed_count"])
+
     def _wake(self):
         soonest = [s.next_run for s in self if s.active and s.next_run]
         if soonest:
@@ -268,6 +307,11 @@ class IotaScriptSchedule(models.Model):
             except pg_errors.SerializationFailure:
                 # another worker handled it between our snapshot and our lock
                 cr.rollback()
+            except Exception:  # one broken schedule never stops the others
+                cr.rollback()
+                _logger.exception("iota.script.schedule %s could not be handled", schedule_id)
+                self._unschedule(schedule_id)
+                cr.commit()
         self.search([("active", "=", True), ("next_run", "!=", False)], limit=1)._wake()
         cr.commit()
         self.env["ir.cron"]._notify_progress(done=fired, remaining=0)
@@ -303,6 +347,10 @@ class IotaScriptSchedule(models.Model):
             if following > now:
                 break
             latest, skipped = following, skipped + 1
+            if skipped >= _MAX_COUNTED:
+                # a long outage: the last slot before now, the count a lower bound
+                latest = max(latest, _last_slot_before(schedule.cron, schedule.tz, now))
+                break
         busy = (
             self.env["iota.script.execution"]
             .sudo()

@@ -9,7 +9,7 @@ class IotaScriptTag(models.Model):
     _order = "name"
 
     def _default_color(self):
-        return randint(1, 11)
+        return randint(1, 11)  # noqa: S311 - a tag's display colour, not a secret
 
     name = fields.Char(required=True, translate=True)
     color = fields.Integer(default=_default_color)

@@ -51,6 +51,7 @@ from . import (
     test_storable_text,
     test_studio,
     test_studio_ui,
+    test_threat_calendar_edges,
     test_tracing,
     test_ui,
     test_ui_dashboard,

@@ -75,7 +75,8 @@ def insert_rows(
     values_sql = ", ".join(cr.mogrify(placeholders, [*row, uid, uid]).decode() for row in rows)
     quoted = ", ".join(f'"{name}"' for name in (*columns, *_LOG_COLUMNS))
     cr.execute(
-        f'INSERT INTO "{model._table}" ({quoted}) VALUES {values_sql} '  # noqa: S608
-        f"RETURNING {returning}"  # (names from the model's fields, values mogrified)
+        # names from the model's fields, values mogrified
+        f'INSERT INTO "{model._table}" ({quoted}) VALUES {values_sql} '  # noqa: S608 - see above
+        f"RETURNING {returning}"
     )
     return cr.fetchall()
