@@ -51,6 +51,8 @@ def replayable(execution: Any) -> str | None:
         return _(
             "this run was recorded without its sdk calls (it ran before replay existed, or journal_max_bytes is 0)"
         )
+    if execution.endpoint_id and execution.ctx_truncated and not execution.request_body:
+        return _("its endpoint does not keep request bodies (Store Request Body)")
     if execution.input_truncated or execution.ctx_truncated:
         return _("its input or context was cut when stored")
     if execution.journal_truncated:

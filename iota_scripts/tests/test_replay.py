@@ -5,11 +5,12 @@ delivery through the queue, an automation rule, by hand), then replayed.
 """
 
 import json
+import os
 from unittest.mock import patch
 
 from iota_scripts_sdk import _http
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import IotaScriptsCase, emit_on_create, work_queue
 
@@ -233,3 +234,73 @@ class TestReplay(IotaScriptsCase):
             # the count is the recorded one, the ctx the recorded one
             self.assertEqual(report["result"], recorded)
             self.assertEqual(report["divergences"], [])
+
+
+ENDPOINT_ECHO = """\
+export default async (ctx) => {
+  const n = await sdk.db.searchCount("res.partner", []);
+  return { got: ctx.request.json, counted: n > 0 };
+};
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestEndpointReplay(HttpCase):
+    """Endpoint calls replay with their request; a body the endpoint does not keep
+    is not kept for replay either, and a secret-looking one is replayed masked."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(
+            patch.dict(os.environ, {"IOTA_SCRIPTS_REDIS_URL": "redis://127.0.0.1:6379/0"})
+        )
+        cls.developer = new_test_user(
+            cls.env,
+            "iota_replay_api_dev",
+            groups="base.group_user,iota_scripts.iota_scripts_group_developer",
+        )
+        cls.script = cls.env["iota.script"].create(
+            {
+                "name": "Echo for replay",
+                "company_id": cls.developer.company_id.id,
+                "state": "active",
+                "source": ENDPOINT_ECHO,
+            }
+        )
+
+    def _call(self, path, body, **endpoint):
+        self.env["iota.script.endpoint"].create(
+            {
+                "script_id": self.script.id,
+                "path": path,
+                "auth_mode": "public",
+                "methods": "POST",
+                **endpoint,
+            }
+        )
+        response = self.opener.post(self.base_url() + f"/iota/api/v1{path}", json=body, timeout=30)
+        self.assertEqual(response.status_code, 200, response.text)
+        return self.env["iota.script.execution"].search(
+            [("script_id", "=", self.script.id)], order="id desc", limit=1
+        )
+
+    def test_an_endpoint_call_replays_with_its_masked_body(self):
+        run = self._call("/kept", {"n": 1, "password": "hunter2"}, store_request_body=True)
+        self.assertEqual(run.trigger, "endpoint")
+        self.assertNotIn("hunter2", run.ctx_json)
+        report = run.with_user(self.developer).action_replay()
+        self.assertEqual(report["result"], {"got": {"n": 1, "password": "***"}, "counted": True})
+        # the recorded result had the real value: the masked body is a divergence, named
+        self.assertEqual([d["kind"] for d in report["divergences"]], ["different_result"])
+        plain = self._call("/plain", {"n": 2}, store_request_body=True)
+        again = plain.with_user(self.developer).action_replay()
+        self.assertEqual(
+            (again["result"], again["divergences"]), ({"got": {"n": 2}, "counted": True}, [])
+        )
+
+    def test_a_body_the_endpoint_does_not_keep_is_not_replayable(self):
+        run = self._call("/unkept", {"n": 1})
+        self.assertNotIn('"json"', run.ctx_json)
+        with self.assertRaisesRegex(UserError, "does not keep request bodies"):
+            run.with_user(self.developer).action_replay()
