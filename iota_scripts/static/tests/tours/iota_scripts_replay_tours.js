@@ -78,6 +78,19 @@ registry.category("web_tour.tours").add("iota_scripts_replay_fixed_draft_tour", 
         },
         screenshot("replay_fixed_draft"),
         {
+            content: "Behavioural diff of the last real runs on the draft",
+            trigger: `${PANEL} .o_iota_scripts_behaviour_diff_button:enabled`,
+            run: "click",
+        },
+        {
+            content: "The failed run now succeeds: one run changed",
+            trigger: `${PANEL} .o_iota_scripts_behaviour_diff_changed:contains('1 of 1 run(s) changed')`,
+        },
+        {
+            trigger: `${PANEL} .o_iota_scripts_behaviour_diff_run[data-changed='1']:contains('different_result')`,
+        },
+        screenshot("replay_behaviour_diff"),
+        {
             content: "The draft is still unsaved: discard it",
             trigger: `${FORM} .o_form_status_indicator_buttons:not(.invisible) .o_form_button_cancel`,
             run: "click",
