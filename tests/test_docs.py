@@ -317,3 +317,27 @@ def test_every_runbook_is_listed_on_the_index_and_in_the_nav():
         if page.name != "index.md":
             assert f"({page.name})" in index, page.name
         assert f"runbooks/{page.name}" in nav, page.name
+
+
+def test_every_threat_module_is_listed_with_its_threat():
+    """docs/security.md lists each ``test_threat_*`` module with the threat its
+    docstring names ("Threat: ..."), and nothing else."""
+    import ast
+    import re
+
+    text = (ROOT / "docs" / "security.md").read_text()
+    block = text.split("<!-- threats:start")[1].split("<!-- threats:end -->")[0]
+    listed = dict(
+        (module, threat)
+        for threat, module in re.findall(r"^\| (.+?) \| `([^`]+)` \|$", block, re.M)
+    )
+    modules = {}
+    for path in sorted(
+        [*ROOT.glob("tests/test_threat_*.py"), *ROOT.glob("iota_scripts/tests/test_threat_*.py")]
+    ):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert doc.startswith("Threat: "), path
+        modules[path.relative_to(ROOT).as_posix()] = doc.split("\n")[0][len("Threat: ") :].rstrip(
+            "."
+        )
+    assert listed == modules

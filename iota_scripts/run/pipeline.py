@@ -131,12 +131,8 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return start.skip(Execution, req, reason)
     if req.live is not None:
         req.live.start(started.execution)
-    # _get_company_ids is ormcached (cleared when a user's companies change).
-    if script.company_id.id not in started.user._get_company_ids():
-        refused = ScriptError(
-            "access_denied",
-            f"the run-as user {started.user.login} may not work in {script.company_id.name}",
-        )
+    refused = start.refusal(script, started.user)
+    if refused is not None:
         return record.announce(
             record.record(req, started, RunResult(False, error=refused), ran=False)
         )

@@ -12,6 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
+from iota_scripts_sdk import ScriptError
 from odoo import _, fields
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -88,6 +89,37 @@ def resolve_version(Execution: Any, req: RunRequest, script: Any) -> tuple[Any, 
 
 def run_as_user(req: RunRequest, script: Any) -> Any:
     return req.run_as or script.run_as_user_id or script.company_id._iota_scripts_runner_user()
+
+
+def refusal(script: Any, user: Any) -> ScriptError | None:
+    """Why ``user`` may not run ``script`` now (``access_denied``), or None.
+
+    Checked at the start of every run, never only when the script was saved
+    or the run queued: a run-as user archived, or taken out of the script's
+    company, since then runs nothing more. (A change during a run applies
+    from the next run: the run's transaction keeps what it saw at its start.)
+    """
+    if not user.active and not _archived_by_design(script, user):
+        return ScriptError("access_denied", f"the run-as user {user.login} is archived")
+    # _get_company_ids is ormcached (cleared when a user's companies change).
+    if script.company_id.id not in user._get_company_ids():
+        return ScriptError(
+            "access_denied",
+            f"the run-as user {user.login} may not work in {script.company_id.name}",
+        )
+    return None
+
+
+def _archived_by_design(script: Any, user: Any) -> bool:
+    """The users that are archived so that no one logs in as them, and that
+    runs use on purpose: the company's runner user, the public user (public
+    endpoints), the superuser."""
+    company = script.company_id
+    return (
+        user.id == company._iota_scripts_runner_uid(company.id)
+        or user._is_public()
+        or user._is_superuser()
+    )
 
 
 def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, version: Any = None):

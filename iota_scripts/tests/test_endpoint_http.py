@@ -784,7 +784,7 @@ class TestEndpointHttp(HttpCase):
         url = "/iota/api/v1/spoof"
         for _ in range(3):
             self.assertEqual(self._call("GET", url).status_code, 200)
-        # the once-per-process proxy_mode warning is tested in test_endpoint_http_security
+        # the once-per-process proxy_mode warning is tested in test_threat_endpoint_abuse
         silenced = patch.object(gateway, "_proxy_warned", True)
         silenced.start()
         self.addCleanup(silenced.stop)

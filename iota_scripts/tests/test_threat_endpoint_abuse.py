@@ -1,4 +1,6 @@
-"""Security review (issue 17, issue 16 section 6) of the gateway, over real HTTP.
+"""Threat: callers abuse an endpoint (session calls, caller modes, CORS).
+
+Security review (issue 17, issue 16 section 6) of the gateway, over real HTTP.
 
 Session calls only from programs, caller modes on the approved version,
 routing on method and path across companies, HMAC over the whole request,

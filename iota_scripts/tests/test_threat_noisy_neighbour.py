@@ -1,4 +1,6 @@
-"""Issue 17, "Fairness": companies take turns in the dispatcher and the queue.
+"""Threat: one company's flood holds back another company.
+
+Issue 17, "Fairness": companies take turns in the dispatcher and the queue.
 
 One company's flood of events or queued runs must not hold back another
 company's; the reserved priorities (0-9) are for IOTA Scripts administrators.

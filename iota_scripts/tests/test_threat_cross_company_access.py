@@ -1,4 +1,6 @@
-"""Who reads which runs: the Run wizard, schedules, record rules, manual triggers and live cancel."""
+"""Threat: a user reads or cancels another company's runs.
+
+Who reads which runs: the Run wizard, schedules, record rules, manual triggers and live cancel."""
 
 import json
 

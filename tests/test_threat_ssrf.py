@@ -1,4 +1,6 @@
-"""The outbound-HTTP cases of HOSTILE.md through ``iota-scripts run --json``.
+"""Threat: a script makes the server call internal addresses (SSRF).
+
+The outbound-HTTP cases of HOSTILE.md through ``iota-scripts run --json``.
 
 A real loopback server listens on every port the script aims at and counts
 its hits: a blocked destination must get none. ``--allow-host '*'`` allows

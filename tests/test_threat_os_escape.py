@@ -1,4 +1,6 @@
-"""The runners' operating-system sandbox (issue 10 §6), tried from inside real runner processes.
+"""Threat: a script's runner reaches the network or the file system.
+
+The runners' operating-system sandbox (issue 10 §6), tried from inside real runner processes.
 
 Each layer is proven by doing the forbidden thing inside a real runner (the
 runner's fixed ``probe``: a TCP connection to a loopback port that listens,

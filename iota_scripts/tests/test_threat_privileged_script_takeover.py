@@ -1,4 +1,6 @@
-"""A privileged script (run as another user than the company's runner) is changed by that user or an admin only."""
+"""Threat: a developer takes over a script that runs as a privileged user.
+
+A privileged script (run as another user than the company's runner) is changed by that user or an admin only."""
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged

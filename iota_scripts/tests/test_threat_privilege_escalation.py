@@ -1,4 +1,6 @@
-"""sdk.db's policy tables (sdk_host/policy.py) from real runs: methods, nested writes, lookups."""
+"""Threat: a script escalates through sdk.db (methods, nested writes, lookups).
+
+sdk.db's policy tables (sdk_host/policy.py) from real runs: methods, nested writes, lookups."""
 
 import json
 

@@ -1,4 +1,6 @@
-"""Cache isolation (issue 17): keys per run-as user, one quota per company, and a
+"""Threat: one company or user reads or floods another's cache.
+
+Cache isolation (issue 17): keys per run-as user, one quota per company, and a
 full cache that never stops the rate limiter.
 
 Both backends where the contract is shared (the in-process store and a real

@@ -1,4 +1,6 @@
-"""Whatever a script produces is stored and served safely (issue 16 §6 "Invalid Unicode").
+"""Threat: text from a script that is not Unicode fails the transaction that ran it.
+
+Whatever a script produces is stored and served safely (issue 16 §6 "Invalid Unicode").
 
 A string cut inside an emoji (a lone surrogate) and NUL (which PostgreSQL
 refuses in text) in results, log lines and their fields, error messages,
@@ -58,7 +60,7 @@ class _Checks:
 
 @tagged("post_install", "-at_install")
 class TestStorableText(TransactionCase):
-    def test_storable_text(self):
+    def test_threat_invalid_unicode(self):
         self.assertEqual(storable_text("a\ud800b\x00c"), "a\ufffdb\ufffdc")
         self.assertEqual(storable_text("😀 \ud83d\ude00"), "😀 😀")
         self.assertEqual(storable_text(False), False)

@@ -1,4 +1,6 @@
-"""Issue 17, "Event origin": who emitted an event, seen by handlers and subscriptions.
+"""Threat: a script forges events that look like the system's.
+
+Issue 17, "Event origin": who emitted an event, seen by handlers and subscriptions.
 
 A script may emit any type but ``script.*``, ``partner.created`` included:
 ``ctx.event.origin`` (``script``, ``record``, ``system``) and

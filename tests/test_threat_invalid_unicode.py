@@ -1,4 +1,6 @@
-"""Text that is not Unicode never leaves the sandbox (issue 16 §6 "Invalid Unicode").
+"""Threat: text from a script that is not Unicode breaks the host.
+
+Text that is not Unicode never leaves the sandbox (issue 16 §6 "Invalid Unicode").
 
 A JS string may hold a lone surrogate (a string cut inside an emoji). The
 bridge replaces each with U+FFFD, once, inside V8, before a result, log

@@ -1,4 +1,6 @@
-"""Issue 16 §3: the event quota delays, it never drops.
+"""Threat: an event storm or a busy company drops real events.
+
+Issue 16 §3: the event quota delays, it never drops.
 
 * IOTA Scripts' own lifecycle events (``script.executed``, ...) never use the
   company's ``event_quota_per_minute``.

@@ -1,4 +1,6 @@
-"""Redis going down and coming back, under the event bus and the endpoint rate limiter.
+"""Threat: Redis goes down under the event bus and the rate limiter.
+
+Redis going down and coming back, under the event bus and the endpoint rate limiter.
 
 The addon is pointed at a private redis-server (``IOTA_SCRIPTS_REDIS_URL``,
 engine restarted), which the test kills and starts again on the same port.
