@@ -1,4 +1,5 @@
 import { describe, expect, test } from "@odoo/hoot";
+import { makeMockEnv } from "@web/../tests/web_test_helpers";
 import { layoutRows } from "@iota_scripts/waterfall/waterfall_field";
 import { layoutFlame } from "@iota_scripts/flame_graph/flame_graph";
 import { describeDivergence } from "@iota_scripts/replay_panel/replay_panel";
@@ -55,13 +56,15 @@ describe("iota_scripts flame graph", () => {
 });
 
 describe("iota_scripts replay report", () => {
-    test("each divergence kind reads as one line", () => {
-        expect(describeDivergence({ kind: "extra_call", call: "db.write" })).toInclude("sdk.db.write");
+    test("each divergence kind reads as one line", async () => {
+        await makeMockEnv(); // the translations (_t) are loaded
+        const line = (d) => String(describeDivergence(d));
+        expect(line({ kind: "extra_call", call: "db.write" })).toInclude("sdk.db.write");
+        expect(line({ kind: "missing_calls", count: 1, calls: [{ seq: 2, call: "events.emit" }] })).toInclude(
+            "sdk.events.emit"
+        );
         expect(
-            describeDivergence({ kind: "missing_calls", count: 1, calls: [{ seq: 2, call: "events.emit" }] })
-        ).toInclude("sdk.events.emit");
-        expect(
-            describeDivergence({ kind: "different_result", recorded: { state: "failed" }, replayed: { state: "succeeded" } })
+            line({ kind: "different_result", recorded: { state: "failed" }, replayed: { state: "succeeded" } })
         ).toInclude("succeeded");
     });
 });
