@@ -17,7 +17,7 @@ Every Odoo trigger reaches scripts through one server-action type,
 actions. Each run is recorded as an execution with its logs, result, error
 and resource usage.
 """,
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Productivity/Scripting",
     "author": "IOTA Scripts",
     "license": "LGPL-3",
@@ -72,6 +72,8 @@ and resource usage.
         "views/iota_scripts_menus.xml",
         "views/iota_script_rollout_views.xml",
         "views/iota_script_flag_views.xml",
+        "views/iota_script_tests_views.xml",
+        "views/iota_script_secret_views.xml",
     ],
     "demo": [
         "demo/iota_script_demo.xml",

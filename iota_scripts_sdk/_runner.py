@@ -345,17 +345,22 @@ class Runner:
 
     def policy(self, source: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         """The policy rules ``source`` breaks, by compiler.js (see ``policy.py``)."""
+        return self._facts(f"__iota_policy({_json_lit(source)}, {orjson.dumps(rules).decode()})")
+
+    def capability_facts(self, source: str) -> dict[str, Any]:
+        """The sdk calls of ``source``, by compiler.js (see ``capabilities.py``)."""
+        return self._facts(f"__iota_capabilities({_json_lit(source)})")
+
+    def _facts(self, expression: str) -> dict[str, Any]:
+        """compiler.js's JSON answer to ``expression`` (an AST question about a source)."""
         from py_mini_racer import JSTimeoutException
 
         try:
-            out = self.compiler.eval(
-                f"__iota_policy({_json_lit(source)}, {orjson.dumps(rules).decode()})",
-                timeout_sec=10.0,
-            )
+            out = self.compiler.eval(expression, timeout_sec=10.0)
             if not isinstance(out, str):  # compiler.js answers JSON text, nothing else
                 raise TypeError("the compiler did not answer JSON text")
         except JSTimeoutException:
-            return {"ok": False, "message": "checking the policies took too long"}
+            return {"ok": False, "message": "reading the script took too long"}
         except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
             return {"ok": False, "message": "the script could not be parsed"}
         return dict(orjson.loads(out))
@@ -394,6 +399,8 @@ class Runner:
                 self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
             elif op == "profile":
                 self.send_obj({"op": "profiled", "res": self.profile(msg["source"])})
+            elif op == "capabilities":
+                self.send_obj({"op": "capabilities", "res": self.capability_facts(msg["source"])})
             elif op == "probe":
                 self.send_obj({"op": "probed", "res": probe(int(msg["port"]))})
             elif op == "exit":

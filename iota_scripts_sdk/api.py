@@ -31,7 +31,7 @@ __all__ = [
     "void_host_names",
 ]
 
-API_VERSION = "1.3"
+API_VERSION = "1.4"
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ API: tuple[Namespace, ...] = (
     Namespace(
         "http",
         "Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's "
-        "allow-list are reachable, only on global addresses.",
+        "allow-list (in Odoo: the script's capabilities) are reachable, only on global "
+        "addresses.",
         (
             Function(
                 "fetch",
@@ -217,8 +218,9 @@ API: tuple[Namespace, ...] = (
     ),
     Namespace(
         "cache",
-        "A key-value cache shared by the runs of one company and run-as user (Redis when "
-        "configured, else in-process). Values are JSON. A company's keys share one quota: "
+        "A key-value cache shared by the runs of one company and run-as user, and of one "
+        "namespace when the script declares capabilities (Redis when configured, else "
+        "in-process). Values are JSON. A company's keys share one quota: "
         "past it writes throw `quota_exceeded`; `cache_full` when the cache server is "
         "nearly full.",
         (
@@ -458,6 +460,32 @@ API: tuple[Namespace, ...] = (
         ),
     ),
     Namespace(
+        "secrets",
+        "Secrets of the run's company (API keys, passwords), encrypted at rest and "
+        "write-only in Odoo. Provided by the Odoo addon; elsewhere rejects with "
+        "`not_available`.",
+        (
+            Function(
+                "get",
+                (Param("name", "string", doc="the secret's name in the run's company"),),
+                "Promise<string>",
+                "The value of the secret `name`. The script's capabilities must name it "
+                "(else `access_denied`); every read is recorded. The value is masked as "
+                "`[secret:name]` wherever the run shows it: logs, result, error, live "
+                "output. Rejects with `not_found` (no such secret in the company) or "
+                "`secret_unreadable` (the server's key cannot decrypt it). Introduced in "
+                "API 1.4.",
+                host="secrets.get",
+                errors=("access_denied", "not_found", "secret_unreadable"),
+                example=(
+                    'const key = await sdk.secrets.get("stripe_key");\n'
+                    'await sdk.http.post("https://api.stripe.com/v1/refunds", body, '
+                    '{ headers: { Authorization: "Bearer " + key } });'
+                ),
+            ),
+        ),
+    ),
+    Namespace(
         "flags",
         "Feature flags of the run's company (managed in Odoo). Provided by the Odoo addon; "
         "elsewhere rejects with `not_available`.",
@@ -558,7 +586,7 @@ declare class SdkError extends Error {
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
     | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
-    | "priority_reserved" | "internal_error";
+    | "priority_reserved" | "secret_unreadable" | "capabilities_required" | "internal_error";
 }
 
 /** Who emitted an event: a script, a record change, or IOTA Scripts itself. */

@@ -12,6 +12,17 @@
     iota-scripts export -o FILE [--key KEY ...] [--company ID]   (--url --db --api-key)
     iota-scripts import FILE [--company ID] [--dry-run] [--skip-conflicts] [--json]
     iota-scripts bundle check FILE [--json]
+    iota-scripts test FILE [--tests TESTS] [--json]        (the mocked sdk, no server)
+    iota-scripts login URL --db DB [--api-key KEY]
+    iota-scripts pull [DIR] [--key KEY ...]   iota-scripts push [DIR] [--key KEY ...] [--force]
+    iota-scripts diff [DIR]   iota-scripts run KEY --remote [--input JSON]
+    iota-scripts logs KEY [--follow]
+
+``test`` runs a script's tests (``FILE.test.js`` beside ``FILE.js`` unless
+``--tests`` names them) with the mocked sdk (docs/guide/script-tests.md); it
+exits 1 when a case failed. ``login``, ``pull``, ``push``, ``diff``, ``run
+--remote`` and ``logs`` work on a live Odoo, scripts as files
+(docs/guide/scripts-as-code.md, ``_remote_cli.py``).
 
 ``export`` and ``import`` talk to a live Odoo with the addon (backup and
 restore, docs/operations/backup-restore.md): ``--url``, ``--db`` and
@@ -89,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     _db_arguments(export, required=True)
     export.add_argument("--output", help="file to write (default: stdout)")
     _bundle_parsers(sub)
+    test = sub.add_parser("test", help="run a script's tests with the mocked sdk")
+    test.add_argument("file")
+    test.add_argument("--tests", default=None, help="the tests file (default: FILE.test.js)")
+    test.add_argument("--timeout", type=float, default=30.0, help="deadline of all cases, seconds")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
+    from ._remote_cli import add_parsers
+
+    add_parsers(sub, run)
     return p
 
 
@@ -145,7 +164,36 @@ def _read(path: str) -> str:
         raise SystemExit(2) from None
 
 
+def _test(args: argparse.Namespace) -> int:
+    from .engine import Engine
+    from .limits import EngineConfig, Limits
+    from .testing import format_report, run_tests
+
+    tests_path = args.tests or _tests_path(args.file)
+    source, tests = _read(args.file), _read(tests_path)
+    engine = Engine(EngineConfig(runners=1, max_source_bytes=64 * 1024 * 1024))
+    try:
+        report = run_tests(engine, source, tests, limits=Limits(timeout_sec=args.timeout))
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        sys.stdout.write(format_report(report, Path(tests_path).name))
+    return 0 if report.ok else 1
+
+
+def _tests_path(file: str) -> str:
+    path = Path(file)
+    stem = path.name[: -len(".js")] if path.name.endswith(".js") else path.name
+    return str(path.with_name(stem + ".test.js"))
+
+
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "remote", False):
+        from ._remote_cli import run_remote
+
+        return run_remote(args)
     from .engine import Engine
     from .errors import ScriptError
     from .limits import EngineConfig, Limits
@@ -365,6 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("iota_scripts_sdk").setLevel(logging.CRITICAL)
     if args.command == "run":
         return _run(args)
+    if args.command == "test":
+        return _test(args)
+    if args.command in ("login", "pull", "push", "diff", "logs"):
+        from ._remote_cli import dispatch
+
+        return dispatch(args)
     if args.command == "check":
         return _check(args)
     if args.command == "types":

@@ -275,3 +275,101 @@
   }
   Object.defineProperty(globalThis, "__iota_policy", { value: policy });
 })();
+
+// __iota_capabilities(source) returns JSON text: {"ok": true, "calls": [...]} or
+// {"ok": false, "message", "line", "column"}. A call: {"path": "sdk.db.search",
+// "args": [first two arguments: a string when literal, else null], "line", "column"}
+// for every call of an sdk function, direct (`sdk.db.search(...)`) or through a
+// destructured alias (`const {db} = sdk; db.search(...)`). Any other use of an sdk
+// namespace (`const f = sdk.db.search`, `sdk[name]`) is a call with a null path's
+// args: capabilities.py lists it as one to declare by hand.
+(function () {
+  "use strict";
+  const NAMESPACES = new Set(["db", "http", "events", "scripts", "secrets", "cache", "flags"]);
+  function literal(node) {
+    if (!node) return null;
+    if (node.type === "Literal" && typeof node.value === "string") return node.value;
+    if (node.type === "TemplateLiteral" && node.expressions.length === 0) return node.quasis[0].value.cooked;
+    return null;
+  }
+  function capabilities(source) {
+    let ast;
+    try {
+      ast = acorn.parse(source, {
+        ecmaVersion: "latest", sourceType: "module", locations: true, allowHashBang: true,
+      });
+    } catch (e) {
+      if (e instanceof SyntaxError && e.loc) {
+        return JSON.stringify({ ok: false, message: String(e.message).replace(/ \(\d+:\d+\)$/, ""),
+          line: e.loc.line, column: e.loc.column + 1 });
+      }
+      return JSON.stringify({ ok: false, message: "the script could not be parsed", line: 1, column: 1 });
+    }
+    const aliases = new Map(); // local name -> "sdk.db", ...
+    function path(node) {
+      if (node.type === "Identifier") return aliases.has(node.name) ? aliases.get(node.name) : node.name;
+      if (node.type !== "MemberExpression") return null;
+      const head = path(node.object);
+      if (head === null) return null;
+      if (!node.computed && node.property.type === "Identifier") return head + "." + node.property.name;
+      const key = node.computed ? literal(node.property) : null;
+      return key === null ? (head === "sdk" || head.startsWith("sdk.") ? head + ".[computed]" : null) : head + "." + key;
+    }
+    function bind(pattern, base) {
+      if (pattern.type === "Identifier") { aliases.set(pattern.name, base); return; }
+      if (pattern.type !== "ObjectPattern") return;
+      for (const p of pattern.properties) {
+        if (p.type !== "Property") continue;
+        const key = !p.computed && p.key.type === "Identifier" ? p.key.name : literal(p.key);
+        if (key === null) continue;
+        const inner = p.value.type === "AssignmentPattern" ? p.value.left : p.value;
+        bind(inner, base + "." + key);
+      }
+    }
+    // aliases first (a declaration may follow its use in a function body)
+    const nodes = [];
+    const stack = [ast];
+    while (stack.length) {
+      const node = stack.pop();
+      nodes.push(node);
+      for (const key of Object.keys(node)) {
+        if (key === "loc") continue;
+        const child = node[key];
+        if (Array.isArray(child)) {
+          for (let k = child.length - 1; k >= 0; k--) if (child[k] && typeof child[k].type === "string") stack.push(child[k]);
+        } else if (child && typeof child.type === "string") stack.push(child);
+      }
+    }
+    for (const node of nodes) {
+      if (node.type === "VariableDeclarator" && node.init) {
+        const base = path(node.init);
+        if (base !== null && (base === "sdk" || base.startsWith("sdk."))) bind(node.id, base);
+      }
+    }
+    const calls = [];
+    const callees = new Set();
+    const at = (n) => ({ line: n.loc.start.line, column: n.loc.start.column + 1 });
+    for (const node of nodes) {
+      if (node.type !== "CallExpression") continue;
+      const full = path(node.callee);
+      if (full === null || !full.startsWith("sdk.")) continue;
+      const parts = full.split(".");
+      if (parts.length !== 3 || !NAMESPACES.has(parts[1])) continue;
+      callees.add(node.callee);
+      calls.push({ path: full, args: [literal(node.arguments[0]), literal(node.arguments[1])], ...at(node) });
+    }
+    for (const node of nodes) {
+      if (node.type !== "MemberExpression" || callees.has(node)) continue;
+      const full = path(node);
+      if (full === null) continue;
+      const parts = full.split(".");
+      // sdk.db.search used as a value, or sdk[computed]: not a call we can read
+      if ((parts.length === 3 && NAMESPACES.has(parts[1])) || parts[1] === "[computed]" || parts[2] === "[computed]") {
+        calls.push({ path: full, args: [null, null], ...at(node), indirect: true });
+      }
+    }
+    calls.sort((a, b) => a.line - b.line || a.column - b.column);
+    return JSON.stringify({ ok: true, calls });
+  }
+  Object.defineProperty(globalThis, "__iota_capabilities", { value: capabilities });
+})();

@@ -23,6 +23,7 @@ Nothing is started at import: runners start on the first ``run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,9 +37,11 @@ import orjson
 
 from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
+from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, suggest
 from .errors import ScriptError
 from .journal import Journal
 from .limits import EngineConfig, Limits
+from .masking import SecretMask
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
 
@@ -121,6 +124,17 @@ def _error(code: str, message: str) -> bytes:
     return orjson.dumps({"code": code, "message": message})
 
 
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """Who a run belongs to and what it may touch: ``owner`` (tenant, user,
+    cache namespace) keys ``sdk.cache``; ``caps`` (None: no declaration) is
+    checked on every sdk call; ``mask`` collects the secrets the run read."""
+
+    owner: tuple[str, str | None, str | None]
+    caps: Capabilities | None
+    mask: SecretMask
+
+
 class Engine:
     """A pool of runners and the host side of the sdk. Safe to share between threads."""
 
@@ -129,7 +143,7 @@ class Engine:
         self._pool = RunnerPool(self.config)
         self._run_ids = iter(range(1, 1 << 62))
         self._ids_lock = threading.Lock()
-        self._caches: dict[tuple[str, str | None], Any] = {}
+        self._caches: dict[tuple[str, str | None, str | None], Any] = {}
         self._observer: EngineObserver | None = None
 
     # ---- public API ---------------------------------------------------------
@@ -148,6 +162,7 @@ class Engine:
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
         journal: Journal | None = None,
+        capabilities: Capabilities | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -161,9 +176,23 @@ class Engine:
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
         rule (``policy.denied_calls``). ``journal`` (``journal.Journal``)
-        records every sdk call: name, arguments, answer, start and duration.
+        records every sdk call: name, arguments, answer, start and duration
+        (secrets masked as in the logs).
+
+        ``capabilities`` (``capabilities.py``) is checked on every sdk call,
+        the built-in ones included, before the host sees it: a call outside it
+        answers ``access_denied`` naming the capability. Its ``http`` hosts
+        replace ``limits.allow_hosts`` and its ``cache`` namespace keeps the
+        run's cache keys apart. None: no declaration, nothing checked here.
+
+        Every value a ``secrets.get`` call answers is masked as
+        ``[secret:name]`` in the run's logs (before ``on_log`` sees them), its
+        result and its error (``masking.py``), and in the arguments of
+        ``events.emit`` and ``scripts.enqueue`` (stored as events and runs).
         """
         limits = limits or Limits()
+        if capabilities is not None:
+            limits = dataclasses.replace(limits, allow_hosts=capabilities.http)
         # The deadline is wall-clock from this call: waiting for a runner, or
         # starting one, is part of the run's time.
         t0 = time.monotonic()
@@ -176,11 +205,12 @@ class Engine:
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
         try:
-            owner = (tenant, user)
+            namespace = capabilities.cache if capabilities is not None else None
+            scope = _Scope((tenant, user, namespace), capabilities, SecretMask())
             if deny:
                 host = _denying(host or {}, deny)
             return self._drive(
-                runner, payload, limits, owner, host or {}, on_log, cancel, t0, key, journal
+                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, journal
             )
         finally:
             self._pool.release(runner)
@@ -281,6 +311,24 @@ class Engine:
             )
         return violations_from(rules, source, res)
 
+    def suggest_capabilities(self, source: str, extra_hosts: Sequence[str] = ()) -> Suggestion:
+        """The capabilities ``source`` uses, read from its AST (``capabilities.suggest``).
+
+        Literal targets become entries (``sdk.db.search("res.partner")`` ->
+        ``models.res.partner.read``); computed ones are listed as unresolved.
+        Raises :class:`ScriptError` (``syntax_error`` with its position) when
+        the source does not parse, or no runner can read it."""
+        self._check_source(source)
+        res = self._ask({"op": "capabilities", "source": source}, "reading the script")
+        if not res.get("ok"):
+            raise ScriptError(
+                "syntax_error",
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return suggest(res, extra_hosts)
+
     def stats(self) -> dict[str, int]:
         """Runner counts: ``runners`` (live or starting), ``idle``, ``waiting``."""
         return self._pool.stats()
@@ -353,7 +401,7 @@ class Engine:
         runner: RunnerProcess,
         payload: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         on_log: Callable[[dict[str, Any]], None] | None,
         cancel: threading.Event | None,
@@ -428,7 +476,7 @@ class Engine:
                 continue
             op = msg.get("op")
             if op == "log":
-                rec = msg["msg"]
+                rec = scope.mask.data(msg["msg"])
                 rec["t_ms"] = round((time.monotonic() - started) * 1000, 3)
                 logs.append(rec)
                 if on_log is not None:
@@ -447,9 +495,9 @@ class Engine:
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 began = time.monotonic()
-                ok, reply = self._answer_call(call, limits, owner, host, deadline_left)
+                ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
                 if journal is not None:
-                    _journal(journal, call, ok, reply, began)
+                    _journal(journal, call, ok, reply, began, scope.mask)
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -460,7 +508,7 @@ class Engine:
                 except OSError:
                     pass  # the runner is gone; its EOF comes next
             elif op == "done":
-                return self._finish(runner, msg, tail, logs, t0, calls)
+                return _masked(self._finish(runner, msg, tail, logs, t0, calls), scope.mask)
 
     def _finish(
         self,
@@ -512,7 +560,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes]:
@@ -520,13 +568,13 @@ class Engine:
         ``sdk_call_begin``/``sdk_call_end`` around it for a tracer)."""
         observer = self._observer
         if observer is None:
-            return self._serve_call(call, limits, owner, host, deadline_left)[:2]
+            return self._serve_call(call, limits, scope, host, deadline_left)[:2]
         name, args = call.get("name"), call.get("args")
         token = notify(
             observer, "sdk_call_begin", sdk_call_name(name), args if isinstance(args, list) else []
         )
         try:
-            ok, reply, value = self._serve_call(call, limits, owner, host, deadline_left)
+            ok, reply, value = self._serve_call(call, limits, scope, host, deadline_left)
         except BaseException:
             # a host that raised past _serve_call (an abort of the process): the
             # tracer's span still ends, and its context leaves the thread
@@ -536,7 +584,9 @@ class Engine:
         namespace, outcome = sdk_call_labels(name, None if ok else orjson.loads(reply).get("code"))
         notify(observer, "sdk_call", namespace, outcome)
         if token is not None:
-            notify(observer, "sdk_call_end", token, outcome, value if ok else None)
+            # a secret's value never reaches a tracer
+            shown = value if ok and name != "secrets.get" else None
+            notify(observer, "sdk_call_end", token, outcome, shown)
         return ok, reply
 
     def _trace_headers(self) -> Mapping[str, str] | None:
@@ -547,7 +597,7 @@ class Engine:
         self,
         call: dict[str, Any],
         limits: Limits,
-        owner: tuple[str, str | None],
+        scope: _Scope,
         host: Mapping[str, HostFunction],
         deadline_left: float,
     ) -> tuple[bool, bytes, Any]:
@@ -560,7 +610,12 @@ class Engine:
         if deadline_left <= 0:
             return False, _error("timeout", "the run's deadline has passed"), None
         try:
-            fn = host.get(name) or self._builtin(name, limits, owner, deadline_left)
+            if scope.caps is not None:
+                scope.caps.check(name, args)
+            if scope.mask and name in _MASKED_ARGUMENTS:
+                # they become other runs' input and events: records the run leaves
+                args = scope.mask.data(args)
+            fn = host.get(name) or self._builtin(name, limits, scope.owner, deadline_left)
             if fn is None:
                 if name in host_names():
                     ns = name.split(".")[0]
@@ -568,6 +623,8 @@ class Engine:
                     return False, reply, None
                 return False, _error("not_available", f"unknown sdk function {name!r}"), None
             value = fn(args)
+            if name == "secrets.get" and args and isinstance(args[0], str):
+                scope.mask.add(args[0], value)
             # b"" resolves undefined in the prelude: only for calls declared void
             if value is None and name in void_host_names():
                 reply = b""
@@ -596,7 +653,7 @@ class Engine:
         self,
         name: str,
         limits: Limits,
-        owner: tuple[str, str | None],
+        owner: tuple[str, str | None, str | None],
         deadline_left: float,
     ) -> HostFunction | None:
         if name == "http.fetch":
@@ -613,15 +670,18 @@ class Engine:
             return _cache_function(self._cache(owner), name)
         return None
 
-    def _cache(self, owner: tuple[str, str | None]) -> Any:
-        """The cache of (tenant, user): keys per user, one quota per tenant."""
+    def _cache(self, owner: tuple[str, str | None, str | None]) -> Any:
+        """The cache of (tenant, user, namespace): keys per user and declared
+        namespace, one quota per tenant."""
         cache = self._caches.get(owner)
         if cache is None:
             from ._cache import CacheLimits, open_cache
 
-            tenant, user = owner
+            tenant, user, declared = owner
             scope = tuple(tenant.split("/"))
             namespace = scope if user is None else (*scope, "user", user)
+            if declared is not None and declared != DEFAULT_CACHE_NAMESPACE:
+                namespace = (*namespace, "ns", declared)
             limits = CacheLimits(
                 quota_max_bytes=self.config.cache_quota_bytes,
                 quota_max_keys=self.config.cache_quota_keys,
@@ -631,14 +691,41 @@ class Engine:
         return cache
 
 
-def _journal(journal: Journal, call: dict[str, Any], ok: bool, reply: bytes, began: float) -> None:
-    """Writes one served call into ``journal`` (its answer read back from the reply frame)."""
+def _journal(
+    journal: Journal,
+    call: dict[str, Any],
+    ok: bool,
+    reply: bytes,
+    began: float,
+    mask: SecretMask,
+) -> None:
+    """Writes one served call into ``journal`` (its answer read back from the reply
+    frame), the run's secrets masked in its arguments and answer."""
     ended = time.monotonic()
     try:
         answer = _loads(reply) if reply else None
     except ValueError:
         answer = None
-    journal.record(call.get("name"), call.get("args"), ok, answer, began, ended)
+    args = mask.data(call.get("args"))
+    journal.record(call.get("name"), args, ok, mask.data(answer), began, ended)
+
+
+#: Host calls whose arguments are masked too: what they carry is stored as
+#: another run's input or an event's payload. ``http.*`` (the secret's purpose)
+#: and ``db.*`` (the script's own data) get the value as it is.
+_MASKED_ARGUMENTS = frozenset({"events.emit", "scripts.enqueue"})
+
+
+def _masked(result: RunResult, mask: SecretMask) -> RunResult:
+    """``result`` with the run's secrets masked in its result and error (logs are masked as they come)."""
+    if not mask:
+        return result
+    if result.result_json is not None:
+        result.result_json = mask.json(result.result_json)
+        result._result = _UNPARSED
+    if result.error is not None:
+        result.error = mask.error(result.error)
+    return result
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:

@@ -37,6 +37,8 @@ CODES: dict[str, str] = {
     "priority_reserved": "queue priorities 0 to 9 are reserved to IOTA Scripts administrators",
     "not_found": "no such record (e.g. no script with that key in the run's company)",
     "not_active": "the script exists but is archived, not active or has no source",
+    "secret_unreadable": "the secret cannot be decrypted with the server's keys",
+    "capabilities_required": "the company requires a capabilities declaration and the script has none",
     "syntax_error": "the script does not parse",
     "script_error": "the script threw an exception",
     "source_too_large": "the script source is larger than allowed",

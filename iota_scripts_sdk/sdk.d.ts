@@ -1,5 +1,5 @@
 // Generated from iota_scripts_sdk/api.py: do not edit by hand.
-// IOTA Scripts sdk API 1.3
+// IOTA Scripts sdk API 1.4
 
 type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 type Domain = Array<string | [string, string, unknown]>;
@@ -68,7 +68,7 @@ declare class SdkError extends Error {
     | "invalid_argument" | "destination_blocked" | "scheme_not_allowed" | "too_many_redirects"
     | "response_too_large" | "http_error" | "not_available" | "cache_unavailable"
     | "quota_exceeded" | "cache_full" | "access_denied" | "not_found" | "not_active"
-    | "priority_reserved" | "internal_error";
+    | "priority_reserved" | "secret_unreadable" | "capabilities_required" | "internal_error";
 }
 
 /** Who emitted an event: a script, a record change, or IOTA Scripts itself. */
@@ -115,7 +115,7 @@ interface ScriptContext<Input = JsonValue> {
 }
 
 declare const sdk: {
-  readonly version: "1.3";
+  readonly version: "1.4";
   readonly SdkError: typeof SdkError;
   /** Structured, size-capped log lines, stored on the run. `console.*` writes here too. */
   readonly log: {
@@ -132,7 +132,7 @@ declare const sdk: {
      * @param fields structured fields */
     error(message: string, fields?: Record<string, unknown>): void;
   };
-  /** Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's allow-list are reachable, only on global addresses. */
+  /** Outbound HTTP through the host's SSRF-safe client. Only hosts on the run's allow-list (in Odoo: the script's capabilities) are reachable, only on global addresses. */
   readonly http: {
     /** Sends a request. Rejects with `destination_blocked`, `scheme_not_allowed`, `too_many_redirects`, `response_too_large`, `timeout` or `http_error`. */
     fetch(url: string, init?: HttpInit): Promise<HttpResponse>;
@@ -141,7 +141,7 @@ declare const sdk: {
     /** `fetch` with method POST. A non-string body is sent as JSON. */
     post(url: string, body: unknown, init?: HttpInit): Promise<HttpResponse>;
   };
-  /** A key-value cache shared by the runs of one company and run-as user (Redis when configured, else in-process). Values are JSON. A company's keys share one quota: past it writes throw `quota_exceeded`; `cache_full` when the cache server is nearly full. */
+  /** A key-value cache shared by the runs of one company and run-as user, and of one namespace when the script declares capabilities (Redis when configured, else in-process). Values are JSON. A company's keys share one quota: past it writes throw `quota_exceeded`; `cache_full` when the cache server is nearly full. */
   readonly cache: {
     /** The value, or null. */
     get(key: string): Promise<JsonValue | null>;
@@ -188,6 +188,12 @@ declare const sdk: {
      * @param key the key of a script of the run's company
      * @param input its `ctx.input` */
     enqueue(key: string, input?: JsonValue, options?: EnqueueOptions): Promise<{ id: number }>;
+  };
+  /** Secrets of the run's company (API keys, passwords), encrypted at rest and write-only in Odoo. Provided by the Odoo addon; elsewhere rejects with `not_available`. */
+  readonly secrets: {
+    /** The value of the secret `name`. The script's capabilities must name it (else `access_denied`); every read is recorded. The value is masked as `[secret:name]` wherever the run shows it: logs, result, error, live output. Rejects with `not_found` (no such secret in the company) or `secret_unreadable` (the server's key cannot decrypt it). Introduced in API 1.4.
+     * @param name the secret's name in the run's company */
+    get(name: string): Promise<string>;
   };
   /** Feature flags of the run's company (managed in Odoo). Provided by the Odoo addon; elsewhere rejects with `not_available`. */
   readonly flags: {

@@ -167,3 +167,26 @@ def test_secret_http_headers_are_masked_in_the_journal_and_in_replay():
     # the same call, with the real secret, is the same call
     assert replay.answer("http.fetch", args) == {"status": 200}
     assert replay.finish() == []
+
+
+def test_secret_values_are_masked_in_the_journal_and_replay_keeps_them_masked(engine):
+    src = """export default async () => {
+      const key = await sdk.secrets.get("stripe_key");
+      await sdk.db.searchRead("res.partner", [["ref", "=", key]], ["name"]);
+      return "ok";
+    }"""
+    host = {
+        "secrets.get": lambda args: "sk_live_TOPSECRET",
+        "db.searchRead": lambda args: [],
+    }
+    journal = Journal()
+    res = engine.run(src, limits=FAST, host=host, journal=journal)
+    assert res.ok, res.error
+    stored = journal.to_dict()
+    assert "TOPSECRET" not in str(stored)
+    first, second = stored["entries"]
+    assert first["result"] == "[secret:stripe_key]"
+    assert second["args"][1] == [["ref", "=", "[secret:stripe_key]"]]
+    replay = ReplayHost(stored)
+    again = engine.run(src, limits=FAST, host=replay.functions())
+    assert again.ok and replay.finish() == []

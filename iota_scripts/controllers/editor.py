@@ -28,7 +28,7 @@ from pathlib import Path
 from iota_scripts_sdk import ScriptError, typescript
 from markupsafe import escape
 from odoo import _, http
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 from werkzeug.exceptions import Forbidden
 
@@ -165,6 +165,18 @@ class IotaScriptsEditor(http.Controller):
         return {
             "markers": policy_markers(request.env, source) + unknown_fields(request.env, source)
         }
+
+    @http.route("/iota_scripts/editor/capabilities", type="json", auth="user")
+    def editor_capabilities(self, source=None):
+        """The capabilities a draft uses, by AST: ``{"capabilities", "unresolved"}``
+        (``iota.script._iota_suggest``), or ``{"error"}`` when it does not parse."""
+        _require_developer()
+        if not isinstance(source, str) or len(source) > MAX_CHECK_CHARS:
+            return {"error": _("The source must be text.")}
+        try:
+            return request.env["iota.script"]._iota_suggest(source)
+        except UserError as e:
+            return {"error": str(e.args[0])}
 
 
 def policy_markers(env, source):

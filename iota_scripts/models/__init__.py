@@ -27,6 +27,8 @@ from . import (
     iota_script_run_cache,
     iota_script_run_stat,
     iota_script_schedule,
+    iota_script_secret,
+    iota_script_secret_read,
     iota_script_shadow,
     iota_script_studio,
     iota_script_subscription,
@@ -45,5 +47,11 @@ from . import (
 # last: it imports the run path (tools -> sdk_host -> run), which imports models above
 from . import base_write_capture  # isort: skip
 
+# after the models they extend: capabilities (scripts, versions)
+from . import iota_script_capabilities  # isort: skip
+
 # after the models it extends: a gradual rollout (scripts, versions, executions)
 from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
+
+# imports the run path (dry-runs of a script's tests), like base_write_capture
+from . import iota_script_tests  # isort: skip

@@ -15,7 +15,7 @@ choose another user.
 A script that runs as another user than its company's runner is
 *privileged*: it acts with that user's rights. Only that user or an IOTA
 Scripts administrator may then change what it does or when it runs
-(``_check_may_change``): its fields (source, allowed hosts, state, limits,
+(``_check_may_change``): its fields (source, capabilities, state, limits,
 input schema, run-as user, ...; only ``PRESENTATION_FIELDS`` stay free), a
 restored version, and the subscriptions, schedules, endpoints and server
 actions (automation rules, scheduled actions) that run it. A Developer would
@@ -43,10 +43,6 @@ GROUP_DEVELOPER = "iota_scripts.iota_scripts_group_developer"
 GROUP_ADMIN = "iota_scripts.iota_scripts_group_admin"
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_HOST = re.compile(
-    r"^(\*|(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"|\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$"
-)
 
 #: Fields of a privileged script that anyone who may edit the script may change:
 #: they change neither what it does nor when it runs.
@@ -128,11 +124,6 @@ class IotaScript(models.Model):
         string="Memory (MB)",
         tracking=True,
         default=lambda self: get_setting(self.env, "default_memory_mb"),
-    )
-    allowed_hosts = fields.Text(
-        tracking=True,
-        help="Hosts sdk.http may reach, one per line: api.example.com, *.example.com "
-        "(subdomains), or * (any public host). Empty: no outbound HTTP.",
     )
     tag_ids = fields.Many2many("iota.script.tag", string="Tags")
     active = fields.Boolean(default=True, tracking=True)
@@ -246,19 +237,6 @@ class IotaScript(models.Model):
                     _("The memory cap must be from 16 to %(max)s MB.", max=max_memory)
                 )
 
-    @api.constrains("allowed_hosts")
-    def _check_allowed_hosts(self):
-        for script in self:
-            for host in script._allowed_hosts():
-                if not _HOST.match(host):
-                    raise ValidationError(
-                        _(
-                            "%(host)r is not a host name. Write one host per line: "
-                            "api.example.com, *.example.com or *.",
-                            host=host,
-                        )
-                    )
-
     @api.constrains("run_as_user_id", "company_id")
     def _check_run_as_user(self):
         for script in self.sudo():
@@ -360,12 +338,6 @@ class IotaScript(models.Model):
             key = f"{base}_{n}"
         return key
 
-    def _allowed_hosts(self) -> list[str]:
-        self.ensure_one()
-        return [
-            line.strip().lower() for line in (self.allowed_hosts or "").splitlines() if line.strip()
-        ]
-
     def _check_run_as_permission(self, user_id):
         """Only administrators choose who scripts run as (anyone else: the company's runner)."""
         if self.env.su or self.env.user.has_group(GROUP_ADMIN):
@@ -464,6 +436,8 @@ class IotaScript(models.Model):
             {
                 "script_id": self.id,
                 "source": self.sudo().source,
+                # what its runs may touch, as reviewed with it (iota_script_capabilities.py)
+                "capabilities_json": self.capabilities_json,
                 "note": note or False,
                 "author_id": self.env.uid,
             }

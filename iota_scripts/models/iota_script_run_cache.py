@@ -29,7 +29,6 @@ RUN_FIELDS = (
     "run_as_user_id",
     "timeout_sec",
     "memory_mb",
-    "allowed_hosts",
     "key",
     "name",
     "record_policy",

@@ -13,6 +13,11 @@ class ResCompany(models.Model):
         help="Anonymous callers of /iota/api/openapi.json?company=<id> see this company's "
         "public endpoints. Off: anonymous callers see nothing of this company.",
     )
+    iota_capabilities_required = fields.Boolean(
+        string="Capabilities Required",
+        help="Scripts of this company whose version declares no capabilities refuse to "
+        "run (capabilities_required). Declared capabilities are enforced either way.",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

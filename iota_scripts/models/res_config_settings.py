@@ -83,6 +83,9 @@ class ResConfigSettings(models.TransientModel):
     iota_api_public_listing = fields.Boolean(
         related="company_id.iota_api_public_listing", readonly=False
     )
+    iota_capabilities_required = fields.Boolean(
+        related="company_id.iota_capabilities_required", readonly=False
+    )
     iota_scripts_enabled = fields.Boolean(
         string="Scripts Enabled on This Server",
         compute="_compute_iota_scripts_site",

@@ -5,10 +5,12 @@ The steps, each a small function of its own::
     run / run_root   the site switch and the run chain (tools/chain.py)
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
+                     the version's capabilities           (capabilities_of)
                      build the sdk hosts                  (sdk_host/builder.py)
                      build the context and the journal    (build_context, new_journal)
                      run, in a lazy savepoint             (run_engine)
                      record the outcome, announce it      (record.py)
+                     keep the secrets it read             (sdk_host/secrets.py)
 
 ``execute`` is one span of the traces (tools/observability/tracing.py).
 
@@ -26,11 +28,13 @@ on the thread that called ``Engine.run``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from typing import Any
 
 from iota_scripts_sdk import Journal, Limits, RunResult, ScriptError
+from iota_scripts_sdk.capabilities import Capabilities, parse
 from odoo import _
 from odoo.exceptions import UserError
 
@@ -136,15 +140,23 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return record.announce(
             record.record(req, started, RunResult(False, error=refused), ran=False)
         )
+    caps, refused = capabilities_of(script, version)
+    if refused is not None:
+        return record.announce(
+            record.record(req, started, RunResult(False, error=refused), ran=False)
+        )
     # the run's fields of the JSON log lines (tools/observability/json_logs.py)
     with json_logs.running(
         script.company_id.id, script.key, version.number, started.execution.id or None
     ):
-        hosts = sdk_host.builder.build(started.run_env, script, started.execution, req.dry_run)
+        hosts = sdk_host.builder.build(
+            started.run_env, script, started.execution, req.dry_run, caps
+        )
         # what a replay needs (run/replay.py): the ctx and every sdk call with its answer
         ctx, journal = build_context(Execution.env, req, started), new_journal(Execution.env)
         result = run_engine(Execution.env, req, started, hosts, chain, ctx, journal)
         execution = record.announce(record.record(req, started, result, replay=(ctx, journal)))
+        hosts.secrets.flush(execution)
         _logger.debug(
             "iota.script %s: execution %s ended %s",
             script.id,
@@ -152,6 +164,30 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
             "ok" if result.ok else result.error and result.error.code,
         )
         return execution
+
+
+def capabilities_of(script: Any, version: Any) -> tuple[Capabilities | None, ScriptError | None]:
+    """``(capabilities, refusal)`` of a run of ``version``: what it declared when it
+    was saved (None: no declaration), or why it may not run (its company requires
+    a declaration, or the stored one does not parse). A script may always enqueue
+    itself."""
+    text = version.sudo().capabilities_json
+    if text:
+        try:
+            caps = parse(text)
+            # enqueuing itself (a retry) reaches nothing it does not declare already
+            return dataclasses.replace(caps, scripts=(*caps.scripts, script.key)), None
+        except ScriptError as e:
+            return None, ScriptError(
+                "capabilities_required",
+                f"the capabilities of {script.key} v{version.number} are not valid: {e.message}",
+            )
+    if script.company_id.iota_capabilities_required:
+        return None, ScriptError(
+            "capabilities_required",
+            f"the script {script.key} declares no capabilities, and its company requires them",
+        )
+    return None, None
 
 
 def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
@@ -203,7 +239,7 @@ def run_engine(
         # outside the savepoint's wrapper: the row is created before it opens
         functions = started.pending.wrap(functions, savepoint)
     try:
-        result = _engine_run(env, req, started, ctx, functions, journal)
+        result = _engine_run(env, req, started, ctx, functions, hosts.db.caps, journal)
     except BaseException:
         savepoint.close(rollback=True)
         raise
@@ -229,15 +265,15 @@ def _engine_run(
     started: start.Started,
     ctx: dict[str, Any],
     functions: dict,
-    journal: Journal | None,
+    caps: Capabilities | None,
+    journal: Journal | None = None,
 ) -> RunResult:
-    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result."""
+    """``Engine.run`` of the version; an engine fault is an ``internal_error`` result.
+
+    ``caps``: checked by the engine on every sdk call; its hosts are the
+    allow-list (no declaration: no outbound HTTP)."""
     script, version, live = started.script, started.version, req.live
-    limits = Limits(
-        timeout_sec=script.timeout_sec,
-        memory_mb=script.memory_mb,
-        allow_hosts=tuple(script._allowed_hosts()),
-    )
+    limits = Limits(timeout_sec=script.timeout_sec, memory_mb=script.memory_mb)
     # What policy rules forbid and the AST cannot see (sdk["ht" + "tp"]). Read
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
@@ -262,6 +298,7 @@ def _engine_run(
                 on_log=live.on_log if live else None,
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
+                capabilities=caps,
                 journal=journal,
             )
     except Exception:

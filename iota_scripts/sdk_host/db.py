@@ -36,6 +36,12 @@ The tables of what is refused live in ``policy.py`` (this package):
   are record rules of the run, so model methods (``im_search``, mention
   suggestions) keep to them too.
 * A record-rule refusal names no record and no company (``models/ir_rule.py``).
+* With a capabilities declaration (``iota_scripts_sdk.capabilities``), the
+  engine checks the model and operation each call names; this host checks
+  the other models a call reaches: the comodels a write creates, changes or
+  unlinks records of through x2many commands (``create``/``write``/``unlink``),
+  the targets of related fields it writes (``write``), and the models a
+  domain's field paths walk through (``read``).
 
 Errors reach the script as ``{code, message}``: ``access_denied`` for Odoo
 access errors and refused names, ``invalid_argument`` for bad arguments,
@@ -271,8 +277,10 @@ def _context(value: Any) -> dict[str, Any]:
 class DbHost:
     """``sdk.db`` for one run. ``env`` is the pinned run environment."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, caps: Any = None) -> None:
         self.env = env
+        #: the version's capabilities (None: no declaration)
+        self.caps = caps
         #: A concurrency error (serialization failure, lock, deadlock) met by
         #: a call. The script sees ``internal_error``; the caller re-raises
         #: this after the run so that Odoo retries the whole transaction.
@@ -343,7 +351,36 @@ class DbHost:
             raise denied(f"scripts may not change {name!r}")
         return model
 
+    def _need(self, model_name: str, operation: str) -> None:
+        if self.caps is not None:
+            self.caps.require_model(model_name, operation)
+
+    def _need_paths(self, model: BaseModel, domain: list[Any]) -> None:
+        """``read`` of every model a domain's field paths walk into (``partner_id.email``)."""
+        if self.caps is None:
+            return
+        for leaf in domain:
+            if isinstance(leaf, tuple):
+                self._need_path(model, leaf[0])
+                operand = leaf[2]
+                if leaf[1].lower() in ("any", "not any") and isinstance(operand, list):
+                    field = model._fields.get(leaf[0].split(".")[0])
+                    if field is not None and field.relational:
+                        self._need_paths(self.env[field.comodel_name], operand)
+
+    def _need_path(self, model: BaseModel, path: str) -> None:
+        for part in path.split(".")[:-1]:
+            field = model._fields.get(part)
+            if field is None or not field.relational:
+                return  # the ORM refuses the path itself
+            model = self.env[field.comodel_name]
+            self._need(model._name, "read")
+        last = model._fields.get(path.split(".")[-1])
+        if last is not None and last.relational and "." in path:
+            self._need(last.comodel_name, "read")
+
     def _scoped(self, model: BaseModel, domain: list[Any]) -> list[Any]:
+        self._need_paths(model, domain)
         scope = SCOPED_MODELS.get(model._name)
         # a domain is a sequence of expressions ANDed together: prepending is enough
         return scope(self.env.company) + domain if scope else domain
@@ -432,6 +469,7 @@ class DbHost:
                 ids, nested = _command_ids(value)
                 if (field.type == "one2many" and value) or _changes_comodel(value):
                     self._model(field.comodel_name, write=True)
+                    self._need_commands(field, value)
             elif field.type == "reference" and isinstance(value, str) and "," in value:
                 comodel_name, _sep, rid = value.partition(",")
                 if rid.strip().isdigit():
@@ -447,6 +485,19 @@ class DbHost:
             for vals in nested:
                 self._check_links(comodel, _values(comodel, vals), depth + 1)
 
+    def _need_commands(self, field: Any, value: Any) -> None:
+        """The operations x2many commands make on the comodel (0 create, 1 write, 2 unlink;
+        a one2many link or unlink writes the comodel's inverse field)."""
+        if self.caps is None or not isinstance(value, list):
+            return
+        ops = {0: "create", 1: "write", 2: "unlink"}
+        for command in value:
+            op = command[0] if isinstance(command, list) and command else None
+            if op in ops:
+                self._need(field.comodel_name, ops[op])
+            elif field.type == "one2many":
+                self._need(field.comodel_name, "write")
+
     def _check_related_target(self, model: BaseModel, field: Any) -> None:
         """Refuses a related (or inherited) field whose value lives in a model scripts may not change."""
         if not field.related:
@@ -455,6 +506,7 @@ class DbHost:
         for part in field.related.split(".")[:-1]:
             target = self.env[target._fields[part].comodel_name]
         self._model(target._name, write=True)
+        self._need(target._name, "write")
         self._check_related_target(target, target._fields[field.related.split(".")[-1]])
 
     def unlink(self, args: HostArgs) -> bool:

@@ -58,6 +58,8 @@ class DryRun:
         self.triggered_runs = 0
         self.dropped_calls = 0
         self._cache: dict[str, Any] = {}
+        #: the run's secrets, masked in the report (set by ``builder.build``)
+        self.mask: Callable[[], Any] | None = None
 
     def _keep(self, calls: list[dict[str, Any]], call: dict[str, Any]) -> None:
         if len(calls) < MAX_CAPTURED_CALLS:
@@ -155,8 +157,9 @@ class DryRun:
         return value + by
 
     def report(self, env: Any) -> dict[str, Any]:
-        """Everything captured, with the write diff read now (before the rollback)."""
-        return {
+        """Everything captured, with the write diff read now (before the rollback);
+        the secrets the run read are masked as ``[secret:name]``."""
+        report = {
             **self.writes.diff(env),
             "http": self.http,
             "events": self.events,
@@ -164,3 +167,4 @@ class DryRun:
             "triggered_runs": self.triggered_runs,
             "dropped_calls": self.dropped_calls,
         }
+        return self.mask().data(report) if self.mask is not None else report

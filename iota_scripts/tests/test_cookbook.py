@@ -749,10 +749,11 @@ class TestCookbook(HttpCase):
             self._result(script.action_run(input={"vat": "DE123456789"}))["name"], "Later GmbH"
         )
         self.assertEqual(len(registry.requests), 4)
-        # not listed in Allowed Hosts: the client refuses before any connection
+        # not declared in its capabilities: refused before any connection
         script.allowed_hosts = "other.example.com"
         blocked = script.action_run(input={"vat": "NL123456789B01"})
-        self.assertEqual(blocked.error_code, "destination_blocked")
+        self.assertEqual(blocked.error_code, "access_denied")
+        self.assertIn("capability 'http.registry.example.com' not declared", blocked.error_message)
         self.assertEqual(len(registry.requests), 4)
         self.assertEqual(script.action_run(input={"vat": "?"}).state, "failed")
 

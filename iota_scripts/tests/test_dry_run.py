@@ -157,8 +157,8 @@ class TestDryRun(IotaScriptsCase):
         self.assertEqual(real.state, "succeeded", real.error_message)
         self.assertTrue(hits, f"the control run did not reach the egress proxy: {real.log_json}")
         self.assertTrue(Event.search([("type", "=", "order.dry")]))
-        # the allow-list applies as in a real run
-        self.assertIn("blocked destination_blocked", [line["message"] for line in report["logs"]])
+        # the declared hosts apply as in a real run
+        self.assertIn("blocked access_denied", [line["message"] for line in report["logs"]])
         diff = report["dry_run"]
         [call] = diff["http"]
         self.assertEqual((call["method"], call["url"]), ("POST", PUBLIC_URL))

@@ -278,10 +278,19 @@ class TestIotaScriptExecution(IotaScriptsCase):
             source, name="some hosts", allowed_hosts="localhost\n127.0.0.1\n*.example.invalid"
         )
         urls = ["http://localhost:9/", "http://127.0.0.1:9/", "http://api.example.com/"]
-        for script in (closed, opened):
-            result = json.loads(script.action_run(input={"urls": urls}).result_json)
-            # loopback stays blocked even when listed; unlisted hosts are refused
-            self.assertEqual(set(result.values()), {"destination_blocked"}, result)
+        # no declaration: no host at all
+        result = json.loads(closed.action_run(input={"urls": urls}).result_json)
+        self.assertEqual(set(result.values()), {"destination_blocked"}, result)
+        # loopback stays blocked even when declared; undeclared hosts are refused by name
+        result = json.loads(opened.action_run(input={"urls": urls}).result_json)
+        self.assertEqual(
+            result,
+            {
+                "http://localhost:9/": "destination_blocked",
+                "http://127.0.0.1:9/": "destination_blocked",
+                "http://api.example.com/": "access_denied",
+            },
+        )
         with self.assertRaises(ValidationError):
             opened.allowed_hosts = "http://example.com/path"
 

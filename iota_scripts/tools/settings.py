@@ -78,6 +78,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "sentry_dsn": (None, str),
     "sentry_environment": (None, str),
     "log_format": ("text", str),
+    # the keys of sdk.secrets (site; tools/secret_box.py)
+    "secret_keys": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -126,6 +128,7 @@ DOCS: dict[str, str] = {
     "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
+    "secret_keys": "site; the Fernet keys that encrypt `sdk.secrets` values, comma-separated: the first encrypts, every one decrypts (rotation: put the new key first, then *Rotate keys*). Keep it outside the database and back it up: a lost key makes its secrets unreadable. See [capabilities and secrets](guide/capabilities-and-secrets.md)",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -206,6 +209,8 @@ SITE_ONLY = frozenset(
         "sentry_dsn",
         "sentry_environment",
         "log_format",
+        # the secrets' keys live outside the database, or they protect nothing
+        "secret_keys",
     }
 )
 

@@ -7,7 +7,62 @@ import { Component, onMounted, onWillStart, onWillUnmount, useRef, useState } fr
 import { EditorChannel } from "../monaco_field/editor_channel";
 import { editorTheme } from "../monaco_field/typings";
 
-const VERSION_FIELDS = ["number", "note", "author_id", "create_date", "size_bytes", "source", "is_current"];
+const VERSION_FIELDS = [
+    "number",
+    "note",
+    "author_id",
+    "create_date",
+    "size_bytes",
+    "source",
+    "capabilities_json",
+    "is_current",
+];
+
+/**
+ * The entries of a capabilities declaration (canonical JSON text, or empty for
+ * none), one string each: "models.res.partner.write", "http.api.example.com",
+ * "secrets.stripe_key", "cache.vat". null when there is no declaration.
+ */
+export function capabilityEntries(text) {
+    if (!text) {
+        return null;
+    }
+    let data;
+    try {
+        data = JSON.parse(text);
+    } catch {
+        return [`(not JSON) ${text}`];
+    }
+    const out = [];
+    for (const [model, ops] of Object.entries(data.models || {})) {
+        for (const op of ops) {
+            out.push(`models.${model}.${op}`);
+        }
+    }
+    for (const kind of ["http", "events", "scripts", "secrets"]) {
+        for (const name of data[kind] || []) {
+            out.push(`${kind}.${name}`);
+        }
+    }
+    if (data.cache) {
+        out.push(`cache.${data.cache}`);
+    }
+    return out.sort();
+}
+
+/** `{added, removed, same, declared}` between two declarations (left -> right). */
+export function capabilityChanges(leftText, rightText) {
+    const left = capabilityEntries(leftText);
+    const right = capabilityEntries(rightText);
+    const l = new Set(left || []);
+    const r = new Set(right || []);
+    return {
+        added: [...r].filter((e) => !l.has(e)),
+        removed: [...l].filter((e) => !r.has(e)),
+        same: (left === null) === (right === null) && l.size === r.size && [...l].every((e) => r.has(e)),
+        declared: [left !== null, right !== null],
+    };
+}
 
 /**
  * Client action `iota_scripts.version_diff`: a Monaco diff (the editor page in
@@ -72,7 +127,11 @@ export class VersionDiffAction extends Component {
         if (!this.scriptId) {
             return;
         }
-        const [script] = await this.orm.read("iota.script", [this.scriptId], ["name", "source"]);
+        const [script] = await this.orm.read("iota.script", [this.scriptId], [
+            "name",
+            "source",
+            "capabilities_json",
+        ]);
         const versions = await this.orm.searchRead(
             "iota.script.version",
             [["script_id", "=", this.scriptId]],
@@ -103,6 +162,18 @@ export class VersionDiffAction extends Component {
         }
         const version = this.state.versions.find((v) => String(v.id) === this.state.rightKey);
         return version?.source || "";
+    }
+
+    get rightCapabilities() {
+        if (this.state.rightKey === "draft" || this.state.rightKey === "current") {
+            return this.state.script?.capabilities_json || "";
+        }
+        const version = this.state.versions.find((v) => String(v.id) === this.state.rightKey);
+        return version?.capabilities_json || "";
+    }
+
+    get capabilities() {
+        return capabilityChanges(this.left?.capabilities_json || "", this.rightCapabilities);
     }
 
     isRight(version) {

@@ -1,7 +1,11 @@
 import { expect, test } from "@odoo/hoot";
 
 import { formatBytes } from "@iota_scripts/bytes_field/bytes_field";
-import { defaultLeftId } from "@iota_scripts/version_diff/version_diff_action";
+import {
+    capabilityChanges,
+    capabilityEntries,
+    defaultLeftId,
+} from "@iota_scripts/version_diff/version_diff_action";
 
 // Issue 18: one human format for byte counts on every screen, and the diff of
 // a draft compared with the current version by default.
@@ -27,4 +31,23 @@ test("defaultLeftId: a draft is compared with the current version, a saved sourc
     expect(defaultLeftId(versions, false)).toBe(10);
     expect(defaultLeftId([{ id: 10, number: 1, is_current: true }], false)).toBe(10);
     expect(defaultLeftId([], true)).toBe(null);
+});
+
+test("capabilityChanges: the diff names the capabilities added and removed", () => {
+    const left = '{"http":["a.com"],"models":{"res.partner":["read"]}}';
+    const right = '{"cache":"vat","models":{"res.partner":["read","write"]},"secrets":["k"]}';
+    expect(capabilityEntries(left)).toEqual(["http.a.com", "models.res.partner.read"]);
+    expect(capabilityEntries("")).toBe(null);
+    const changes = capabilityChanges(left, right);
+    expect(changes.added).toEqual(["cache.vat", "models.res.partner.write", "secrets.k"]);
+    expect(changes.removed).toEqual(["http.a.com"]);
+    expect(changes.same).toBe(false);
+    expect(capabilityChanges(left, left).same).toBe(true);
+    expect(capabilityChanges("", "{}")).toEqual({
+        added: [],
+        removed: [],
+        same: false,
+        declared: [false, true],
+    });
+    expect(capabilityChanges("", "").same).toBe(true);
 });
