@@ -28,6 +28,7 @@ and resource usage.
         "python": [
             "iota-scripts-sdk",
             "orjson",
+            "cryptography",
             "jsonschema",
             "referencing",
             "croniter",
@@ -71,6 +72,7 @@ and resource usage.
         "views/iota_script_audit_views.xml",
         "views/iota_scripts_menus.xml",
         "views/iota_script_rollout_views.xml",
+        "views/iota_script_version_approval_views.xml",
         "views/iota_script_flag_views.xml",
         "views/iota_script_tests_views.xml",
         "views/iota_script_secret_views.xml",

@@ -19,10 +19,17 @@ so that they can be restored into the same or another Odoo database:
 Never in a bundle: secrets' values (an HMAC endpoint gets a new secret when
 imported), executions, queued runs, events and deliveries.
 
-Extensible by section: a later format adds a section (``capabilities`` and
-``signatures`` are reserved for governance) and raises
-:data:`FORMAT_VERSION`. A reader refuses sections it does not know rather
-than drop them silently.
+Extensible by section: a later format adds a section (``capabilities`` is
+reserved for governance) and raises :data:`FORMAT_VERSION`. A reader refuses
+sections it does not know rather than drop them silently.
+
+``signatures`` is *optional* (:data:`OPTIONAL_SECTIONS`): a bundle written
+before it reads as one without signatures. Each record is the signature of
+one version, as ``iota_scripts_sdk.signing`` checks it (``iota-scripts
+verify``): the source company's version id, company id, approver id, the
+signing time, the key id, the signature and the signed capabilities
+(canonical JSON text). Public keys are never in a bundle: a verifier brings
+its own.
 
 How it is checked
 -----------------
@@ -56,6 +63,7 @@ __all__ = [
     "BUNDLE_CODES",
     "FORMAT",
     "FORMAT_VERSION",
+    "OPTIONAL_SECTIONS",
     "RESERVED_SECTIONS",
     "SCHEMA",
     "SECTIONS",
@@ -188,10 +196,23 @@ SCHEMA: dict[str, dict[str, str]] = {
         "failure_count": "int",
         "cooldown_min": "int",
     },
+    "signatures": {
+        "script": "str",
+        "number": "int",
+        "version_id": "int",
+        "company_id": "int",
+        "approver_id": "int",
+        "signed_at": "str",
+        "key_id": "str",
+        "signature": "str",
+        "capabilities_json": "str",
+    },
 }
 SECTIONS: tuple[str, ...] = tuple(SCHEMA)
-#: Sections a later format will add (governance: capabilities, signatures).
-RESERVED_SECTIONS: tuple[str, ...] = ("capabilities", "signatures")
+#: Sections a later format will add (governance: capabilities).
+RESERVED_SECTIONS: tuple[str, ...] = ("capabilities",)
+#: Sections a bundle may lack (written before they existed): read as empty.
+OPTIONAL_SECTIONS: tuple[str, ...] = ("signatures",)
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -420,6 +441,8 @@ def _check_manifest(manifest: Any) -> dict[str, Any]:
             raise BundleError("unsupported_section", f"unknown section {name!r:.60}")
     for name in SECTIONS:
         spec = sections.get(name)
+        if spec is None and name in OPTIONAL_SECTIONS:
+            continue
         if (
             not isinstance(spec, dict)
             or spec.get("entry") != f"{name}.json"
@@ -470,6 +493,13 @@ def _check_references(records: dict[str, list[dict[str, Any]]]) -> None:
                     "missing_script",
                     f"a record of {section} names the script {record['script']!r:.80}",
                 )
+    for signature in records["signatures"]:
+        if (signature["script"], signature["number"]) not in versions:
+            raise BundleError(
+                "missing_version",
+                f"a signature names version {signature['number']} of "
+                f"{signature['script']!r:.80}, which the bundle does not hold",
+            )
     for endpoint in records["endpoints"]:
         pinned = endpoint["pinned_version"]
         if pinned is not None and (endpoint["script"], pinned) not in versions:
@@ -495,7 +525,10 @@ def read_bundle(data: bytes, *, limits: BundleLimits | None = None) -> Bundle:
     expected = {MANIFEST}
     records: dict[str, list[dict[str, Any]]] = {}
     for section in SECTIONS:
-        spec = manifest["sections"][section]
+        spec = manifest["sections"].get(section)
+        if spec is None:  # an optional section (_check_manifest)
+            records[section] = []
+            continue
         raw = archive.read(spec["entry"])
         expected.add(spec["entry"])
         if hashlib.sha256(raw).hexdigest() != spec["sha256"]:

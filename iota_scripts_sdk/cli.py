@@ -17,6 +17,8 @@
     iota-scripts pull [DIR] [--key KEY ...]   iota-scripts push [DIR] [--key KEY ...] [--force]
     iota-scripts diff [DIR]   iota-scripts run KEY --remote [--input JSON]
     iota-scripts logs KEY [--follow]
+    iota-scripts keygen [--json]
+    iota-scripts verify FILE --keys KEYS [--json]
 
 ``test`` runs a script's tests (``FILE.test.js`` beside ``FILE.js`` unless
 ``--tests`` names them) with the mocked sdk (docs/guide/script-tests.md); it
@@ -29,7 +31,11 @@ restore, docs/operations/backup-restore.md): ``--url``, ``--db`` and
 ``--api-key`` (an Odoo API key), or ``IOTA_SCRIPTS_URL``, ``IOTA_SCRIPTS_DB``
 and ``IOTA_SCRIPTS_API_KEY``. A bundle is checked locally before it is sent
 and after it is received. ``audit`` reads a database's audit trail from
-PostgreSQL, or an export of it.
+PostgreSQL, or an export of it. ``keygen`` prints a new Ed25519 signing key
+(the ``signing_key`` setting) with its public key and key id; ``verify``
+checks an exported version (JSON) or a bundle offline against the public keys
+in KEYS (one base64 key a line, or JSON), and exits 1 when a signature is
+invalid or no version is signed at all (``signing.py``).
 
 Exit status: 0 when the run (or check) succeeded, 1 when the script failed
 (or the bundle, export or import was refused), 2 on a usage error; ``sandbox``
@@ -108,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     from ._remote_cli import add_parsers
 
     add_parsers(sub, run)
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key that signs approved versions")
+    keygen.add_argument("--json", action="store_true")
+    verify_sig = sub.add_parser("verify", help="check the signatures of a version or bundle")
+    verify_sig.add_argument("file", help="an exported version (.json) or bundle (.zip)")
+    verify_sig.add_argument("--keys", required=True, help="the public keys (a file)")
+    verify_sig.add_argument("--json", action="store_true")
     return p
 
 
@@ -407,6 +419,44 @@ def _audit(args: argparse.Namespace) -> int:
         return 3
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from . import signing
+
+    private = signing.generate_private_key()
+    public = signing.public_key_of(private)
+    out = {"private_key": private, "public_key": public, "key_id": signing.key_id(public)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"signing_key = {private}")
+        print(f"# public key {public}")
+        print(f"# key id     {out['key_id']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from . import signing
+    from .bundle import BundleError
+    from .errors import ScriptError
+
+    try:
+        keys = signing.load_public_keys(Path(args.keys).read_text(encoding="utf-8"))
+        lines = signing.verify_export(_read_bytes(args.file), keys)
+    except (ScriptError, BundleError) as e:
+        return _fail(args, e.code, e.message)
+    except (OSError, ValueError) as e:
+        return _fail(args, "invalid_argument", f"cannot read the keys: {type(e).__name__}")
+    bad = [line for line in lines if line["status"] == "invalid"]
+    if not any(line["status"] == "valid" for line in lines):
+        bad = bad or lines
+    if args.json:
+        print(json.dumps({"ok": not bad, "versions": lines}, ensure_ascii=False))
+    else:
+        for line in lines:
+            print(f"{line['script']} v{line['number']}: {line['status']} ({line['message']})")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Runner crash reports (V8's own stderr) are for server logs, not here.
@@ -440,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(json_output=args.json, quick=args.quick)
     if args.command == "audit":
         return _audit(args)
+    if args.command == "keygen":
+        return _keygen(args)
+    if args.command == "verify":
+        return _verify(args)
     return 2
 
 

@@ -44,6 +44,7 @@ from .limits import EngineConfig, Limits
 from .masking import SecretMask
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
+from .units import LOG_UNIT_NAME, Meter
 
 __all__ = ["Engine", "HostFunction", "RunResult", "get_engine"]
 
@@ -163,6 +164,7 @@ class Engine:
         deny: Mapping[str, str] | None = None,
         journal: Journal | None = None,
         capabilities: Capabilities | None = None,
+        meter: Meter | None = None,
     ) -> RunResult:
         """Runs ``source`` and returns its result. Never raises for script faults.
 
@@ -189,6 +191,10 @@ class Engine:
         ``[secret:name]`` in the run's logs (before ``on_log`` sees them), its
         result and its error (``masking.py``), and in the arguments of
         ``events.emit`` and ``scripts.enqueue`` (stored as events and runs).
+
+        ``meter`` (``units.py``) charges every sdk call and log line, before
+        it is served; a budget that runs out ends the run with
+        ``budget_exceeded`` (``stats["units"]``: the units used).
         """
         limits = limits or Limits()
         if capabilities is not None:
@@ -209,11 +215,12 @@ class Engine:
             scope = _Scope((tenant, user, namespace), capabilities, SecretMask())
             if deny:
                 host = _denying(host or {}, deny)
-            return self._drive(
-                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, journal
+            result = self._drive(
+                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, meter, journal
             )
         finally:
             self._pool.release(runner)
+        return _metered(result, meter)
 
     def check(self, source: str) -> ScriptError | None:
         """Parses ``source`` without running it: None when valid, else the error."""
@@ -407,6 +414,7 @@ class Engine:
         cancel: threading.Event | None,
         t0: float,
         key: str,
+        meter: Meter | None = None,
         journal: Journal | None = None,
     ) -> RunResult:
         with self._ids_lock:
@@ -476,6 +484,8 @@ class Engine:
                 continue
             op = msg.get("op")
             if op == "log":
+                if not _charged(meter, LOG_UNIT_NAME):
+                    continue  # the run ends with budget_exceeded (_metered)
                 rec = scope.mask.data(msg["msg"])
                 rec["t_ms"] = round((time.monotonic() - started) * 1000, 3)
                 logs.append(rec)
@@ -495,7 +505,11 @@ class Engine:
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
                 began = time.monotonic()
-                ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
+                if _charged(meter, call.get("name")):
+                    ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
+                else:
+                    # fatal: the prelude ends the run with it, whatever the script catches
+                    ok, reply = False, _fatal(meter.exceeded) if meter else b""
                 if journal is not None:
                     _journal(journal, call, ok, reply, began, scope.mask)
                 try:
@@ -725,6 +739,36 @@ def _masked(result: RunResult, mask: SecretMask) -> RunResult:
         result._result = _UNPARSED
     if result.error is not None:
         result.error = mask.error(result.error)
+    return result
+
+
+def _charged(meter: Meter | None, name: Any) -> bool:
+    """Charges one call (or log line) to ``meter``; False when a budget ran out."""
+    if meter is None or not isinstance(name, str):
+        return True
+    try:
+        meter.charge(name)
+    except ScriptError:
+        return False
+    except KeyError:
+        return True  # an unknown sdk function: refused by _serve_call, at no cost
+    return True
+
+
+def _fatal(error: ScriptError | None) -> bytes:
+    err = error or ScriptError("budget_exceeded", "a budget ran out")
+    return orjson.dumps({"code": err.code, "message": err.message, "fatal": True})
+
+
+def _metered(result: RunResult, meter: Meter | None) -> RunResult:
+    """``result`` with the units used; ``budget_exceeded`` once a budget ran out."""
+    if meter is None:
+        return result
+    stats = dict(result.stats or {})
+    stats["units"] = meter.used
+    if meter.exceeded is not None:
+        return RunResult(False, error=meter.exceeded, logs=result.logs, stats=stats)
+    result.stats = stats
     return result
 
 

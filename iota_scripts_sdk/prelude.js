@@ -514,7 +514,10 @@
       p.resolve(payload === "" ? undefined : JSONParse(payload));
     } else {
       const e = JSONParse(payload);
-      p.reject(SdkFail(StringC(e.code), StringC(e.message)));
+      const err = SdkFail(StringC(e.code), StringC(e.message));
+      // a budget that ran out (units.py): the run ends with it, caught or not
+      if (e.fatal === true && r.fatal === null) r.fatal = err;
+      p.reject(err);
     }
   }
 

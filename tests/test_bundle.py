@@ -141,6 +141,19 @@ def _records(**over):
                 "cooldown_min": 60,
             }
         ],
+        "signatures": [
+            {
+                "script": "hello",
+                "number": 2,
+                "version_id": 12,
+                "company_id": 1,
+                "approver_id": 7,
+                "signed_at": "2026-12-06T01:00:00Z",
+                "key_id": "ab" * 32,
+                "signature": "c2ln",
+                "capabilities_json": "",
+            }
+        ],
     }
     records.update(over)
     return records
@@ -303,12 +316,30 @@ def test_no_manifest():
     _refused(_zip(entries), "bad_manifest")
 
 
-@pytest.mark.parametrize("section", ["capabilities", "signatures", "secrets"])
+@pytest.mark.parametrize("section", ["capabilities", "secrets"])
 def test_a_section_this_server_cannot_import(section):
     def add(manifest):
         manifest["sections"][section] = {"entry": f"{section}.json", "count": 0, "sha256": ""}
 
     _refused(_json_edit(_good(), "manifest.json", add), "unsupported_section")
+
+
+def test_a_bundle_without_signatures_reads_as_unsigned():
+    # bundles written before the signatures section existed
+    entries = _entries(_good())
+    del entries["signatures.json"]
+    manifest = json.loads(entries["manifest.json"])
+    del manifest["sections"]["signatures"]
+    entries["manifest.json"] = json.dumps(manifest).encode()
+    assert read_bundle(_zip(entries)).records["signatures"] == []
+
+
+def test_a_signature_of_a_missing_version():
+    signature = dict(_records()["signatures"][0], number=9)
+    data = _zip(_entries(write_bundle({"id": 1}, _records(signatures=[]), exported_at=WHEN)))
+    entries = _entries(data)
+    entries["signatures.json"] = json.dumps([signature]).encode()
+    _refused(_zip(entries), "missing_version")
 
 
 def test_a_section_that_differs_from_its_sha256():

@@ -1,1 +1,1 @@
-from . import bundle, code, editor, health, main, metrics, openapi
+from . import bundle, code, editor, health, main, metrics, openapi, version

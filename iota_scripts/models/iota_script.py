@@ -298,7 +298,7 @@ class IotaScript(models.Model):
             note = self.env.context.get("iota_scripts_version_note")
             for script in self:
                 source = script.sudo().source
-                if source and source != script.version_id.sudo().source:
+                if source and source != script._iota_last_saved().sudo().source:
                     script._create_version(note)
         return res
 
@@ -431,7 +431,9 @@ class IotaScript(models.Model):
         }
 
     def _create_version(self, note=None):
+        """A new version, published unless the company requires approval (a draft)."""
         self.ensure_one()
+        approval = self.company_id.iota_scripts_require_approval
         version = as_engine(self.env["iota.script.version"]).create(
             {
                 "script_id": self.id,
@@ -440,16 +442,21 @@ class IotaScript(models.Model):
                 "capabilities_json": self.capabilities_json,
                 "note": note or False,
                 "author_id": self.env.uid,
+                "state": "draft" if approval else "published",
             }
         )
-        self._iota_publish_version(version)
+        if not approval:
+            self._iota_publish_version(version)
         if version.number > 1:
             self._emit_domain_event("script.updated", {"version": version.number})
         return version
 
     def _iota_publish_version(self, version):
-        """Makes a newly saved ``version`` the current one (a gradual rollout
-        makes it the candidate instead: ``iota_script_rollout.py``)."""
+        """Makes ``version`` current: the one publish point (a gradual rollout makes
+        it the candidate: ``iota_script_rollout.py``). Under *Require Approval*, only
+        an approved version (``iota_script_version_approval.py``)."""
+        self._iota_check_publishable(version)
+        self._iota_mark_published(version)
         as_engine(self).write({"version_id": version.id})
 
     def _emit_domain_event(self, event_type, payload=None):

@@ -124,6 +124,20 @@ class IotaScriptBundle(models.AbstractModel):
                         "saved_at": fields.Datetime.to_string(version.create_date),
                     }
                 )
+                signature = version.sudo()._iota_signature_record()
+                if signature:
+                    # checked offline by `iota-scripts verify` (the ids are this database's)
+                    export = version._iota_signed_export()
+                    records["signatures"].append(
+                        {
+                            "script": script.key,
+                            "number": version.number,
+                            "version_id": version.id,
+                            "company_id": export["company_id"],
+                            "capabilities_json": export["capabilities_json"],
+                            **signature,
+                        }
+                    )
             for section, model in _MODELS.items():
                 rows = (
                     self.env[model]
@@ -386,10 +400,11 @@ class IotaScriptBundle(models.AbstractModel):
         return preview
 
     def _verify_signatures(self, bundle, company):
-        """Hook for governance (issue 10): verify the bundle's signatures when
-        ``company`` requires signed scripts. Bundles of format 1 carry none and
-        no company requires them yet, so there is nothing to verify; the
-        engine refuses a bundle with a ``signatures`` section until then."""
+        """Hook for governance. A bundle's ``signatures`` bind the *source*
+        database's version ids and company, so they are exported (for
+        ``iota-scripts verify``) but never imported: imported versions are
+        unsigned here, and under *Require Signed Versions* run only once
+        approved in this database (docs/operations/governance.md)."""
         return True
 
     def _apply_script(self, bundle, company, key):

@@ -114,6 +114,12 @@ class IotaScriptExecution(models.Model):
     cpu_ms = fields.Float(string="CPU Time (ms)", readonly=True, aggregator="avg")
     heap_peak_bytes = fields.Integer(string="Peak Heap (bytes)", readonly=True, aggregator="max")
     host_calls = fields.Integer(string="sdk Calls", readonly=True, aggregator="sum")
+    units_used = fields.Integer(
+        string="Units",
+        readonly=True,
+        aggregator="sum",
+        help="Governance units the run used (docs/operations/governance.md).",
+    )
     input_json = fields.Text(string="Input", readonly=True)
     input_truncated = fields.Boolean(readonly=True)
     result_json = fields.Text(string="Result", readonly=True)

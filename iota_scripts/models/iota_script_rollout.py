@@ -177,6 +177,9 @@ class IotaScript(models.Model):
         self._check_may_change()
         if version == self.version_id:
             raise UserError(_("This version is the current one already."))
+        # a candidate is published: the same approval rule as the current version
+        self._iota_check_publishable(version)
+        self._iota_mark_published(version)
         self.env["iota.script.rollout.count"]._forget(version.id)
         as_engine(self).write(
             {"candidate_version_id": version.id, "candidate_since": fields.Datetime.now()}

@@ -277,4 +277,5 @@ class IotaScriptExecution(models.Model):
             "cpu_ms": execution.cpu_ms,
             "heap_peak_bytes": execution.heap_peak_bytes,
             "host_calls": execution.host_calls,
+            "units_used": execution.units_used,
         }

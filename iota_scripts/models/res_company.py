@@ -1,6 +1,11 @@
-"""Each company gets a dedicated, least-privilege user that its scripts run as."""
+"""Each company gets a dedicated, least-privilege user that its scripts run as.
 
-from odoo import api, fields, models, tools
+Its governance settings live here too (docs/operations/governance.md):
+four-eyes approval of versions, signed versions, and the daily units pool.
+"""
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import ValidationError
 
 RUNNER_LOGIN = "iota_scripts_runner_%s"
 
@@ -18,6 +23,34 @@ class ResCompany(models.Model):
         help="Scripts of this company whose version declares no capabilities refuse to "
         "run (capabilities_required). Declared capabilities are enforced either way.",
     )
+
+    iota_scripts_require_approval = fields.Boolean(
+        string="Require Approval of Script Versions",
+        help="Four-eyes: a saved version stays a draft; it is submitted, approved by another "
+        "user of the IOTA Scripts Approver group, then published. Off: saving publishes.",
+    )
+    iota_scripts_require_signed = fields.Boolean(
+        string="Require Signed Versions",
+        help="Every trigger refuses a version that is unsigned, or whose source or "
+        "capabilities changed after approval (signature_invalid). Needs approval on.",
+    )
+    iota_scripts_units_daily_pool = fields.Integer(
+        string="Daily Units Pool",
+        help="Governance units all this company's runs may use per day (UTC). 0: no pool.",
+    )
+
+    @api.constrains("iota_scripts_require_approval", "iota_scripts_require_signed")
+    def _check_iota_scripts_signed(self):
+        for company in self:
+            if company.iota_scripts_require_signed and not company.iota_scripts_require_approval:
+                raise ValidationError(
+                    _("Signed versions need approval: versions are signed when they are approved.")
+                )
+
+    @api.constrains("iota_scripts_units_daily_pool")
+    def _check_iota_scripts_units_pool(self):
+        if any(company.iota_scripts_units_daily_pool < 0 for company in self):
+            raise ValidationError(_("The daily units pool is 0 (none) or more."))
 
     @api.model_create_multi
     def create(self, vals_list):

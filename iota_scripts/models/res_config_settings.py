@@ -86,6 +86,15 @@ class ResConfigSettings(models.TransientModel):
     iota_capabilities_required = fields.Boolean(
         related="company_id.iota_capabilities_required", readonly=False
     )
+    iota_scripts_require_approval = fields.Boolean(
+        related="company_id.iota_scripts_require_approval", readonly=False
+    )
+    iota_scripts_require_signed = fields.Boolean(
+        related="company_id.iota_scripts_require_signed", readonly=False
+    )
+    iota_scripts_units_daily_pool = fields.Integer(
+        related="company_id.iota_scripts_units_daily_pool", readonly=False
+    )
     iota_scripts_enabled = fields.Boolean(
         string="Scripts Enabled on This Server",
         compute="_compute_iota_scripts_site",

@@ -5,10 +5,11 @@ The steps, each a small function of its own::
     run / run_root   the site switch and the run chain (tools/chain.py)
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
+                     refuse a bad signature               (signature.py)
                      the version's capabilities           (capabilities_of)
                      build the sdk hosts                  (sdk_host/builder.py)
                      build the context and the journal    (build_context, new_journal)
-                     run, in a lazy savepoint             (run_engine)
+                     run, in a lazy savepoint, metered    (run_engine, units.py)
                      record the outcome, announce it      (record.py)
                      keep the secrets it read             (sdk_host/secrets.py)
 
@@ -43,7 +44,7 @@ from ..tools import chain as run_chain
 from ..tools.lazy_savepoint import LazySavepoint
 from ..tools.observability import json_logs, sentry, tracing
 from ..tools.settings import get_engine, get_setting, scripts_enabled
-from . import record, start
+from . import record, signature, start, units
 from .request import RunRequest
 
 _logger = logging.getLogger(__name__)
@@ -135,15 +136,14 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         return start.skip(Execution, req, reason)
     if req.live is not None:
         req.live.start(started.execution)
-    refused = start.refusal(script, started.user)
+    caps, refused = _refusal(script, started)
     if refused is not None:
+        # a bad signature fails the script (an endpoint answers 500, as for a
+        # crash); a run-as user who may not run it, or an undeclared script,
+        # never started
+        ran = refused.code == "signature_invalid"
         return record.announce(
-            record.record(req, started, RunResult(False, error=refused), ran=False)
-        )
-    caps, refused = capabilities_of(script, version)
-    if refused is not None:
-        return record.announce(
-            record.record(req, started, RunResult(False, error=refused), ran=False)
+            record.record(req, started, RunResult(False, error=refused), ran=ran)
         )
     # the run's fields of the JSON log lines (tools/observability/json_logs.py)
     with json_logs.running(
@@ -188,6 +188,22 @@ def capabilities_of(script: Any, version: Any) -> tuple[Capabilities | None, Scr
             f"the script {script.key} declares no capabilities, and its company requires them",
         )
     return None, None
+
+
+def _refusal(script: Any, started: start.Started) -> tuple[Capabilities | None, ScriptError | None]:
+    """``(capabilities, refusal)`` of a run whose execution is open: why it must
+    not start (the run-as user may not run it: ``start.refusal``; the version's
+    signature does not hold where the company requires signed versions:
+    ``signature.py``, and the responsible user is told; no capabilities where
+    they are required: :func:`capabilities_of`), or the capabilities it declared."""
+    refused = start.refusal(script, started.user)
+    if refused is None:
+        refused = signature.refusal(script, started.version)
+        if refused is not None:
+            script._iota_signature_refused(started.version, refused)
+    if refused is not None:
+        return None, refused
+    return capabilities_of(script, started.version)
 
 
 def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str, Any]:
@@ -278,6 +294,10 @@ def _engine_run(
     # here, before streaming: in test mode the live wrapper lends the cursor
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
+    # governance units: the trigger's run budget, the company's daily pool
+    meter = units.meter(env, req, script)
+    if live:
+        live.meter = meter
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
@@ -300,6 +320,7 @@ def _engine_run(
                 deny=deny,
                 capabilities=caps,
                 journal=journal,
+                meter=meter,
             )
     except Exception:
         _logger.exception(
@@ -312,3 +333,5 @@ def _engine_run(
                 "internal_error", "the engine failed; the details are in the server log"
             ),
         )
+    finally:
+        meter.close()  # what it reserved from the pool and did not use goes back

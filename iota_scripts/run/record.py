@@ -59,6 +59,7 @@ def outcome_values(result: RunResult) -> dict[str, Any]:
         "cpu_ms": stats.get("cpu_ms") or 0.0,
         "heap_peak_bytes": int(stats.get("heap_peak_bytes") or 0),
         "host_calls": int(stats.get("host_calls") or 0),
+        "units_used": int(stats.get("units") or 0),
         **_log_values(result),
     }
     if result.ok:

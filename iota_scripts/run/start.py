@@ -82,8 +82,12 @@ def resolve_version(Execution: Any, req: RunRequest, script: Any) -> tuple[Any, 
         version = script._iota_route(req, Execution.env.uid) or version
     if not version:
         if manual:
-            raise UserError(_("Script %s has no source yet.", script.display_name))
-        return None, "the script has no source"
+            raise UserError(
+                _("Script %s has no published version yet.", script.display_name)
+                if script.version_ids
+                else _("Script %s has no source yet.", script.display_name)
+            )
+        return None, "the script has no published version"
     return version, None
 
 

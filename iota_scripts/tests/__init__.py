@@ -57,6 +57,8 @@ from . import (
     test_threat_privilege_escalation,
     test_threat_privileged_script_takeover,
     test_threat_redis_outage,
+    test_threat_runaway_usage,
+    test_threat_unreviewed_code,
     test_tracing,
     test_ui,
     test_ui_dashboard,

@@ -191,6 +191,22 @@ class TestLiveRun(RealCursorMixin, IotaScriptsCase):
         self.assertTrue(seen_at, "the line was streamed")
         self.assertLess(seen_at[0], ended_at - 0.5, "the line arrived well before the result")
 
+    def test_the_units_meter_streams_while_the_run_goes(self):
+        """Each log message carries the run's governance units so far; a run that
+        logs nothing new still moves the Run panel's meter (messages without lines)."""
+        script = self._script(WAITER, company=self.main)
+        values = self._run(script)
+        self.assertEqual(values["result"], "late", values["error"])
+        sent = self._bus()
+        meters = [p["units"] for _c, t, p in sent if t == live.LOG]
+        self.assertGreater(len(meters), 2, "the meter moved during the run")
+        self.assertEqual(meters, sorted(meters))
+        self.assertLess(meters[0], values["units_used"])
+        self.assertTrue(any(not p["lines"] for _c, t, p in sent if t == live.LOG))
+        self.assertEqual(sent[-1][1], live.DONE)
+        self.assertEqual(sent[-1][2]["units"], values["units_used"])
+        self.assertGreater(values["units_used"], 100)
+
     def test_rolled_back_run_still_streamed_its_lines(self):
         self.bot_ab.company_ids |= self.main
         script = self._script(

@@ -198,6 +198,10 @@ class LiveRun:
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
         self._finished = False
+        #: the run's governance units meter (run/units.py), set before the run;
+        #: its ``used`` goes with each message (the Run panel's live meter)
+        self.meter: Any = None
+        self._sent_units = 0
 
     # ---- the engine side (run thread) ----------------------------------------
     def on_log(self, rec: dict[str, Any]) -> None:
@@ -248,7 +252,7 @@ class LiveRun:
         self._finished = True
         with self._side_env() as env:
             self._flush(env)
-            self._send(env, DONE, {"state": state, "dropped": self.dropped})
+            self._send(env, DONE, {"state": state, "dropped": self.dropped, "units": self.units()})
             env.cr.execute(
                 "DELETE FROM iota_script_execution_live WHERE execution_id = %s",
                 [self.execution_id],
@@ -300,9 +304,17 @@ class LiveRun:
     def _flush(self, env: Any) -> None:
         with self._pending_lock:
             pending, self._pending = self._pending, []
+        units = self.units()
         for lines in batches(pending):
-            self._send(env, LOG, {"lines": lines})
+            self._send(env, LOG, {"lines": lines, "units": units})
             self.sent_lines += len(lines)
+        if not pending and units != self._sent_units:
+            self._send(env, LOG, {"lines": [], "units": units})
+        self._sent_units = units
+
+    def units(self) -> int:
+        """The units the run used so far (read from the run's thread's meter)."""
+        return int(self.meter.used) if self.meter is not None else 0
 
     def _send(self, env: Any, kind: str, payload: dict[str, Any]) -> None:
         message = {"execution_id": self.execution_id, "token": self.token, **payload}

@@ -26,6 +26,10 @@ server and one database must not choose them for the others.
   cache never stops the limiter.
 * ``sentry_dsn``, ``sentry_environment`` (Sentry) and ``log_format`` (JSON
   logs): one client and one log format per process, whatever the database.
+* ``signing_key`` (the Ed25519 key that signs approved versions, see
+  ``models/iota_script_version_approval.py``): outside the database, so that
+  whoever can write the database cannot sign what they wrote. Make one with
+  ``iota-scripts keygen``.
 * ``metrics_token`` and ``metrics_dir`` (Prometheus, ``/iota/metrics``): one
   scrape covers every database the server serves (series are labelled by
   database, the runner pool belongs to the process). Were the token a system
@@ -80,6 +84,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "log_format": ("text", str),
     # the keys of sdk.secrets (site; tools/secret_box.py)
     "secret_keys": (None, str),
+    # the key that signs approved versions (site: never in the database)
+    "signing_key": (None, str),
     # per database
     "max_source_bytes": (262144, int),
     "retention_days": (30, int),
@@ -104,6 +110,13 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     # the event bus (models/iota_script_delivery.py)
     "event_max_hops": (5, int),
     "event_quota_per_minute": (1000, int),
+    # governance units: the budget of one run, per trigger type (run/units.py)
+    "units_budget_manual": (20000, int),
+    "units_budget_automation": (10000, int),
+    "units_budget_cron": (50000, int),
+    "units_budget_endpoint": (10000, int),
+    "units_budget_event": (20000, int),
+    "units_budget_script": (20000, int),
     # /iota/health/ready (controllers/health.py)
     "health_queue_lag_sec": (300.0, float),
 }
@@ -129,6 +142,7 @@ DOCS: dict[str, str] = {
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
     "secret_keys": "site; the Fernet keys that encrypt `sdk.secrets` values, comma-separated: the first encrypts, every one decrypts (rotation: put the new key first, then *Rotate keys*). Keep it outside the database and back it up: a lost key makes its secrets unreadable. See [capabilities and secrets](guide/capabilities-and-secrets.md)",
+    "signing_key": "site; the Ed25519 private key (base64, from `iota-scripts keygen`) that signs approved versions; none: approvals are not signed, and a company that requires signed versions cannot approve. See [operations/governance.md](operations/governance.md)",
     "max_source_bytes": "largest script source accepted at save",
     "retention_days": "executions older than this are deleted daily (0 keeps all)",
     "default_timeout_sec": "timeout of a script that sets none (seconds)",
@@ -147,6 +161,12 @@ DOCS: dict[str, str] = {
     "queue_retry_max_sec": "the cap of the retry backoff",
     "schedule_grace_sec": 'a schedule slot found later than this is "missed"',
     "event_max_hops": "events emitted by handlers, hop after hop, before the loop guard stops them",
+    "units_budget_manual": "governance units one run by hand may use; 0: no run budget. See [operations/governance.md](operations/governance.md)",
+    "units_budget_automation": "governance units one run of an automation rule or server action may use; 0: no run budget",
+    "units_budget_cron": "governance units one scheduled run may use; 0: no run budget",
+    "units_budget_endpoint": "governance units one endpoint call may use; 0: no run budget",
+    "units_budget_event": "governance units one event delivery may use; 0: no run budget",
+    "units_budget_script": "governance units one run queued by `sdk.scripts.enqueue` may use; 0: no run budget",
     "health_queue_lag_sec": "`/iota/health/ready` fails its `queue` check when the oldest due queued run has waited this long (seconds). See [health](operations/health.md)",
     "event_quota_per_minute": "script and record events of one company dispatched per minute (lifecycle events never count); the rest wait and go later, never to Dead letters; 0: no quota",
 }
@@ -211,6 +231,8 @@ SITE_ONLY = frozenset(
         "log_format",
         # the secrets' keys live outside the database, or they protect nothing
         "secret_keys",
+        # whoever writes the database must not be able to sign what they wrote
+        "signing_key",
     }
 )
 

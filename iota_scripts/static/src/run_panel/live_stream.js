@@ -8,7 +8,9 @@
  * another execution starts the stream over, and lines count only for the
  * execution that started last.
  *
- * ``state``: ``{status, executionId, lines, dropped}`` (mutated in place).
+ * ``state``: ``{status, executionId, lines, dropped, units}`` (mutated in place);
+ * ``units`` is the live governance units meter (each message carries the
+ * run's units so far).
  */
 
 /** Applies a ``started`` message; true when it was for this panel's token. */
@@ -20,6 +22,7 @@ export function onStarted(state, token, payload) {
         state.executionId = payload.execution_id;
         state.lines = [];
         state.dropped = 0;
+        state.units = 0;
     }
     return true;
 }
@@ -34,6 +37,9 @@ export function onLog(state, token, payload) {
         return false;
     }
     state.lines.push(...payload.lines);
+    if (typeof payload.units === "number") {
+        state.units = payload.units;
+    }
     return true;
 }
 
@@ -43,5 +49,8 @@ export function onDone(state, token, payload) {
         return false;
     }
     state.dropped = payload.dropped || 0;
+    if (typeof payload.units === "number") {
+        state.units = payload.units;
+    }
     return true;
 }

@@ -67,6 +67,7 @@ export class RunPanel extends Component {
             useRawEditor: false,
             lines: [],
             dropped: 0,
+            units: 0, // the live governance units meter (live_stream.js)
             executionId: null,
             cancelling: false,
             outcome: null, // the answer of action_run_live (or action_dry_run)
@@ -188,6 +189,7 @@ export class RunPanel extends Component {
             status: "running",
             lines: [],
             dropped: 0,
+            units: 0,
             executionId: null,
             cancelling: false,
             outcome: null,
@@ -379,6 +381,7 @@ export class RunPanel extends Component {
             { name: "cpu", label: _t("CPU"), value: `${(o.cpu_ms || 0).toFixed(1)} ms` },
             { name: "memory", label: _t("Peak heap"), value: heap },
             { name: "calls", label: _t("sdk calls"), value: String(o.host_calls || 0) },
+            { name: "units", label: _t("Units"), value: String(o.units_used || 0) },
         ];
     }
 

@@ -6,7 +6,7 @@ import { onDone, onLog, onStarted } from "@iota_scripts/run_panel/live_stream";
 describe.current.tags("iota_scripts");
 
 function running() {
-    return { status: "running", executionId: null, lines: [], dropped: 0 };
+    return { status: "running", executionId: null, lines: [], dropped: 0, units: 0 };
 }
 
 const line = (message) => ({ level: "info", message, t_ms: 0 });
@@ -39,5 +39,23 @@ describe("iota_scripts run panel: live stream", () => {
         expect(state.lines.map((l) => l.message)).toEqual(["first try"]);
         expect(state.dropped).toBe(0);
         expect(state.executionId).toBe(8);
+    });
+
+    test("the units meter follows the current run's messages", () => {
+        const state = running();
+        onStarted(state, "t", { token: "t", execution_id: 7 });
+        onLog(state, "t", { token: "t", execution_id: 7, lines: [line("a")], units: 11 });
+        expect(state.units).toBe(11);
+        // a meter message without lines (the run made sdk calls, logged nothing)
+        onLog(state, "t", { token: "t", execution_id: 7, lines: [], units: 31 });
+        expect(state.units).toBe(31);
+        expect(state.lines.map((l) => l.message)).toEqual(["a"]);
+        onLog(state, "t", { token: "other", execution_id: 7, lines: [], units: 999 });
+        expect(state.units).toBe(31);
+        onDone(state, "t", { token: "t", execution_id: 7, dropped: 0, units: 40 });
+        expect(state.units).toBe(40);
+        // a replayed RPC starts the meter over
+        onStarted(state, "t", { token: "t", execution_id: 8 });
+        expect(state.units).toBe(0);
     });
 });
