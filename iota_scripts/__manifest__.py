@@ -62,6 +62,7 @@ and resource usage.
         "views/iota_script_views.xml",
         "wizard/iota_script_bundle_wizard_views.xml",
         "views/iota_script_run_views.xml",
+        "views/iota_script_replay_views.xml",
         "views/iota_script_filters_views.xml",
         "views/iota_script_alert_rule_views.xml",
         "views/iota_script_policy_rule_views.xml",

@@ -301,6 +301,7 @@ class Runner:
         self.compiler.set_hard_memory_limit(256 * 1024 * 1024)
         self.compiler.eval(Path(self.config["acorn_path"]).read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
+        self.compiler.eval((_HERE / "profiler.js").read_text(), timeout_sec=30)
         self.spare = _Context(self)
         self.send_obj(
             {
@@ -380,6 +381,20 @@ class Runner:
             return {"ok": False, "message": "the script could not be parsed"}
         return dict(orjson.loads(out))
 
+    def profile(self, source: str) -> dict[str, Any]:
+        """``source`` instrumented for the profile run mode, by profiler.js (see ``profile.py``)."""
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(f"__iota_profile({_json_lit(source)})", timeout_sec=10.0)
+            if not isinstance(out, str):  # profiler.js answers JSON text, nothing else
+                raise TypeError("the profiler did not answer JSON text")
+        except JSTimeoutException:
+            return {"ok": False, "message": "instrumenting the script took too long"}
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {"ok": False, "message": "the script could not be parsed"}
+        return dict(orjson.loads(out))
+
     # ---- main loop ------------------------------------------------------------
     def serve(self) -> None:
         while True:
@@ -399,6 +414,8 @@ class Runner:
                 )
             elif op == "policy":
                 self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
+            elif op == "profile":
+                self.send_obj({"op": "profiled", "res": self.profile(msg["source"])})
             elif op == "capabilities":
                 self.send_obj({"op": "capabilities", "res": self.capability_facts(msg["source"])})
             elif op == "probe":

@@ -39,6 +39,7 @@ from ._pool import RunnerPool, RunnerProcess
 from .api import deprecated_host_names, host_names, void_host_names
 from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, suggest
 from .errors import ScriptError
+from .journal import Journal
 from .limits import EngineConfig, Limits
 from .masking import SecretMask
 from .npm.module import Module
@@ -163,6 +164,7 @@ class Engine:
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
         modules: Sequence[Module] | None = None,
+        journal: Journal | None = None,
         capabilities: Capabilities | None = None,
         meter: Meter | None = None,
     ) -> RunResult:
@@ -177,7 +179,9 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``journal`` (``journal.Journal``)
+        records every sdk call: name, arguments, answer, start and duration
+        (secrets masked as in the logs).
 
         ``capabilities`` (``capabilities.py``) is checked on every sdk call,
         the built-in ones included, before the host sees it: a call outside it
@@ -222,7 +226,7 @@ class Engine:
             if deny:
                 host = _denying(host or {}, deny)
             result = self._drive(
-                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, meter
+                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, meter, journal
             )
         finally:
             self._pool.release(runner)
@@ -303,6 +307,14 @@ class Engine:
             ) from None
         finally:
             self._pool.release(runner)
+
+    def instrument(self, source: str) -> dict[str, Any]:
+        """``source`` instrumented for the profile run mode (``profile.py``):
+        ``{"ok": True, "source", "functions"}`` or ``{"ok": False, "message", "line", "column"}``.
+
+        Raises :class:`ScriptError` when no runner can instrument it."""
+        self._check_source(source)
+        return self._ask({"op": "profile", "source": source}, "instrumenting")
 
     def sandbox(self) -> dict[str, Any]:
         """The runners' operating-system sandbox, as one runner applied and experiences it.
@@ -447,6 +459,7 @@ class Engine:
         t0: float,
         key: str,
         meter: Meter | None = None,
+        journal: Journal | None = None,
     ) -> RunResult:
         with self._ids_lock:
             run_id = next(self._run_ids)
@@ -468,6 +481,8 @@ class Engine:
         runner.runs += 1
         runner.keys.add(key)
         cpu_at_start = runner.cpu_ms()
+        if journal is not None:
+            journal.start()
         try:
             runner.send(_run_frame(payload))
         except OSError:
@@ -533,11 +548,14 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
+                began = time.monotonic()
                 if _charged(meter, call.get("name")):
                     ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
                 else:
                     # fatal: the prelude ends the run with it, whatever the script catches
                     ok, reply = False, _fatal(meter.exceeded) if meter else b""
+                if journal is not None:
+                    _journal(journal, call, ok, reply, began, scope.mask)
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -729,6 +747,25 @@ class Engine:
             cache = open_cache(self.config.redis_url, namespace, limits=limits, quota_scope=scope)
             self._caches[owner] = cache
         return cache
+
+
+def _journal(
+    journal: Journal,
+    call: dict[str, Any],
+    ok: bool,
+    reply: bytes,
+    began: float,
+    mask: SecretMask,
+) -> None:
+    """Writes one served call into ``journal`` (its answer read back from the reply
+    frame), the run's secrets masked in its arguments and answer."""
+    ended = time.monotonic()
+    try:
+        answer = _loads(reply) if reply else None
+    except ValueError:
+        answer = None
+    args = mask.data(call.get("args"))
+    journal.record(call.get("name"), args, ok, mask.data(answer), began, ended)
 
 
 #: Host calls whose arguments are masked too: what they carry is stored as

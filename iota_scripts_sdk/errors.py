@@ -50,6 +50,8 @@ CODES: dict[str, str] = {
     "registry_unavailable": "the npm registry cannot be reached or answered an error",
     "package_refused": "the npm package failed its security scan",
     "internal_error": "the engine failed; the details are in the server log",
+    "replay_diverged": "a replayed run made an sdk call the recorded run has no answer for",
+    "journal_truncated": "the recorded run's journal was cut at its size cap: no replay",
 }
 
 

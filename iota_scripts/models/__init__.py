@@ -15,6 +15,8 @@ from . import (
     iota_script_execution_adoption,
     iota_script_execution_alert,
     iota_script_execution_dashboard,
+    iota_script_execution_profile,
+    iota_script_execution_replay,
     iota_script_filters,
     iota_script_flag,
     iota_script_migration,

@@ -48,6 +48,9 @@ class RunRequest:
     ``dry_run`` (``sdk_host/dry_run.py``'s ``DryRun``) makes the run a
     dry-run: its side effects are captured there, not done. Only
     :func:`..run.dry_run.dry_run` sets it; it also rolls the run back.
+
+    ``profile`` (``run/profiling.py``'s ``ProfileCapture``) runs the version
+    instrumented and keeps its call tree (the "profile" run mode).
     """
 
     script: Any
@@ -66,6 +69,7 @@ class RunRequest:
     cancel: Any = None
     queued: Any = None
     dry_run: Any = None
+    profile: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trigger, Mapping) or not isinstance(self.trigger.get("type"), str):

@@ -99,6 +99,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "max_depth": (3, int),
     "max_events_per_run": (100, int),
     "max_enqueues_per_run": (10, int),
+    # the journal of a run's sdk calls (run/replay.py, iota_scripts_sdk/journal.py)
+    "journal_max_bytes": (256 * 1024, int),
     # the run queue (models/iota_script_queue.py)
     "queue_max_attempts": (1, int),
     "queue_company_concurrency": (4, int),
@@ -155,6 +157,7 @@ DOCS: dict[str, str] = {
     "max_depth": "generations of scripts triggering scripts in one transaction",
     "max_events_per_run": "`sdk.events.emit` calls per run",
     "max_enqueues_per_run": "`sdk.scripts.enqueue` calls per run",
+    "journal_max_bytes": "the journal of a recorded run (its sdk calls with arguments and answers, for replay) keeps this many bytes of JSON; later calls keep their timing only and the run cannot be replayed; 0: no journal",
     "queue_max_attempts": "claims of a background run (retries included) unless the caller says otherwise",
     "queue_company_concurrency": "workers running one company's runs at once (each runs one at a time)",
     "queue_claim_batch": "runs a worker claims at once; it runs them one after the other and commits them in groups of about 0.5 s",

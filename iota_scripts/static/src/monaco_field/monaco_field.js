@@ -97,7 +97,10 @@ export class MonacoField extends Component {
             }
         });
 
-        this.debouncedCommit = useDebounced(() => this.commitChanges(), 1000);
+        // an edit made less than a pause before the field goes (another notebook page) is kept
+        this.debouncedCommit = useDebounced(() => this.commitChanges(), 1000, {
+            execBeforeUnmount: true,
+        });
         this.scheduleCheck = useDebounced(() => this.check(), 600);
 
         this.channel = new EditorChannel({
