@@ -7,6 +7,7 @@ Public surface::
 
     from iota_scripts_sdk import Engine, EngineConfig, Limits, RunResult, ScriptError
     from iota_scripts_sdk import EngineObserver  # metrics: runners and sdk calls
+    from iota_scripts_sdk import Journal, ReplayHost  # record a run's sdk calls, replay it
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .api import API_VERSION, typescript
 from .breakpoints import Breakpoint
 from .engine import Engine, HostFunction, RunResult, get_engine
 from .errors import CODES, ScriptError
+from .journal import Journal, ReplayHost
 from .limits import EngineConfig, Limits
 from .observer import EngineObserver
 from .policy import PolicyRule, PolicyViolation
@@ -27,9 +29,11 @@ __all__ = [
     "EngineConfig",
     "EngineObserver",
     "HostFunction",
+    "Journal",
     "Limits",
     "PolicyRule",
     "PolicyViolation",
+    "ReplayHost",
     "RunResult",
     "ScriptError",
     "get_engine",

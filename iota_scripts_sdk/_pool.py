@@ -186,6 +186,9 @@ class RunnerProcess:
         self.reader = FrameReader(self.out_fd)
         self.runs = 0
         self.keys: set[str] = set()
+        #: hashes of the imported modules whose code this runner has (it keeps
+        #: them for its life): later runs send the hash alone
+        self.modules: set[str] = set()
         self.dead = False
         #: why it ended, once it did (observer.RUNNER_END_REASONS); set by
         #: the engine where it knows, else "killed" when it is found dead

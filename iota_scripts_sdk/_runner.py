@@ -54,6 +54,7 @@ V8_FLAGS = (
     "--disallow-code-generation-from-strings",
 )
 _SYNTAX_RE = re.compile(r"script\.js:(\d+): (SyntaxError: .*)")
+_ERROR_LINE = re.compile(r"\b(?:[A-Z][A-Za-z]*)?Error: .*")
 _TOKEN_BYTES = 16
 #: mini-racer's type tag of a UTF-8 string value.
 _STR_UTF8 = 5
@@ -61,6 +62,8 @@ _STR_UTF8 = 5
 _SOFT_LIMIT_DIVISOR = 4
 #: Runs that used more CPU than this get a heap sample after they end.
 _GC_CHECK_CPU_MS = 20.0
+#: Transformed module bodies a runner keeps (LRU).
+_MAX_BODIES = 64
 
 
 def _json_lit(text: str) -> str:
@@ -254,6 +257,11 @@ class Runner:
 
         self.reader = FrameReader(self.in_fd)
         self.contexts: OrderedDict[str, _Context] = OrderedDict()
+        #: transformed bodies of imported modules, by hash (see _load_modules)
+        self.bodies: OrderedDict[str, str] = OrderedDict()
+        #: the code of every module the host sent, by hash, for this runner's life
+        #: (bounded by approvals; the pool recycles runners on memory)
+        self.module_code: dict[str, str] = {}
         self.spare: _Context | None = None
         self.runs = 0
         from .api import API_VERSION, prelude_config
@@ -294,6 +302,7 @@ class Runner:
         self.compiler.eval(Path(self.config["acorn_path"]).read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "compiler.js").read_text(), timeout_sec=30)
         self.compiler.eval((_HERE / "breakpoints.js").read_text(), timeout_sec=30)
+        self.compiler.eval((_HERE / "profiler.js").read_text(), timeout_sec=30)
         self.spare = _Context(self)
         self.send_obj(
             {
@@ -324,12 +333,20 @@ class Runner:
         )
 
     # ---- compile --------------------------------------------------------------
-    def transform(self, source: str, timeout_sec: float) -> dict[str, Any]:
+    def transform(
+        self,
+        source: str,
+        timeout_sec: float,
+        packages: list[str] | None = None,
+        entry: str = "__iota_transform",
+    ) -> dict[str, Any]:
+        """compiler.js's answer for ``source`` (a script, or a module with ``entry``)."""
         from py_mini_racer import JSTimeoutException
 
         try:
             out = self.compiler.eval(
-                f"__iota_transform({_json_lit(source)})", timeout_sec=timeout_sec
+                f"{entry}({_json_lit(source)}, {orjson.dumps(packages or []).decode()})",
+                timeout_sec=timeout_sec,
             )
             if not isinstance(out, str):  # compiler.js answers JSON text, nothing else
                 raise TypeError("the compiler did not answer JSON text")
@@ -389,6 +406,20 @@ class Runner:
             return {"ok": False, "message": "the script could not be parsed"}
         return dict(orjson.loads(out))
 
+    def profile(self, source: str) -> dict[str, Any]:
+        """``source`` instrumented for the profile run mode, by profiler.js (see ``profile.py``)."""
+        from py_mini_racer import JSTimeoutException
+
+        try:
+            out = self.compiler.eval(f"__iota_profile({_json_lit(source)})", timeout_sec=10.0)
+            if not isinstance(out, str):  # profiler.js answers JSON text, nothing else
+                raise TypeError("the profiler did not answer JSON text")
+        except JSTimeoutException:
+            return {"ok": False, "message": "instrumenting the script took too long"}
+        except Exception:  # noqa: BLE001 - parser blew up: report, keep the runner
+            return {"ok": False, "message": "the script could not be parsed"}
+        return dict(orjson.loads(out))
+
     # ---- main loop ------------------------------------------------------------
     def serve(self) -> None:
         while True:
@@ -401,7 +432,8 @@ class Runner:
             if op == "run":
                 self.run(msg, tail)
             elif op == "check":
-                res = self.transform(msg["source"], 10.0)
+                entry = "__iota_transform_module" if msg.get("module") else "__iota_transform"
+                res = self.transform(msg["source"], 10.0, msg.get("packages"), entry)
                 self.send_obj(
                     {"op": "checked", "res": {k: v for k, v in res.items() if k != "body"}}
                 )
@@ -412,6 +444,8 @@ class Runner:
                 )
             elif op == "policy":
                 self.send_obj({"op": "policy", "res": self.policy(msg["source"], msg["rules"])})
+            elif op == "profile":
+                self.send_obj({"op": "profiled", "res": self.profile(msg["source"])})
             elif op == "capabilities":
                 self.send_obj({"op": "capabilities", "res": self.capability_facts(msg["source"])})
             elif op == "probe":
@@ -477,8 +511,15 @@ class Runner:
             resource.RLIMIT_CPU, (int(used_sec + cpu_sec + 2), resource.RLIM_INFINITY)
         )
 
+        modules = msg.get("modules") or []
+        for m in modules:
+            # the host sends a module's code once per runner (RunnerProcess.modules)
+            if "code" in m:
+                self.module_code[m["hash"]] = m["code"]
+        specs = [m["spec"] for m in modules]
+        identity = source + "\x00" + ",".join(f"{m['spec']}@{m['hash']}" for m in modules)
         ctx = self.contexts.get(key)
-        if ctx is not None and ctx.source != source:
+        if ctx is not None and ctx.source != identity:
             self._drop(key)
             ctx = None
         if ctx is None:
@@ -494,7 +535,7 @@ class Runner:
                         raise _Exit
                     return
                 compiled = res["source"]
-            res = self.transform(compiled, max(0.001, deadline - time.monotonic()))
+            res = self.transform(compiled, max(0.001, deadline - time.monotonic()), specs)
             if not res["ok"]:
                 code = res.get("code", "syntax_error")
                 extra = {k: res[k] for k in ("line", "column") if res.get(k) is not None}
@@ -506,6 +547,11 @@ class Runner:
             ctx = self.spare if self.spare is not None else _Context(self)
             self.spare = None
             try:
+                failed = self._load_modules(ctx, modules, deadline)
+                if failed is not None:
+                    ctx.close()
+                    self.fail(run_id, failed[0], failed[1], t0, cpu0)
+                    return
                 ctx.load(key, res["body"], max(0.001, deadline - time.monotonic()))
             except JSParseException as e:
                 ctx.close()
@@ -524,7 +570,7 @@ class Runner:
                     cpu0,
                 )
                 raise _Exit from None
-            ctx.source = source
+            ctx.source = identity
             self.contexts[key] = ctx
         self.contexts.move_to_end(key)
 
@@ -596,6 +642,57 @@ class Runner:
             self._evict()
         if self.spare is None:
             self.spare = _Context(self)
+
+    def _load_modules(
+        self, ctx: _Context, modules: list[dict[str, Any]], deadline: float
+    ) -> tuple[str, str] | None:
+        """Evaluates the run's imported modules in ``ctx``, in order; (code, message) on failure.
+
+        Each module's transformed body is cached by its hash (``self.bodies``),
+        so a second script importing the same bundle skips acorn; V8 still
+        compiles it once per context (each context is its own isolate). The
+        host checked every hash against its code (``packages.Module``).
+        """
+        from py_mini_racer import JSEvalException
+
+        for i, m in enumerate(modules):
+            body = self.bodies.get(m["hash"])
+            if body is None:
+                code = self.module_code.get(m["hash"])
+                if code is None:
+                    return "internal_error", f"the module '{m['spec']}' was not sent to this runner"
+                res = self.transform(
+                    code,
+                    max(0.001, deadline - time.monotonic()),
+                    [x["spec"] for x in modules[:i]],
+                    "__iota_transform_module",
+                )
+                if not res["ok"]:
+                    return (
+                        res.get("code", "syntax_error"),
+                        f"the module '{m['spec']}' does not compile: {res['message']}",
+                    )
+                body = res["body"]
+                self.bodies[m["hash"]] = body
+                while len(self.bodies) > _MAX_BODIES:
+                    self.bodies.popitem(last=False)
+            self.bodies.move_to_end(m["hash"])
+            code = (
+                f'__iota_module("{ctx.token}", {_json_lit(m["spec"])}, (function ($$iota) {{'
+                f'"use strict";{body}\n}}))\n//# sourceURL=module.js\n'
+            )
+            try:
+                ctx.eval(code, timeout_sec=max(0.001, deadline - time.monotonic()))
+            except JSEvalException as e:
+                # mini-racer's text: "module.js:LINE: TypeError: ...", the source line,
+                # then the stack; keep the error's own line (no host path is in it)
+                lines = str(e).strip().splitlines()
+                found = next(
+                    (_ERROR_LINE.search(ln) for ln in lines if _ERROR_LINE.search(ln)), None
+                )
+                why = found.group(0) if found else "an uncaught exception"
+                return "script_error", f"the module '{m['spec']}' failed to load: {why[:300]}"
+        return None
 
     def _collect(self, ctx: _Context, cap: int, heap: dict[str, Any] | None, cpu_ms: float) -> None:
         """Collects the garbage a finished run may have left in its warm context.

@@ -19,9 +19,11 @@ so that they can be restored into the same or another Odoo database:
 Never in a bundle: secrets' values (an HMAC endpoint gets a new secret when
 imported), executions, queued runs, events and deliveries.
 
-Extensible by section: a later format adds a section (``capabilities`` is
-reserved for governance) and raises :data:`FORMAT_VERSION`. A reader refuses
-sections it does not know rather than drop them silently.
+Extensible by section: a later format adds a section and raises
+:data:`FORMAT_VERSION`. A reader refuses sections it does not know rather
+than drop them silently. Format 2 added each version's capabilities
+declaration and tests (:data:`ADDED_FIELDS`): a bundle of format 1 reads with
+them null.
 
 ``signatures`` is *optional* (:data:`OPTIONAL_SECTIONS`): a bundle written
 before it reads as one without signatures. Each record is the signature of
@@ -76,7 +78,7 @@ __all__ = [
 
 FORMAT = "iota-scripts-bundle"
 #: The version this engine writes and the newest it reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 #: Every code :class:`BundleError` may carry, with its meaning.
@@ -140,6 +142,8 @@ SCHEMA: dict[str, dict[str, str]] = {
         "note": "str?",
         "author": "obj?",  # {"login", "name"}
         "saved_at": "str?",  # UTC, "YYYY-MM-DD HH:MM:SS"
+        "capabilities_json": "str?",  # format 2: the declaration the version runs with
+        "tests": "str?",  # format 2: the version's tests (docs/guide/script-tests.md)
     },
     "endpoints": {
         "script": "str",
@@ -209,8 +213,13 @@ SCHEMA: dict[str, dict[str, str]] = {
     },
 }
 SECTIONS: tuple[str, ...] = tuple(SCHEMA)
-#: Sections a later format will add (governance: capabilities).
-RESERVED_SECTIONS: tuple[str, ...] = ("capabilities",)
+#: Sections a later format will add.
+RESERVED_SECTIONS: tuple[str, ...] = ()
+#: Fields a format version added: a bundle of an earlier format lacks them,
+#: and they read as null (``{section: {field: format version}}``).
+ADDED_FIELDS: dict[str, dict[str, int]] = {
+    "versions": {"capabilities_json": 2, "tests": 2},
+}
 #: Sections a bundle may lack (written before they existed): read as empty.
 OPTIONAL_SECTIONS: tuple[str, ...] = ("signatures",)
 
@@ -413,6 +422,16 @@ def _check_record(section: str, index: int, record: Any) -> None:
             )
 
 
+def _fill_added_fields(section: str, row: Any, format_version: int) -> None:
+    """Fields of a later format than the bundle's read as null (a record of a
+    bundle of that format must have them: :func:`_check_record` says so)."""
+    if not isinstance(row, dict):
+        return
+    for name, added in ADDED_FIELDS.get(section, {}).items():
+        if format_version < added:
+            row.setdefault(name, None)
+
+
 def _check_manifest(manifest: Any) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError("bad_manifest", f"manifest.json does not describe an {FORMAT}")
@@ -539,6 +558,7 @@ def read_bundle(data: bytes, *, limits: BundleLimits | None = None) -> Bundle:
                 "bad_manifest", f"{spec['entry']} must be a list of {spec['count']} records"
             )
         for index, row in enumerate(rows):
+            _fill_added_fields(section, row, manifest["format_version"])
             _check_record(section, index, row)
         records[section] = rows
     _check_references(records)

@@ -2,9 +2,18 @@
 // line where it was. Runs in the runner's compiler context, after acorn, where
 // no script code ever runs: acorn only reads the source as text.
 //
-// __iota_transform(source) returns JSON text:
-//   {"ok": true, "body": "..."}  or  {"ok": false, "message", "line", "column"}
-// The body assigns the default export to `$$iota.d`.
+// __iota_transform(source, packages) returns JSON text:
+//   {"ok": true, "body": "...", "imports": [...]}  or  {"ok": false, "message", "line", "column"}
+// The body assigns the default export to `$$iota.d`. `packages` lists the
+// module specifiers the script may import (a company's approved npm packages,
+// "lib:<key>" library scripts); an import of anything else is refused here,
+// with its position. An import becomes a `const` that reads the module's
+// namespace through `$$iota.i(specifier, names)`, which the prelude fills from
+// the modules loaded before the script (see __iota_transform_module).
+//
+// __iota_transform_module(source, packages) turns an ES module (an esbuild
+// bundle, or a library script) into the body of a plain function that returns
+// its exports: `$$iota.ns({name: local, ...})`, built once per context.
 //
 // Trap: acorn parses the module goal, but the runner evaluates the body as a
 // classic script, where Annex B reads `<!--` anywhere, and `-->` at the start
@@ -43,7 +52,131 @@
       html.loc.line, html.loc.column + 1,
     );
   }
-  function transform(source) {
+  function quote(text) {
+    return JSON.stringify(text);
+  }
+  // The `const` an import declaration becomes, or a failure.
+  function importText(node, packages) {
+    const spec = node.source.value;
+    if (packages.indexOf(spec) === -1) {
+      const what = spec.startsWith("lib:") ? `library script '${spec.slice(4)}'` : `package '${spec}'`;
+      return { error: `${what} is not approved for this company` };
+    }
+    const names = [];
+    const parts = [];
+    let whole = null;
+    for (const s of node.specifiers) {
+      if (s.type === "ImportNamespaceSpecifier") whole = s.local.name;
+      else {
+        const imported = s.type === "ImportDefaultSpecifier" ? "default"
+          : (s.imported.type === "Identifier" ? s.imported.name : s.imported.value);
+        names.push(imported);
+        parts.push(quote(imported) + ":" + s.local.name);
+      }
+    }
+    const ns = "$$iota.i(" + quote(spec) + "," + quote(names) + ")";
+    let text = "";
+    if (parts.length) text += "const {" + parts.join(",") + "}=" + ns + ";";
+    if (whole !== null) text += "const " + whole + "=" + ns + ";";
+    if (!text) text = ns + ";";
+    return { spec, text };
+  }
+  // The local name of each export: [[exported, local], ...], or a failure.
+  function exportNames(node, out) {
+    const decl = node.declaration;
+    if (decl) {
+      if (decl.type === "VariableDeclaration") {
+        for (const d of decl.declarations) {
+          if (d.id.type !== "Identifier") return "destructuring exports are not supported";
+          out.push([d.id.name, d.id.name]);
+        }
+      } else {
+        out.push([decl.id.name, decl.id.name]);
+      }
+      return null;
+    }
+    for (const s of node.specifiers) {
+      const exported = s.exported.type === "Identifier" ? s.exported.name : s.exported.value;
+      out.push([exported, s.local.name]);
+    }
+    return null;
+  }
+  function parse(source, onToken) {
+    return acorn.parse(source, {
+      ecmaVersion: "latest", sourceType: "module", locations: true, allowHashBang: true, onToken,
+    });
+  }
+  function applyEdits(source, edits) {
+    edits.sort((a, b) => a[0] - b[0]);
+    let out = "";
+    let pos = 0;
+    for (const [s, e, r] of edits) {
+      out += source.slice(pos, s) + r;
+      pos = e;
+    }
+    return out + source.slice(pos);
+  }
+  function transformModule(source, packages) {
+    let ast;
+    let html = null; // the same trap as in transform(): see the header
+    try {
+      ast = parse(source, (token) => {
+        if (html === null) {
+          const text = htmlComment(source, token);
+          if (text !== null) html = { text, loc: token.loc.start };
+        }
+      });
+    } catch (e) {
+      if (html !== null) return htmlFail(html);
+      if (e instanceof SyntaxError && e.loc) {
+        return fail(String(e.message).replace(/ \(\d+:\d+\)$/, ""), e.loc.line, e.loc.column + 1);
+      }
+      if (e instanceof RangeError) return fail("the module is nested too deeply to parse", 1, 1);
+      throw e;
+    }
+    if (html !== null) return htmlFail(html);
+    const edits = [];
+    const exported = [];
+    const imports = [];
+    const at = (node) => [node.loc.start.line, node.loc.start.column + 1];
+    for (const node of ast.body) {
+      if (node.type === "ImportDeclaration") {
+        const imp = importText(node, packages || []);
+        if (imp.error) return fail(imp.error, ...at(node.source));
+        imports.push(imp.spec);
+        edits.push([node.start, node.end, keepWidth(imp.text, source.slice(node.start, node.end))]);
+      } else if (node.type === "ExportAllDeclaration" || (node.type === "ExportNamedDeclaration" && node.source)) {
+        return fail("re-exports from other modules are not supported", ...at(node));
+      } else if (node.type === "ExportDefaultDeclaration") {
+        const decl = node.declaration;
+        const head = source.slice(node.start, decl.start);
+        if ((decl.type === "FunctionDeclaration" || decl.type === "ClassDeclaration") && decl.id) {
+          edits.push([node.start, decl.start, blank(head)]);
+          exported.push(["default", decl.id.name]);
+        } else {
+          edits.push([node.start, decl.start, keepWidth("$$iota.dv=(", head)]);
+          edits.push([decl.end, node.end, ");" + blank(source.slice(decl.end, node.end)).slice(2)]);
+          exported.push(["default", "$$iota.dv"]);
+        }
+      } else if (node.type === "ExportNamedDeclaration") {
+        const why = exportNames(node, exported);
+        if (why) return fail(why, ...at(node));
+        if (node.declaration) {
+          edits.push([node.start, node.declaration.start, blank(source.slice(node.start, node.declaration.start))]);
+        } else {
+          edits.push([node.start, node.end, blank(source.slice(node.start, node.end))]);
+        }
+      }
+    }
+    if (source.startsWith("#!")) {
+      const end = source.indexOf("\n") === -1 ? source.length : source.indexOf("\n");
+      edits.push([0, end, blank(source.slice(0, end))]);
+    }
+    const body = applyEdits(source, edits) + "\n;return $$iota.ns({"
+      + exported.map(([name, local]) => quote(name) + ":" + local).join(",") + "});";
+    return JSON.stringify({ ok: true, body, imports, exports: exported.map(([name]) => name) });
+  }
+  function transform(source, packages) {
     let ast;
     let html = null;
     try {
@@ -67,11 +200,16 @@
     }
     if (html !== null) return htmlFail(html);
     const edits = []; // [start, end, replacement]
+    const imports = [];
     let hasDefault = false;
     const at = (node) => [node.loc.start.line, node.loc.start.column + 1];
     for (const node of ast.body) {
       if (node.type === "ImportDeclaration") {
-        return fail("import declarations are not supported; the sdk is a global", ...at(node));
+        const imp = importText(node, packages || []);
+        if (imp.error) return fail(imp.error, ...at(node.source));
+        imports.push(imp.spec);
+        edits.push([node.start, node.end, keepWidth(imp.text, source.slice(node.start, node.end))]);
+        continue;
       }
       if (node.type === "ExportAllDeclaration" || (node.type === "ExportNamedDeclaration" && node.source)) {
         return fail("re-exports from other modules are not supported", ...at(node));
@@ -114,17 +252,10 @@
       const end = source.indexOf("\n") === -1 ? source.length : source.indexOf("\n");
       edits.push([0, end, blank(source.slice(0, end))]);
     }
-    edits.sort((a, b) => a[0] - b[0]);
-    let out = "";
-    let pos = 0;
-    for (const [s, e, r] of edits) {
-      out += source.slice(pos, s) + r;
-      pos = e;
-    }
-    out += source.slice(pos);
-    return JSON.stringify({ ok: true, body: out });
+    return JSON.stringify({ ok: true, body: applyEdits(source, edits), imports });
   }
   Object.defineProperty(globalThis, "__iota_transform", { value: transform });
+  Object.defineProperty(globalThis, "__iota_transform_module", { value: transformModule });
 })();
 
 // __iota_policy(source, rules) returns JSON text: {"ok": true, "violations": [...]}

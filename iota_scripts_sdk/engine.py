@@ -49,8 +49,10 @@ from .breakpoints import (
 )
 from .capabilities import DEFAULT_CACHE_NAMESPACE, Capabilities, Suggestion, suggest
 from .errors import ScriptError
+from .journal import Journal
 from .limits import EngineConfig, Limits
 from .masking import SecretMask
+from .npm.module import Module
 from .observer import EngineObserver, notify, sdk_call_labels, sdk_call_name
 from .policy import PolicyRule, PolicyViolation, violations_from
 from .units import LOG_UNIT_NAME, Meter
@@ -176,6 +178,8 @@ class Engine:
         on_log: Callable[[dict[str, Any]], None] | None = None,
         cancel: threading.Event | None = None,
         deny: Mapping[str, str] | None = None,
+        modules: Sequence[Module] | None = None,
+        journal: Journal | None = None,
         capabilities: Capabilities | None = None,
         meter: Meter | None = None,
         breakpoints: Sequence[Breakpoint | Mapping[str, Any]] | None = None,
@@ -191,7 +195,9 @@ class Engine:
         its own ``sdk.cache`` keys within the tenant's quota. ``deny`` refuses
         sdk calls with ``access_denied``: ``{path: why}``, where a path is a
         namespace (``http``) or a call (``db.unlink``), and ``why`` names the
-        rule (``policy.denied_calls``).
+        rule (``policy.denied_calls``). ``journal`` (``journal.Journal``)
+        records every sdk call: name, arguments, answer, start and duration
+        (secrets masked as in the logs).
 
         ``capabilities`` (``capabilities.py``) is checked on every sdk call,
         the built-in ones included, before the host sees it: a call outside it
@@ -212,6 +218,10 @@ class Engine:
         come back in ``RunResult.hits`` (secret values masked as in logs); a
         breakpoint on a line without a statement fails the run with
         ``invalid_breakpoint``. Without them the source runs as it is.
+
+        ``modules`` are what the script may import (``npm.Module``: approved
+        npm bundles, library scripts), in load order; an import of anything
+        else fails like a syntax error.
         """
         limits = limits or Limits()
         if capabilities is not None:
@@ -232,13 +242,28 @@ class Engine:
             runner = self._pool.acquire(key)
         except ScriptError as e:
             return RunResult(False, error=e, stats=_empty_stats(t0))
+        if modules:
+            # A 100 KB bundle crosses the pipe once per runner, not once per run.
+            payload["modules"] = [m.wire(m.sha256 not in runner.modules) for m in modules]
+            runner.modules.update(m.sha256 for m in modules)
         try:
             namespace = capabilities.cache if capabilities is not None else None
             scope = _Scope((tenant, user, namespace), capabilities, SecretMask())
             if deny:
                 host = _denying(host or {}, deny)
             result = self._drive(
-                runner, payload, limits, scope, host or {}, on_log, cancel, t0, key, meter, hits
+                runner,
+                payload,
+                limits,
+                scope,
+                host or {},
+                on_log,
+                cancel,
+                t0,
+                key,
+                meter,
+                journal,
+                hits,
             )
         finally:
             self._pool.release(runner)
@@ -247,14 +272,25 @@ class Engine:
             result.stats["hits_dropped"] = result.stats.get("hits_dropped", 0)
         return _metered(result, meter)
 
-    def check(self, source: str) -> ScriptError | None:
-        """Parses ``source`` without running it: None when valid, else the error."""
+    def check(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> ScriptError | None:
+        """Parses ``source`` without running it: None when valid, else the error.
+
+        ``packages``: the module specifiers it may import (``date-fns``,
+        ``lib:invoicing``); any other import is an error with its position.
+        ``module``: ``source`` is a library (named exports, no default export
+        needed) that other scripts import, not a script that runs.
+        """
         try:
             self._check_source(source)
         except ScriptError as e:
             return e
         try:
-            res = self._ask({"op": "check", "source": source}, "parsing")
+            res = self._ask(
+                {"op": "check", "source": source, "packages": list(packages), "module": module},
+                "parsing",
+            )
         except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
         if res.get("ok"):
@@ -288,6 +324,29 @@ class Engine:
             line=res.get("line"),
         )
 
+    def imports(
+        self, source: str, packages: Sequence[str] = (), *, module: bool = False
+    ) -> list[str]:
+        """The module specifiers ``source`` imports, in order (all within ``packages``).
+
+        Raises :class:`ScriptError` as :meth:`check` reports it (an import
+        outside ``packages`` is a ``syntax_error`` with its position).
+        ``module`` as for :meth:`check`.
+        """
+        self._check_source(source)
+        res = self._ask(
+            {"op": "check", "source": source, "packages": list(packages), "module": module},
+            "parsing",
+        )
+        if not res.get("ok"):
+            raise ScriptError(
+                res.get("code", "syntax_error"),
+                res.get("message", "syntax error"),
+                line=res.get("line"),
+                column=res.get("column"),
+            )
+        return list(dict.fromkeys(str(s) for s in res.get("imports") or []))
+
     def _ask(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
         """A runner's answer (``res``) to a message outside a run (``check``, ``policy``).
 
@@ -310,6 +369,14 @@ class Engine:
             ) from None
         finally:
             self._pool.release(runner)
+
+    def instrument(self, source: str) -> dict[str, Any]:
+        """``source`` instrumented for the profile run mode (``profile.py``):
+        ``{"ok": True, "source", "functions"}`` or ``{"ok": False, "message", "line", "column"}``.
+
+        Raises :class:`ScriptError` when no runner can instrument it."""
+        self._check_source(source)
+        return self._ask({"op": "profile", "source": source}, "instrumenting")
 
     def sandbox(self) -> dict[str, Any]:
         """The runners' operating-system sandbox, as one runner applied and experiences it.
@@ -454,6 +521,7 @@ class Engine:
         t0: float,
         key: str,
         meter: Meter | None = None,
+        journal: Journal | None = None,
         hits: list[dict[str, Any]] | None = None,
     ) -> RunResult:
         with self._ids_lock:
@@ -476,6 +544,8 @@ class Engine:
         runner.runs += 1
         runner.keys.add(key)
         cpu_at_start = runner.cpu_ms()
+        if journal is not None:
+            journal.start()
         try:
             runner.send(_run_frame(payload))
         except OSError:
@@ -541,11 +611,14 @@ class Engine:
                         with contextlib.suppress(Exception):
                             on_log(rec)
                 deadline_left = hard_deadline - _KILL_GRACE_SEC - time.monotonic()
+                began = time.monotonic()
                 if _charged(meter, call.get("name")):
                     ok, reply = self._answer_call(call, limits, scope, host, deadline_left)
                 else:
                     # fatal: the prelude ends the run with it, whatever the script catches
                     ok, reply = False, _fatal(meter.exceeded) if meter else b""
+                if journal is not None:
+                    _journal(journal, call, ok, reply, began, scope.mask)
                 try:
                     # The payload (JSON text from orjson: no raw newline)
                     # follows the header as it is.
@@ -758,6 +831,25 @@ def _instrumented(payload: dict[str, Any], key: str, bps: Sequence[Breakpoint]) 
     )
     payload["key"] = f"{key}\x00bp:{digest(bps)}"
     return str(payload["key"])
+
+
+def _journal(
+    journal: Journal,
+    call: dict[str, Any],
+    ok: bool,
+    reply: bytes,
+    began: float,
+    mask: SecretMask,
+) -> None:
+    """Writes one served call into ``journal`` (its answer read back from the reply
+    frame), the run's secrets masked in its arguments and answer."""
+    ended = time.monotonic()
+    try:
+        answer = _loads(reply) if reply else None
+    except ValueError:
+        answer = None
+    args = mask.data(call.get("args"))
+    journal.record(call.get("name"), args, ok, mask.data(answer), began, ended)
 
 
 #: Host calls whose arguments are masked too: what they carry is stored as

@@ -47,7 +47,12 @@ CODES: dict[str, str] = {
     "signature_invalid": "the version is unsigned, or its source or capabilities changed after approval",
     "cancelled": "the run was cancelled",
     "not_installed": "a third-party file the engine needs is missing or altered: run `npm ci`",
+    "integrity_error": "a stored package or bundle does not match its recorded hash",
+    "registry_unavailable": "the npm registry cannot be reached or answered an error",
+    "package_refused": "the npm package failed its security scan",
     "internal_error": "the engine failed; the details are in the server log",
+    "replay_diverged": "a replayed run made an sdk call the recorded run has no answer for",
+    "journal_truncated": "the recorded run's journal was cut at its size cap: no replay",
 }
 
 

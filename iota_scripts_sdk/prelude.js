@@ -103,6 +103,34 @@
   // ---- run state -----------------------------------------------------------
   let run = null; // the current run's state, null when idle
   let mainModule = null; // the loaded script's module function
+  // Imported modules (npm bundles, library scripts): specifier -> frozen
+  // namespace, evaluated once per context by __iota_module, before the script.
+  const modules = new MapC();
+  const SyntaxErrorC = SyntaxError;
+  function namespace(exportsMap) {
+    const ns = create(null);
+    const ks = objectKeys(exportsMap);
+    const put = (k, v) => defineProperty(ns, k, { value: v, enumerable: true, writable: false, configurable: false });
+    for (let i = 0; i < ks.length; i++) put(ks[i], exportsMap[ks[i]]);
+    // A CommonJS package bundles to a lone default export (module.exports):
+    // its own keys become named exports too, as Node's interop does.
+    const d = exportsMap.default;
+    if (ks.length === 1 && ks[0] === "default" && d !== null && (typeof d === "object" || typeof d === "function")) {
+      const dk = objectKeys(d);
+      for (let i = 0; i < dk.length; i++) if (dk[i] !== "default") put(dk[i], d[dk[i]]);
+    }
+    return freeze(ns);
+  }
+  function importModule(spec, names) {
+    const ns = mapGet(modules, spec);
+    if (ns === undefined) throw new SyntaxErrorC("the module '" + spec + "' is not loaded");
+    for (let i = 0; i < names.length; i++) {
+      if (!hasOwn(ns, names[i])) {
+        throw new SyntaxErrorC("the module '" + spec + "' does not provide an export named '" + names[i] + "'");
+      }
+    }
+    return ns;
+  }
 
   // Only errors the bridge makes carry their code out of the run: a script
   // may construct sdk.SdkError (for instanceof), but not forge a code.
@@ -834,6 +862,7 @@
   entry("__iota_begin", freeze(begin));
   entry("__iota_resume", freeze(resume));
   entry("__iota_load", freeze(load));
+  entry("__iota_module", freeze(loadModule));
   entry("__iota_take", freeze(takeEntry));
 
   // Freeze every intrinsic reachable from the global object and from the
@@ -883,6 +912,17 @@
   function load(token, moduleFn) {
     if (token !== TOKEN) throw new TypeErrorC("not allowed");
     mainModule = moduleFn;
+  }
+
+  freeze(namespace);
+  freeze(importModule);
+
+  function loadModule(token, spec, moduleFn) {
+    if (token !== TOKEN) throw new TypeErrorC("not allowed");
+    const helper = create(null);
+    helper.ns = namespace;
+    helper.i = importModule;
+    mapSet(modules, spec, moduleFn(helper));
   }
 
   function describeError(e) {
@@ -999,6 +1039,7 @@
         r.bpInline = k;
         r.hitsLeft = r.limits.maxHits;
       }
+      exportsObj.i = importModule;
       p = promiseThen(mainModule(exportsObj), () => {
         const main = exportsObj.d;
         if (typeof main !== "function") {

@@ -64,6 +64,8 @@ def _version(key, number, source):
         "note": f"v{number}",
         "author": {"login": "admin", "name": "Mitchell Admin"},
         "saved_at": f"2026-01-0{number} 10:00:00",
+        "capabilities_json": '{"http":["api.example.com"]}' if number > 1 else None,
+        "tests": f"it('v{number}', () => expect({number}).toBe({number}));" if number > 1 else None,
     }
 
 
@@ -214,7 +216,7 @@ def _refused(data, code, limits=None) -> BundleError:
 def test_round_trip_keeps_every_record_and_source():
     data = _good()
     bundle = read_bundle(data)
-    assert bundle.format_version == FORMAT_VERSION == 1
+    assert bundle.format_version == FORMAT_VERSION == 2
     assert bundle.company == {"id": 1, "name": "YourCompany"}
     assert bundle.manifest["exported_at"] == "2026-12-06T01:02:03Z"
     assert bundle.script_keys == ["hello", "other"]
@@ -567,3 +569,30 @@ def test_cli_export_needs_a_server():
     done = _cli("export", "-o", "x.zip")
     assert done.returncode == 2
     assert "--url and --api-key" in done.stderr
+
+
+def test_a_format_1_bundle_reads_with_no_capabilities_nor_tests():
+    """Format 2 added each version's declaration and tests: a bundle written by
+    format 1 (without them) still reads, with them null; a format 2 bundle
+    that lacks them is refused."""
+
+    def as_format_1(entries):
+        rows = json.loads(entries["versions.json"])
+        for row in rows:
+            del row["capabilities_json"], row["tests"]
+        raw = json.dumps(rows).encode()
+        entries["versions.json"] = raw
+        manifest = json.loads(entries["manifest.json"])
+        manifest["sections"]["versions"]["sha256"] = hashlib.sha256(raw).hexdigest()
+        return entries, manifest
+
+    entries, manifest = as_format_1(_entries(_good()))
+    entries["manifest.json"] = json.dumps({**manifest, "format_version": 1}).encode()
+    old = read_bundle(_zip(entries))
+    assert old.format_version == 1
+    assert {(v["capabilities_json"], v["tests"]) for v in old.records["versions"]} == {(None, None)}
+    entries, manifest = as_format_1(_entries(_good()))
+    entries["manifest.json"] = json.dumps(manifest).encode()
+    with pytest.raises(BundleError) as e:
+        read_bundle(_zip(entries))
+    assert e.value.code == "invalid_record" and "capabilities_json" in str(e.value)

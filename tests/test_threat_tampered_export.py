@@ -181,6 +181,8 @@ def test_keygen_then_verify_a_version_and_a_bundle(tmp_path):
             "note": None,
             "author": None,
             "saved_at": None,
+            "capabilities_json": None,
+            "tests": None,
         }
         for n in (2, 3)
     ]

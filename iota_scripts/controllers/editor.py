@@ -142,6 +142,8 @@ class IotaScriptsEditor(http.Controller):
             "libs": [
                 {"path": "file:///iota/sdk.d.ts", "content": typescript()},
                 {"path": "file:///iota/models.d.ts", "content": typings["dts"]},
+                # the company's approved npm packages: their .d.ts, else their exports
+                *request.env["iota.script.package"]._iota_editor_libs(),
             ],
             "models": typings["models"],
             "truncated": typings["truncated"],
@@ -149,7 +151,8 @@ class IotaScriptsEditor(http.Controller):
         }
 
     @http.route("/iota_scripts/editor/check", type="json", auth="user")
-    def editor_check(self, source=None):
+    def editor_check(self, source=None, library=False):
+        """``library``: the source is a library script's (named exports, no default export)."""
         _require_developer()
         if not isinstance(source, str) or len(source) > MAX_CHECK_CHARS:
             return {
@@ -157,13 +160,16 @@ class IotaScriptsEditor(http.Controller):
                     {"message": _("The source must be text."), "line": None, "column": None}
                 ]
             }
-        problem = request.env["iota.script"]._source_problem(source)
+        library = library is True
+        scripts = request.env["iota.script"].with_context(iota_scripts_library=library)
+        problem = scripts._source_problem(source)
         if problem:
             return {"markers": [problem]}
         # a source that parses: the company's policy rules (errors: the save
         # would be refused), and field names its models do not have (warnings)
         return {
-            "markers": policy_markers(request.env, source) + unknown_fields(request.env, source)
+            "markers": policy_markers(request.env, source, library)
+            + unknown_fields(request.env, source)
         }
 
     @http.route("/iota_scripts/editor/capabilities", type="json", auth="user")
@@ -179,7 +185,7 @@ class IotaScriptsEditor(http.Controller):
             return {"error": str(e.args[0])}
 
 
-def policy_markers(env, source):
+def policy_markers(env, source, library=False):
     """Error markers for the policy rules of the user's company that ``source`` breaks.
 
     The rules that apply to every script (tag-scoped rules are checked at
@@ -189,7 +195,9 @@ def policy_markers(env, source):
         return []
     Rules = env["iota.script.policy.rule"]
     try:
-        violations = Rules._iota_violations(source, env.company, env["iota.script.tag"])
+        violations = Rules._iota_violations(
+            source, env.company, env["iota.script.tag"], library=library
+        )
     except ScriptError:
         return []  # the source does not parse: _source_problem said so
     return [{"line": v.line, "column": v.column, "message": v.message} for v in violations]

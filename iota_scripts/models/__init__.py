@@ -16,6 +16,8 @@ from . import (
     iota_script_execution_adoption,
     iota_script_execution_alert,
     iota_script_execution_dashboard,
+    iota_script_execution_profile,
+    iota_script_execution_replay,
     iota_script_filters,
     iota_script_flag,
     iota_script_migration,
@@ -57,6 +59,9 @@ from . import iota_script_rollout, iota_script_rollout_count  # isort: skip
 
 # after iota_script_run: it adds the hits to the Run panel's values
 from . import iota_script_execution_breakpoints  # isort: skip
+
+# after the models it extends: scripts (libraries) and versions (their pins)
+from . import iota_script_package  # isort: skip
 
 # imports the run path (dry-runs of a script's tests), like base_write_capture
 from . import iota_script_tests  # isort: skip

@@ -34,7 +34,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.sentinel import as_engine, is_engine
-from ..tools.settings import ENGINE_MAX_SOURCE_BYTES, get_engine, get_setting, scripts_enabled
+from ..tools.settings import ENGINE_MAX_SOURCE_BYTES, get_setting, scripts_enabled
 
 _logger = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class IotaScript(models.Model):
             if "version_id" in vals and not is_engine(self.env):
                 raise UserError(_("The current version is set by saving the source."))
             if vals.get("source"):
-                self._check_source_text(vals["source"])
+                self._iota_for_source_check(vals)._check_source_text(vals["source"])
         scripts = super().create(vals_list)
         for script, vals in zip(scripts, vals_list, strict=True):
             if vals.get("run_as_user_id"):
@@ -290,7 +290,7 @@ class IotaScript(models.Model):
         if vals.get("run_as_user_id"):
             self._check_run_as_permission(vals["run_as_user_id"])
         if vals.get("source"):
-            self._check_source_text(vals["source"])
+            self._iota_for_source_check(vals)._check_source_text(vals["source"])
         res = super().write(vals)
         if vals.get("source") or "tag_ids" in vals:
             self._check_policies()
@@ -419,7 +419,8 @@ class IotaScript(models.Model):
             # No runner may start on this server, so nothing can parse the
             # source; runs are refused anyway until scripts are enabled.
             return None
-        error = get_engine(self.env).check(source)
+        # what the script may import: its company's approved packages and libraries
+        error = self.env["iota.script.package"]._iota_check_source(self, source)
         if error is None:
             return None
         if error.line is not None:

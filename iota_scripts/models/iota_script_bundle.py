@@ -122,6 +122,8 @@ class IotaScriptBundle(models.AbstractModel):
                         "note": version.note or None,
                         "author": self._author(version),
                         "saved_at": fields.Datetime.to_string(version.create_date),
+                        "capabilities_json": version.sudo().capabilities_json or None,
+                        "tests": version.sudo().tests or None,
                     }
                 )
                 signature = version.sudo()._iota_signature_record()
@@ -436,6 +438,13 @@ class IotaScriptBundle(models.AbstractModel):
         if current and script.sudo().source != source:
             # the same source as the current version: no new version is made
             script.write({"source": source})
+        if current and bundle.format_version >= 2:
+            # the current version's declaration and tests (format 2), as saved: equal
+            # to the version's, so no new version is made
+            saved = script.version_id.sudo()
+            script.write(
+                {"capabilities_json": saved.capabilities_json, "tests": saved.tests or False}
+            )
         script.write({"state": record["state"], "active": record["active"]})
         self._apply_endpoints(bundle, script)
         for section in _REPLACED:
@@ -467,6 +476,8 @@ class IotaScriptBundle(models.AbstractModel):
                     "number": record["number"],
                     "source": record["source"],
                     "note": record["note"] or False,
+                    "capabilities_json": record["capabilities_json"] or False,
+                    "tests": record["tests"] or False,
                     "author_id": user.id if user else False,
                     "imported_author": False if user else (author.get("name") or False),
                 }

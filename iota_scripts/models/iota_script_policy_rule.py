@@ -138,9 +138,14 @@ class IotaScriptPolicyRule(models.Model):
         return denied_calls(self._iota_rules_for(script.company_id, script.tag_ids))
 
     @api.model
-    def _iota_violations(self, source, company, tags):
-        """The violations of ``source`` (``iota_scripts_sdk.PolicyViolation``), in source order."""
+    def _iota_violations(self, source, company, tags, library=False):
+        """The violations of ``source`` (``iota_scripts_sdk.PolicyViolation``), in source order.
+
+        A library script (``library``) has no default export: that rule does not apply.
+        """
         rules = self._iota_rules_for(company, tags)
+        if library:
+            rules = [r for r in rules if r.kind != "default_export"]
         if not rules:
             return []
         return get_engine(self.env).check_policies(source, rules)
@@ -212,7 +217,9 @@ class IotaScript(models.Model):
         for script in self:
             source = script.sudo().source or ""
             try:
-                violations = Rules._iota_violations(source, script.company_id, script.tag_ids)
+                violations = Rules._iota_violations(
+                    source, script.company_id, script.tag_ids, library=script.is_library
+                )
             except ScriptError as e:
                 raise ValidationError(
                     _("The policies could not be checked: %(message)s", message=e.message)

@@ -99,7 +99,9 @@ class IotaScript(models.Model):
                 _("The input does not match the script's input schema:\n%s", "\n".join(lines))
             )
 
-    def _run_by_hand(self, input_value, records=None, background=False, live=None, dry_run=None):
+    def _run_by_hand(
+        self, input_value, records=None, background=False, live=None, dry_run=None, profile=None
+    ):
         """The one manual entry point: the form's Run dialog, the Run panel, ``action_run``.
 
         One permission check (an IOTA Scripts user who can read the script) and
@@ -113,6 +115,9 @@ class IotaScript(models.Model):
         of this script, default the current one) and ``trigger`` (the
         ``ctx.trigger`` of the trigger being tried, e.g. an automation rule's;
         nothing it runs is kept, so it may choose).
+
+        ``profile`` (a ``run/profiling.py`` ``ProfileCapture``) runs it in the
+        profile run mode: instrumented, its time per function kept.
         """
         self.ensure_one()
         if not (self.env.su or self.env.user.has_group(GROUP_USER)):
@@ -132,7 +137,7 @@ class IotaScript(models.Model):
         if background:
             execution = Execution._enqueue(request)
         else:
-            execution = Execution._run(request.replace(live=live))
+            execution = Execution._run(request.replace(live=live, profile=profile))
         self.env["iota.script.audit"]._log(
             "run",
             self,

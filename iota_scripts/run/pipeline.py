@@ -5,10 +5,10 @@ The steps, each a small function of its own::
     run / run_root   the site switch and the run chain (tools/chain.py)
     execute          resolve the version and the user     (start.py)
                      open the execution                   (start.py)
-                     build the context                    (build_context)
                      refuse a bad signature               (signature.py)
                      the version's capabilities           (capabilities_of)
                      build the sdk hosts                  (sdk_host/builder.py)
+                     build the context and the journal    (build_context, new_journal)
                      run, in a lazy savepoint, metered    (run_engine, units.py)
                      record the outcome, announce it      (record.py)
                      keep the secrets it read             (sdk_host/secrets.py)
@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from typing import Any
 
-from iota_scripts_sdk import Limits, RunResult, ScriptError
+from iota_scripts_sdk import Journal, Limits, RunResult, ScriptError
 from iota_scripts_sdk.capabilities import Capabilities, parse
 from odoo import _
 from odoo.exceptions import UserError
@@ -151,8 +152,10 @@ def _execute(Execution: Any, req: RunRequest, generation: int, chain: run_chain.
         hosts = sdk_host.builder.build(
             started.run_env, script, started.execution, req.dry_run, caps
         )
-        result = run_engine(Execution.env, req, started, hosts, chain)
-        execution = record.announce(record.record(req, started, result))
+        # what a replay needs (run/replay.py): the ctx and every sdk call with its answer
+        ctx, journal = build_context(Execution.env, req, started), new_journal(Execution.env)
+        result = run_engine(Execution.env, req, started, hosts, chain, ctx, journal)
+        execution = record.announce(record.record(req, started, result, replay=(ctx, journal)))
         hosts.secrets.flush(execution)
         _logger.debug(
             "iota.script %s: execution %s ended %s",
@@ -226,14 +229,24 @@ def build_context(env: Any, req: RunRequest, started: start.Started) -> dict[str
     return ctx
 
 
+def new_journal(env: Any) -> Journal | None:
+    """The journal of a run's sdk calls (``journal_max_bytes``; 0: none)."""
+    max_bytes = get_setting(env, "journal_max_bytes")
+    return Journal(max_bytes) if max_bytes > 0 else None
+
+
 def run_engine(
     env: Any,
     req: RunRequest,
     started: start.Started,
     hosts: sdk_host.builder.Hosts,
     chain: run_chain.Chain,
+    ctx: dict[str, Any],
+    journal: Journal | None = None,
 ) -> RunResult:
-    """Runs the version in a runner; keeps or rolls back what its host calls did."""
+    """Runs the version in a runner; keeps or rolls back what its host calls did.
+
+    ``journal`` records its sdk calls (``iota_scripts_sdk.journal``)."""
     mark = len(chain.queue)
     # Opened by the first sdk.db / sdk.events call only (tools/lazy_savepoint.py).
     savepoint = LazySavepoint(env.cr)
@@ -242,8 +255,7 @@ def run_engine(
         # outside the savepoint's wrapper: the row is created before it opens
         functions = started.pending.wrap(functions, savepoint)
     try:
-        ctx = build_context(env, req, started)
-        result = _engine_run(env, req, started, ctx, functions, hosts.db.caps)
+        result = _engine_run(env, req, started, ctx, functions, hosts.db.caps, journal)
     except BaseException:
         savepoint.close(rollback=True)
         raise
@@ -274,6 +286,21 @@ def _breakpoints(env: Any, req: RunRequest, started: start.Started) -> list[Any]
     return bps or None
 
 
+def _engine_failed(started: start.Started) -> RunResult:
+    """An engine fault (a bug, not the script's): logged with its stack, told to
+    Sentry, and an ``internal_error`` that names no detail for the run."""
+    _logger.exception(
+        "iota.script %s: the engine failed on execution %s",
+        started.script.id,
+        started.execution.id,
+    )
+    sentry.module_failure("engine_failed", "the engine raised during a run")
+    return RunResult(
+        False,
+        error=ScriptError("internal_error", "the engine failed; the details are in the server log"),
+    )
+
+
 def _engine_run(
     env: Any,
     req: RunRequest,
@@ -281,6 +308,7 @@ def _engine_run(
     ctx: dict[str, Any],
     functions: dict,
     caps: Capabilities | None,
+    journal: Journal | None = None,
 ) -> RunResult:
     """``Engine.run`` of the version; an engine fault is an ``internal_error`` result.
 
@@ -293,6 +321,10 @@ def _engine_run(
     # to the test's other thread while the engine runs.
     deny = env["iota.script.policy.rule"]._iota_deny(script)
     breakpoints = _breakpoints(env, req, started)
+    try:  # the npm bundles the version pinned, from the store (never the registry)
+        modules = env["iota.script.package"]._iota_modules(version)
+    except ScriptError as e:
+        return RunResult(False, error=e)
     # governance units: the trigger's run budget, the company's daily pool
     meter = units.meter(env, req, script)
     if live:
@@ -300,8 +332,11 @@ def _engine_run(
     try:
         # The live wrapper goes outside: in test mode it takes the test lock
         # back before the savepoint's own SQL runs.
+        engine = get_engine(env)
+        # the profile run mode: the same run, instrumented (run/profiling.py)
+        run = engine.run if req.profile is None else functools.partial(req.profile.run, engine)
         with live.streaming(env) if live else contextlib.nullcontext():
-            return get_engine(env).run(
+            return run(
                 version.source,
                 input=req.input,
                 ctx=ctx,
@@ -315,19 +350,12 @@ def _engine_run(
                 cancel=live.cancel if live else req.cancel,
                 deny=deny,
                 breakpoints=breakpoints,
+                modules=modules,
                 capabilities=caps,
+                journal=journal,
                 meter=meter,
             )
-    except Exception:
-        _logger.exception(
-            "iota.script %s: the engine failed on execution %s", script.id, started.execution.id
-        )
-        sentry.module_failure("engine_failed", "the engine raised during a run")
-        return RunResult(
-            False,
-            error=ScriptError(
-                "internal_error", "the engine failed; the details are in the server log"
-            ),
-        )
+    except Exception:  # noqa: BLE001 - logged with its stack in _engine_failed
+        return _engine_failed(started)
     finally:
         meter.close()  # what it reserved from the pool and did not use goes back

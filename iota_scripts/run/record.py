@@ -18,6 +18,7 @@ from iota_scripts_sdk import RunResult, ScriptError
 from odoo import fields
 
 from ..models.iota_script_record_policy import keeps
+from ..tools.gateway_http import mask
 from ..tools.observability import metrics, sentry, tracing
 from ..tools.run_states import outcome_event_type
 from ..tools.sentinel import as_engine
@@ -100,14 +101,57 @@ def outcome_values(result: RunResult) -> dict[str, Any]:
     return vals
 
 
-def record(req: RunRequest, started: Started, result: RunResult, *, ran: bool = True) -> Any:
+def _storable_ctx(req: RunRequest, ctx: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """``(ctx as stored, whole)``: an endpoint call's body is kept only where the
+    endpoint keeps request bodies (masked as its ``request_body``); without it the
+    ctx is not whole and the run cannot be replayed."""
+    request = ctx.get("request")
+    if not isinstance(request, dict) or "body" not in request:
+        return ctx, True
+    if "request_body" not in req.execution_values:  # the endpoint keeps no bodies
+        kept = {k: v for k, v in request.items() if k not in ("body", "json")}
+        return {**ctx, "request": kept}, False
+    masked = mask(request.get("json"))
+    if masked == request.get("json"):
+        return ctx, True
+    body = json.dumps(masked, ensure_ascii=False)
+    return {**ctx, "request": {**request, "json": masked, "body": body}}, True
+
+
+def replay_values(req: RunRequest, replay: tuple[dict[str, Any], Any] | None) -> dict[str, Any]:
+    """The execution's values that a replay needs (``run/replay.py``): the ctx the
+    script saw (capped like the input) and the journal of its sdk calls."""
+    if replay is None:
+        return {}
+    ctx, journal = replay
+    stored, whole = _storable_ctx(req, ctx)
+    text, cut = capped(stored)
+    vals: dict[str, Any] = {"ctx_json": text, "ctx_truncated": cut or not whole}
+    if journal is not None:
+        stored = journal.to_dict()
+        vals["journal_json"] = storable_text(json.dumps(stored, ensure_ascii=False, default=str))
+        vals["journal_truncated"] = stored["truncated"]
+    return vals
+
+
+def record(
+    req: RunRequest,
+    started: Started,
+    result: RunResult,
+    *,
+    ran: bool = True,
+    replay: tuple[dict[str, Any], Any] | None = None,
+) -> Any:
     """Writes the outcome on the run's execution and returns it (maybe empty).
 
     ``req.answer`` adds its values first (``None`` as the result when the run
     did not start, ``ran=False``). A reserved row that its recording policy
-    does not keep is counted instead, and the empty recordset returned."""
+    does not keep is counted instead, and the empty recordset returned.
+    ``replay`` is ``(ctx, journal)`` of the run (:func:`replay_values`)."""
     execution, pending = started.execution, started.pending
-    vals = {**started.start_vals, **outcome_values(result)}
+    vals = {**started.start_vals, **outcome_values(result), **replay_values(req, replay)}
+    if req.profile is not None and req.profile.tree is not None:
+        vals["profile_json"] = json.dumps(req.profile.tree)
     if req.answer is not None:
         vals.update(req.answer(result if ran else None, execution.id))
     measure(execution.env, started.script, req.trigger["type"], vals["state"], result, ran)

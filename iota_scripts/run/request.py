@@ -52,6 +52,9 @@ class RunRequest:
     ``breakpoints`` (``iota_scripts_sdk.Breakpoint``) instrument this run
     (a replay passes them); ``None`` takes the script's own: all of them for
     a dry-run, the armed ones for a live run (``iota.script.breakpoint``).
+
+    ``profile`` (``run/profiling.py``'s ``ProfileCapture``) runs the version
+    instrumented and keeps its call tree (the "profile" run mode).
     """
 
     script: Any
@@ -71,6 +74,7 @@ class RunRequest:
     queued: Any = None
     dry_run: Any = None
     breakpoints: tuple[Any, ...] | None = None
+    profile: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trigger, Mapping) or not isinstance(self.trigger.get("type"), str):

@@ -14,7 +14,7 @@ import json
 import zipfile
 from datetime import timedelta
 
-from iota_scripts_sdk.bundle import read_bundle
+from iota_scripts_sdk.bundle import FORMAT_VERSION, read_bundle
 from odoo import fields
 from odoo.tests import new_test_user, tagged
 
@@ -64,6 +64,8 @@ def dump(env, company):
             responsible=script.user_id.login,
             current=script.version_id.number,
             source=script.source,
+            capabilities=script.capabilities_json,
+            tests=script.tests,
             versions=[
                 (
                     v.number,
@@ -72,6 +74,8 @@ def dump(env, company):
                     v.note,
                     v.author_id.login,
                     fields.Datetime.to_string(v.create_date),
+                    v.capabilities_json,
+                    v.tests,
                 )
                 for v in script.version_ids.sorted("number")
             ],
@@ -149,7 +153,15 @@ class BundleFixture:
         Endpoint.create(
             {"script_id": cls.hello.id, "path": "/bundle-test/hook", "auth_mode": "hmac"}
         )
-        cls.hello.with_context(iota_scripts_version_note="third").write({"source": V3})
+        # v3 with tests and a declaration no source suggests (a secret): both
+        # ride along with the version (bundle format 2)
+        cls.hello.with_context(iota_scripts_version_note="third").write(
+            {
+                "source": V3,
+                "tests": "it('v3', () => expect(1).toBe(1));",
+                "capabilities_json": '{"http":["api.example.com"],"secrets":["api_token"]}',
+            }
+        )
         cls.hello.action_activate()
         env["iota.script.alert.rule"].with_user(cls.admin).with_company(company_a).create(
             {"name": "hello fails", "script_id": cls.hello.id, "company_id": company_a.id}
@@ -359,7 +371,13 @@ class TestBundle(BundleFixture, IotaScriptsCase):
         manifest = json.loads(entries["manifest.json"])
         self._bad(b"not a zip", "not_a_zip")
         self._bad(
-            rezip(**{"manifest.json": json.dumps({**manifest, "format_version": 2}).encode()}),
+            rezip(
+                **{
+                    "manifest.json": json.dumps(
+                        {**manifest, "format_version": FORMAT_VERSION + 1}
+                    ).encode()
+                }
+            ),
             "future_version",
         )
         self._bad(rezip(**{"../../etc/evil.js": b"x"}), "unsafe_path")

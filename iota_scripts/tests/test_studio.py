@@ -231,6 +231,15 @@ class TestEditorRoutes(HttpCase):
         refused = self._json("/iota_scripts/editor/check", {"source": "x"})
         self.assertEqual(refused["error"]["data"]["name"], "odoo.exceptions.AccessError")
 
+    def test_check_route_knows_library_scripts(self):
+        """A library script's source has no default export: the editor's check accepts it."""
+        self.authenticate("iota_studio_dev", "iota_studio_dev")
+        source = "export function total(xs) {\n  return xs.length;\n}\n"
+        script = self._json("/iota_scripts/editor/check", {"source": source})
+        self.assertIn("export default", script["result"]["markers"][0]["message"])
+        library = self._json("/iota_scripts/editor/check", {"source": source, "library": True})
+        self.assertEqual(library["result"], {"markers": []})
+
     def test_check_route_warns_about_unknown_fields(self):
         """A source that parses: the field names its reads do not find, as warnings (issue 18)."""
         self.authenticate("iota_studio_dev", "iota_studio_dev")

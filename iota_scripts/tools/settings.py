@@ -82,6 +82,9 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "sentry_dsn": (None, str),
     "sentry_environment": (None, str),
     "log_format": ("text", str),
+    # npm packages in scripts (site; models/iota_script_package.py)
+    "npm_registry": ("https://registry.npmjs.org", str),
+    "esbuild": (None, str),
     # the keys of sdk.secrets (site; tools/secret_box.py)
     "secret_keys": (None, str),
     # the key that signs approved versions (site: never in the database)
@@ -96,6 +99,8 @@ DEFAULTS: dict[str, tuple[Any, type]] = {
     "max_depth": (3, int),
     "max_events_per_run": (100, int),
     "max_enqueues_per_run": (10, int),
+    # the journal of a run's sdk calls (run/replay.py, iota_scripts_sdk/journal.py)
+    "journal_max_bytes": (256 * 1024, int),
     # the run queue (models/iota_script_queue.py)
     "queue_max_attempts": (1, int),
     "queue_company_concurrency": (4, int),
@@ -139,6 +144,8 @@ DOCS: dict[str, str] = {
     "sentry_dsn": "site; the Sentry DSN that script and module failures are sent to (else the standard `SENTRY_DSN` variable); none: nothing is sent and `sentry-sdk` is not even imported. See [operations/sentry.md](operations/sentry.md)",
     "sentry_environment": "site; the Sentry environment of the events (`production`, `staging`...)",
     "log_format": "site; `json`: the module's log lines (`odoo.addons.iota_scripts.*`, `iota_scripts_sdk.*`) are written as JSON, one object a line, with trace id, company, script, version and execution; `text`: Odoo's format (restart). See [operations/json-logs.md](operations/json-logs.md)",
+    "npm_registry": "site; the npm registry that approvals resolve and fetch packages from (runs never reach it). See [guide/npm-packages.md](guide/npm-packages.md)",
+    "esbuild": "site; the esbuild executable that bundles approved packages; none: `node_modules/.bin/esbuild` of the checkout (`npm ci`), else `esbuild` on `PATH`",
     "secret_keys": "site; the Fernet keys that encrypt `sdk.secrets` values, comma-separated: the first encrypts, every one decrypts (rotation: put the new key first, then *Rotate keys*). Keep it outside the database and back it up: a lost key makes its secrets unreadable. See [capabilities and secrets](guide/capabilities-and-secrets.md)",
     "signing_key": "site; the Ed25519 private key (base64, from `iota-scripts keygen`) that signs approved versions; none: approvals are not signed, and a company that requires signed versions cannot approve. See [operations/governance.md](operations/governance.md)",
     "max_source_bytes": "largest script source accepted at save",
@@ -150,6 +157,7 @@ DOCS: dict[str, str] = {
     "max_depth": "generations of scripts triggering scripts in one transaction",
     "max_events_per_run": "`sdk.events.emit` calls per run",
     "max_enqueues_per_run": "`sdk.scripts.enqueue` calls per run",
+    "journal_max_bytes": "the journal of a recorded run (its sdk calls with arguments and answers, for replay) keeps this many bytes of JSON; later calls keep their timing only and the run cannot be replayed; 0: no journal",
     "queue_max_attempts": "claims of a background run (retries included) unless the caller says otherwise",
     "queue_company_concurrency": "workers running one company's runs at once (each runs one at a time)",
     "queue_claim_batch": "runs a worker claims at once; it runs them one after the other and commits them in groups of about 0.5 s",
@@ -226,6 +234,9 @@ SITE_ONLY = frozenset(
         "sentry_dsn",
         "sentry_environment",
         "log_format",
+        # where the server fetches code from, and what it executes to bundle it
+        "npm_registry",
+        "esbuild",
         # the secrets' keys live outside the database, or they protect nothing
         "secret_keys",
         # whoever writes the database must not be able to sign what they wrote

@@ -171,6 +171,8 @@
             defaults.setCompilerOptions({
                 target: ts.ScriptTarget.ES2022,
                 module: ts.ModuleKind.ESNext,
+                // approved npm packages' typings live under file:///node_modules/<name>/
+                moduleResolution: ts.ModuleResolutionKind.NodeJs,
                 lib: ["es2022"],
                 allowJs: true,
                 allowNonTsExtensions: true,

@@ -103,7 +103,10 @@ export class MonacoField extends Component {
             }
         });
 
-        this.debouncedCommit = useDebounced(() => this.commitChanges(), 1000);
+        // an edit made less than a pause before the field goes (another notebook page) is kept
+        this.debouncedCommit = useDebounced(() => this.commitChanges(), 1000, {
+            execBeforeUnmount: true,
+        });
         this.scheduleCheck = useDebounced(() => this.check(), 600);
 
         this.channel = new EditorChannel({
@@ -318,7 +321,9 @@ export class MonacoField extends Component {
         const source = this.value;
         let result;
         try {
-            result = await rpc("/iota_scripts/editor/check", { source }, { silent: true });
+            // a library script has named exports and no default export (npm packages guide)
+            const library = this.props.record.data.is_library === true;
+            result = await rpc("/iota_scripts/editor/check", { source, library }, { silent: true });
         } catch {
             return; // the save check will still refuse a bad source
         }

@@ -5,6 +5,7 @@ import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { Component, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { LogList } from "../log_viewer/log_list";
 import { BreakpointHits } from "../breakpoints/breakpoint_hits";
+import { FlameGraph } from "../flame_graph/flame_graph";
 import { REVEAL_POSITION, requestReveal } from "../monaco_field/reveal";
 import { buildInput, initialValues, parseJsonInput, parseSchema, schemaFields } from "./input_schema";
 import * as live from "./live_stream";
@@ -52,7 +53,7 @@ function newToken() {
  */
 export class RunPanel extends Component {
     static template = "iota_scripts.RunPanel";
-    static components = { LogList, BreakpointHits };
+    static components = { LogList, BreakpointHits, FlameGraph };
     static props = { ...standardWidgetProps };
 
     setup() {
@@ -247,6 +248,33 @@ export class RunPanel extends Component {
         } finally {
             this.state.status = this.state.outcome ? "done" : "idle";
             this.state.dryRunning = false;
+        }
+    }
+
+    /**
+     * "Profile": runs the saved script now, instrumented (run/profiling.py);
+     * the answer is the panel's values plus ``profile``, the call tree drawn
+     * as a flame graph. Not live: the lines come with the answer.
+     */
+    async profile() {
+        const input = await this.inputForRun();
+        if (input === undefined) {
+            return;
+        }
+        const record = this.props.record;
+        Object.assign(this.state, { status: "running", lines: [], dropped: 0, executionId: null, outcome: null });
+        try {
+            const outcome = await this.orm.call("iota.script", "action_profile", [[record.resId]], {
+                input_value: input,
+            });
+            Object.assign(this.state, {
+                outcome,
+                executionId: outcome.id,
+                lines: outcome.logs,
+                dropped: outcome.logs_dropped,
+            });
+        } finally {
+            this.state.status = this.state.outcome ? "done" : "idle";
         }
     }
 
