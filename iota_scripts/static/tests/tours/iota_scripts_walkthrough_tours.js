@@ -39,15 +39,17 @@ registry.category("web_tour.tours").add("iota_scripts_endpoint_tour", {
             trigger: ".o_form_view div[name='methods'] input",
             run: "edit GET",
         },
-        {
-            content: "Anybody may call it",
-            trigger: ".o_form_view div[name='auth_mode'] select",
-            run: "selectByLabel Public",
-        },
+        // before the auth mode: choosing Public re-renders the form (the group
+        // fields hide), and on a busy machine an edit typed meanwhile was lost
         {
             content: "At most 10 calls a minute per client",
             trigger: ".o_form_view div[name='rate_limit_per_min'] input",
             run: "edit 10",
+        },
+        {
+            content: "Anybody may call it",
+            trigger: ".o_form_view div[name='auth_mode'] select",
+            run: "selectByLabel Public",
         },
         ...stepUtils.saveForm(),
         {
