@@ -10,9 +10,14 @@ save would (``_iota_pins``), so the bundle their run imports is the
 candidate's. Nothing stays: the package keeps its approved version, the
 scripts keep their pins, and the registry is asked nothing at run time.
 
+It also replays the script's last real runs on the candidate (the
+behavioural diff of ``run/replay.py``) and counts those whose outcome or sdk
+calls changed.
+
 The report (``check_report``: JSON; ``check_result``: the text the form
 shows) names each script with passed, failed (and the failed cases), did not
-run, or no tests. Confirming the switch is then **Upgrade**.
+run, or no tests, and its changed replays. Confirming the switch is then
+**Upgrade**.
 """
 
 from __future__ import annotations
@@ -23,18 +28,28 @@ from typing import Any
 from odoo import _, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..run import replay as run_replay
 from ..tools.sentinel import as_engine
 from .iota_script_package import GROUP_ADMIN
+
+#: Recent real runs of each script replayed on the candidate (behavioural diff).
+CHECK_REPLAYS = 10
 
 
 def _script_line(row: dict[str, Any]) -> str:
     head = f"{row['script']} v{row['version']}: {row['status']}"
     if row["status"] == "failed":
-        return head + ": " + "; ".join(row["failed_cases"])
-    if row.get("message"):
-        return f"{head} ({row['message']})"
-    if row["status"] == "passed":
-        return head + _(" (%s case(s))", row["passed"])
+        head += ": " + "; ".join(row["failed_cases"])
+    elif row.get("message"):
+        head += f" ({row['message']})"
+    elif row["status"] == "passed":
+        head += _(" (%s case(s))", row["passed"])
+    if row.get("replayed"):
+        head += _(
+            "; replays: %(changed)s of %(n)s recent run(s) changed",
+            changed=row["replays_changed"],
+            n=row["replayed"],
+        )
     return head
 
 
@@ -112,6 +127,27 @@ class IotaScriptPackageCheck(models.Model):
     def _iota_check_script(self, script) -> dict[str, Any]:
         version = script.version_id.sudo()
         row = {"script_id": script.id, "script": script.name, "version": version.number}
+        return {
+            **row,
+            **self._iota_check_tests(script, version),
+            **self._iota_check_replays(script, version),
+        }
+
+    def _iota_check_replays(self, script, version) -> dict[str, Any]:
+        """The behavioural diff of the script's recent real runs on the candidate
+        (the source as a draft: it imports what a save would pin now)."""
+        try:
+            diff = run_replay.behaviour_diff(script, version.source, _("candidate"), CHECK_REPLAYS)
+        except UserError as e:
+            return {"replayed": 0, "replays_changed": 0, "replay_error": str(e)}
+        return {
+            "replayed": len(diff["runs"]),
+            "replays_changed": diff["changed"],
+            "changed_runs": [r["execution_id"] for r in diff["runs"] if r["changed"]],
+        }
+
+    def _iota_check_tests(self, script, version) -> dict[str, Any]:
+        row: dict[str, Any] = {}
         if not (version.tests or "").strip():
             return {**row, "status": "no tests"}
         try:

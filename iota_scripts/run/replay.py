@@ -6,7 +6,8 @@ its sdk calls (``iota_scripts_sdk/journal.py``). :func:`replay` runs a source
 (the same version, another one, or the unsaved draft of the editor) with that
 input and ctx, and a :class:`~iota_scripts_sdk.ReplayHost` as its only host:
 every sdk call, ``sdk.http`` and ``sdk.cache`` included, is answered from the
-journal. Nothing live is touched: no database read or write, no HTTP, no
+journal. What the source imports (npm bundles, library scripts) comes from the
+store: a version's pins, or for a draft what saving it would pin now. Nothing live is touched: no database read or write, no HTTP, no
 cache, no event, no execution row. ``ctx.trigger.replay`` is ``true``.
 
 The report lists the divergences: the journal's (``different_call``,
@@ -127,6 +128,23 @@ def _result_divergence(
     }
 
 
+def _modules(script: Any, source: str, version: Any) -> list[Any]:
+    """The npm bundles and libraries the replayed source imports: ``version``'s
+    pins, or, for a draft, what a save would pin now (the approved versions)."""
+    Package = script.env["iota.script.package"]
+    if not version:
+        pins = Package._iota_pins(source, script.company_id, script.ids, script.is_library)
+        if not pins:
+            return []
+        version = script.env["iota.script.version"].new(
+            {"script_id": script.id, "package_pins": json.dumps(pins)}
+        )
+    try:
+        return Package._iota_modules(version)
+    except ScriptError as e:
+        raise UserError(script.env._("This source cannot be replayed: %s", e.message)) from None
+
+
 def replay(
     execution: Any,
     source: str,
@@ -143,6 +161,7 @@ def replay(
     run = execution.sudo()
     script = run.script_id
     host, input_value, ctx = _host(run)
+    modules = _modules(script, source, version)
     if breakpoints is None and version:
         breakpoints = run.env["iota.script.breakpoint"]._iota_for_run(script, version, True)
     limits = Limits(timeout_sec=script.timeout_sec, memory_mb=script.memory_mb)
@@ -156,6 +175,7 @@ def replay(
         version=f"{version.id}:{version.sha256}" if version else None,
         host=host.functions(),
         breakpoints=breakpoints or None,
+        modules=modules or None,
     )
     divergences = host.finish()
     replayed = _outcome(result)

@@ -14,13 +14,14 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from . import npm_registry
-from .test_script_package import NpmCase
+from .test_script_package import NpmCase, TestScriptPackage
 
 CALC = "export function double(x) { return __BODY__; }\nexport const VERSION = '__V__';\n"
 USES_CALC = (
     'import { double, VERSION } from "iota-calc";\n'
     "export default async function (ctx) {\n"
-    "  return { twice: double(ctx.input.n), version: VERSION };\n"
+    "  const n = ctx.records ? ctx.records.ids.length : ctx.input.n;\n"
+    "  return { twice: double(n), version: VERSION };\n"
     "}\n"
 )
 TESTS = """\
@@ -62,9 +63,22 @@ class TestScriptPackageCheck(NpmCase):
         self.assertTrue(tested._iota_run_tests().ok)  # green on the approved 1.0.0
         self.assertEqual(package.script_ids, tested | untested)
 
+        # a real run (an automation rule), to replay on the candidate
+        TestScriptPackage._automation(self, tested)
+        self.env["res.partner"].create(
+            {"name": "npm", "ref": "npm", "company_id": self.company_a.id}
+        )
+        recorded = self._executions(tested).filtered(lambda e: e.trigger != "manual")[-1:]
+        self.assertEqual(recorded.state, "succeeded", recorded.error_message)
+        self.assertEqual(json.loads(recorded.result_json), {"twice": 2, "version": "1.0.0"})
+        # its replay imports the version's pinned bundle
+        replayed = recorded.action_replay()
+        self.assertEqual((replayed["state"], replayed["divergences"]), ("succeeded", []))
+
         # the same version again: nothing changes, everything passes
         report = package.with_user(self.admin_a).action_check_scripts()
         self.assertEqual((report["candidate"], report["failed"]), ("1.0.0", 0))
+        self.assertEqual([r["replays_changed"] for r in report["scripts"]], [0, 0])
 
         package.with_user(self.admin_a).write({"version_range": "^1.0"})
         report = package.with_user(self.admin_a).action_check_scripts()
@@ -76,6 +90,9 @@ class TestScriptPackageCheck(NpmCase):
         self.assertEqual(by_name["Doubler"]["passed"], 1)
         self.assertEqual(by_name["Plain doubler"]["status"], "no tests")
         self.assertEqual(report["failed"], 1)
+        self.assertEqual(by_name["Doubler"]["replayed"], 1)
+        self.assertEqual(by_name["Doubler"]["changed_runs"], recorded.ids)
+        self.assertIn("replays: 1 of 1 recent run(s) changed", package.check_result)
         self.assertIn("Doubler v", package.check_result)
         self.assertIn("failed: doubles 21", package.check_result)
         self.assertEqual(json.loads(package.check_report)["candidate"], "1.1.0")
