@@ -65,3 +65,6 @@ from . import iota_script_package  # isort: skip
 
 # imports the run path (dry-runs of a script's tests), like base_write_capture
 from . import iota_script_tests  # isort: skip
+
+# after both: runs the tests of a package's scripts against an upgrade's candidate
+from . import iota_script_package_check  # isort: skip

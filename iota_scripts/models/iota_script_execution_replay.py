@@ -95,7 +95,13 @@ class IotaScriptExecution(models.Model):
         self.check_access("read")
         script = self.sudo().script_id
         text, label, version = _source_to_run(script, source, version_id)
-        return run_replay.replay(self, text, label, version)
+        breakpoints = None
+        if version is None and script.version_id and text == script.version_id.source:
+            # an unchanged draft: the lines of the saved version are its lines
+            breakpoints = self.env["iota.script.breakpoint"]._iota_for_run(
+                script, script.version_id, True
+            )
+        return run_replay.replay(self, text, label, version, breakpoints=breakpoints)
 
     def action_open_replay(self):
         """The execution form's Replay button: on the script's current version."""

@@ -134,11 +134,13 @@ class IotaScriptPackage(models.Model):
             package._approve_one()
         return True
 
-    def _approve_one(self):
+    def _iota_prepare(self):
+        """Resolves, fetches, scans and bundles the range (``npm.prepare``); UserError
+        when the registry cannot be reached or the range does not resolve."""
         self.ensure_one()
         registry = Registry(get_setting(self.env, "npm_registry"))
         try:
-            prepared = prepare(
+            return prepare(
                 registry,
                 self.name,
                 (self.version_range or "latest").strip(),
@@ -147,6 +149,10 @@ class IotaScriptPackage(models.Model):
             )
         except ScriptError as e:
             raise UserError(_("%(name)s: %(message)s", name=self.name, message=e.message)) from None
+
+    def _approve_one(self):
+        self.ensure_one()
+        prepared = self._iota_prepare()
         root = prepared.resolution.root
         findings = prepared.findings
         vals = {

@@ -6,12 +6,19 @@ its sdk calls (``iota_scripts_sdk/journal.py``). :func:`replay` runs a source
 (the same version, another one, or the unsaved draft of the editor) with that
 input and ctx, and a :class:`~iota_scripts_sdk.ReplayHost` as its only host:
 every sdk call, ``sdk.http`` and ``sdk.cache`` included, is answered from the
-journal. Nothing live is touched: no database read or write, no HTTP, no
+journal. What the source imports (npm bundles, library scripts) comes from the
+store: a version's pins, or for a draft what saving it would pin now. Nothing live is touched: no database read or write, no HTTP, no
 cache, no event, no execution row. ``ctx.trigger.replay`` is ``true``.
 
 The report lists the divergences: the journal's (``different_call``,
 ``different_argument``, ``extra_call``, ``missing_calls``) and the outcome's
 (``different_result``: another state, result or error code than recorded).
+
+Breakpoints and logpoints (``iota_scripts_sdk/breakpoints.py``) apply to a
+replay as to a dry-run: a replay of a saved version takes that version's
+breakpoints (``iota.script.breakpoint``), and the report's ``hits`` hold what
+they captured. A draft has no breakpoints of its own (they name lines of a
+saved version): the caller passes them, or there are none.
 
 :func:`behaviour_diff` replays the last real runs of a script on a new source
 and tells which of them changed.
@@ -23,6 +30,7 @@ they all record through the one run path.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from iota_scripts_sdk import Limits, ReplayHost, RunResult, ScriptError
@@ -120,14 +128,42 @@ def _result_divergence(
     }
 
 
-def replay(execution: Any, source: str, label: str, version: Any = None) -> dict[str, Any]:
+def _modules(script: Any, source: str, version: Any) -> list[Any]:
+    """The npm bundles and libraries the replayed source imports: ``version``'s
+    pins, or, for a draft, what a save would pin now (the approved versions)."""
+    Package = script.env["iota.script.package"]
+    if not version:
+        pins = Package._iota_pins(source, script.company_id, script.ids, script.is_library)
+        if not pins:
+            return []
+        version = script.env["iota.script.version"].new(
+            {"script_id": script.id, "package_pins": json.dumps(pins)}
+        )
+    try:
+        return Package._iota_modules(version)
+    except ScriptError as e:
+        raise UserError(script.env._("This source cannot be replayed: %s", e.message)) from None
+
+
+def replay(
+    execution: Any,
+    source: str,
+    label: str,
+    version: Any = None,
+    breakpoints: Sequence[Any] | None = None,
+) -> dict[str, Any]:
     """Replays ``execution`` on ``source`` (``version``'s, or a draft's); returns the report.
 
-    ``label`` names what ran (``v3``, ``draft``). Raises ``UserError`` when the
-    run cannot be replayed (no journal, cut input, context or journal)."""
+    ``label`` names what ran (``v3``, ``draft``). ``breakpoints``
+    (``iota_scripts_sdk.Breakpoint``) instrument the replay; None takes
+    ``version``'s (none for a draft). Raises ``UserError`` when the run cannot
+    be replayed (no journal, cut input, context or journal)."""
     run = execution.sudo()
     script = run.script_id
     host, input_value, ctx = _host(run)
+    modules = _modules(script, source, version)
+    if breakpoints is None and version:
+        breakpoints = run.env["iota.script.breakpoint"]._iota_for_run(script, version, True)
     limits = Limits(timeout_sec=script.timeout_sec, memory_mb=script.memory_mb)
     result = get_engine(execution.env).run(
         source,
@@ -138,6 +174,8 @@ def replay(execution: Any, source: str, label: str, version: Any = None) -> dict
         user=str(run.user_id.id),
         version=f"{version.id}:{version.sha256}" if version else None,
         host=host.functions(),
+        breakpoints=breakpoints or None,
+        modules=modules or None,
     )
     divergences = host.finish()
     replayed = _outcome(result)
@@ -151,6 +189,8 @@ def replay(execution: Any, source: str, label: str, version: Any = None) -> dict
         "recorded": recorded_outcome(run),
         **replayed,
         "logs": result.logs,
+        "hits": result.hits,
+        "hits_dropped": int((result.stats or {}).get("hits_dropped") or 0),
         "calls_recorded": len(host.recorded),
         "calls_served": host.served,
         "divergences": divergences,
@@ -185,7 +225,7 @@ def behaviour_diff(
         if replayable(execution):
             skipped += 1
             continue
-        report = replay(execution, source, label, version)
+        report = replay(execution, source, label, version, breakpoints=())
         runs.append(
             {
                 "execution_id": execution.id,

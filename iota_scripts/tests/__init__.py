@@ -38,6 +38,7 @@ from . import (
     test_schedule,
     test_script_filters,
     test_script_package,
+    test_script_package_check,
     test_script_tests,
     test_sdk_cache,
     test_sdk_db,

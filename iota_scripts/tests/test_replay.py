@@ -145,6 +145,30 @@ class TestReplay(IotaScriptsCase):
         with self.assertRaises(UserError):
             run.with_user(self.dev_a).action_replay(version_id=other.version_id.id)
 
+    def test_a_replay_takes_the_breakpoints_of_its_version(self):
+        run, _partner = self._failed_event_run("Hit Ada")
+        seen = json.loads(run.journal_json)["entries"][1]["result"]
+        plain = run.with_user(self.dev_a).action_replay()
+        self.assertEqual((plain["hits"], plain["hits_dropped"]), ([], 0))
+        Breakpoint = self.env["iota.script.breakpoint"].with_user(self.dev_a)
+        Breakpoint.set_from_editor(self.handler.id, [{"line": 4}], self.handler.version_id.source)
+        report = run.with_user(self.dev_a).action_replay()
+        self.assertEqual(len(report["hits"]), 1, report["hits"])
+        hit = report["hits"][0]
+        self.assertEqual(hit["line"], 4)
+        self.assertEqual(hit["vars"]["p"]["name"], "Hit Ada")
+        self.assertEqual(hit["vars"]["seen"], seen)
+        self.assertEqual(hit["vars"]["ctx"]["trigger"]["replay"], True)
+        # the draft as saved takes them; an edited draft's lines are not the version's
+        script = self.handler.with_user(self.dev_a)
+        same = script.action_replay_execution(run.id, source=self.handler.version_id.source)
+        self.assertEqual([h["vars"]["p"]["name"] for h in same["hits"]], ["Hit Ada"])
+        self.assertEqual(script.action_replay_execution(run.id, source=FIXED)["hits"], [])
+        # a replay is not a live run: nothing armed, nothing counted, nothing stored
+        bp = Breakpoint.search([("script_id", "=", self.handler.id)])
+        self.assertEqual(bp.runs_left, 0)
+        self.assertFalse(run.breakpoint_hit_count)
+
     def test_behavioural_diff_replays_the_last_real_runs(self):
         self._failed_event_run("No mail")
         self.env["res.partner"].create(

@@ -4,6 +4,7 @@ import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 import { Component, onWillStart, useState } from "@odoo/owl";
 import { LogList } from "../log_viewer/log_list";
+import { BreakpointHits } from "../breakpoints/breakpoint_hits";
 
 /** One divergence of a replay (run/replay.py) as one line of text. */
 export function describeDivergence(d) {
@@ -48,7 +49,7 @@ export function describeDivergence(d) {
  */
 export class ReplayPanel extends Component {
     static template = "iota_scripts.ReplayPanel";
-    static components = { LogList };
+    static components = { LogList, BreakpointHits };
     static props = { ...standardWidgetProps };
 
     setup() {
