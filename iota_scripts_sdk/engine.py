@@ -293,14 +293,7 @@ class Engine:
             )
         except ScriptError as e:  # busy, not_installed, a crash: the same answer as run()
             return e
-        if res.get("ok"):
-            return None
-        return ScriptError(
-            res.get("code", "syntax_error"),
-            res.get("message", "syntax error"),
-            line=res.get("line"),
-            column=res.get("column"),
-        )
+        return _answered(res, "syntax_error", "syntax error")
 
     def check_breakpoints(
         self, source: str, breakpoints: Sequence[Breakpoint | Mapping[str, Any]]
@@ -316,13 +309,7 @@ class Engine:
             res = self._ask({"op": "instrument", "source": source, "breakpoints": wire}, "checking")
         except ScriptError as e:
             return e
-        if res.get("ok"):
-            return None
-        return ScriptError(
-            res.get("code", "invalid_breakpoint"),
-            res.get("message", "the breakpoint is not valid"),
-            line=res.get("line"),
-        )
+        return _answered(res, "invalid_breakpoint", "the breakpoint is not valid")
 
     def imports(
         self, source: str, packages: Sequence[str] = (), *, module: bool = False
@@ -898,6 +885,19 @@ def _metered(result: RunResult, meter: Meter | None) -> RunResult:
         return RunResult(False, error=meter.exceeded, logs=result.logs, stats=stats)
     result.stats = stats
     return result
+
+
+def _answered(res: Mapping[str, Any], code: str, message: str) -> ScriptError | None:
+    """None when a runner's answer to a check is ok, else its error (``code`` and
+    ``message`` when it names none), with the line and column it gave."""
+    if res.get("ok"):
+        return None
+    return ScriptError(
+        res.get("code", code),
+        res.get("message", message),
+        line=res.get("line"),
+        column=res.get("column"),
+    )
 
 
 def _denying(host: Mapping[str, HostFunction], deny: Mapping[str, str]) -> dict[str, HostFunction]:
