@@ -116,9 +116,12 @@
     }
     return out + source.slice(pos);
   }
-  function transformModule(source, packages) {
+  // Parses ``source``; returns { ast } or { failed: the JSON answer of a
+  // refusal }. `x\n--> y` is a syntax error for acorn, a comment for V8: an
+  // HTML-like comment token is named as the cause (see the header).
+  function parseChecked(source, what) {
     let ast;
-    let html = null; // the same trap as in transform(): see the header
+    let html = null;
     try {
       ast = parse(source, (token) => {
         if (html === null) {
@@ -127,14 +130,21 @@
         }
       });
     } catch (e) {
-      if (html !== null) return htmlFail(html);
+      if (html !== null) return { failed: htmlFail(html) };
       if (e instanceof SyntaxError && e.loc) {
-        return fail(String(e.message).replace(/ \(\d+:\d+\)$/, ""), e.loc.line, e.loc.column + 1);
+        const message = String(e.message).replace(/ \(\d+:\d+\)$/, "");
+        return { failed: fail(message, e.loc.line, e.loc.column + 1) };
       }
-      if (e instanceof RangeError) return fail("the module is nested too deeply to parse", 1, 1);
+      if (e instanceof RangeError) return { failed: fail(`the ${what} is nested too deeply to parse`, 1, 1) };
       throw e;
     }
-    if (html !== null) return htmlFail(html);
+    if (html !== null) return { failed: htmlFail(html) };
+    return { ast };
+  }
+  function transformModule(source, packages) {
+    const checked = parseChecked(source, "module");
+    if (checked.failed) return checked.failed;
+    const ast = checked.ast;
     const edits = [];
     const exported = [];
     const imports = [];
@@ -177,28 +187,9 @@
     return JSON.stringify({ ok: true, body, imports, exports: exported.map(([name]) => name) });
   }
   function transform(source, packages) {
-    let ast;
-    let html = null;
-    try {
-      ast = acorn.parse(source, {
-        ecmaVersion: "latest", sourceType: "module", locations: true, allowHashBang: true,
-        onToken: (token) => {
-          if (html === null) {
-            const text = htmlComment(source, token);
-            if (text !== null) html = { text, loc: token.loc.start };
-          }
-        },
-      });
-    } catch (e) {
-      // `x\n--> y` is a syntax error for acorn, a comment for V8: name the cause.
-      if (html !== null) return htmlFail(html);
-      if (e instanceof SyntaxError && e.loc) {
-        return fail(String(e.message).replace(/ \(\d+:\d+\)$/, ""), e.loc.line, e.loc.column + 1);
-      }
-      if (e instanceof RangeError) return fail("the script is nested too deeply to parse", 1, 1);
-      throw e;
-    }
-    if (html !== null) return htmlFail(html);
+    const checked = parseChecked(source, "script");
+    if (checked.failed) return checked.failed;
+    const ast = checked.ast;
     const edits = []; // [start, end, replacement]
     const imports = [];
     let hasDefault = false;

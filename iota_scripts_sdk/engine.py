@@ -402,13 +402,9 @@ class Engine:
             return []
         wire = [{"kind": r.kind, "value": r.value} for r in rules]
         res = self._ask({"op": "policy", "source": source, "rules": wire}, "checking")
-        if not res.get("ok"):
-            raise ScriptError(
-                "syntax_error",
-                res.get("message", "syntax error"),
-                line=res.get("line"),
-                column=res.get("column"),
-            )
+        error = _answered(res, "syntax_error", "syntax error")
+        if error is not None:
+            raise error
         return violations_from(rules, source, res)
 
     def suggest_capabilities(self, source: str, extra_hosts: Sequence[str] = ()) -> Suggestion:
@@ -420,13 +416,9 @@ class Engine:
         the source does not parse, or no runner can read it."""
         self._check_source(source)
         res = self._ask({"op": "capabilities", "source": source}, "reading the script")
-        if not res.get("ok"):
-            raise ScriptError(
-                "syntax_error",
-                res.get("message", "syntax error"),
-                line=res.get("line"),
-                column=res.get("column"),
-            )
+        error = _answered(res, "syntax_error", "syntax error")
+        if error is not None:
+            raise error
         return suggest(res, extra_hosts)
 
     def stats(self) -> dict[str, int]:
