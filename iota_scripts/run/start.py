@@ -139,7 +139,7 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
     # The company's name (ctx.company), the id and the version's source come
     # with them: one round trip.
     env["res.partner"].flush_model(["lang", "tz"])
-    env["res.users"].flush_model(["partner_id"])
+    env["res.users"].flush_model(["partner_id", "active"])
     env["res.company"].flush_model(["name"])
     Version = env["iota.script.version"]
     version_fields = [Version._fields[f] for f in ("source", "number", "sha256", "script_id")]
@@ -150,7 +150,8 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
         Version.flush_model([f.name for f in version_fields])
     env.cr.execute(
         SQL(
-            """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id
+            """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id,
+                      u.active
                  FROM res_users u JOIN res_partner p ON p.id = u.partner_id
                       JOIN res_company c ON c.id = %s
                       LEFT JOIN iota_script_version v ON v.id = %s
@@ -161,10 +162,13 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
             user.id,
         )
     )
-    row = env.cr.fetchone() or (None,) * 8
+    row = env.cr.fetchone() or (None,) * 9
     lang, tz, company_name, execution_id = row[:4]
+    active = env["res.users"]._fields["active"]
+    if row[8] is not None and not cache.contains(user, active):
+        cache.set(user, active, row[8])  # for refusal(): no read of every res_users column
     if version is not None and row[7] is not None:
-        for field, value in zip(version_fields, row[4:], strict=True):
+        for field, value in zip(version_fields, row[4:8], strict=True):
             if not cache.contains(version, field):
                 cache.set(version, field, value)
     pinned = env(
