@@ -360,6 +360,10 @@ def _safe_url(url: str) -> tuple[str, str | None, int | None, str]:
     return urlunsplit((parts.scheme, netloc, parts.path, query, "")), host, port, parts.scheme
 
 
+#: sdk calls that send a message (a span of kind PRODUCER): name -> operation name.
+_PRODUCER_CALLS = {"events.emit": "emit", "scripts.enqueue": "enqueue"}
+
+
 def _sdk_span_shape(name: str, args: list[Any]) -> tuple[str, Any, dict[str, Any]]:
     """``(span name, kind, attributes)`` of an sdk call ``name`` with ``args``."""
     from opentelemetry.trace import SpanKind
@@ -394,28 +398,17 @@ def _sdk_span_shape(name: str, args: list[Any]) -> tuple[str, Any, dict[str, Any
                 if port:
                     attributes["server.port"] = port
         return f"http {method} {host}", SpanKind.CLIENT, attributes
-    if name == "events.emit":
-        event_type = _word(first) or "?"
+    if name in _PRODUCER_CALLS:
+        destination = _word(first) or "?"  # the event type, or the enqueued script's key
         attributes.update(
             {
                 "messaging.system": "iota_scripts",
                 "messaging.operation.type": "send",
-                "messaging.operation.name": "emit",
-                "messaging.destination.name": event_type,
+                "messaging.operation.name": _PRODUCER_CALLS[name],
+                "messaging.destination.name": destination,
             }
         )
-        return f"events.emit {event_type}", SpanKind.PRODUCER, attributes
-    if name == "scripts.enqueue":
-        key = _word(first) or "?"
-        attributes.update(
-            {
-                "messaging.system": "iota_scripts",
-                "messaging.operation.type": "send",
-                "messaging.operation.name": "enqueue",
-                "messaging.destination.name": key,
-            }
-        )
-        return f"scripts.enqueue {key}", SpanKind.PRODUCER, attributes
+        return f"{name} {destination}", SpanKind.PRODUCER, attributes
     if namespace == "cache":
         if get_setting(None, "redis_url"):
             attributes["db.system"] = "redis"
