@@ -126,6 +126,18 @@ def _archived_by_design(script: Any, user: Any) -> bool:
     )
 
 
+#: Columns of the run's version that the run path reads (the source, what
+#: pipeline.capabilities_of checks, the npm pins), fetched by run_env's one query.
+_VERSION_COLUMNS = ("source", "number", "sha256", "script_id", "capabilities_json", "package_pins")
+#: Columns of the script's company that every run reads (signature.refusal,
+#: pipeline.capabilities_of, units.meter).
+_COMPANY_COLUMNS = (
+    "iota_scripts_require_signed",
+    "iota_capabilities_required",
+    "iota_scripts_units_daily_pool",
+)
+
+
 def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, version: Any = None):
     """``(run env, company name, reserved execution id or None)`` in one query.
 
@@ -140,9 +152,11 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
     # with them: one round trip.
     env["res.partner"].flush_model(["lang", "tz"])
     env["res.users"].flush_model(["partner_id", "active"])
-    env["res.company"].flush_model(["name"])
+    Company = env["res.company"]
+    company_fields = [Company._fields[f] for f in _COMPANY_COLUMNS]
+    Company.flush_model(["name", *_COMPANY_COLUMNS])
     Version = env["iota.script.version"]
-    version_fields = [Version._fields[f] for f in ("source", "number", "sha256", "script_id")]
+    version_fields = [Version._fields[f] for f in _VERSION_COLUMNS]
     cache = env.cache
     if version is not None and all(cache.contains(version, f) for f in version_fields):
         version = None  # this transaction has them already
@@ -151,7 +165,9 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
     env.cr.execute(
         SQL(
             """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id,
-                      u.active
+                      v.capabilities_json, v.package_pins, u.active,
+                      c.iota_scripts_require_signed, c.iota_capabilities_required,
+                      c.iota_scripts_units_daily_pool
                  FROM res_users u JOIN res_partner p ON p.id = u.partner_id
                       JOIN res_company c ON c.id = %s
                       LEFT JOIN iota_script_version v ON v.id = %s
@@ -162,15 +178,23 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
             user.id,
         )
     )
-    row = env.cr.fetchone() or (None,) * 9
+    row = env.cr.fetchone() or (None,) * 14
     lang, tz, company_name, execution_id = row[:4]
     active = env["res.users"]._fields["active"]
-    if row[8] is not None and not cache.contains(user, active):
-        cache.set(user, active, row[8])  # for refusal(): no read of every res_users column
+    if row[10] is not None and not cache.contains(user, active):
+        cache.set(user, active, row[10])  # for refusal(): no read of every res_users column
     if version is not None and row[7] is not None:
-        for field, value in zip(version_fields, row[4:8], strict=True):
+        for field, value in zip(version_fields, row[4:10], strict=True):
             if not cache.contains(version, field):
                 cache.set(version, field, value)
+    # The company's settings that every run reads: without them in the
+    # cache, the first read fetches every res_company column, on each
+    # endpoint call.
+    if company_name is not None:
+        company = script.company_id
+        for field, value in zip(company_fields, row[11:14], strict=True):
+            if not cache.contains(company, field):
+                cache.set(company, field, field.convert_to_cache(value, company))
     pinned = env(
         user=user.id,
         su=False,

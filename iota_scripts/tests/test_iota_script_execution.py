@@ -9,6 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import config
 
+from ..run.request import RunRequest
 from .common import IotaScriptsCase
 
 HELLO = """\
@@ -110,6 +111,52 @@ class TestIotaScriptExecution(IotaScriptsCase):
             # the run's savepoint, then the one of the sdk.db call inside it
             self.assertEqual(savepoint.call_count, 2)
         self.assertTrue(self.env["res.partner"].search([("name", "=", "kept by a savepoint")]))
+
+    def test_run_path_reads_company_version_and_tags_in_its_one_query(self):
+        """The company's settings, the version's columns and (without tag-limited
+        policy rules) the script's tags come with start.run_env's one query: no
+        fetch of every res_company or iota_script_version column, no tag query."""
+        script = self._script("export default () => 1;", name="lean", key="lean")
+        Execution = self.env["iota.script.execution"]
+        Execution.flush_model()
+        statements = []
+        Cursor = type(self.env.cr)
+        execute = Cursor.execute
+
+        def spy(cursor, query, params=None, log_exceptions=True):
+            statements.append(str(getattr(query, "code", query)))
+            return execute(cursor, query, params, log_exceptions)
+
+        Execution._run(RunRequest(script, {"type": "cron"}))  # fills the registry's ormcaches
+        self.env.invalidate_all()
+        with patch.object(Cursor, "execute", spy):
+            execution = Execution._run(RunRequest(script, {"type": "cron"}))
+        self.assertEqual(execution.state, "succeeded", execution.error_message)
+        self.assertTrue([q for q in statements if "p.lang" in q], statements)
+        # the ORM's fetch of a record's columns, and the script's tags
+        for fetch in (
+            'SELECT "res_company"."id", "res_company"."name"',
+            'SELECT "iota_script_version"."id", "iota_script_version"."company_id"',
+            '"iota_script_iota_script_tag_rel"',
+        ):
+            with self.subTest(fetch=fetch):
+                self.assertFalse([q for q in statements if fetch in q])
+
+    def test_company_settings_changed_in_the_transaction_hold_for_its_runs(self):
+        """run_env fills the cache only where it is empty: a setting written
+        earlier in the same transaction is the one the run sees."""
+        script = self._script("export default () => 1;", name="unsigned", key="unsigned")
+        self.company_a.write(
+            {"iota_scripts_require_approval": True, "iota_scripts_require_signed": True}
+        )
+        execution = self.env["iota.script.execution"]._run(RunRequest(script, {"type": "cron"}))
+        self.assertEqual(execution.state, "failed")
+        self.assertEqual(execution.error_code, "signature_invalid")
+        self.company_a.write(
+            {"iota_scripts_require_signed": False, "iota_capabilities_required": True}
+        )
+        execution = self.env["iota.script.execution"]._run(RunRequest(script, {"type": "cron"}))
+        self.assertEqual(execution.error_code, "capabilities_required")
 
     def test_events_emit_writes_the_outbox(self):
         script = self._script(

@@ -155,6 +155,28 @@ class TestPolicyRules(IotaScriptsCase):
             ["access_denied", f"`sdk.http.fetch` is not allowed by policy '{HTTP_RULE}'"],
         )
 
+    def test_tagged_rules_at_run_time_follow_the_scripts_tags(self):
+        """At run time a tag-limited rule denies the tagged script only (the run
+        path reads a script's tags only when such a rule exists)."""
+        automation = self.env["iota.script.tag"].create({"name": "automation"})
+        tagged_script = self._script(
+            COMPUTED_HTTP,
+            allowed_hosts="example.com",
+            name="tagged",
+            key="tagged",
+            tag_ids=[(6, 0, automation.ids)],
+        )
+        plain = self._script(COMPUTED_HTTP, allowed_hosts="example.com", name="plain", key="plain")
+        self._rule(HTTP_RULE, "member", "sdk.http", tag_ids=[(6, 0, automation.ids)])
+        denied = f"`sdk.http.fetch` is not allowed by policy '{HTTP_RULE}'"
+        Execution = self.env["iota.script.execution"]
+        for script, expected in ((tagged_script, True), (plain, False)):
+            with self.subTest(script=script.key):
+                execution = Execution._run(RunRequest(script, {"type": "cron"}))
+                self.assertEqual(execution.state, "succeeded", execution.error_message)
+                result = json.loads(execution.result_json)
+                self.assertEqual(result == ["access_denied", denied], expected, result)
+
     def test_the_editor_marks_violations(self):
         self._rule(HTTP_RULE, "member", "sdk.http")
         markers = policy_markers(self.env(user=self.dev_a), USES_HTTP)
