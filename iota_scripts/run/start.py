@@ -129,8 +129,8 @@ def _archived_by_design(script: Any, user: Any) -> bool:
 #: Columns of the run's version that the run path reads (the source, what
 #: pipeline.capabilities_of checks, the npm pins), fetched by run_env's one query.
 _VERSION_COLUMNS = ("source", "number", "sha256", "script_id", "capabilities_json", "package_pins")
-#: Columns of the script's company that every run reads (signature.refusal,
-#: pipeline.capabilities_of, units.meter).
+#: Columns of the script's company that every run reads besides its name
+#: (signature.refusal, pipeline.capabilities_of, units.meter).
 _COMPANY_COLUMNS = (
     "iota_scripts_require_signed",
     "iota_capabilities_required",
@@ -139,67 +139,76 @@ _COMPANY_COLUMNS = (
 
 
 def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, version: Any = None):
-    """``(run env, company name, reserved execution id or None)`` in one query.
+    """``(run env, company name, reserved execution id or None)`` in one query, or none.
 
     With ``reserve_id``, an id is drawn from the executions' sequence for a
     run written once (:class:`~.pending.PendingExecution`). With ``version``,
-    the columns of it that the run reads come along, into the transaction's
-    cache."""
+    the columns of it that the run reads come along. Everything read goes into
+    the transaction's ORM cache, where it was not already: the next run of
+    the same transaction (a queue group) finds it there and sends no query.
+    The cache is the ORM's own, so a write earlier in the transaction is what
+    the run sees, and a commit empties it."""
     env = Execution.env
-    # Two columns of the partner; reading user.lang through the ORM fetches
-    # every column of res_users and then of res_partner, on each endpoint call.
-    # The company's name (ctx.company), the id and the version's source come
-    # with them: one round trip.
-    env["res.partner"].flush_model(["lang", "tz"])
-    env["res.users"].flush_model(["partner_id", "active"])
-    Company = env["res.company"]
-    company_fields = [Company._fields[f] for f in _COMPANY_COLUMNS]
-    Company.flush_model(["name", *_COMPANY_COLUMNS])
-    Version = env["iota.script.version"]
-    version_fields = [Version._fields[f] for f in _VERSION_COLUMNS]
     cache = env.cache
-    if version is not None and all(cache.contains(version, f) for f in version_fields):
-        version = None  # this transaction has them already
-    if version is not None:
-        Version.flush_model([f.name for f in version_fields])
-    env.cr.execute(
-        SQL(
-            """SELECT p.lang, p.tz, c.name, %s, v.source, v.number, v.sha256, v.script_id,
-                      v.capabilities_json, v.package_pins, u.active,
-                      c.iota_scripts_require_signed, c.iota_capabilities_required,
-                      c.iota_scripts_units_daily_pool
-                 FROM res_users u JOIN res_partner p ON p.id = u.partner_id
-                      JOIN res_company c ON c.id = %s
-                      LEFT JOIN iota_script_version v ON v.id = %s
-                WHERE u.id = %s""",
-            SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
-            script.company_id.id,
-            version.id if version is not None else None,
-            user.id,
-        )
+    company = script.company_id
+    Users, Partner, Company = env["res.users"], env["res.partner"], env["res.company"]
+    Version = env["iota.script.version"]
+    user_fields = [Users._fields[f] for f in ("partner_id", "active")]
+    partner_fields = [Partner._fields[f] for f in ("lang", "tz")]
+    company_fields = [Company._fields[f] for f in ("name", *_COMPANY_COLUMNS)]
+    version_fields = [Version._fields[f] for f in _VERSION_COLUMNS]
+    if version is not None and _cached(cache, version, version_fields):
+        version = None
+    cached = (
+        not reserve_id
+        and version is None
+        and _cached(cache, user, user_fields)
+        and _cached(cache, company, company_fields)
+        and _cached(cache, user.partner_id, partner_fields)
     )
-    row = env.cr.fetchone() or (None,) * 14
-    lang, tz, company_name, execution_id = row[:4]
-    active = env["res.users"]._fields["active"]
-    if row[10] is not None and not cache.contains(user, active):
-        cache.set(user, active, row[10])  # for refusal(): no read of every res_users column
-    if version is not None and row[7] is not None:
-        for field, value in zip(version_fields, row[4:10], strict=True):
-            if not cache.contains(version, field):
-                cache.set(version, field, value)
-    # The company's settings that every run reads: without them in the
-    # cache, the first read fetches every res_company column, on each
-    # endpoint call.
-    if company_name is not None:
-        company = script.company_id
-        for field, value in zip(company_fields, row[11:14], strict=True):
-            if not cache.contains(company, field):
-                cache.set(company, field, field.convert_to_cache(value, company))
+    if cached:
+        lang, tz = (cache.get(user.partner_id, f) for f in partner_fields)
+        company_name, execution_id = cache.get(company, company_fields[0]), None
+    else:
+        # Reading user.lang through the ORM fetches every column of res_users
+        # and then of res_partner, and the first read of a company setting
+        # every res_company column, on each endpoint call: one round trip
+        # brings what the run path reads.
+        Partner.flush_model(["lang", "tz"])
+        Users.flush_model(["partner_id", "active"])
+        Company.flush_model([f.name for f in company_fields])
+        if version is not None:
+            Version.flush_model([f.name for f in version_fields])
+        env.cr.execute(
+            SQL(
+                """SELECT %s, u.partner_id, u.active, p.lang, p.tz, c.name,
+                          c.iota_scripts_require_signed, c.iota_capabilities_required,
+                          c.iota_scripts_units_daily_pool, v.source, v.number, v.sha256,
+                          v.script_id, v.capabilities_json, v.package_pins
+                     FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+                          JOIN res_company c ON c.id = %s
+                          LEFT JOIN iota_script_version v ON v.id = %s
+                    WHERE u.id = %s""",
+                SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+                company.id,
+                version.id if version is not None else None,
+                user.id,
+            )
+        )
+        row = env.cr.fetchone()
+        execution_id = lang = tz = company_name = None
+        if row is not None:
+            execution_id, lang, tz, company_name = row[0], row[3], row[4], row[5]
+            _fill(cache, user, user_fields, row[1:3])
+            _fill(cache, Partner.browse(row[1]), partner_fields, row[3:5])
+            _fill(cache, company, company_fields, row[5:9])
+            if version is not None and row[12] is not None:
+                _fill(cache, version, version_fields, row[9:15])
     pinned = env(
         user=user.id,
         su=False,
         context={
-            "allowed_company_ids": [script.company_id.id],
+            "allowed_company_ids": [company.id],
             "lang": lang or env.lang or "en_US",
             "tz": tz or "UTC",
             # access errors name no record (see models/ir_rule.py)
@@ -209,7 +218,19 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
     if reserve_id and execution_id is None:  # the user's row is gone: draw it alone
         env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
         execution_id = env.cr.fetchone()[0]
-    return pinned, company_name or script.company_id.name, execution_id
+    return pinned, company_name or company.name, execution_id
+
+
+def _cached(cache: Any, record: Any, fields_: list[Any]) -> bool:
+    return all(cache.contains(record, f) for f in fields_)
+
+
+def _fill(cache: Any, record: Any, fields_: list[Any], values: tuple[Any, ...]) -> None:
+    """Puts the column values of ``record`` into the cache, where it has none
+    (a value there may be a write not flushed yet: it wins)."""
+    for field, value in zip(fields_, values, strict=True):
+        if not cache.contains(record, field):
+            cache.set(record, field, value)
 
 
 def visible_records(req: RunRequest, script: Any, user: Any, env: Any) -> tuple[Any, str | None]:

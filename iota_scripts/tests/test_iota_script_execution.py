@@ -10,6 +10,7 @@ from odoo.tests import Form, tagged
 from odoo.tools import config
 
 from ..run.request import RunRequest
+from ..run.start import run_env
 from .common import IotaScriptsCase
 
 HELLO = """\
@@ -141,6 +142,42 @@ class TestIotaScriptExecution(IotaScriptsCase):
         ):
             with self.subTest(fetch=fetch):
                 self.assertFalse([q for q in statements if fetch in q])
+
+    def test_runs_of_one_transaction_read_the_run_env_once(self):
+        """The runs of a queue group share one transaction: the second finds what
+        run_env reads in the ORM cache (no query), and a write in between (the
+        run-as user's language) is what the next run sees. A run written once
+        (reserve_id) always asks, for its execution id."""
+        script = self._script("export default () => 1;", name="twice", key="twice")
+        runner = self.company_a._iota_scripts_runner_user()
+        Execution = self.env["iota.script.execution"]
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env.invalidate_all()
+        Cursor = type(self.env.cr)
+        execute = Cursor.execute
+        statements = []
+
+        def spy(cursor, query, params=None, log_exceptions=True):
+            statements.append(str(getattr(query, "code", query)))
+            return execute(cursor, query, params, log_exceptions)
+
+        def run_env_queries(**kw):
+            statements.clear()
+            with patch.object(Cursor, "execute", spy):
+                env, name, execution_id = run_env(Execution, script, runner, **kw)
+            self.assertEqual(name, self.company_a.name)
+            return env, execution_id, len([q for q in statements if "p.lang" in q])
+
+        version = script.version_id
+        self.assertEqual(run_env_queries(version=version)[1:], (None, 1))
+        self.assertEqual(run_env_queries(version=version)[1:], (None, 0))
+        self.assertEqual(version.source, "export default () => 1;")
+        runner.partner_id.lang = "fr_FR"  # not flushed: in the cache only
+        env, _, queries = run_env_queries(version=version)
+        self.assertEqual((env.lang, queries), ("fr_FR", 0))
+        _, execution_id, queries = run_env_queries(version=version, reserve_id=True)
+        self.assertTrue(execution_id)
+        self.assertEqual(queries, 1)
 
     def test_company_settings_changed_in_the_transaction_hold_for_its_runs(self):
         """run_env fills the cache only where it is empty: a setting written
