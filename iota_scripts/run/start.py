@@ -151,59 +151,22 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
     env = Execution.env
     cache = env.cache
     company = script.company_id
-    Users, Partner, Company = env["res.users"], env["res.partner"], env["res.company"]
-    Version = env["iota.script.version"]
-    user_fields = [Users._fields[f] for f in ("partner_id", "active")]
-    partner_fields = [Partner._fields[f] for f in ("lang", "tz")]
-    company_fields = [Company._fields[f] for f in ("name", *_COMPANY_COLUMNS)]
-    version_fields = [Version._fields[f] for f in _VERSION_COLUMNS]
-    if version is not None and _cached(cache, version, version_fields):
+    fields_ = _RunEnvFields(env)
+    if version is not None and _cached(cache, version, fields_.version):
         version = None
-    cached = (
+    if (
         not reserve_id
         and version is None
-        and _cached(cache, user, user_fields)
-        and _cached(cache, company, company_fields)
-        and _cached(cache, user.partner_id, partner_fields)
-    )
-    if cached:
-        lang, tz = (cache.get(user.partner_id, f) for f in partner_fields)
-        company_name, execution_id = cache.get(company, company_fields[0]), None
+        and _cached(cache, user, fields_.user)
+        and _cached(cache, company, fields_.company)
+        and _cached(cache, user.partner_id, fields_.partner)
+    ):
+        lang, tz = (cache.get(user.partner_id, f) for f in fields_.partner)
+        company_name, execution_id = cache.get(company, fields_.company[0]), None
     else:
-        # Reading user.lang through the ORM fetches every column of res_users
-        # and then of res_partner, and the first read of a company setting
-        # every res_company column, on each endpoint call: one round trip
-        # brings what the run path reads.
-        Partner.flush_model(["lang", "tz"])
-        Users.flush_model(["partner_id", "active"])
-        Company.flush_model([f.name for f in company_fields])
-        if version is not None:
-            Version.flush_model([f.name for f in version_fields])
-        env.cr.execute(
-            SQL(
-                """SELECT %s, u.partner_id, u.active, p.lang, p.tz, c.name,
-                          c.iota_scripts_require_signed, c.iota_capabilities_required,
-                          c.iota_scripts_units_daily_pool, v.source, v.number, v.sha256,
-                          v.script_id, v.capabilities_json, v.package_pins
-                     FROM res_users u JOIN res_partner p ON p.id = u.partner_id
-                          JOIN res_company c ON c.id = %s
-                          LEFT JOIN iota_script_version v ON v.id = %s
-                    WHERE u.id = %s""",
-                SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
-                company.id,
-                version.id if version is not None else None,
-                user.id,
-            )
+        execution_id, lang, tz, company_name = _read_run_env(
+            env, fields_, user, company, version, reserve_id
         )
-        row = env.cr.fetchone()
-        execution_id = lang = tz = company_name = None
-        if row is not None:
-            execution_id, lang, tz, company_name = row[0], row[3], row[4], row[5]
-            _fill(cache, user, user_fields, row[1:3])
-            _fill(cache, Partner.browse(row[1]), partner_fields, row[3:5])
-            _fill(cache, company, company_fields, row[5:9])
-            if version is not None and row[12] is not None:
-                _fill(cache, version, version_fields, row[9:15])
     pinned = env(
         user=user.id,
         su=False,
@@ -219,6 +182,62 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
         env.cr.execute("SELECT nextval('iota_script_execution_id_seq')")
         execution_id = env.cr.fetchone()[0]
     return pinned, company_name or company.name, execution_id
+
+
+class _RunEnvFields:
+    """The fields run_env reads, by model (in the order of its query's columns)."""
+
+    def __init__(self, env: Any) -> None:
+        self.user = [env["res.users"]._fields[f] for f in ("partner_id", "active")]
+        self.partner = [env["res.partner"]._fields[f] for f in ("lang", "tz")]
+        Company = env["res.company"]
+        self.company = [Company._fields[f] for f in ("name", *_COMPANY_COLUMNS)]
+        self.version = [env["iota.script.version"]._fields[f] for f in _VERSION_COLUMNS]
+
+
+def _read_run_env(
+    env: Any, fields_: _RunEnvFields, user: Any, company: Any, version: Any, reserve_id: bool
+):
+    """``(execution id, lang, tz, company name)``, read in one query and put into the cache.
+
+    Reading user.lang through the ORM fetches every column of res_users and
+    then of res_partner, and the first read of a company setting every
+    res_company column, on each endpoint call: one round trip brings what
+    the run path reads."""
+    for model, fields_of in (
+        ("res.users", fields_.user),
+        ("res.partner", fields_.partner),
+        ("res.company", fields_.company),
+        ("iota.script.version", fields_.version if version is not None else []),
+    ):
+        if fields_of:
+            env[model].flush_model([f.name for f in fields_of])
+    env.cr.execute(
+        SQL(
+            """SELECT %s, u.partner_id, u.active, p.lang, p.tz, c.name,
+                      c.iota_scripts_require_signed, c.iota_capabilities_required,
+                      c.iota_scripts_units_daily_pool, v.source, v.number, v.sha256,
+                      v.script_id, v.capabilities_json, v.package_pins
+                 FROM res_users u JOIN res_partner p ON p.id = u.partner_id
+                      JOIN res_company c ON c.id = %s
+                      LEFT JOIN iota_script_version v ON v.id = %s
+                WHERE u.id = %s""",
+            SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+            company.id,
+            version.id if version is not None else None,
+            user.id,
+        )
+    )
+    row = env.cr.fetchone()
+    if row is None:
+        return None, None, None, None
+    cache = env.cache
+    _fill(cache, user, fields_.user, row[1:3])
+    _fill(cache, env["res.partner"].browse(row[1]), fields_.partner, row[3:5])
+    _fill(cache, company, fields_.company, row[5:9])
+    if version is not None and row[12] is not None:
+        _fill(cache, version, fields_.version, row[9:15])
+    return row[0], row[3], row[4], row[5]
 
 
 def _cached(cache: Any, record: Any, fields_: list[Any]) -> bool:
