@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import resource
@@ -7,7 +8,7 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
-from odoo.tools import config
+from odoo.tools import config, mute_logger
 
 from ..run.request import RunRequest
 from ..run.start import run_env
@@ -20,6 +21,20 @@ export default async function (ctx) {
   return { doubled: ctx.input.n * 2, trigger: ctx.trigger, script: ctx.script, company: ctx.company };
 }
 """
+
+
+@contextlib.contextmanager
+def sql_statements(cr):
+    """The SQL statements ``cr`` sends inside the block (a list, filled as they go)."""
+    statements = []
+    execute = type(cr).execute
+
+    def spy(cursor, query, params=None, log_exceptions=True):
+        statements.append(str(getattr(query, "code", query)))
+        return execute(cursor, query, params, log_exceptions)
+
+    with patch.object(type(cr), "execute", spy):
+        yield statements
 
 
 @tagged("post_install", "-at_install")
@@ -120,17 +135,9 @@ class TestIotaScriptExecution(IotaScriptsCase):
         script = self._script("export default () => 1;", name="lean", key="lean")
         Execution = self.env["iota.script.execution"]
         Execution.flush_model()
-        statements = []
-        Cursor = type(self.env.cr)
-        execute = Cursor.execute
-
-        def spy(cursor, query, params=None, log_exceptions=True):
-            statements.append(str(getattr(query, "code", query)))
-            return execute(cursor, query, params, log_exceptions)
-
         Execution._run(RunRequest(script, {"type": "cron"}))  # fills the registry's ormcaches
         self.env.invalidate_all()
-        with patch.object(Cursor, "execute", spy):
+        with sql_statements(self.env.cr) as statements:
             execution = Execution._run(RunRequest(script, {"type": "cron"}))
         self.assertEqual(execution.state, "succeeded", execution.error_message)
         self.assertTrue([q for q in statements if "p.lang" in q], statements)
@@ -153,17 +160,9 @@ class TestIotaScriptExecution(IotaScriptsCase):
         Execution = self.env["iota.script.execution"]
         self.env["res.lang"]._activate_lang("fr_FR")
         self.env.invalidate_all()
-        Cursor = type(self.env.cr)
-        execute = Cursor.execute
-        statements = []
-
-        def spy(cursor, query, params=None, log_exceptions=True):
-            statements.append(str(getattr(query, "code", query)))
-            return execute(cursor, query, params, log_exceptions)
 
         def run_env_queries(**kw):
-            statements.clear()
-            with patch.object(Cursor, "execute", spy):
+            with sql_statements(self.env.cr) as statements:
                 env, name, execution_id = run_env(Execution, script, runner, **kw)
             self.assertEqual(name, self.company_a.name)
             return env, execution_id, len([q for q in statements if "p.lang" in q])
@@ -186,7 +185,9 @@ class TestIotaScriptExecution(IotaScriptsCase):
         self.company_a.write(
             {"iota_scripts_require_approval": True, "iota_scripts_require_signed": True}
         )
-        execution = self.env["iota.script.execution"]._run(RunRequest(script, {"type": "cron"}))
+        # the refusal is logged as a warning (and the responsible user told)
+        with mute_logger("odoo.addons.iota_scripts.models.iota_script_version_approval"):
+            execution = self.env["iota.script.execution"]._run(RunRequest(script, {"type": "cron"}))
         self.assertEqual(execution.state, "failed")
         self.assertEqual(execution.error_code, "signature_invalid")
         self.company_a.write(
