@@ -185,14 +185,16 @@ def run_env(Execution: Any, script: Any, user: Any, reserve_id: bool = False, ve
 
 
 class _RunEnvFields:
-    """The fields run_env reads, by model (in the order of its query's columns)."""
+    """The fields run_env reads, by model: its query's columns are made from them."""
 
     def __init__(self, env: Any) -> None:
         self.user = [env["res.users"]._fields[f] for f in ("partner_id", "active")]
         self.partner = [env["res.partner"]._fields[f] for f in ("lang", "tz")]
         Company = env["res.company"]
         self.company = [Company._fields[f] for f in ("name", *_COMPANY_COLUMNS)]
-        self.version = [env["iota.script.version"]._fields[f] for f in _VERSION_COLUMNS]
+        Version = env["iota.script.version"]
+        self.version = [Version._fields[f] for f in _VERSION_COLUMNS]
+        self.version_script = Version._fields["script_id"]
 
 
 def _read_run_env(
@@ -203,41 +205,46 @@ def _read_run_env(
     Reading user.lang through the ORM fetches every column of res_users and
     then of res_partner, and the first read of a company setting every
     res_company column, on each endpoint call: one round trip brings what
-    the run path reads."""
-    for model, fields_of in (
-        ("res.users", fields_.user),
-        ("res.partner", fields_.partner),
-        ("res.company", fields_.company),
-        ("iota.script.version", fields_.version if version is not None else []),
-    ):
-        if fields_of:
-            env[model].flush_model([f.name for f in fields_of])
-    env.cr.execute(
+    the run path reads. The columns are the fields of ``fields_`` (each
+    flushed first, by ``execute_query``), in that order."""
+    # (alias, record, fields); the partner is known once the row is read
+    groups = [
+        ("u", user, fields_.user),
+        ("p", None, fields_.partner),
+        ("c", company, fields_.company),
+    ]
+    if version is not None:
+        groups.append(("v", version, fields_.version))
+    columns = SQL(", ").join(
+        SQL.identifier(alias, f.name, to_flush=f) for alias, _, fs in groups for f in fs
+    )
+    rows = env.execute_query(
         SQL(
-            """SELECT %s, u.partner_id, u.active, p.lang, p.tz, c.name,
-                      c.iota_scripts_require_signed, c.iota_capabilities_required,
-                      c.iota_scripts_units_daily_pool, v.source, v.number, v.sha256,
-                      v.script_id, v.capabilities_json, v.package_pins
+            """SELECT %s, %s
                  FROM res_users u JOIN res_partner p ON p.id = u.partner_id
                       JOIN res_company c ON c.id = %s
                       LEFT JOIN iota_script_version v ON v.id = %s
                 WHERE u.id = %s""",
             SQL("nextval('iota_script_execution_id_seq')") if reserve_id else None,
+            columns,
             company.id,
             version.id if version is not None else None,
             user.id,
         )
     )
-    row = env.cr.fetchone()
-    if row is None:
+    if not rows:
         return None, None, None, None
-    cache = env.cache
-    _fill(cache, user, fields_.user, row[1:3])
-    _fill(cache, env["res.partner"].browse(row[1]), fields_.partner, row[3:5])
-    _fill(cache, company, fields_.company, row[5:9])
-    if version is not None and row[12] is not None:
-        _fill(cache, version, fields_.version, row[9:15])
-    return row[0], row[3], row[4], row[5]
+    row, at, read = rows[0], 1, {}
+    for alias, record, fs in groups:
+        read[alias] = values = row[at : at + len(fs)]
+        at += len(fs)
+        if record is None:  # the partner: fields_.user starts with partner_id
+            record = env["res.partner"].browse(read["u"][0])
+        # a version id that matches no row reads as NULLs: nothing to cache
+        if alias != "v" or values[fs.index(fields_.version_script)] is not None:
+            _fill(env.cache, record, fs, values)
+    lang, tz = read["p"]
+    return row[0], lang, tz, read["c"][0]  # fields_.company starts with name
 
 
 def _cached(cache: Any, record: Any, fields_: list[Any]) -> bool:

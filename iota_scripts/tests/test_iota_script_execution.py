@@ -23,6 +23,10 @@ export default async function (ctx) {
 """
 
 
+#: What tells start.run_env's query among the statements of a run.
+RUN_ENV_QUERY = '"p"."lang"'
+
+
 @contextlib.contextmanager
 def sql_statements(cr):
     """The SQL statements ``cr`` sends inside the block (a list, filled as they go)."""
@@ -140,7 +144,7 @@ class TestIotaScriptExecution(IotaScriptsCase):
         with sql_statements(self.env.cr) as statements:
             execution = Execution._run(RunRequest(script, {"type": "cron"}))
         self.assertEqual(execution.state, "succeeded", execution.error_message)
-        self.assertTrue([q for q in statements if "p.lang" in q], statements)
+        self.assertTrue([q for q in statements if RUN_ENV_QUERY in q], statements)
         # the ORM's fetch of a record's columns, and the script's tags
         for fetch in (
             'SELECT "res_company"."id", "res_company"."name"',
@@ -165,7 +169,7 @@ class TestIotaScriptExecution(IotaScriptsCase):
             with sql_statements(self.env.cr) as statements:
                 env, name, execution_id = run_env(Execution, script, runner, **kw)
             self.assertEqual(name, self.company_a.name)
-            return env, execution_id, len([q for q in statements if "p.lang" in q])
+            return env, execution_id, len([q for q in statements if RUN_ENV_QUERY in q])
 
         version = script.version_id
         self.assertEqual(run_env_queries(version=version)[1:], (None, 1))
