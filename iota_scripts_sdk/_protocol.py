@@ -15,6 +15,7 @@ Runner -> host: ``ready``, ``call``, ``log``, ``done``, ``checked``.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 
@@ -24,6 +25,8 @@ __all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "widen_p
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 _HEADER = struct.Struct(">I")
+#: What one read asks for when no large frame is under way.
+_CHUNK_BYTES = 65536
 
 
 class ProtocolError(Exception):
@@ -60,20 +63,31 @@ class FrameReader:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buf = bytearray()
+        # Reads land in one reused buffer: os.read would allocate its whole
+        # request and shrink it per read, and on a thread other than the main
+        # one glibc hands the freed top of its arena back to the kernel, so
+        # every read page-faulted fresh zeroed pages (the runner reads on
+        # V8's thread). Closing this object leaves ``fd`` open.
+        self._file = io.FileIO(fd, "rb", closefd=False)
+        self._chunk = memoryview(bytearray(_CHUNK_BYTES))
 
     def feed(self) -> bool:
-        """Reads what is available (one ``os.read``). False at end of file."""
-        # 64 KiB: os.read allocates its whole size up front, and a larger
-        # request crosses malloc's mmap threshold (page faults on every read).
-        # Within a large frame whose size is known, the rest of it at once.
-        want = 65536
+        """Reads what is available (one read). False at end of file."""
+        want = _CHUNK_BYTES
         if len(self._buf) >= 4:
             (size,) = _HEADER.unpack_from(self._buf)
             want = max(want, min(size + 4 - len(self._buf), MAX_FRAME_BYTES))
-        chunk = os.read(self.fd, want)
-        if not chunk:
+        if want > _CHUNK_BYTES:
+            # within a large frame whose size is known, the rest of it at once
+            chunk = os.read(self.fd, want)
+            if not chunk:
+                return False
+            self._buf += chunk
+            return True
+        n = self._file.readinto(self._chunk)
+        if not n:
             return False
-        self._buf += chunk
+        self._buf += self._chunk[:n]
         return True
 
     def next(self) -> bytes | None:

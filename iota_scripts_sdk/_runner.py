@@ -5,17 +5,21 @@ Started by the engine as ``python -m iota_scripts_sdk._runner CONFIG_JSON``,
 a fresh interpreter (never a fork of the host). It talks frames on
 stdin/stdout (see ``_protocol``) and writes nothing else there.
 
-The bridge is a pump, not a callback: the main thread drives V8 with tasks
-(calls of the prelude's entry points ``__iota_begin`` and ``__iota_resume``,
-their data a string in ``this``), each with a timeout, and after every task
-that resumed the script it calls ``__iota_take`` to collect the messages
-(host calls, log lines, the result) the script queued as JSON text. V8 runs
-that take after the microtasks of the previous task, so one take sees
-everything the script could do until it waits again. No JS object ever
-reaches Python, no script code runs outside a task with a deadline except
-microtasks, and a script that keeps V8 busy in microtasks is caught by the
-take's own timeout. No other Python thread runs here, so the interpreter
-stays idle between tasks.
+The bridge is a pump, not a callback: V8 is driven with tasks (calls of the
+prelude's entry points ``__iota_begin`` and ``__iota_resume``, their data a
+string in ``this``), and after every task that resumed the script comes a
+call of ``__iota_take`` that collects the messages (host calls, log lines,
+the result) the script queued as JSON text. V8 runs that take after the
+microtasks of the previous task, so one take sees everything the script
+could do until it waits again. No JS object ever reaches Python.
+
+The pump runs on V8's own thread, in the callback of each take: it sends
+the script's messages, waits for the host's replies and queues the next
+resume and take, so a host call costs no switch between threads. The main
+thread only watches the run's wall and CPU deadlines; past one it cancels
+the running task (TerminateExecution) and the run ends. No script code runs
+outside a task except microtasks, and a script that keeps V8 busy in
+microtasks is caught by the same watch.
 
 Limits: the runner raises the soft RLIMIT_AS it inherited (V8 reserves
 terabytes of address space and aborts under Odoo's cap), and caps itself with
@@ -37,8 +41,10 @@ import secrets
 import select
 import signal
 import sys
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -81,6 +87,19 @@ class _Limit(Exception):
         self.code = code
 
 
+class _Task:
+    """One task queued on V8's thread; its callback sets ``value`` or ``error``, then ``done``."""
+
+    __slots__ = ("callback_id", "done", "error", "task_id", "value")
+
+    def __init__(self, callback_id: int) -> None:
+        self.callback_id = callback_id
+        self.task_id = 0
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
 class _Context:
     """One V8 isolate with the prelude installed; holds at most one script."""
 
@@ -96,6 +115,8 @@ class _Context:
         self.heap_total = 0
         self.runs = 0
         self.abandoned: list[object] = []
+        #: the tasks and handles of the last :meth:`call`
+        self.pending: tuple[list[_Task], list[Any]] = ([], [])
         self.wrap_head = f'__iota_load("{self.token}", (async function ($$iota) {{"use strict";'
         config = {
             "token": self.token,
@@ -121,20 +142,21 @@ class _Context:
         self._argv = _handle(self.mr.eval("[]"))
         self._token = mr_ctx._python_to_value_handle(self.token)
 
-    def call(self, *steps: tuple[str, bytes | None], timeout_sec: float) -> Any:
-        """Calls prelude entry points in order; returns the last one's value.
+    def call(self, steps: tuple[tuple[str, bytes | None], ...], then: Callable[[], None]) -> None:
+        """Queues calls of prelude entry points on V8's thread; returns at once.
 
         Each step is (entry point, ``this``): the bytes become a JS string
-        (UTF-8, no parsing); None passes the context's token. Queued on V8's
-        thread together, like :meth:`eval`, with the same timeout rules. A
-        string result comes back as bytes.
+        (UTF-8, no parsing); None passes the context's token. V8 runs them in
+        order, each after the microtasks of the one before. When the last is
+        done, ``then`` runs on V8's thread; there :meth:`settled` gives the
+        last step's value, and ``then`` may call this again: the next steps
+        queue behind it without a switch of threads. :meth:`cancel` stops the
+        steps that are still queued or running.
         """
-        from py_mini_racer import JSTimeoutException
-
         ctx = self.mr._ctx
         dll = ctx._get_dll()
         handles = []
-        posted = []
+        calls = []
         for name, data in steps:
             if data is None:
                 this = self._token
@@ -143,16 +165,24 @@ class _Context:
                     dll.mr_alloc_string_val(ctx._ctx, data, len(data), _STR_UTF8)
                 )
                 handles.append(this)
-            posted.append(
-                self._post(
-                    dll.mr_call_function, ctx._ctx, self._fns[name].raw, this.raw, self._argv.raw
-                )
+            calls.append(
+                (dll.mr_call_function, ctx._ctx, self._fns[name].raw, this.raw, self._argv.raw)
             )
-        try:
-            return self._wait(posted, timeout_sec)
-        except JSTimeoutException:
-            self.abandoned.append(handles)
-            raise
+        # The handles must outlive their tasks: ``pending`` keeps them until
+        # the next call, made once these tasks are done.
+        tasks: list[_Task] = []
+        self.pending = (tasks, handles)
+        self._post(calls, then, tasks)
+
+    def settled(self) -> Any:
+        """The last step's value (bytes for a string); raises the first step's error."""
+        return self._settled(self.pending[0])
+
+    def cancel(self) -> None:
+        """Cancels the steps of the last :meth:`call` that are not done (from any thread)."""
+        tasks, handles = self.pending
+        self._cancel(list(tasks))
+        self.abandoned.append(handles)  # cancelled tasks may still read them
 
     def load(self, key: str, body: str, timeout_sec: float) -> None:
         code = f"{self.wrap_head}{body}\n}}))\n//# sourceURL=script.js\n"
@@ -174,9 +204,8 @@ class _Context:
         # The handles must outlive their tasks: a ValueHandle frees its V8
         # value when it is collected.
         handles = [ctx._python_to_value_handle(c) for c in codes]
-        posted = [self._post(dll.mr_eval, ctx._ctx, h.raw) for h in handles]
         try:
-            return self._wait(posted, timeout_sec)
+            return self._wait([(dll.mr_eval, ctx._ctx, h.raw) for h in handles], timeout_sec)
         except JSTimeoutException:
             self.abandoned.append(handles)  # cancelled tasks may still read them
             raise
@@ -185,63 +214,73 @@ class _Context:
         """V8 heap statistics, or None when V8 is still busy after timeout_sec."""
         ctx = self.mr._ctx
         try:
-            posted = [self._post(ctx._get_dll().mr_heap_stats, ctx._ctx)]
-            return orjson.loads(self._wait(posted, timeout_sec))
+            return orjson.loads(self._wait([(ctx._get_dll().mr_heap_stats, ctx._ctx)], timeout_sec))
         except Exception:  # noqa: BLE001 - busy or failed: the caller drops the context
             return None
 
-    # mini-racer's own task wrapper cancels at its timeout and then waits,
-    # without limit, for the cancellation to land, which never happens while
-    # V8 is stuck in microtasks. Here a timed-out task is cancelled and left
-    # behind: every caller of a timed-out task ends this process.
-    def _post(self, dll_method: Any, *args: Any) -> tuple[Any, Any, int]:
-        from concurrent.futures import Future
-
+    # mini-racer's own task wrapper costs a future, a generator and a thread
+    # switch per task, and at its timeout it cancels and then waits, without
+    # limit, for the cancellation to land, which never happens while V8 is
+    # stuck in microtasks. Here a task is a slot its callback fills on V8's
+    # thread, and a timed-out task is cancelled and left behind: every caller
+    # of a timed-out task ends this process.
+    def _post(
+        self, calls: list[tuple[Any, ...]], then: Callable[[], None], tasks: list[_Task]
+    ) -> None:
+        """Queues mini-racer tasks (a dll function and its arguments) into ``tasks``; ``then`` runs after the last."""
         from py_mini_racer._exc import JSEvalException
 
         ctx = self.mr._ctx
-        future: Future[Any] = Future()
+        registry = ctx._callback_registry
+        last = len(calls) - 1
+        for i, (dll_method, *args) in enumerate(calls):
+            task = _Task(next(registry._next_callback_id))
 
-        def callback(val_handle: Any) -> None:
-            try:
+            def callback(val_handle: Any, task: _Task = task, last: bool = i == last) -> None:
                 raw = val_handle.raw.contents
                 if raw.type == _STR_UTF8:
                     # bytes, as they go into a frame: no decode and encode
-                    future.set_result(ctypes.string_at(raw.value.bytes_val, raw.len))
+                    task.value = ctypes.string_at(raw.value.bytes_val, raw.len)
                 else:
-                    future.set_result(ctx._value_handle_to_python(val_handle))
-            except JSEvalException as e:
-                future.set_exception(e)
+                    try:
+                        task.value = ctx._value_handle_to_python(val_handle)
+                    except JSEvalException as e:
+                        task.error = e
+                task.done = True
+                if last:
+                    then()
 
-        # The registry's own context manager costs a generator per task; this
-        # is the same bookkeeping (see _CallbackRegistry.register).
-        registry = ctx._callback_registry
-        callback_id = next(registry._next_callback_id)
-        registry._active_callbacks[callback_id] = callback
-        return future, callback_id, dll_method(*args, callback_id)
+            registry._active_callbacks[task.callback_id] = callback
+            tasks.append(task)
+            task.task_id = dll_method(*args, task.callback_id)
 
-    def _wait(self, posted: list[tuple[Any, Any, int]], timeout_sec: float) -> Any:
-        from concurrent.futures import TimeoutError as FutureTimeout
-
+    def _wait(self, calls: list[tuple[Any, ...]], timeout_sec: float) -> Any:
+        """Queues ``calls`` (see :meth:`_post`), waits for them and returns the last one's value."""
         from py_mini_racer import JSTimeoutException
 
         # V8 runs the tasks in order: once the last is done, all are. Waiting
         # on the last one alone saves a thread wake-up per eval.
-        try:
-            posted[-1][0].exception(timeout=timeout_sec)
-        except FutureTimeout:
-            ctx = self.mr._ctx
-            for future, _, task_id in posted:
-                if not future.done():
-                    ctx._get_dll().mr_cancel_task(ctx._ctx, task_id)
-            raise JSTimeoutException from None
+        finished = threading.Event()
+        tasks: list[_Task] = []
+        self._post(calls, finished.set, tasks)
+        if not finished.wait(timeout_sec):
+            self._cancel(tasks)
+            raise JSTimeoutException
+        return self._settled(tasks)
+
+    def _cancel(self, tasks: list[_Task]) -> None:
+        ctx = self.mr._ctx
+        for task in tasks:
+            if not task.done:
+                ctx._get_dll().mr_cancel_task(ctx._ctx, task.task_id)
+
+    def _settled(self, tasks: list[_Task]) -> Any:
         active = self.mr._ctx._callback_registry._active_callbacks
-        for future, callback_id, _ in posted:
-            active.pop(callback_id, None)
-            error = future.exception(timeout=0)
-            if error is not None:
-                raise error
-        return posted[-1][0].result(timeout=0)
+        for task in tasks:
+            active.pop(task.callback_id, None)
+            if task.error is not None:
+                raise task.error
+        return tasks[-1].value
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -256,6 +295,7 @@ class Runner:
         from ._protocol import FrameReader
 
         self.reader = FrameReader(self.in_fd)
+        self._send_lock = threading.Lock()
         self.contexts: OrderedDict[str, _Context] = OrderedDict()
         #: transformed bodies of imported modules, by hash (see _load_modules)
         self.bodies: OrderedDict[str, str] = OrderedDict()
@@ -274,8 +314,13 @@ class Runner:
     def send(self, payload: bytes) -> None:
         from ._protocol import encode, write_all
 
+        frame = encode(payload)
         try:
-            write_all(self.out_fd, encode(payload))
+            # V8's thread sends while a run goes on (Runner._step); this
+            # thread sends when the run ends, or when it hits a limit, which
+            # V8's thread may not have noticed yet: one frame at a time.
+            with self._send_lock:
+                write_all(self.out_fd, frame)
         except OSError:
             _exit()  # the host is gone
 
@@ -727,81 +772,85 @@ class Runner:
             # (module-level state); then every run pays this GC, and the LRU
             # eviction counts what the context holds.
 
-    def _eval(
-        self,
-        ctx: _Context,
-        steps: tuple[tuple[str, bytes | None], ...],
-        deadline: float,
-        cpu_deadline: float,
-    ) -> Any:
-        """Calls ``steps`` (see :meth:`_Context.call`) within the run's deadlines, or raises :class:`_Limit`."""
-        from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException
-
-        while True:
-            now = time.monotonic()
-            wall_left = deadline - now
-            cpu_left = cpu_deadline - time.process_time()
-            if wall_left <= 0:
-                raise _Limit("timeout")
-            if cpu_left <= 0:
-                raise _Limit("cpu_limit")
-            try:
-                return ctx.call(*steps, timeout_sec=min(wall_left, cpu_left))
-            except JSTimeoutException:
-                # mini-racer cancelled the eval (TerminateExecution). Work
-                # queued behind it may still run: the caller ends this process.
-                # While V8 runs, CPU time and wall time advance together, so
-                # the smaller budget is the one that ran out.
-                raise _Limit("cpu_limit" if cpu_left < wall_left else "timeout") from None
-            except JSOOMException:
-                raise _Limit("memory_limit") from None
-            except JSEvalException:
-                # A call (mr_call_function) that V8 terminated at the heap cap
-                # comes back as a bare JSEvalException (message null), not as
-                # JSOOMException like an eval: the cap is the verdict, never a
-                # crashed runner.
-                if ctx.mr.was_hard_memory_limit_reached():
-                    raise _Limit("memory_limit") from None
-                raise
-
     def _pump(
         self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float
-    ) -> tuple[bytes, bytes, bool] | None:
+    ) -> tuple[bytes, bytes, bool]:
         """Moves messages until the run reports done; returns (done text, result JSON, context clean).
 
         Each step calls what resumes the script (``begin``, then ``resume``
         with the host's replies) and then ``take``, which V8 runs after their
-        microtasks.
+        microtasks. The steps chain on V8's thread (:meth:`_step`): a host
+        call costs two switches between processes and none between threads.
+        This thread only watches the deadlines, and raises :class:`_Limit`.
         """
-        steps: tuple[tuple[str, bytes | None], ...] = (("begin", start), ("take", None))
+        from concurrent.futures import Future
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        finished: Future[tuple[bytes, bytes, bool]] = Future()
         head = b"%s\n%d" % (ctx.token.encode(), run_id)
+
+        def then() -> None:
+            try:
+                done = self._step(ctx, run_id)
+                if done is None:
+                    batch = b"\n".join([head, *self._replies(run_id, deadline)])
+                    ctx.call((("resume", batch), ("take", None)), then)
+                else:
+                    finished.set_result(done)
+            except BaseException as e:  # noqa: BLE001 - every end of the run reaches the watcher
+                finished.set_exception(e)
+
+        ctx.call((("begin", start), ("take", None)), then)
         while True:
-            out = self._eval(ctx, steps, deadline, cpu_deadline)
+            wall_left = deadline - time.monotonic()
+            cpu_left = cpu_deadline - time.process_time()
+            if (wall_left <= 0 or cpu_left <= 0) and not finished.done():
+                # Work queued behind the cancelled step may still run: the
+                # caller ends this process.
+                ctx.cancel()
+                raise _Limit("timeout" if wall_left <= 0 else "cpu_limit")
+            try:
+                # While V8 runs, CPU time and wall time advance together; while
+                # the host answers, only wall time does: wait, then look again.
+                return finished.result(timeout=min(wall_left, cpu_left))
+            except FutureTimeout:
+                continue
+
+    def _step(self, ctx: _Context, run_id: int) -> tuple[bytes, bytes, bool] | None:
+        """On V8's thread, after a take: sends what the script queued; the run's end, if it came."""
+        from py_mini_racer import JSEvalException, JSOOMException
+
+        try:
+            out = ctx.settled()
+        except JSOOMException:
+            raise _Limit("memory_limit") from None
+        except JSEvalException:
+            # A call (mr_call_function) that V8 terminated at the heap cap
+            # comes back as a bare JSEvalException (message null), not as
+            # JSOOMException like an eval: the cap is the verdict, never a
+            # crashed runner.
             if ctx.mr.was_hard_memory_limit_reached():
-                raise _Limit("memory_limit")
-            if out:
-                done: bytes | None = None
-                result = b""
-                for line in out.split(b"\n"):
-                    kind, text = line[:1], line[1:]
-                    if kind == b"R":
-                        result = text
-                    elif kind == b"D":
-                        done = text
-                    elif kind == b"E" and done is not None:
-                        return done, result, text == b"1"
-                    elif kind == b"C":
-                        self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text))
-                    elif kind == b"L":
-                        self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text))
-                    elif kind == b"B":
-                        self.send(b'{"op":"hit","run":%d,"msg":%s}' % (run_id, text))
-            # Wait for the host's replies (or the deadline, if nothing can ever
-            # wake the script again, as with a promise that never settles).
-            # Every reply that has arrived goes into V8 in one call: lines of
-            # "id ok payload" after the token and run id.
-            batch = b"\n".join([head, *self._replies(run_id, deadline)])
-            steps = (("resume", batch), ("take", None))
+                raise _Limit("memory_limit") from None
+            raise
+        if ctx.mr.was_hard_memory_limit_reached():
+            raise _Limit("memory_limit")
+        done: bytes | None = None
+        result = b""
+        for line in out.split(b"\n") if out else ():
+            kind, text = line[:1], line[1:]
+            if kind == b"R":
+                result = text
+            elif kind == b"D":
+                done = text
+            elif kind == b"E" and done is not None:
+                return done, result, text == b"1"
+            elif kind == b"C":
+                self.send(b'{"op":"call","run":%d,"msg":%s}' % (run_id, text))
+            elif kind == b"L":
+                self.send(b'{"op":"log","run":%d,"msg":%s}' % (run_id, text))
+            elif kind == b"B":
+                self.send(b'{"op":"hit","run":%d,"msg":%s}' % (run_id, text))
+        return None
 
     def _replies(self, run_id: int, deadline: float) -> list[bytes]:
         """At least one reply for this run ("id ok payload"), or raises _Limit at the deadline."""
