@@ -115,6 +115,8 @@ class _Context:
         self.heap_total = 0
         self.runs = 0
         self.abandoned: list[object] = []
+        #: the hold on V8's thread's Python thread state (see _post)
+        self.thread_state: int | None = None
         #: the tasks and handles of the last :meth:`call`
         self.pending: tuple[list[_Task], list[Any]] = ([], [])
         self.wrap_head = f'__iota_load("{self.token}", (async function ($$iota) {{"use strict";'
@@ -224,6 +226,13 @@ class _Context:
     # stuck in microtasks. Here a task is a slot its callback fills on V8's
     # thread, and a timed-out task is cancelled and left behind: every caller
     # of a timed-out task ends this process.
+    #
+    # Trap: ctypes gives a thread that Python did not start a new Python
+    # thread state for every callback and frees it afterwards (a 16 KiB frame
+    # stack mapped and unmapped, the state built and torn down): half of the
+    # runner's CPU per host call. The first callback takes one more hold on
+    # V8's thread's state (PyGILState_Ensure), so that it lives as long as
+    # the context; close() lets it go.
     def _post(
         self, calls: list[tuple[Any, ...]], then: Callable[[], None], tasks: list[_Task]
     ) -> None:
@@ -237,6 +246,8 @@ class _Context:
             task = _Task(next(registry._next_callback_id))
 
             def callback(val_handle: Any, task: _Task = task, last: bool = i == last) -> None:
+                if self.thread_state is None:
+                    self.thread_state = ctypes.pythonapi.PyGILState_Ensure()
                 raw = val_handle.raw.contents
                 if raw.type == _STR_UTF8:
                     # bytes, as they go into a frame: no decode and encode
@@ -283,6 +294,21 @@ class _Context:
         return tasks[-1].value
 
     def close(self) -> None:
+        if self.thread_state is not None:
+            # On V8's thread: the hold taken by the first callback goes, and
+            # the thread state with this callback. Best effort: a busy V8
+            # thread keeps it (a few KiB until this process ends).
+            hold, self.thread_state = self.thread_state, -1
+            released = threading.Event()
+
+            def release() -> None:
+                ctypes.pythonapi.PyGILState_Release(hold)
+                released.set()
+
+            with contextlib.suppress(Exception):
+                ctx = self.mr._ctx
+                self._post([(ctx._get_dll().mr_heap_stats, ctx._ctx)], release, [])
+                released.wait(1.0)
         with contextlib.suppress(Exception):
             self.mr.close()
 
