@@ -237,6 +237,24 @@ def test_getters_are_read_once_and_proxies_refused(engine):
     ]
 
 
+def test_a_results_getters_run_once_and_what_they_returned_is_written(engine):
+    # The result's copy reads each property once, nested objects included; a
+    # getter that would answer differently the second time (a function, a
+    # huge string) or that adds a toJSON while it is read changes nothing.
+    res = run(
+        engine,
+        "export default () => { const seen = {a: 0, b: 0};"
+        " const inner = { get b() { seen.b += 1; return seen.b === 1 ? [1, {c: 2}] : () => 1 } };"
+        " const o = { get a() { seen.a += 1;"
+        "   Object.defineProperty(o, 'toJSON', {value: () => 'hijacked', enumerable: true});"
+        "   return seen.a === 1 ? inner : 'x'.repeat(1e6) }, seen };"
+        " return o }",
+        tenant="result-getters",
+    )
+    assert res.ok, res.error
+    assert res.result == {"a": {"b": [1, {"c": 2}]}, "seen": {"a": 1, "b": 1}}
+
+
 def test_non_json_arguments_are_invalid_in_js(engine):
     res = run(
         engine,
