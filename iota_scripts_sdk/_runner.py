@@ -248,6 +248,12 @@ class _Context:
             def callback(val_handle: Any, task: _Task = task, last: bool = i == last) -> None:
                 if self.thread_state is None:
                     self.thread_state = ctypes.pythonapi.PyGILState_Ensure()
+                    # A tracer (coverage, a debugger) follows the threads that
+                    # ``threading`` starts; V8's thread, now with a lasting
+                    # state, joins here. None outside those.
+                    tracer = threading.gettrace()
+                    if tracer is not None:
+                        sys.settrace(tracer)
                 raw = val_handle.raw.contents
                 if raw.type == _STR_UTF8:
                     # bytes, as they go into a frame: no decode and encode
