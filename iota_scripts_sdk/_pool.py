@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ._protocol import FrameReader, encode, widen_pipe, write_all
+from ._protocol import FrameReader, widen_pipe, write_frame
 from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
@@ -229,9 +229,10 @@ class RunnerProcess:
             self.stderr_tail = (self.stderr_tail + line)[-8192:]
             _logger.debug("runner %s: %s", self.pid, line.decode(errors="replace").rstrip()[:500])
 
-    def send(self, obj: dict[str, object] | bytes) -> None:
+    def send(self, obj: dict[str, object] | bytes, *more: bytes) -> None:
+        """Sends one frame: ``obj`` (a dict as JSON), then ``more`` as they are."""
         payload = obj if isinstance(obj, bytes) else orjson.dumps(obj)
-        write_all(self.in_fd, encode(payload))
+        write_frame(self.in_fd, payload, *more)
 
     def read_frame(self, deadline: float | None) -> bytes | None:
         """The next frame, or None at EOF. Raises TimeoutError at the deadline."""

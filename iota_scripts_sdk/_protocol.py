@@ -19,7 +19,15 @@ import io
 import os
 import struct
 
-__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "encode", "widen_pipe", "write_all"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "FrameReader",
+    "ProtocolError",
+    "encode",
+    "widen_pipe",
+    "write_all",
+    "write_frame",
+]
 
 #: Larger frames mean a broken or hostile runner; the host kills it.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -47,6 +55,24 @@ def widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ (Linux)
     except OSError:
         pass
+
+
+def write_frame(fd: int, *parts: bytes | memoryview) -> None:
+    """Writes one frame whose payload is ``parts`` in order, with ``os.writev``.
+
+    A large payload (a run's input, a result) is never copied into one buffer
+    with its header. Raises OSError when the pipe is gone.
+    """
+    views = [memoryview(_HEADER.pack(sum(len(p) for p in parts)))]
+    views += [memoryview(p) for p in parts if len(p)]
+    while views:
+        n = os.writev(fd, views)
+        while n:
+            if n >= len(views[0]):
+                n -= len(views.pop(0))
+            else:
+                views[0] = views[0][n:]
+                n = 0
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -99,6 +125,8 @@ class FrameReader:
             raise ProtocolError(f"frame of {size} bytes is over the limit")
         if len(self._buf) < 4 + size:
             return None
-        payload = bytes(self._buf[4 : 4 + size])
+        # one copy (a slice of the bytearray, then bytes(), would be two)
+        with memoryview(self._buf) as view:
+            payload = bytes(view[4 : 4 + size])
         del self._buf[: 4 + size]
         return payload

@@ -343,16 +343,16 @@ class Runner:
         self.prelude_src = (_HERE / "prelude.js").read_text().strip()
 
     # ---- output -----------------------------------------------------------
-    def send(self, payload: bytes) -> None:
-        from ._protocol import encode, write_all
+    def send(self, payload: bytes, *more: bytes | memoryview) -> None:
+        """Sends one frame: ``payload``, then ``more``, as they are (never joined)."""
+        from ._protocol import write_frame
 
-        frame = encode(payload)
         try:
             # V8's thread sends while a run goes on (Runner._step); this
             # thread sends when the run ends, or when it hits a limit, which
             # V8's thread may not have noticed yet: one frame at a time.
             with self._send_lock:
-                write_all(self.out_fd, frame)
+                write_frame(self.out_fd, payload, *more)
         except OSError:
             _exit()  # the host is gone
 
@@ -503,11 +503,12 @@ class Runner:
             frame = self._next_frame(None)
             if frame is None:
                 return
-            head, _, tail = frame.partition(b"\n")
-            msg = orjson.loads(head)
+            nl = frame.find(b"\n")
+            msg = orjson.loads(frame if nl == -1 else frame[:nl])
             op = msg.get("op")
             if op == "run":
-                self.run(msg, tail)
+                # the tail (ctx and input JSON) as a view: copied once, into V8's string
+                self.run(msg, memoryview(frame)[nl + 1 :] if nl != -1 else b"")
             elif op == "check":
                 entry = "__iota_transform_module" if msg.get("module") else "__iota_transform"
                 res = self.transform(msg["source"], 10.0, msg.get("packages"), entry)
@@ -565,7 +566,7 @@ class Runner:
             "heap_peak_bytes": heap,
         }
 
-    def run(self, msg: dict[str, Any], data: bytes) -> None:
+    def run(self, msg: dict[str, Any], data: bytes | memoryview) -> None:
         """One run. ``data`` is the frame's tail: ctx JSON, a newline, input JSON."""
         from py_mini_racer import JSParseException, JSTimeoutException
 
@@ -659,7 +660,7 @@ class Runner:
         # hint above it and starts marking sooner.
         ctx.mr.set_soft_memory_limit(cap // _SOFT_LIMIT_DIVISOR)
         cpu_deadline = cpu0 + cpu_sec
-        done: tuple[bytes, bytes, bool] | None = None
+        done: tuple[bytes, bytes | memoryview, bool] | None = None
         error: tuple[str, str] | None = None
         try:
             # JSON text never holds a raw newline: the prelude splits on them.
@@ -703,14 +704,9 @@ class Runner:
         stats["wall_ms"] = round(wall_ms, 3)
         # The result JSON follows the header as it is (the host may keep it unparsed).
         self.send(
-            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}\n%s'
-            % (
-                run_id,
-                done_text,
-                orjson.dumps(stats),
-                _rss_bytes() if self.runs % 32 == 1 else 0,
-                result_json,
-            )
+            b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}\n'
+            % (run_id, done_text, orjson.dumps(stats), _rss_bytes() if self.runs % 32 == 1 else 0),
+            result_json,
         )
         if not clean:
             self._drop(key)
@@ -806,7 +802,7 @@ class Runner:
 
     def _pump(
         self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float
-    ) -> tuple[bytes, bytes, bool]:
+    ) -> tuple[bytes, bytes | memoryview, bool]:
         """Moves messages until the run reports done; returns (done text, result JSON, context clean).
 
         Each step calls what resumes the script (``begin``, then ``resume``
@@ -818,7 +814,7 @@ class Runner:
         from concurrent.futures import Future
         from concurrent.futures import TimeoutError as FutureTimeout
 
-        finished: Future[tuple[bytes, bytes, bool]] = Future()
+        finished: Future[tuple[bytes, bytes | memoryview, bool]] = Future()
         head = b"%s\n%d" % (ctx.token.encode(), run_id)
 
         def then() -> None:
@@ -848,7 +844,7 @@ class Runner:
             except FutureTimeout:
                 continue
 
-    def _step(self, ctx: _Context, run_id: int) -> tuple[bytes, bytes, bool] | None:
+    def _step(self, ctx: _Context, run_id: int) -> tuple[bytes, bytes | memoryview, bool] | None:
         """On V8's thread, after a take: sends what the script queued; the run's end, if it came."""
         from py_mini_racer import JSEvalException, JSOOMException
 
@@ -867,12 +863,21 @@ class Runner:
         if ctx.mr.was_hard_memory_limit_reached():
             raise _Limit("memory_limit")
         done: bytes | None = None
-        result = b""
-        for line in out.split(b"\n") if out else ():
-            kind, text = line[:1], line[1:]
+        result: bytes | memoryview = b""
+        at, end = 0, len(out or b"")
+        while at < end:
+            nl = out.find(b"\n", at)
+            if nl == -1:
+                nl = end
+            kind = out[at : at + 1]
             if kind == b"R":
-                result = text
-            elif kind == b"D":
+                # the result, as a view: it goes into the done frame uncopied
+                result = memoryview(out)[at + 1 : nl]
+                at = nl + 1
+                continue
+            text = out[at + 1 : nl]
+            at = nl + 1
+            if kind == b"D":
                 done = text
             elif kind == b"E" and done is not None:
                 return done, result, text == b"1"
