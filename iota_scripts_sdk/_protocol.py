@@ -19,15 +19,7 @@ import io
 import os
 import struct
 
-__all__ = [
-    "MAX_FRAME_BYTES",
-    "FrameReader",
-    "ProtocolError",
-    "encode",
-    "widen_pipe",
-    "write_all",
-    "write_frame",
-]
+__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "widen_pipe", "write_frame"]
 
 #: Larger frames mean a broken or hostile runner; the host kills it.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -39,10 +31,6 @@ _CHUNK_BYTES = 65536
 
 class ProtocolError(Exception):
     """The peer sent something that is not a frame."""
-
-
-def encode(payload: bytes) -> bytes:
-    return _HEADER.pack(len(payload)) + payload
 
 
 def widen_pipe(fd: int) -> None:
@@ -73,14 +61,6 @@ def write_frame(fd: int, *parts: bytes | memoryview) -> None:
             else:
                 views[0] = views[0][n:]
                 n = 0
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Writes every byte to a blocking pipe (raises OSError when it is gone)."""
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 class FrameReader:

@@ -229,8 +229,8 @@ class _Context:
     #
     # Trap: ctypes gives a thread that Python did not start a new Python
     # thread state for every callback and frees it afterwards (a 16 KiB frame
-    # stack mapped and unmapped, the state built and torn down): half of the
-    # runner's CPU per host call. The first callback takes one more hold on
+    # stack mapped and unmapped, the state built and torn down): a fifth of
+    # the runner's CPU per host call. The first callback takes one more hold on
     # V8's thread's state (PyGILState_Ensure), so that it lives as long as
     # the context; close() lets it go.
     def _post(
@@ -821,6 +821,11 @@ class Runner:
             try:
                 done = self._step(ctx, run_id)
                 if done is None:
+                    # Wait for the host's replies (or the deadline, if nothing
+                    # can ever wake the script again, as with a promise that
+                    # never settles). Every reply that has arrived goes into V8
+                    # in one call: lines of "id ok payload" after the token and
+                    # run id.
                     batch = b"\n".join([head, *self._replies(run_id, deadline)])
                     ctx.call((("resume", batch), ("take", None)), then)
                 else:
