@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ._protocol import FrameReader, widen_pipe, write_frame
+from ._protocol import FrameReader, SharedArea, widen_pipe, write_frame
 from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
@@ -147,8 +147,11 @@ class RunnerProcess:
     """One runner: its process, pipes and what it has warm."""
 
     def __init__(self, config: EngineConfig) -> None:
+        #: large run and done frames cross here (None: the pipe carries all)
+        self.area = SharedArea.create()
         cfg = orjson.dumps(
             {
+                "shared_fd": self.area.fd if self.area else None,
                 # checked here, in the host: a missing or altered parser is a named
                 # error (not_installed), never a runner that fails to start
                 "acorn_path": str(acorn_path()),
@@ -165,26 +168,17 @@ class RunnerProcess:
         # The runner must load this very package, whatever is installed.
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.proc = _popen(
-            [config.python or sys.executable, "-m", "iota_scripts_sdk._runner", cfg],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            # V8's fatal-error reports name host paths: they go to the server
-            # log through _drain_stderr, never to a script author.
-            stderr=subprocess.PIPE,
-            close_fds=True,
-            # Its own session: a Ctrl-C or SIGHUP meant for the host's terminal
-            # does not reach runners; they end with their host (PDEATHSIG).
-            start_new_session=True,
-            env=env,
-            cwd=_runner_cwd(),
-        )
+        try:
+            self.proc = self._start(config, cfg, env)
+        finally:
+            if self.area:
+                self.area.close_fd()  # the runner has its own
         self.pid = self.proc.pid
         self.in_fd = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self.out_fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         widen_pipe(self.in_fd)
         widen_pipe(self.out_fd)
-        self.reader = FrameReader(self.out_fd)
+        self.reader = FrameReader(self.out_fd, self.area)
         self.runs = 0
         self.keys: set[str] = set()
         #: hashes of the imported modules whose code this runner has (it keeps
@@ -209,6 +203,26 @@ class RunnerProcess:
         self.sandbox: dict[str, str] = ready.get("sandbox") or {}
         _log_sandbox(self.sandbox)
 
+    def _start(
+        self, config: EngineConfig, cfg: str, env: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        """Starts the runner's process, the shared area's descriptor passed to it."""
+        return _popen(
+            [config.python or sys.executable, "-m", "iota_scripts_sdk._runner", cfg],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # V8's fatal-error reports name host paths: they go to the server
+            # log through _drain_stderr, never to a script author.
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            # Its own session: a Ctrl-C or SIGHUP meant for the host's terminal
+            # does not reach runners; they end with their host (PDEATHSIG).
+            start_new_session=True,
+            pass_fds=(self.area.fd,) if self.area else (),
+            env=env,
+            cwd=_runner_cwd(),
+        )
+
     def probe(self, port: int) -> dict[str, Any]:
         """What the runner gets when it tries what its sandbox forbids (``_sandbox.probe``).
 
@@ -229,10 +243,13 @@ class RunnerProcess:
             self.stderr_tail = (self.stderr_tail + line)[-8192:]
             _logger.debug("runner %s: %s", self.pid, line.decode(errors="replace").rstrip()[:500])
 
-    def send(self, obj: dict[str, object] | bytes, *more: bytes) -> None:
-        """Sends one frame: ``obj`` (a dict as JSON), then ``more`` as they are."""
+    def send(self, obj: dict[str, object] | bytes, *more: bytes, shared: bool = False) -> None:
+        """Sends one frame: ``obj`` (a dict as JSON), then ``more`` as they are.
+
+        ``shared``: a large frame may cross in the shared area; only for a
+        ``run`` frame (see ``SharedArea``)."""
         payload = obj if isinstance(obj, bytes) else orjson.dumps(obj)
-        write_frame(self.in_fd, payload, *more)
+        write_frame(self.in_fd, payload, *more, area=self.area if shared else None)
 
     def read_frame(self, deadline: float | None) -> bytes | None:
         """The next frame, or None at EOF. Raises TimeoutError at the deadline."""

@@ -11,20 +11,40 @@ result only when asked (``RunResult.result``).
 
 Host -> runner: ``run``, ``reply``, ``check``, ``exit``.
 Runner -> host: ``ready``, ``call``, ``log``, ``done``, ``checked``.
+
+A large ``run`` or ``done`` frame may cross in a :class:`SharedArea`
+instead of the pipe: its length then has the top bit set, and its payload
+is in the sender's area of a memfd both processes map. A pipe moves such a
+payload in page-sized turns of the kernel; the area is one copy on each
+side (a records run's 150 KB each way: 270 to 330 us less here).
 """
 
 from __future__ import annotations
 
 import io
+import mmap
 import os
 import struct
 
-__all__ = ["MAX_FRAME_BYTES", "FrameReader", "ProtocolError", "widen_pipe", "write_frame"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "FrameReader",
+    "ProtocolError",
+    "SharedArea",
+    "widen_pipe",
+    "write_frame",
+]
 
 #: Larger frames mean a broken or hostile runner; the host kills it.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 _HEADER = struct.Struct(">I")
+#: The length's top bit: the payload is in the sender's shared area.
+_SHARED = 1 << 31
+#: Smaller payloads take the pipe: one write, nothing to gain.
+SHARED_MIN_BYTES = 32 * 1024
+#: Each direction's area; a larger payload takes the pipe.
+SHARED_AREA_BYTES = 2 * 1024 * 1024
 #: What one read asks for when no large frame is under way.
 _CHUNK_BYTES = 65536
 
@@ -45,13 +65,77 @@ def widen_pipe(fd: int) -> None:
         pass
 
 
-def write_frame(fd: int, *parts: bytes | memoryview) -> None:
+class SharedArea:
+    """A memfd that a host and its runner both map: one area per direction.
+
+    The host makes it (:meth:`create`) and its runner inherits the
+    descriptor (:meth:`attach`). A sender may use its area for one frame
+    only when the receiver has taken the previous one off the area before
+    it can answer: the host for ``run`` frames (the next one follows the
+    run's ``done``), the runner for ``done`` frames. Replies to host calls,
+    which can queue up, always take the pipe. The receiver copies a payload
+    out once (``FrameReader.next``) and checks its length: the sender's
+    bytes are never trusted in place.
+    """
+
+    def __init__(self, fd: int, host: bool) -> None:
+        self.fd = fd
+        self._map = mmap.mmap(fd, 2 * SHARED_AREA_BYTES)
+        view = memoryview(self._map)
+        to_runner, to_host = view[:SHARED_AREA_BYTES], view[SHARED_AREA_BYTES:]
+        #: where this side writes, and where it reads
+        self.out, self.into = (to_runner, to_host) if host else (to_host, to_runner)
+
+    @classmethod
+    def create(cls) -> SharedArea | None:
+        """The host's side; None where memfd is missing. The descriptor is
+        close-on-exec: a runner gets it through ``pass_fds`` alone."""
+        try:
+            fd = os.memfd_create("iota-frames", os.MFD_CLOEXEC)
+        except (AttributeError, OSError):
+            return None
+        try:
+            os.ftruncate(fd, 2 * SHARED_AREA_BYTES)
+            return cls(fd, host=True)
+        except OSError:
+            os.close(fd)
+            return None
+
+    @classmethod
+    def attach(cls, fd: int) -> SharedArea:
+        """The runner's side of the host's area; the descriptor is closed (the map stays)."""
+        try:
+            return cls(fd, host=False)
+        finally:
+            os.close(fd)
+
+    def close_fd(self) -> None:
+        """Closes the descriptor once the runner has it; the map stays."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def write_frame(fd: int, *parts: bytes | memoryview, area: SharedArea | None = None) -> None:
     """Writes one frame whose payload is ``parts`` in order, with ``os.writev``.
 
     A large payload (a run's input, a result) is never copied into one buffer
-    with its header. Raises OSError when the pipe is gone.
+    with its header. With ``area`` (see :class:`SharedArea` for when a
+    sender may pass it), a payload of ``SHARED_MIN_BYTES`` up to the area's
+    size goes there, and the pipe carries only its length. Raises OSError
+    when the pipe is gone.
     """
-    views = [memoryview(_HEADER.pack(sum(len(p) for p in parts)))]
+    size = sum(len(p) for p in parts)
+    if area is not None and SHARED_MIN_BYTES <= size <= len(area.out):
+        at = 0
+        for p in parts:
+            area.out[at : at + len(p)] = p
+            at += len(p)
+        header = _HEADER.pack(size | _SHARED)
+        while header:
+            header = header[os.write(fd, header) :]
+        return
+    views = [memoryview(_HEADER.pack(size))]
     views += [memoryview(p) for p in parts if len(p)]
     while views:
         n = os.writev(fd, views)
@@ -66,8 +150,10 @@ def write_frame(fd: int, *parts: bytes | memoryview) -> None:
 class FrameReader:
     """Incremental frame decoder over a file descriptor."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, area: SharedArea | None = None) -> None:
         self.fd = fd
+        #: where the peer's shared frames arrive (see SharedArea)
+        self.area = area
         self._buf = bytearray()
         # Reads land in one reused buffer: os.read would allocate its whole
         # request and shrink it per read, and on a thread other than the main
@@ -82,7 +168,8 @@ class FrameReader:
         want = _CHUNK_BYTES
         if len(self._buf) >= 4:
             (size,) = _HEADER.unpack_from(self._buf)
-            want = max(want, min(size + 4 - len(self._buf), MAX_FRAME_BYTES))
+            if not size & _SHARED:
+                want = max(want, min(size + 4 - len(self._buf), MAX_FRAME_BYTES))
         if want > _CHUNK_BYTES:
             # within a large frame whose size is known, the rest of it at once
             chunk = os.read(self.fd, want)
@@ -101,6 +188,12 @@ class FrameReader:
         if len(self._buf) < 4:
             return None
         (size,) = _HEADER.unpack_from(self._buf)
+        if size & _SHARED:
+            size &= ~_SHARED
+            if self.area is None or size > len(self.area.into):
+                raise ProtocolError(f"shared frame of {size} bytes with no area to hold it")
+            del self._buf[:4]
+            return bytes(self.area.into[:size])
         if size > MAX_FRAME_BYTES:
             raise ProtocolError(f"frame of {size} bytes is over the limit")
         if len(self._buf) < 4 + size:

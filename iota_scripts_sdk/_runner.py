@@ -324,9 +324,12 @@ class Runner:
         self.config = config
         self.out_fd = sys.stdout.fileno()
         self.in_fd = sys.stdin.fileno()
-        from ._protocol import FrameReader
+        from ._protocol import FrameReader, SharedArea
 
-        self.reader = FrameReader(self.in_fd)
+        #: the host's shared area for large run and done frames (see SharedArea)
+        fd = config.get("shared_fd")
+        self.area = SharedArea.attach(int(fd)) if fd is not None else None
+        self.reader = FrameReader(self.in_fd, self.area)
         self._send_lock = threading.Lock()
         self.contexts: OrderedDict[str, _Context] = OrderedDict()
         #: transformed bodies of imported modules, by hash (see _load_modules)
@@ -343,8 +346,11 @@ class Runner:
         self.prelude_src = (_HERE / "prelude.js").read_text().strip()
 
     # ---- output -----------------------------------------------------------
-    def send(self, payload: bytes, *more: bytes | memoryview) -> None:
-        """Sends one frame: ``payload``, then ``more``, as they are (never joined)."""
+    def send(self, payload: bytes, *more: bytes | memoryview, shared: bool = False) -> None:
+        """Sends one frame: ``payload``, then ``more``, as they are (never joined).
+
+        ``shared``: a large frame may cross in the shared area; only for a
+        ``done`` frame (see ``SharedArea``)."""
         from ._protocol import write_frame
 
         try:
@@ -352,7 +358,7 @@ class Runner:
             # thread sends when the run ends, or when it hits a limit, which
             # V8's thread may not have noticed yet: one frame at a time.
             with self._send_lock:
-                write_frame(self.out_fd, payload, *more)
+                write_frame(self.out_fd, payload, *more, area=self.area if shared else None)
         except OSError:
             _exit()  # the host is gone
 
@@ -707,6 +713,7 @@ class Runner:
             b'{"op":"done","run":%d,"msg":%s,"stats":%s,"rss":%d}\n'
             % (run_id, done_text, orjson.dumps(stats), _rss_bytes() if self.runs % 32 == 1 else 0),
             result_json,
+            shared=True,
         )
         if not clean:
             self._drop(key)

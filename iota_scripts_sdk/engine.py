@@ -526,7 +526,7 @@ class Engine:
         if journal is not None:
             journal.start()
         try:
-            runner.send(*_run_frame(payload))
+            runner.send(*_run_frame(payload), shared=True)
         except OSError:
             runner.kill()
             return self._crashed(runner, logs, t0, calls)

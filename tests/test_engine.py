@@ -16,6 +16,7 @@ import pytest
 from _checks import assert_clean_error
 
 from iota_scripts_sdk import Engine, EngineConfig, Limits, ScriptError, typescript
+from iota_scripts_sdk._protocol import SHARED_AREA_BYTES, SHARED_MIN_BYTES
 from iota_scripts_sdk.api import API, host_names
 
 FAST = Limits(timeout_sec=2.0)
@@ -633,6 +634,26 @@ def test_tricky_text_round_trips_exactly(engine):
         host={"db.read": lambda args: tricky},
     )
     assert res.result == tricky
+
+
+@pytest.mark.parametrize(
+    "chars",
+    [SHARED_MIN_BYTES // 4, 150_000, SHARED_AREA_BYTES * 3 // 4],
+    ids=["under the shared minimum", "records-sized", "over the shared area"],
+)
+def test_large_inputs_and_results_cross_whole_run_after_run(engine, chars):
+    """Large run and done frames cross in the runner's shared area (the pipe
+    carries their length), larger ones in the pipe: each arrives whole, and
+    the next run's frame, written into the same area, never mixes with it."""
+    # non-ASCII text: UTF-8 bytes (in the area) are not characters (in V8)
+    text = ("é😀 abc" * (chars // 6 + 1))[:chars]
+    src = "export default (ctx) => ({ t: ctx.input.t + ctx.input.i, n: ctx.input.t.length })"
+    for i in range(3):
+        limits = Limits(timeout_sec=20, max_result_bytes=4 * 1024 * 1024)
+        res = run(engine, src, input={"t": text, "i": str(i)}, limits=limits)
+        assert res.ok, res.error
+        assert res.result == {"t": text + str(i), "n": len(text.encode("utf-16-le")) // 2}
+    assert run(engine, "export default () => 6 * 7").result == 42
 
 
 def test_a_deprecated_function_still_works_and_warns_once_per_run(engine, monkeypatch):
