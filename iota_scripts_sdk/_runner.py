@@ -676,7 +676,9 @@ class Runner:
                 orjson.dumps(limits["prelude"]),
                 data,
             )
-            done = self._pump(ctx, run_id, start, deadline, cpu_deadline)
+            done = self._pump(
+                ctx, run_id, start, (deadline, cpu_deadline), self._reporter(ctx, run_id, t0, cpu0)
+            )
         except _Limit as e:
             error = (e.code, "")
         if error is not None or done is None:
@@ -692,21 +694,62 @@ class Runner:
             raise _Exit
         # The script's promise settled, and the take that brought the result
         # also ended the run (its globals are gone; see prelude ``take``).
-        stats_t = time.monotonic()
-        done_text, result_json, clean = done
-        wall_ms = (stats_t - t0) * 1000
+        done_text, result_json, clean, reported = done
         ctx.runs += 1
         heap = None
-        # heap_stats costs ~0.5 ms: sample it on the first run of a context,
-        # after long runs, and every 256th run; stats report the last sample.
-        if wall_ms > 20 or ctx.runs % 256 == 1:
+        if not reported:
+            # a heap sample was due (see _reporter): V8's thread is free now
+            wall_ms = (time.monotonic() - t0) * 1000
             heap = ctx.heap_stats(0.05)
             if heap is None:
                 clean = False
             else:
                 ctx.heap_bytes = int(heap["used_heap_size"])
                 ctx.heap_total = int(heap["total_heap_size"])
-        stats = self._stats(t0, cpu0, ctx.heap_total)
+            self._send_done(run_id, done_text, result_json, t0, cpu0, wall_ms, ctx.heap_total)
+        if not clean:
+            self._drop(key)
+        else:
+            self._collect(ctx, cap, heap, (time.process_time() - cpu0) * 1000)
+            self._evict()
+        if self.spare is None:
+            self.spare = _Context(self)
+
+    def _reporter(
+        self, ctx: _Context, run_id: int, t0: float, cpu0: float
+    ) -> Callable[[tuple[bytes, bytes | memoryview, bool]], Callable[[], None] | None]:
+        """What :meth:`_pump` calls on V8's thread as the run ends: the sending
+        of its done frame, or None when a heap sample is due, which needs V8's
+        thread free (then :meth:`run` samples and sends).
+
+        heap_stats costs ~0.5 ms: it is sampled on the first run of a
+        context, after long runs, and every 256th run; stats report the last
+        sample. Sending from V8's thread spares a wake of this one before the
+        host has its answer.
+        """
+
+        def report(
+            done: tuple[bytes, bytes | memoryview, bool],
+        ) -> Callable[[], None] | None:
+            wall_ms = (time.monotonic() - t0) * 1000
+            if wall_ms > 20 or ctx.runs % 256 == 0:  # ctx.runs counts this run after it
+                return None
+            heap = ctx.heap_total
+            return lambda: self._send_done(run_id, done[0], done[1], t0, cpu0, wall_ms, heap)
+
+        return report
+
+    def _send_done(
+        self,
+        run_id: int,
+        done_text: bytes,
+        result_json: bytes | memoryview,
+        t0: float,
+        cpu0: float,
+        wall_ms: float,
+        heap: int,
+    ) -> None:
+        stats = self._stats(t0, cpu0, heap)
         stats["wall_ms"] = round(wall_ms, 3)
         # The result JSON follows the header as it is (the host may keep it unparsed).
         self.send(
@@ -715,13 +758,6 @@ class Runner:
             result_json,
             shared=True,
         )
-        if not clean:
-            self._drop(key)
-        else:
-            self._collect(ctx, cap, heap, stats["cpu_ms"])
-            self._evict()
-        if self.spare is None:
-            self.spare = _Context(self)
 
     def _load_modules(
         self, ctx: _Context, modules: list[dict[str, Any]], deadline: float
@@ -808,21 +844,32 @@ class Runner:
             # eviction counts what the context holds.
 
     def _pump(
-        self, ctx: _Context, run_id: int, start: bytes, deadline: float, cpu_deadline: float
-    ) -> tuple[bytes, bytes | memoryview, bool]:
-        """Moves messages until the run reports done; returns (done text, result JSON, context clean).
+        self,
+        ctx: _Context,
+        run_id: int,
+        start: bytes,
+        deadlines: tuple[float, float],
+        report: Callable[[tuple[bytes, bytes | memoryview, bool]], Callable[[], None] | None],
+    ) -> tuple[bytes, bytes | memoryview, bool, bool]:
+        """Moves messages until the run reports done; returns (done text,
+        result JSON, context clean, done frame sent).
 
         Each step calls what resumes the script (``begin``, then ``resume``
         with the host's replies) and then ``take``, which V8 runs after their
         microtasks. The steps chain on V8's thread (:meth:`_step`): a host
         call costs two switches between processes and none between threads.
-        This thread only watches the deadlines, and raises :class:`_Limit`.
+        At the end, V8's thread sends the done frame that ``report`` makes
+        (see :meth:`_reporter`). This thread only watches the wall and CPU
+        ``deadlines``, and raises :class:`_Limit`. Exactly one side ends a
+        run: V8's thread by settling ``finished``, this one at a deadline by
+        failing it first; the other then leaves it alone.
         """
-        from concurrent.futures import Future
+        from concurrent.futures import Future, InvalidStateError
         from concurrent.futures import TimeoutError as FutureTimeout
 
-        finished: Future[tuple[bytes, bytes | memoryview, bool]] = Future()
+        finished: Future[tuple[bytes, bytes | memoryview, bool, bool]] = Future()
         head = b"%s\n%d" % (ctx.token.encode(), run_id)
+        deadline, cpu_deadline = deadlines
 
         def then() -> None:
             try:
@@ -835,20 +882,31 @@ class Runner:
                     # run id.
                     batch = b"\n".join([head, *self._replies(run_id, deadline)])
                     ctx.call((("resume", batch), ("take", None)), then)
-                else:
-                    finished.set_result(done)
+                    return
+                send = report(done)
+                finished.set_result((*done, send is not None))
+            except InvalidStateError:
+                return  # this thread passed a deadline first: it reports
             except BaseException as e:  # noqa: BLE001 - every end of the run reaches the watcher
-                finished.set_exception(e)
+                with contextlib.suppress(InvalidStateError):
+                    finished.set_exception(e)
+                return
+            if send is not None:
+                send()
 
         ctx.call((("begin", start), ("take", None)), then)
         while True:
             wall_left = deadline - time.monotonic()
             cpu_left = cpu_deadline - time.process_time()
-            if (wall_left <= 0 or cpu_left <= 0) and not finished.done():
-                # Work queued behind the cancelled step may still run: the
-                # caller ends this process.
-                ctx.cancel()
-                raise _Limit("timeout" if wall_left <= 0 else "cpu_limit")
+            if wall_left <= 0 or cpu_left <= 0:
+                try:
+                    finished.set_exception(_Limit("timeout" if wall_left <= 0 else "cpu_limit"))
+                except InvalidStateError:
+                    pass  # V8's thread ended the run first
+                else:
+                    # Work queued behind the cancelled step may still run: the
+                    # caller ends this process.
+                    ctx.cancel()
             try:
                 # While V8 runs, CPU time and wall time advance together; while
                 # the host answers, only wall time does: wait, then look again.
