@@ -391,6 +391,31 @@ def test_cpu_limit(engine):
     assert res.stats["total_ms"] < 1500
 
 
+def test_a_run_that_ends_at_its_deadline_gets_one_answer():
+    """The run's end and its deadline race: V8's thread sends the result,
+    the runner's main thread the timeout; one claims the end first. Each
+    run gets a result or a timeout, never both mixed into the next run,
+    and never a crashed runner."""
+    eng = Engine(EngineConfig(runners=1))
+    try:
+        src = "export default (ctx) => { const t = Date.now(); while (Date.now() - t < ctx.input) {} return ctx.input }"
+        seen = set()
+        for i in range(24):
+            wait_ms = 44 + i % 8  # around the 50 ms deadline
+            res = eng.run(src, input=wait_ms, limits=Limits(timeout_sec=0.05))
+            if res.ok:
+                assert res.result == wait_ms
+                seen.add("ok")
+            else:
+                assert res.error.code in ("timeout", "cpu_limit"), res.error
+                seen.add("limit")
+            after = eng.run("export default (ctx) => ctx.input", input=i, limits=FAST)
+            assert (after.ok, after.result) == (True, i)
+        assert "ok" in seen
+    finally:
+        eng.close()
+
+
 def test_memory_limit_is_per_run_setting(engine):
     src = "export default (ctx) => { const a = []; for (let i = 0; i < ctx.input; i++) a.push('x'.repeat(100) + i); return a.length }"
     assert run(engine, src, input=200_000, limits=Limits(memory_mb=256)).result == 200_000
