@@ -391,6 +391,24 @@ def test_cpu_limit(engine):
     assert res.stats["total_ms"] < 1500
 
 
+def test_without_memfd_large_frames_take_the_pipe(monkeypatch):
+    """Where memfd_create is missing or refused (old kernels, strict
+    seccomp profiles), runners start without a shared area and large runs
+    and results cross in the pipe."""
+    from iota_scripts_sdk import _pool
+
+    refused: list[int] = []
+    monkeypatch.setattr(_pool.SharedArea, "create", classmethod(lambda cls: refused.append(1)))
+    eng = Engine(EngineConfig(runners=1))
+    try:
+        text = "é" * 200_000
+        res = eng.run("export default (ctx) => ctx.input + '!'", input=text, limits=FAST)
+        assert (res.ok, res.result) == (True, text + "!")
+        assert refused, "the runner was started without asking for an area"
+    finally:
+        eng.close()
+
+
 def test_a_run_that_ends_at_its_deadline_gets_one_answer():
     """The run's end and its deadline race: V8's thread sends the result,
     the runner's main thread the timeout; one claims the end first. Each
