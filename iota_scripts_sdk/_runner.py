@@ -666,7 +666,7 @@ class Runner:
         # hint above it and starts marking sooner.
         ctx.mr.set_soft_memory_limit(cap // _SOFT_LIMIT_DIVISOR)
         cpu_deadline = cpu0 + cpu_sec
-        done: tuple[bytes, bytes | memoryview, bool] | None = None
+        done: tuple[bytes, bytes | memoryview, bool, bool] | None = None
         error: tuple[str, str] | None = None
         try:
             # JSON text never holds a raw newline: the prelude splits on them.
