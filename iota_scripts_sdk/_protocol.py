@@ -131,12 +131,10 @@ def write_frame(fd: int, *parts: bytes | memoryview, area: SharedArea | None = N
         for p in parts:
             area.out[at : at + len(p)] = p
             at += len(p)
-        header = _HEADER.pack(size | _SHARED)
-        while header:
-            header = header[os.write(fd, header) :]
-        return
-    views = [memoryview(_HEADER.pack(size))]
-    views += [memoryview(p) for p in parts if len(p)]
+        views = [memoryview(_HEADER.pack(size | _SHARED))]
+    else:
+        views = [memoryview(_HEADER.pack(size))]
+        views += [memoryview(p) for p in parts if len(p)]
     while views:
         n = os.writev(fd, views)
         while n:

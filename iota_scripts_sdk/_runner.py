@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import importlib
 import os
 import re
@@ -354,9 +355,10 @@ class Runner:
         from ._protocol import write_frame
 
         try:
-            # V8's thread sends while a run goes on (Runner._step); this
-            # thread sends when the run ends, or when it hits a limit, which
-            # V8's thread may not have noticed yet: one frame at a time.
+            # V8's thread sends while a run goes on (Runner._step) and
+            # mostly its end; this thread sends the end after a heap sample,
+            # or a limit that V8's thread, still sending, has not noticed
+            # yet: one frame at a time.
             with self._send_lock:
                 write_frame(self.out_fd, payload, *more, area=self.area if shared else None)
         except OSError:
@@ -676,9 +678,8 @@ class Runner:
                 orjson.dumps(limits["prelude"]),
                 data,
             )
-            done = self._pump(
-                ctx, run_id, start, (deadline, cpu_deadline), self._reporter(ctx, run_id, t0, cpu0)
-            )
+            report = functools.partial(self._done_sender, ctx, run_id, t0, cpu0)
+            done = self._pump(ctx, run_id, start, (deadline, cpu_deadline), report)
         except _Limit as e:
             error = (e.code, "")
         if error is not None or done is None:
@@ -698,7 +699,7 @@ class Runner:
         ctx.runs += 1
         heap = None
         if not reported:
-            # a heap sample was due (see _reporter): V8's thread is free now
+            # a heap sample was due (see _done_sender): V8's thread is free now
             wall_ms = (time.monotonic() - t0) * 1000
             heap = ctx.heap_stats(0.05)
             if heap is None:
@@ -715,29 +716,28 @@ class Runner:
         if self.spare is None:
             self.spare = _Context(self)
 
-    def _reporter(
-        self, ctx: _Context, run_id: int, t0: float, cpu0: float
-    ) -> Callable[[tuple[bytes, bytes | memoryview, bool]], Callable[[], None] | None]:
-        """What :meth:`_pump` calls on V8's thread as the run ends: the sending
-        of its done frame, or None when a heap sample is due, which needs V8's
-        thread free (then :meth:`run` samples and sends).
+    def _done_sender(
+        self,
+        ctx: _Context,
+        run_id: int,
+        t0: float,
+        cpu0: float,
+        done: tuple[bytes, bytes | memoryview, bool],
+    ) -> Callable[[], None] | None:
+        """On V8's thread as the run ends (:meth:`_pump`): what sends its done
+        frame, or None when a heap sample is due, which needs V8's thread
+        free (then :meth:`run` samples and sends).
 
         heap_stats costs ~0.5 ms: it is sampled on the first run of a
         context, after long runs, and every 256th run; stats report the last
         sample. Sending from V8's thread spares a wake of this one before the
         host has its answer.
         """
-
-        def report(
-            done: tuple[bytes, bytes | memoryview, bool],
-        ) -> Callable[[], None] | None:
-            wall_ms = (time.monotonic() - t0) * 1000
-            if wall_ms > 20 or ctx.runs % 256 == 0:  # ctx.runs counts this run after it
-                return None
-            heap = ctx.heap_total
-            return lambda: self._send_done(run_id, done[0], done[1], t0, cpu0, wall_ms, heap)
-
-        return report
+        wall_ms = (time.monotonic() - t0) * 1000
+        if wall_ms > 20 or ctx.runs % 256 == 0:  # ctx.runs counts this run after it
+            return None
+        heap = ctx.heap_total
+        return lambda: self._send_done(run_id, done[0], done[1], t0, cpu0, wall_ms, heap)
 
     def _send_done(
         self,
@@ -859,7 +859,7 @@ class Runner:
         microtasks. The steps chain on V8's thread (:meth:`_step`): a host
         call costs two switches between processes and none between threads.
         At the end, V8's thread sends the done frame that ``report`` makes
-        (see :meth:`_reporter`). This thread only watches the wall and CPU
+        (see :meth:`_done_sender`). This thread only watches the wall and CPU
         ``deadlines``, and raises :class:`_Limit`. Exactly one side ends a
         run: V8's thread by settling ``finished``, this one at a deadline by
         failing it first; the other then leaves it alone.
