@@ -25,9 +25,10 @@ from typing import Any
 
 from iota_scripts_sdk import Breakpoint, ScriptError
 from iota_scripts_sdk.breakpoints import MAX_BREAKPOINTS, MAX_EXPRESSION_CHARS
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..tools.ormcache import ormcache
 from ..tools.settings import get_engine
 
 #: Runs one arming may cover.
@@ -211,7 +212,7 @@ class IotaScriptBreakpoint(models.Model):
 
     # ---- the run path ----------------------------------------------------------
     @api.model
-    @tools.ormcache()
+    @ormcache()
     def _iota_armed_script_ids(self) -> frozenset[int]:
         """Ids of the scripts with an armed breakpoint (cached; cleared on arming)."""
         self.flush_model(["script_id", "runs_left"])

@@ -41,11 +41,12 @@ import re
 import secrets
 
 from iota_scripts_sdk.ratelimit import MAX_WINDOW_LIMIT
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from ..tools import cors, endpoint_path, json_schema
 from ..tools.endpoint_spec import EndpointSpec
+from ..tools.ormcache import ormcache
 from .iota_script import GROUP_ADMIN, GROUP_DEVELOPER
 
 _VERSION = r"^v[1-9][0-9]{0,2}$"
@@ -419,7 +420,7 @@ class IotaScriptEndpoint(models.Model):
 
     # ---- request-time helpers (called by the controller) -------------------------------
     @api.model
-    @tools.ormcache("api_version")
+    @ormcache("api_version")
     def _iota_route_table(self, api_version):
         """``(EndpointSpec, ...)`` of the active endpoints of a version (see
         ``tools/endpoint_spec.py``; cleared by every create, write and unlink)."""

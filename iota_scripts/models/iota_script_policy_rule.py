@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from iota_scripts_sdk import PolicyRule, ScriptError
 from iota_scripts_sdk.policy import SYNTAX, denied_calls
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.ormcache import ormcache
 from ..tools.settings import get_engine, scripts_enabled
 
 #: (name, kind, value, description): created active for every company.
@@ -116,7 +117,7 @@ class IotaScriptPolicyRule(models.Model):
 
     # ---- the rules of a script ---------------------------------------------------------
     @api.model
-    @tools.ormcache("company_id")
+    @ormcache("company_id")
     def _iota_company_rules(self, company_id):
         """((rule, tag ids), ...) of the company's active rules: read once per registry."""
         rules = self.sudo().search([("company_id", "=", company_id)])

@@ -18,7 +18,9 @@ overwritten by the cache.
 
 from __future__ import annotations
 
-from odoo import api, models, tools
+from odoo import api, models
+
+from ..tools.ormcache import ormcache
 
 #: The columns of a script that a run reads (``run/pipeline.py``).
 RUN_FIELDS = (
@@ -47,7 +49,7 @@ class IotaScript(models.Model):
     _inherit = "iota.script"
 
     @api.model
-    @tools.ormcache("script_id")
+    @ormcache("script_id")
     def _iota_run_fields(self, script_id):
         """``((field name, cache value), ...)`` of :data:`RUN_FIELDS` (empty when
         the script is gone). Cache values: ids for many2one fields."""

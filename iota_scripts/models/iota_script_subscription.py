@@ -40,10 +40,11 @@ import logging
 import re
 
 import psycopg2
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..tools.event_types import ORIGINS
+from ..tools.ormcache import ormcache
 
 _logger = logging.getLogger(__name__)
 _PATTERN = re.compile(r"^[a-z*][a-z0-9_.:*-]{0,63}$")
@@ -220,7 +221,7 @@ class IotaScriptSubscription(models.Model):
     # evaluated as the handler's run-as user: on a privileged script, only
     # that user or an administrator may add, change or remove one.
     @api.model
-    @tools.ormcache("company_id")
+    @ormcache("company_id")
     def _iota_patterns(self, company_id):
         """The compiled event type patterns of the active subscriptions of a company.
 

@@ -4,8 +4,10 @@ Its governance settings live here too (docs/operations/governance.md):
 four-eyes approval of versions, signed versions, and the daily units pool.
 """
 
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+
+from ..tools.ormcache import ormcache
 
 RUNNER_LOGIN = "iota_scripts_runner_%s"
 
@@ -101,7 +103,7 @@ class ResCompany(models.Model):
         return users
 
     @api.model
-    @tools.ormcache("company_id")
+    @ormcache("company_id")
     def _iota_scripts_runner_uid(self, company_id):
         """The id of the runner user of ``company_id``, or 0 (ormcached: endpoint
         calls ask on every request; deleting a user clears the caches)."""

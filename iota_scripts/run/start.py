@@ -18,6 +18,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..sdk_host.db import RUN_CONTEXT_KEY, scope_records
+from ..tools.ormcache import cached_call
 from ..tools.sentinel import as_engine
 from ..tools.storable_text import storable_text
 from .pending import PendingExecution
@@ -106,7 +107,7 @@ def refusal(script: Any, user: Any) -> ScriptError | None:
     if not user.active and not _archived_by_design(script, user):
         return ScriptError("access_denied", f"the run-as user {user.login} is archived")
     # _get_company_ids is ormcached (cleared when a user's companies change).
-    if script.company_id.id not in user._get_company_ids():
+    if script.company_id.id not in cached_call(user, "_get_company_ids"):
         return ScriptError(
             "access_denied",
             f"the run-as user {user.login} may not work in {script.company_id.name}",

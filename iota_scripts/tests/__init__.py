@@ -26,6 +26,7 @@ from . import (
     test_live,
     test_metrics,
     test_operations_workers,
+    test_ormcache,
     test_policy_rules,
     test_profile,
     test_queue,

@@ -55,6 +55,8 @@ from typing import Any
 
 from odoo.tools import config
 
+from .ormcache import cached_call
+
 _logger = logging.getLogger(__name__)
 
 #: key -> (default, type): the one source of every default (the settings page's
@@ -285,7 +287,7 @@ def get_setting(env: Any, key: str) -> Any:
     if value is None and env is not None and key not in SITE_ONLY:
         # _get_param: ormcached, no access check (get_param would need sudo(),
         # a new environment on each call of the run path)
-        param = env["ir.config_parameter"]._get_param(f"iota_scripts.{key}")
+        param = cached_call(env["ir.config_parameter"], "_get_param", f"iota_scripts.{key}")
         if param not in (None, False, ""):
             value = param
     return _cast(key, value)
