@@ -1,6 +1,7 @@
 """The last steps of a run: record the outcome, then announce it.
 
-:func:`outcome_values` turns a ``RunResult`` into the execution's values;
+:func:`measured_values` and ``_kept_values`` turn a ``RunResult`` into the
+execution's values (what every run counts; what only a kept row stores);
 :func:`record` writes them (or, for a reserved row its recording policy does
 not keep, counts the run in ``iota.script.run.stat``); :func:`announce`
 records the ``script.executed`` / ``script.failed`` event and lets the
@@ -72,26 +73,30 @@ def breakpoint_values(result: RunResult) -> dict[str, Any]:
     }
 
 
-def outcome_values(result: RunResult) -> dict[str, Any]:
-    """The execution's values for the outcome ``result`` (state, result or error, use)."""
+def measured_values(result: RunResult) -> dict[str, Any]:
+    """What a run counts, kept or not: its state, end and use (``iota.script.run.stat``)."""
     stats = result.stats or {}
-    vals: dict[str, Any] = {
+    error = None if result.ok else result.error or ScriptError("internal_error", "the run failed")
+    return {
+        "state": "succeeded" if error is None else _STATE_BY_CODE.get(error.code, "failed"),
         "date_end": fields.Datetime.now(),
         "wall_ms": stats.get("wall_ms") or 0.0,
         "cpu_ms": stats.get("cpu_ms") or 0.0,
         "heap_peak_bytes": int(stats.get("heap_peak_bytes") or 0),
         "host_calls": int(stats.get("host_calls") or 0),
         "units_used": int(stats.get("units") or 0),
-        **_log_values(result),
-        **breakpoint_values(result),
     }
+
+
+def _kept_values(result: RunResult) -> dict[str, Any]:
+    """What only a kept execution stores: the result or the error, the logs, the hits."""
+    vals: dict[str, Any] = {**_log_values(result), **breakpoint_values(result)}
     if result.ok:
         text, cut = capped(result.result)
-        vals.update(state="succeeded", result_json=text, result_truncated=cut)
+        vals.update(result_json=text, result_truncated=cut)
         return vals
     error = result.error or ScriptError("internal_error", "the run failed")
     vals.update(
-        state=_STATE_BY_CODE.get(error.code, "failed"),
         error_code=error.code,
         error_message=storable_text(error.message),
         error_line=error.line or 0,
@@ -149,7 +154,8 @@ def record(
     does not keep is counted instead, and the empty recordset returned.
     ``replay`` is ``(ctx, journal)`` of the run (:func:`replay_values`)."""
     execution, pending = started.execution, started.pending
-    vals = {**started.start_vals, **outcome_values(result), **replay_values(req, replay)}
+    # what only a kept row stores (result, logs, ctx, journal) is encoded for it only
+    vals = {**started.start_vals, **measured_values(result)}
     if req.profile is not None and req.profile.tree is not None:
         vals["profile_json"] = json.dumps(req.profile.tree)
     if req.answer is not None:
@@ -164,9 +170,10 @@ def record(
         # a run that hit a breakpoint is kept whatever the policy: the hits were asked for
         if not keeps(*pending.policy, succeeded=result.ok) and not result.hits:
             return count_unrecorded(execution, {**pending.vals, **vals})
-        as_engine(execution).create({**pending.vals, **vals})
+        kept = {**_kept_values(result), **replay_values(req, replay)}
+        as_engine(execution).create({**pending.vals, **kept, **vals})
     else:
-        as_engine(execution).write(vals)
+        as_engine(execution).write({**_kept_values(result), **replay_values(req, replay), **vals})
     return execution
 
 
