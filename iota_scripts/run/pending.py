@@ -18,26 +18,50 @@ __all__ = ["PendingExecution"]
 
 
 class PendingExecution:
-    """``vals`` are the create values, ``id`` included; ``policy`` is
-    ``(record_policy, sample_every)``. ``written`` tells whether the row exists."""
+    """``vals`` are the create values, ``id`` included, but the input;
+    ``policy`` is ``(record_policy, sample_every)``; ``stored_input`` makes
+    the input's values, called only when a row is written (:meth:`row_values`).
+    ``written`` tells whether the row exists."""
 
-    __slots__ = ("in_savepoint", "model", "policy", "vals", "written")
+    __slots__ = (
+        "_row_values",
+        "in_savepoint",
+        "model",
+        "policy",
+        "stored_input",
+        "vals",
+        "written",
+    )
 
-    def __init__(self, model: Any, vals: dict[str, Any], policy: tuple[str, int]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        vals: dict[str, Any],
+        policy: tuple[str, int],
+        stored_input: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
         self.model = model
         self.vals = vals
         self.policy = policy
+        self.stored_input = stored_input
         self.written = False
         self.in_savepoint = False
+        self._row_values: dict[str, Any] | None = None
 
     @property
     def record(self) -> Any:
         return self.model.browse(self.vals["id"])
 
+    def row_values(self) -> dict[str, Any]:
+        """``vals`` with the stored input: what the row is created with."""
+        if self._row_values is None:
+            self._row_values = {**self.vals, **self.stored_input()}
+        return self._row_values
+
     def materialise(self, savepoint: Any) -> None:
         """Creates the row (state ``running``) now, if it does not exist yet."""
         if not self.written:
-            as_engine(self.model).create(dict(self.vals))
+            as_engine(self.model).create(dict(self.row_values()))
             self.written = True
             self.in_savepoint = savepoint.opened
 

@@ -171,7 +171,7 @@ def record(
         if not keeps(*pending.policy, succeeded=result.ok) and not result.hits:
             return count_unrecorded(execution, {**pending.vals, **vals})
         kept = {**_kept_values(result), **replay_values(req, replay)}
-        as_engine(execution).create({**pending.vals, **kept, **vals})
+        as_engine(execution).create({**pending.row_values(), **kept, **vals})
     else:
         as_engine(execution).write({**_kept_values(result), **replay_values(req, replay), **vals})
     return execution

@@ -9,6 +9,7 @@ raises a ``UserError`` instead, so the person who pressed Run sees why.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -54,6 +55,12 @@ def capped(value: Any, cap: int = MAX_STORED_CHARS) -> tuple[str, bool]:
     if len(text) <= cap:
         return text, False
     return text[:cap], True
+
+
+def input_values(value: Any) -> dict[str, Any]:
+    """The execution's stored input: ``value`` as capped JSON text."""
+    text, cut = capped(value)
+    return {"input_json": text, "input_truncated": cut}
 
 
 def skip(Execution: Any, req: RunRequest, reason: str) -> Any:
@@ -306,7 +313,6 @@ def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, g
         return Started(
             script, version, user, env, company_name, req.queued, None, start_vals, records_ctx
         ), None
-    input_text, input_cut = capped(req.input)
     vals = {
         "script_id": script.id,
         "version_id": version.id,
@@ -321,16 +327,19 @@ def open_execution(Execution: Any, req: RunRequest, script: Any, version: Any, g
         "res_ids": res_ids,
         "state": "running",
         "date_start": now,
-        "input_json": input_text,
-        "input_truncated": input_cut,
         **req.execution_values,
     }
     pending = None
     if not written_once:
-        execution = as_engine(Execution).create(vals)
+        execution = as_engine(Execution).create({**vals, **input_values(req.input)})
     else:
         policy = req.record_policy or (script.record_policy, script.record_sample_every)
-        pending = PendingExecution(Execution, {**vals, "id": execution_id}, policy)
+        pending = PendingExecution(
+            Execution,
+            {**vals, "id": execution_id},
+            policy,
+            functools.partial(input_values, req.input),
+        )
         execution = pending.record
     return Started(
         script, version, user, env, company_name, execution, pending, {}, records_ctx

@@ -116,6 +116,10 @@ class TestRecordPolicy(HttpCase):
             self.assertGreater(execution.latency_ms, 0)
             self.assertEqual(execution.endpoint_id, endpoint)
             self.assertEqual(execution.result_json, f'{{"ok": true, "id": {execution.id}}}')
+            # what a kept row stores besides its outcome: the input, the ctx, the journal
+            self.assertEqual(execution.input_json, "null")
+            self.assertIn(f'"execution": {{"id": {execution.id}}}', execution.ctx_json)
+            self.assertIn('"calls": 0', execution.journal_json)
         self.assertEqual(self._counted("ok"), 0)
 
     def test_failures_only_keeps_no_success_and_every_failure(self):
@@ -175,6 +179,10 @@ class TestRecordPolicy(HttpCase):
         self.assertEqual(execution.ids, [response.json()["id"]])
         self.assertEqual(execution.state, "succeeded")
         self.assertEqual(execution.http_status, 200)
+        # the row created for the event, before the outcome, stores the same
+        self.assertEqual(execution.input_json, "null")
+        self.assertEqual(execution.result_json, f'{{"id": {execution.id}}}')
+        self.assertIn(f'"execution": {{"id": {execution.id}}}', execution.ctx_json)
         event = self.env["iota.script.event"].search([("type", "=", "bench.done")])
         self.assertEqual(event.execution_id, execution)
 
@@ -188,6 +196,8 @@ class TestRecordPolicy(HttpCase):
         self.assertEqual(len(execution), 1)
         self.assertEqual((execution.state, execution.http_status), ("failed", 500))
         self.assertIn("after the event", execution.error_message)
+        self.assertEqual(execution.input_json, "null")
+        self.assertIn(f'"execution": {{"id": {execution.id}}}', execution.ctx_json)
         self.assertFalse(self.env["iota.script.event"].search([("type", "=", "bench.lost")]))
 
     def test_cached_script_columns_follow_writes(self):
