@@ -18,6 +18,11 @@ _MAX_DEPTH = 512  # the host's JSON parser recurses; keep well below its limit
 _ARG_DEPTH = 64  # nesting allowed in sdk call arguments and log fields
 
 
+#: Values of Limits already validated (Limits.__post_init__), at most _VALID_LIMITS_KEPT.
+_VALID_LIMITS: set[tuple[object, ...]] = set()
+_VALID_LIMITS_KEPT = 4096
+
+
 def _check(obj: object, name: str, ok: bool, what: str) -> None:
     if not ok:
         raise ScriptError(
@@ -72,6 +77,20 @@ class Limits:
     max_reply_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        # Every run makes one or two Limits, mostly the same few: values (and
+        # their types: True == 1) already found valid are not checked again.
+        values = tuple(self.__dict__.values())
+        key: tuple[object, ...] | None = (type(self), values, tuple(map(type, values)))
+        try:
+            if key in _VALID_LIMITS:
+                return
+        except TypeError:  # an unhashable value: the checks below name it
+            key = None
+        self._validate()
+        if key is not None and len(_VALID_LIMITS) < _VALID_LIMITS_KEPT:
+            _VALID_LIMITS.add(key)
+
+    def _validate(self) -> None:
         _positive_number(self, "timeout_sec")
         if self.cpu_sec is not None:
             _positive_number(self, "cpu_sec")

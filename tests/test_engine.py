@@ -489,6 +489,24 @@ def test_limits_validate_by_name():
     assert Limits(allow_hosts=("*", "*.example.com", "api.example.com", "203.0.113.9")).allow_hosts
 
 
+def test_limits_refuse_what_equals_a_valid_value():
+    # Validated values are remembered (Limits.__post_init__); values equal to
+    # them but of another type, or unhashable, are still checked.
+    Limits(memory_mb=1, timeout_sec=2, allow_hosts=("a.example.com",))
+    for bad in (
+        {"memory_mb": True},
+        {"memory_mb": 1.0},
+        {"timeout_sec": True},
+        {"allow_hosts": ["a.example.com"]},
+        {"allow_hosts": ("a.example.com", 1)},
+    ):
+        with pytest.raises(ScriptError) as e:
+            Limits(**{"memory_mb": 1, "timeout_sec": 2, "allow_hosts": ("a.example.com",), **bad})
+        assert e.value.code == "invalid_argument" and next(iter(bad)) in e.value.message, bad
+    same = Limits(memory_mb=1, timeout_sec=2, allow_hosts=("a.example.com",))
+    assert (same.memory_mb, same.timeout_sec) == (1, 2)
+
+
 # ---- pool, concurrency, recovery -------------------------------------------------------
 
 
