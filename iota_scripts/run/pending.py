@@ -38,7 +38,7 @@ class PendingExecution:
         model: Any,
         vals: dict[str, Any],
         policy: tuple[str, int],
-        stored_input: Callable[[], dict[str, Any]] = dict,
+        stored_input: Callable[[], dict[str, Any]],
     ) -> None:
         self.model = model
         self.vals = vals

@@ -76,7 +76,7 @@ def breakpoint_values(result: RunResult) -> dict[str, Any]:
 def measured_values(result: RunResult) -> dict[str, Any]:
     """What a run counts, kept or not: its state, end and use (``iota.script.run.stat``)."""
     stats = result.stats or {}
-    error = None if result.ok else result.error or ScriptError("internal_error", "the run failed")
+    error = None if result.ok else _error(result)
     return {
         "state": "succeeded" if error is None else _STATE_BY_CODE.get(error.code, "failed"),
         "date_end": fields.Datetime.now(),
@@ -88,6 +88,11 @@ def measured_values(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _error(result: RunResult) -> ScriptError:
+    """The error of a failed run (one without an error failed inside the engine)."""
+    return result.error or ScriptError("internal_error", "the run failed")
+
+
 def _kept_values(result: RunResult) -> dict[str, Any]:
     """What only a kept execution stores: the result or the error, the logs, the hits."""
     vals: dict[str, Any] = {**_log_values(result), **breakpoint_values(result)}
@@ -95,7 +100,7 @@ def _kept_values(result: RunResult) -> dict[str, Any]:
         text, cut = capped(result.result)
         vals.update(result_json=text, result_truncated=cut)
         return vals
-    error = result.error or ScriptError("internal_error", "the run failed")
+    error = _error(result)
     vals.update(
         error_code=error.code,
         error_message=storable_text(error.message),
@@ -166,14 +171,15 @@ def record(
     started.script._iota_rollout_ran(started.version, vals["state"])
     if vals["state"] in ("failed", "timed_out") and sentry.enabled():
         track_failure(req, started, result)
-    if pending is not None and not pending.written:
-        # a run that hit a breakpoint is kept whatever the policy: the hits were asked for
-        if not keeps(*pending.policy, succeeded=result.ok) and not result.hits:
-            return count_unrecorded(execution, {**pending.vals, **vals})
-        kept = {**_kept_values(result), **replay_values(req, replay)}
-        as_engine(execution).create({**pending.row_values(), **kept, **vals})
+    unwritten = pending is not None and not pending.written
+    # a run that hit a breakpoint is kept whatever the policy: the hits were asked for
+    if unwritten and not keeps(*pending.policy, succeeded=result.ok) and not result.hits:
+        return count_unrecorded(execution, {**pending.vals, **vals})
+    vals = {**_kept_values(result), **replay_values(req, replay), **vals}
+    if unwritten:
+        as_engine(execution).create({**pending.row_values(), **vals})
     else:
-        as_engine(execution).write({**_kept_values(result), **replay_values(req, replay), **vals})
+        as_engine(execution).write(vals)
     return execution
 
 
@@ -188,7 +194,7 @@ def track_failure(req: RunRequest, started: Started, result: RunResult) -> None:
     """A failed run to Sentry (``tools/observability/sentry.py``): the script's
     stack, and the values under secret-looking keys of its input and request
     replaced wherever they appear."""
-    script, error = started.script, result.error or ScriptError("internal_error", "the run failed")
+    script, error = started.script, _error(result)
     sentry.script_failed(
         db=started.execution.env.cr.dbname,
         company_id=script.company_id.id,
