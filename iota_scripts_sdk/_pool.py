@@ -26,8 +26,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -36,6 +37,8 @@ from ._vendor import acorn_path
 from .errors import ScriptError
 from .limits import EngineConfig
 from .observer import EngineObserver, notify
+
+_T = TypeVar("_T")
 
 _logger = logging.getLogger(__name__)
 
@@ -253,10 +256,18 @@ class RunnerProcess:
 
     def read_frame(self, deadline: float | None) -> bytes | None:
         """The next frame, or None at EOF. Raises TimeoutError at the deadline."""
+        return self._read(self.reader.next, deadline)
+
+    def read_message(self, deadline: float | None) -> tuple[bytes, bytes] | None:
+        """The next frame as (header, tail) (``FrameReader.next_message``), or
+        None at EOF. Raises TimeoutError at the deadline."""
+        return self._read(self.reader.next_message, deadline)
+
+    def _read(self, take: Callable[[], _T | None], deadline: float | None) -> _T | None:
         import select
 
         while True:
-            frame = self.reader.next()
+            frame = take()
             if frame is not None:
                 return frame
             if deadline is not None:

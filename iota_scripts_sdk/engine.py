@@ -533,7 +533,7 @@ class Engine:
         while True:
             tick = hard_deadline if cancel is None else min(hard_deadline, time.monotonic() + 0.05)
             try:
-                frame = runner.read_frame(tick)
+                message = runner.read_message(tick)
             except TimeoutError:
                 if cancel is not None and cancel.is_set():
                     # what the run used, measured before the runner goes (its own stats never come)
@@ -558,9 +558,9 @@ class Engine:
             except Exception:  # noqa: BLE001 - a broken frame means a broken runner
                 runner.kill()
                 return self._crashed(runner, logs, t0, calls)
-            if frame is None:
+            if message is None:
                 return self._crashed(runner, logs, t0, calls)
-            head, _, tail = frame.partition(b"\n")
+            head, tail = message
             try:
                 msg = _loads(head)
             except ValueError:

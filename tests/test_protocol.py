@@ -159,3 +159,51 @@ def test_a_forged_shared_frame_is_refused(area):
     finally:
         os.close(r)
         os.close(w)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared area", "pipe"])
+def test_a_message_splits_at_its_first_newline_and_its_tail_outlives_the_area(shared):
+    """``next_message`` gives what ``bytes.partition(b"\\n")`` of the frame
+    gives, with no newline, a newline last, or more newlines in the tail,
+    in both directions of the area (each reads its own half)."""
+    host, runner = _area_pair()
+    tail = b'{"a":"x\\ny"}\n' + bytes(range(256)) * 200  # over SHARED_MIN_BYTES
+    payloads = [
+        b'{"op":"done"}\n' + tail,
+        b'{"op":"done"}',
+        b'{"op":"done"}\n',
+        b"\n" + tail,
+    ]
+    for sender, receiver in ((runner, host), (host, runner)):
+        r, w = os.pipe()
+        fcntl.fcntl(w, F_SETPIPE_SZ, 1 << 20)
+        try:
+            reader = FrameReader(r, receiver)
+            for payload in payloads:
+                write_frame(w, payload, area=sender if shared else None)
+                got = None
+                while got is None:
+                    got = reader.next_message()
+                    if got is None:
+                        assert reader.feed()
+                sender.out[: len(payload)] = b"z" * len(payload)  # the sender's next frame
+                head, _, rest = payload.partition(b"\n")
+                assert got == (head, rest)
+                assert all(type(part) is bytes for part in got)
+        finally:
+            os.close(r)
+            os.close(w)
+
+
+def test_a_forged_shared_message_is_refused():
+    host, _runner = _area_pair()
+    r, w = os.pipe()
+    try:
+        os.write(w, ((1 << 31) | (SHARED_AREA_BYTES + 1)).to_bytes(4, "big"))
+        reader = FrameReader(r, host)
+        assert reader.feed()
+        with pytest.raises(ProtocolError, match="shared frame"):
+            reader.next_message()
+    finally:
+        os.close(r)
+        os.close(w)
