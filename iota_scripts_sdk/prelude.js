@@ -226,10 +226,11 @@
       // once) into a new object of data properties, natively: a third
       // cheaper than storing key by key. Only objects inside are replaced by
       // their copies; the walk checks and counts the rest as they are.
+      // for-in over the copy: its own keys in objectKeys' order (the copy's
+      // prototype is the frozen Object.prototype, with nothing enumerable)
+      // without an array of keys per object: a quarter off the copy.
       const out = { ...v };
-      const ks = objectKeys(out);
-      for (let i = 0; i < ks.length; i++) {
-        const k = ks[i];
+      for (const k in out) {
         if (k === "__proto__") throw BAIL;
         size += k.length;
         const x = out[k];

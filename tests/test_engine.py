@@ -256,6 +256,24 @@ def test_a_results_getters_run_once_and_what_they_returned_is_written(engine):
     assert res.result == {"a": {"b": [1, {"c": 2}]}, "seen": {"a": 1, "b": 1}}
 
 
+def test_a_results_keys_keep_their_order_and_a_proto_key_stays_data(engine):
+    # Integer-like keys first, then insertion order (JSON.stringify's order),
+    # for plain and null-prototype objects; an own "__proto__" key (which
+    # JSON.parse makes) is written as data, nested too, never as a prototype.
+    res = run(
+        engine,
+        "export default () => { const n = Object.create(null); n.z = 1; n['7'] = 2; n.a = {b: 1, '2': 0};"
+        ' const p = JSON.parse(\'{"__proto__": {"x": 1}, "k": [{"__proto__": 2}]}\');'
+        " return [n, p, {y: 1, '10': 2, '9': 3, x: [n.a]}] }",
+        tenant="result-keys",
+    )
+    assert res.ok, res.error
+    assert res.result_json == (
+        b'[{"7":2,"z":1,"a":{"2":0,"b":1}},{"__proto__":{"x":1},"k":[{"__proto__":2}]},'
+        b'{"9":3,"10":2,"y":1,"x":[{"2":0,"b":1}]}]'
+    )
+
+
 def test_non_json_arguments_are_invalid_in_js(engine):
     res = run(
         engine,
