@@ -198,13 +198,12 @@ class FrameReader:
             return None
         (size,) = _HEADER.unpack_from(self._buf)
         if size & _SHARED:
-            size = self._shared_size(size)
+            area, size = self._shared(size)
             del self._buf[:4]
-            nl = self.area.find_into(b"\n", size)  # type: ignore[union-attr] # _shared_size checked it
-            into = self.area.into  # type: ignore[union-attr]
+            nl = area.find_into(b"\n", size)
             if nl == -1:
-                return bytes(into[:size]), b""
-            return bytes(into[:nl]), bytes(into[nl + 1 : size])
+                return bytes(area.into[:size]), b""
+            return bytes(area.into[:nl]), bytes(area.into[nl + 1 : size])
         if not self._complete(size):
             return None
         nl = self._buf.find(b"\n", 4, 4 + size)
@@ -216,11 +215,12 @@ class FrameReader:
         del self._buf[: 4 + size]
         return parts
 
-    def _shared_size(self, size: int) -> int:
+    def _shared(self, size: int) -> tuple[SharedArea, int]:
+        """The area a shared frame of header ``size`` is in, and its length."""
         size &= ~_SHARED
         if self.area is None or size > len(self.area.into):
             raise ProtocolError(f"shared frame of {size} bytes with no area to hold it")
-        return size
+        return self.area, size
 
     def _complete(self, size: int) -> bool:
         if size > MAX_FRAME_BYTES:
@@ -233,9 +233,9 @@ class FrameReader:
             return None
         (size,) = _HEADER.unpack_from(self._buf)
         if size & _SHARED:
-            size = self._shared_size(size)
+            area, size = self._shared(size)
             del self._buf[:4]
-            return bytes(self.area.into[:size])  # type: ignore[union-attr] # _shared_size checked it
+            return bytes(area.into[:size])
         if not self._complete(size):
             return None
         # one copy (a slice of the bytearray, then bytes(), would be two)

@@ -226,9 +226,10 @@
       // once) into a new object of data properties, natively: a third
       // cheaper than storing key by key. Only objects inside are replaced by
       // their copies; the walk checks and counts the rest as they are.
-      // for-in over the copy: its own keys in objectKeys' order (the copy's
-      // prototype is the frozen Object.prototype, with nothing enumerable)
-      // without an array of keys per object: a quarter off the copy.
+      // Its keys come from for-in: the same keys in objectKeys' order (the
+      // copy's prototype is the frozen Object.prototype, where nothing is
+      // enumerable), without an array of keys per object (a quarter off the
+      // copy).
       const out = { ...v };
       for (const k in out) {
         if (k === "__proto__") throw BAIL;
