@@ -110,8 +110,25 @@ def test_result_conversions(engine):
         "export default () => ({d: new Date(0), u: undefined, n: NaN, a: [undefined, 1], s: 'é'})",
     )
     assert res.result == {"d": "1970-01-01T00:00:00.000Z", "n": None, "a": [None, 1], "s": "é"}
-    res = run(engine, "export default () => ({f() {}})")
-    assert res.error.code == "invalid_argument"
+    # refused, each with its key (docs/guide/writing-scripts.md)
+    for value, named in (
+        ("({f() {}})", 'a function is not JSON-serialisable (at key "f")'),
+        ("({s: Symbol('s')})", 'a Symbol is not JSON-serialisable (at key "s")'),
+        ("[1, Symbol('s')]", 'a Symbol is not JSON-serialisable (at key "1")'),
+        ("({b: 10n})", 'a BigInt is not JSON-serialisable (at key "b")'),
+        ("({m: new Map()})", "a Map is not JSON-serialisable"),
+        ("({s: new Set([1])})", "a Set is not JSON-serialisable"),
+        ("({p: Promise.resolve(1)})", "a Promise is not JSON-serialisable"),
+        ("({d: new Date(NaN)})", "an invalid Date is not JSON-serialisable"),
+    ):
+        res = run(engine, f"export default () => {value}")
+        assert (res.error.code, res.error.message) == ("invalid_argument", named), value
+    res = run(
+        engine,
+        "export default () => { class P { constructor() { this.x = 1 } get y() { return 2 } }"
+        " return [new P(), {toJSON() { return 'own' }}] }",
+    )
+    assert res.result_json == b'[{"x":1},"own"]'
 
 
 # ---- isolation ---------------------------------------------------------------------
