@@ -19,7 +19,7 @@
 
   // ---- captured intrinsics -------------------------------------------------
   const G = globalThis;
-  const { freeze, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
+  const { freeze, seal, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
     keys: objectKeys, create } = Object;
   const { apply, ownKeys, deleteProperty } = Reflect;
   const { isArray } = Array;
@@ -40,6 +40,8 @@
   const ArrayProto = Array.prototype;
   const ErrorProto = Error.prototype;
   const ObjectProto = Object.prototype;
+  const RegExpProto = RegExp.prototype;
+  const { isExtensible } = Object;
   // uncurry(fn)(self, a, b) is fn.call(self, a, b): a bound
   // Function.prototype.call, which V8 calls directly (a rest array and
   // Reflect.apply on every call cost a third of the result copy's time).
@@ -869,8 +871,6 @@
   }
   enableOverride(Function.prototype, "toString");
   enableOverride(Function.prototype, "constructor");
-  enableOverride(Array.prototype, "toString");
-  enableOverride(Array.prototype, "constructor");
   enableOverride(PromiseC.prototype, "constructor");
   enableOverride(PromiseC.prototype, "then");
 
@@ -885,7 +885,25 @@
   entry("__iota_take", freeze(takeEntry));
 
   // Freeze every intrinsic reachable from the global object and from the
-  // hidden intrinsics (iterator, generator and async prototypes).
+  // hidden intrinsics (iterator, generator and async prototypes), but three.
+  //
+  // Trap: V8's fast paths hold only while some prototypes keep their
+  // original shape (docs/operations/benchmarks.md, "Frozen intrinsics"):
+  // - arrays and plain objects (element stores, spreads, for-in,
+  //   Array.prototype.map and the like): Object.prototype and
+  //   Array.prototype keep ordinary element kinds, and Array.prototype its
+  //   own data properties. Freezing either, or redefining any property of
+  //   Array.prototype, made array code 4x slower and a 1,000 records run a
+  //   fifth slower. Both are sealed instead: nothing can be added, deleted
+  //   or redefined. Object.prototype is then as good as frozen
+  //   (enableOverride made each of its properties an accessor);
+  //   Array.prototype's methods and length stay writable.
+  // - regular expressions (exec, replace, split, match): RegExp.prototype
+  //   keeps its original map. Freezing, sealing, even preventExtensions on
+  //   it made regexp code 20x slower. It is left as it is.
+  // The prelude never looks a method up on these two during a run (it
+  // calls what it captured above). A run that changed either leaves a
+  // context that is dropped (see `end`): the next run never sees it.
   const hidden = [
     getPrototypeOf(function* () {}), getPrototypeOf(async function () {}),
     getPrototypeOf(async function* () {}), getPrototypeOf([][Symbol.iterator]()),
@@ -902,7 +920,8 @@
     const o = todo.pop();
     if ((typeof o !== "object" && typeof o !== "function") || o === null || setHas(seen, o)) continue;
     setAdd(seen, o);
-    if (o !== G) freeze(o);
+    if (o === ObjectProto || o === ArrayProto) seal(o);
+    else if (o !== G && o !== RegExpProto) freeze(o);
     arrayPush(todo, getPrototypeOf(o));
     const ks = ownKeys(o);
     for (let i = 0; i < ks.length; i++) {
@@ -926,6 +945,34 @@
     setAdd(baseline, k);
   }
   const globalProto = getPrototypeOf(G);
+  // Array.prototype's own values, and RegExp.prototype's own properties,
+  // as the hardening left them (see above).
+  const arrayProtoKeys = ownKeys(ArrayProto);
+  const arrayProtoValues = [];
+  for (let i = 0; i < arrayProtoKeys.length; i++) {
+    arrayPush(arrayProtoValues, getOwnPropertyDescriptor(ArrayProto, arrayProtoKeys[i]).value);
+  }
+  const regexpProtoKeys = ownKeys(RegExpProto);
+  const regexpProtoProps = [];
+  for (let i = 0; i < regexpProtoKeys.length; i++) {
+    arrayPush(regexpProtoProps, getOwnPropertyDescriptor(RegExpProto, regexpProtoKeys[i]));
+  }
+  // RegExp.prototype is an ordinary object: its keys and descriptors are
+  // read without running script code (no getter is called).
+  function regexpProtoUnchanged() {
+    if (!isExtensible(RegExpProto) || getPrototypeOf(RegExpProto) !== ObjectProto) return false;
+    const ks = ownKeys(RegExpProto);
+    if (ks.length !== regexpProtoKeys.length) return false;
+    for (let i = 0; i < ks.length; i++) {
+      if (ks[i] !== regexpProtoKeys[i]) return false;
+      const now = getOwnPropertyDescriptor(RegExpProto, ks[i]);
+      const then = regexpProtoProps[i];
+      if (now.value !== then.value || now.get !== then.get || now.set !== then.set
+        || now.writable !== then.writable || now.enumerable !== then.enumerable
+        || now.configurable !== then.configurable) return false;
+    }
+    return true;
+  }
 
 
   function load(token, moduleFn) {
@@ -1083,6 +1130,12 @@
       if (!setHas(baseline, ks[i]) && !deleteProperty(G, ks[i])) clean = false;
     }
     if (getPrototypeOf(G) !== globalProto) clean = false;
+    // Sealed: every own property of Array.prototype is still a data property
+    // (reading it runs no script code); only its value can have changed.
+    for (let i = 0; i < arrayProtoKeys.length; i++) {
+      if (ArrayProto[arrayProtoKeys[i]] !== arrayProtoValues[i]) clean = false;
+    }
+    if (!regexpProtoUnchanged()) clean = false;
     return clean;
   }
 

@@ -150,23 +150,83 @@ def test_no_host_realm(engine):
 
 
 def test_prototype_pollution_is_invisible_to_the_next_run(engine):
+    # Array.prototype's methods may be replaced during a run (the prelude
+    # seals it, see "hardening"): its own run sees that, no other run does.
     pollute = (
         "export default () => { const r = [];"
-        " try { Object.prototype.polluted = 1 } catch (e) { r.push(e.name) }"
-        " try { JSON.parse = () => 'hijacked' } catch (e) { r.push(e.name) }"
-        " try { Array.prototype.push = () => 0 } catch (e) { r.push(e.name) }"
-        " try { Promise.prototype.then = () => 0 } catch (e) { r.push(e.name) }"
+        " try { Object.prototype.polluted = 1 } catch (e) { r[r.length] = e.name }"
+        " try { JSON.parse = () => 'hijacked' } catch (e) { r[r.length] = e.name }"
+        " try { Array.prototype.push = () => 0; r[r.length] = [].push(1) } catch (e) { r[r.length] = e.name }"
+        " try { Promise.prototype.then = () => 0 } catch (e) { r[r.length] = e.name }"
         " globalThis.leak = 'secret'; return r }"
     )
     probe = (
         "export default () => [({}).polluted, JSON.parse('1'), typeof globalThis.leak, [].push(1)]"
     )
     for tenant in ("company-a", "company-a", "company-b"):
-        assert run(engine, pollute, tenant=tenant).result == ["TypeError"] * 4
+        assert run(engine, pollute, tenant=tenant).result == [
+            "TypeError",
+            "TypeError",
+            0,
+            "TypeError",
+        ]
         assert run(engine, probe, tenant=tenant).result == [None, 1, "undefined", 1]
         # the same script version again, warm: its own global is gone too
         assert run(engine, pollute + "\n", tenant=tenant).ok
         assert run(engine, "export default () => typeof leak", tenant=tenant).result == "undefined"
+
+
+def test_a_run_that_changes_array_prototype_leaves_no_trace_in_its_warm_context(engine):
+    # One script (one warm context): the run given "patch" replaces array
+    # methods and length; the next run of the same version sees the originals.
+    src = (
+        "export default (ctx) => { const r = [];"
+        " if (ctx.input === 'patch') {"
+        "   Array.prototype.map = function () { return 'patched' };"
+        "   Array.prototype[Symbol.iterator] = function* () { yield 'patched' };"
+        "   Array.prototype.length = 3 }"
+        " const adds = [() => { Array.prototype.extra = 1 }, () => { Object.prototype.extra = 1 },"
+        "   () => { delete Array.prototype.map }, () => { Object.prototype.toString = () => 'x' },"
+        "   () => Object.defineProperty(Array.prototype, 'map', {get() { return 1 }})];"
+        " for (let i = 0; i < adds.length; i++) {"
+        "   try { adds[i](); r[r.length] = 'allowed' } catch (e) { r[r.length] = e.name } }"
+        " return [[1, 2].map((x) => x * 2), [...[1]], Array.prototype.length, r,"
+        "   Object.isFrozen(Object.prototype), Object.isSealed(Array.prototype)] }"
+    )
+    refused = ["TypeError"] * 5
+    clean = [[2, 4], [1], 0, refused, True, True]
+    assert run(engine, src, input="check", tenant="array-proto").result == clean
+    patched = run(engine, src, input="patch", tenant="array-proto").result
+    assert patched == ["patched", ["patched"], 3, refused, True, True]
+    for _ in range(2):
+        assert run(engine, src, input="check", tenant="array-proto").result == clean
+
+
+def test_a_run_that_changes_regexp_prototype_leaves_no_trace_in_its_warm_context(engine):
+    # RegExp.prototype is left mutable (V8's regexp fast paths need its
+    # shape): a run may change it for itself; the next run of the same
+    # version sees the original, and the prelude's own parsing (the error's
+    # line below) never used what the script put there.
+    src = (
+        "export default (ctx) => {\n"
+        " if (ctx.input === 'patch') {\n"
+        "   RegExp.prototype.exec = () => null;\n"
+        "   RegExp.prototype[Symbol.replace] = () => 'patched';\n"
+        "   Object.defineProperty(RegExp.prototype, 'flags', {get() { return 'x' }});\n"
+        "   RegExp.prototype.extra = 1;\n"
+        "   if ('a1'.replace(/\\d/, 'N') === 'patched') throw new Error('patched') }\n"
+        " return ['a1'.replace(/\\d/, 'N'), /b/.exec('abc')[0], /x/g.flags, 'extra' in RegExp.prototype] }"
+    )
+    clean = ["aN", "b", "g", False]
+    assert run(engine, src, input="check", tenant="regexp-proto").result == clean
+    res = run(engine, src, input="patch", tenant="regexp-proto")
+    assert (res.error.code, res.error.message, res.error.line) == (
+        "script_error",
+        "Error: patched",
+        7,
+    )
+    for _ in range(2):
+        assert run(engine, src, input="check", tenant="regexp-proto").result == clean
 
 
 def test_override_mistake_is_fixed(engine):

@@ -250,6 +250,20 @@ def test_a_missing_export_is_a_clear_error_and_modules_load_once_per_context(eng
     assert [engine.run(src, modules=[mod]).result for _ in range(3)] == [1, 1, 1]
 
 
+def test_a_module_that_replaces_an_array_method_loads_and_keeps_it_to_its_runs(engine):
+    # Array.prototype is sealed, not frozen (prelude.js, "hardening"): a
+    # replaced method is the importing script's own, run after run; the
+    # context is dropped after each run, so no other script sees it.
+    code = "Array.prototype.includes = function () { return 'mine' }; export const x = 1;\n"
+    mod = Module("iota-patch", code, bundle_hash(code))
+    src = 'import { x } from "iota-patch";\nexport default () => [x, [1].includes(1)];\n'
+    for _ in range(3):
+        res = engine.run(src, modules=[mod])
+        assert res.ok, res.error
+        assert res.result == [1, "mine"]
+        assert engine.run("export default () => [1].includes(1)").result is True
+
+
 def test_a_module_that_breaks_frozen_intrinsics_fails_to_load(engine):
     code = "Array.prototype.evil = 1; export const x = 1;\n"
     res = engine.run(
