@@ -5,8 +5,9 @@
 // - every intrinsic the bridge uses is captured here, before user code runs;
 // - every value that leaves V8 is serialised once, here, into a string, inside
 //   the run's deadline; Python never receives a live JS object;
-// - the intrinsics are frozen, so nothing a run does to them is seen by the next
-//   run; globals a run adds are deleted when it ends;
+// - the intrinsics are frozen (three prototypes are sealed or checked instead,
+//   see "hardening"), so nothing a run does to them is seen by the next run;
+//   globals a run adds are deleted when it ends;
 // - the `sdk` object is frozen; the host's policy lives in Python, not here.
 //
 // The script evaluates to a function `install(configJson)`. Nothing here calls
@@ -19,7 +20,7 @@
 
   // ---- captured intrinsics -------------------------------------------------
   const G = globalThis;
-  const { freeze, seal, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
+  const { freeze, seal, isExtensible, getPrototypeOf, defineProperty, getOwnPropertyDescriptor,
     keys: objectKeys, create } = Object;
   const { apply, ownKeys, deleteProperty } = Reflect;
   const { isArray } = Array;
@@ -41,7 +42,6 @@
   const ErrorProto = Error.prototype;
   const ObjectProto = Object.prototype;
   const RegExpProto = RegExp.prototype;
-  const { isExtensible } = Object;
   // uncurry(fn)(self, a, b) is fn.call(self, a, b): a bound
   // Function.prototype.call, which V8 calls directly (a rest array and
   // Reflect.apply on every call cost a third of the result copy's time).
@@ -213,7 +213,7 @@
         const n = v.length;
         if (n > maxChars) throw SdkFail(tooLargeCode, "value is larger than " + maxChars + " characters");
         // Indexes are stored, not pushed: Array.prototype and
-        // Object.prototype are frozen (no setter can sit on an index).
+        // Object.prototype are sealed (no setter can sit on an index).
         const out = [];
         for (let i = 0; i < n; i++) out[i] = walk(v[i], depth + 1, i);
         return out;
@@ -229,7 +229,7 @@
       // cheaper than storing key by key. Only objects inside are replaced by
       // their copies; the walk checks and counts the rest as they are.
       // Its keys come from for-in: the same keys in objectKeys' order (the
-      // copy's prototype is the frozen Object.prototype, where nothing is
+      // copy's prototype is the sealed Object.prototype, where nothing is
       // enumerable), without an array of keys per object (a quarter off the
       // copy).
       const out = { ...v };
@@ -843,9 +843,12 @@
   defineProperty(G, "console", { value: consoleObj, writable: false, enumerable: false, configurable: false });
   defineProperty(G, "sdk", { value: sdk, writable: false, enumerable: false, configurable: false });
 
-  // The "override mistake": once Object.prototype is frozen, `err.name = x`
-  // or `obj.toString = f` throws on ordinary objects. Turn those inherited
-  // data properties into accessors that define an own property on the receiver.
+  // The "override mistake": where an inherited data property is read-only
+  // (a frozen prototype), `err.name = x` or `obj.toString = f` throws on
+  // ordinary objects. Turn those inherited data properties into accessors
+  // that define an own property on the receiver. On Object.prototype, which
+  // is sealed below (not frozen), these accessors are also what keeps its
+  // methods from being replaced.
   function enableOverride(obj, prop) {
     const d = getOwnPropertyDescriptor(obj, prop);
     if (d === undefined || !("value" in d) || !d.configurable) return;
