@@ -6,7 +6,8 @@ What it measures
 (about 150 KB of JSON) in and out of a script, against the same transform in
 Python. This splits the runner's part of it. A runner (the engine's own
 ``Runner``, its sandbox off) runs in this process, and its frames go to
-``/dev/null``; each script below gets the same 1,000 records as input, and
+``/dev/null``; it gets the run frames a host sends (``Engine._prepare``),
+made once per script. Each script below gets the same 1,000 records as input, and
 each figure is the median of ``--runs`` runs, minus a trivial run measured
 in the same round:
 
@@ -53,6 +54,7 @@ import orjson
 from iota_scripts_sdk import _runner
 from iota_scripts_sdk._vendor import acorn_path
 from iota_scripts_sdk.bench import RECORDS_JS, TRIVIAL, _records
+from iota_scripts_sdk.engine import Engine, _run_frame
 from iota_scripts_sdk.limits import Limits
 
 SCRIPTS = {
@@ -76,6 +78,11 @@ REGEXP_JS = (
     " for (let k = 0; k < 50; k++) { s += t.replace(/\\d+/g, 'N').length; s += t.split(/[,;] /).length;"
     " s += (t.match(/@\\w+/g) || []).length; s += /Brussels/.test(t) ? 1 : 0 } return s }"
 )
+
+
+def _transform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records script's transform, in Python (as ``iota-scripts bench``'s baseline)."""
+    return [{**r, "name": r["name"].upper(), "total": r["amount"] * 2} for r in rows]
 
 
 def _median_us(fn: Callable[[], Any], n: int) -> float:
@@ -109,54 +116,46 @@ def main() -> None:
         }
     )
     runner.setup()
-    limits = Limits()
-    prelude_limits = {
-        "timeout_sec": limits.timeout_sec,
-        "deadline_sec": limits.timeout_sec,
-        "cpu_sec": None,
-        "memory_mb": limits.memory_mb,
-        "prelude": limits.for_prelude(),
-    }
     records = _records()
-    records_json = orjson.dumps(records)
+    # The run frames a host sends (Engine._prepare, _run_frame), made once per
+    # script: the engine's pool starts no runner for this.
+    engine = Engine()
     run_id = [0]
 
-    def run(key: str, source: str, input_json: bytes) -> None:
+    def frame(source: str, input_value: Any) -> tuple[dict[str, Any], memoryview]:
+        payload, _ = engine._prepare(source, input_value, None, Limits(), "bench", None)
+        head, *tail = _run_frame(payload)
+        return orjson.loads(head), memoryview(b"".join(tail[1:]))
+
+    def run(msg: dict[str, Any], data: memoryview) -> None:
         run_id[0] += 1
-        msg = {"op": "run", "run": run_id[0], "key": key, "source": source}
-        msg["limits"] = prelude_limits
-        runner.run(msg, memoryview(b"{}\n" + input_json))
+        msg["run"] = run_id[0]
+        runner.run(msg, data)
+
+    frames = {name: frame(source, records) for name, source in SCRIPTS.items()}
+    frames.update(
+        trivial=frame(TRIVIAL, 1), arrays=frame(ARRAYS_JS, None), regexp=frame(REGEXP_JS, None)
+    )
 
     def py_parts() -> dict[str, float]:
-        data = orjson.loads(records_json)
-        transformed = [{**r, "name": r["name"].upper(), "total": r["amount"] * 2} for r in data]
+        records_json = orjson.dumps(records)
+        transformed = _transform(orjson.loads(records_json))
         return {
             "py_dumps_input_us": _median_us(lambda: orjson.dumps(records), args.runs),
             "py_loads_us": _median_us(lambda: orjson.loads(records_json), args.runs),
-            "py_transform_us": _median_us(
-                lambda: [{**r, "name": r["name"].upper(), "total": r["amount"] * 2} for r in data],
-                args.runs,
-            ),
+            "py_transform_us": _median_us(lambda: _transform(records), args.runs),
             "py_dumps_output_us": _median_us(lambda: orjson.dumps(transformed), args.runs),
         }
 
-    for name, source in SCRIPTS.items():  # warm contexts, compiled code
+    for msg, data in frames.values():  # warm contexts, compiled code
         for _ in range(20):
-            run(name, source, records_json)
-    for _ in range(20):
-        run("trivial", TRIVIAL, b"1")
-        run("arrays", ARRAYS_JS, b"1")
-        run("regexp", REGEXP_JS, b"1")
+            run(msg, data)
     for i in range(args.rounds):
-        trivial = _median_us(lambda: run("trivial", TRIVIAL, b"1"), args.runs)
+        trivial = _median_us(functools.partial(run, *frames["trivial"]), args.runs)
         figures: dict[str, Any] = {"round": i + 1, "trivial_us": round(trivial)}
-        for name, source in SCRIPTS.items():
-            us = _median_us(functools.partial(run, name, source, records_json), args.runs)
+        for name in (*SCRIPTS, "arrays", "regexp"):
+            us = _median_us(functools.partial(run, *frames[name]), args.runs)
             figures[f"{name}_over_trivial_us"] = round(us - trivial)
-        arrays = _median_us(functools.partial(run, "arrays", ARRAYS_JS, b"1"), args.runs)
-        figures["arrays_over_trivial_us"] = round(arrays - trivial)
-        regexp = _median_us(functools.partial(run, "regexp", REGEXP_JS, b"1"), args.runs)
-        figures["regexp_over_trivial_us"] = round(regexp - trivial)
         figures["result_leaving_v8_us"] = (
             figures["echo_over_trivial_us"] - figures["input_over_trivial_us"]
         )
