@@ -114,6 +114,10 @@ class _Context:
         self.source: str | None = None
         self.heap_bytes = 0
         self.heap_total = 0
+        #: what the runs since the last full GC may have added to the heap,
+        #: live or garbage: the growth of this process's RSS while they ran
+        #: (see Runner._collect)
+        self.grown = 0
         self.runs = 0
         self.abandoned: list[object] = []
         #: the hold on V8's thread's Python thread state (see _post)
@@ -401,6 +405,9 @@ class Runner:
     def _sandbox(self) -> dict[str, str]:
         """Closes this process in (see ``_sandbox``) after everything it reads is read."""
         global _statm
+        # Read after every run (see _collect): kept open, in or out of the sandbox.
+        with contextlib.suppress(OSError):
+            _statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         if not self.config.get("sandbox", {}).get("enabled", True):
             return {layer: "off: disabled in the engine's configuration" for layer in LAYERS}
         # What V8 and Python would otherwise load on first use, later, when no
@@ -411,8 +418,6 @@ class Runner:
         self.compiler.eval("new Date(0).toString()", timeout_sec=10)
         for module in ("concurrent.futures", "py_mini_racer._exc", "iota_scripts_sdk._protocol"):
             importlib.import_module(module)
-        with contextlib.suppress(OSError):
-            _statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         return apply_sandbox(
             self.config.get("sandbox", {}), self.config.get("host_pid"), self.config["empty_dir"]
         )
@@ -605,7 +610,13 @@ class Runner:
         specs = [m["spec"] for m in modules]
         identity = source + "\x00" + ",".join(f"{m['spec']}@{m['hash']}" for m in modules)
         ctx = self.contexts.get(key)
-        if ctx is not None and ctx.source != identity:
+        # Trap: a GC between runs (the heap sample makes a V8 context; see
+        # _collect) that sees the heap over the cap asks V8 to terminate, and
+        # V8 keeps that request for the next call into the context: the next
+        # run would die at its first step, as a crashed runner. A run that
+        # reaches the cap ends this process, so the flag set here was set
+        # between runs.
+        if ctx is not None and (ctx.source != identity or ctx.mr.was_hard_memory_limit_reached()):
             self._drop(key)
             ctx = None
         if ctx is None:
@@ -679,7 +690,9 @@ class Runner:
                 data,
             )
             report = functools.partial(self._done_sender, ctx, run_id, t0, cpu0)
+            rss = _rss_bytes()
             done = self._pump(ctx, run_id, start, (deadline, cpu_deadline), report)
+            ctx.grown += max(0, _rss_bytes() - rss)
         except _Limit as e:
             error = (e.code, "")
         if error is not None or done is None:
@@ -817,23 +830,39 @@ class Runner:
         a young-generation GC counts old-space garbage as used. Without this,
         garbage left by one run counts against the next: a script holding
         40 MB under a 64 MB cap passes, then fails, in the same warm context.
-        After a full GC here every run starts from its live set alone, so the
-        same script with the same input gets the same verdict.
+        After a full GC here every run starts from its live set and at most
+        a quarter of the cap of garbage, so the same script with the same
+        input gets the same verdict.
+
+        Trap: V8 alone does not keep that bound. Its own full GCs follow its
+        heuristics, not our cap: runs that allocate mostly in old space
+        (large strings such as a 150 KB input or result, pretenured objects)
+        and trigger no GC leave their garbage behind, and after a few
+        thousand records runs V8 let it grow to 60 MB, run after run, until
+        a GC's epilogue counted it against the cap (``memory_limit`` for a
+        run that held 3 MB, or a terminated call and a crashed runner).
+        A heap sample per run costs ~0.4 ms (mini-racer makes a V8 context
+        for it); this process's RSS costs a read of ``/proc/self/statm``. The
+        heap cannot grow, with live objects or garbage, past what it held
+        after the last full GC plus the pages touched since, so the RSS
+        growth of the runs since then (``ctx.grown``) bounds it.
 
         Runs here after ``done`` was sent: the caller already has its result.
         Cost: nothing for small runs (a flag read); ~0.4 ms for a heap sample
         after runs that used more than ``_GC_CHECK_CPU_MS`` of CPU; a full GC
-        (milliseconds, proportional to what the context keeps) only when the
-        heap is above a quarter of the cap.
+        (milliseconds, proportional to what the context keeps) when the
+        heap is above a quarter of the cap, or may be: once the runs since
+        the last one grew the process by a quarter of the cap.
         """
         soft = cap // _SOFT_LIMIT_DIVISOR
-        big = ctx.mr.was_soft_memory_limit_reached()
+        big = ctx.mr.was_soft_memory_limit_reached() or ctx.grown > soft
         if not big and cpu_ms > _GC_CHECK_CPU_MS:
             if heap is None:
                 heap = ctx.heap_stats(0.05)
             big = heap is None or int(heap["used_heap_size"]) > soft
         if big:
             ctx.mr.low_memory_notification()
+            ctx.grown = 0
             after = ctx.heap_stats(0.05)
             if after is not None:
                 ctx.heap_bytes = int(after["used_heap_size"])
