@@ -7,6 +7,9 @@ goes to the same warm context.
 from __future__ import annotations
 
 import collections
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -115,3 +118,57 @@ def test_thousands_of_runs_leaving_garbage_never_reach_the_cap():
         assert eng._pool._idle[0].pid == pid  # the same runner served them all
     finally:
         eng.close()
+
+
+# A runner in a process of its own (the test's process keeps no V8 and no
+# runner limits), its frames to a pipe: a GC between two runs of a warm
+# context sees the heap over the cap (here: a hard limit of one byte, then a
+# full GC), and V8 keeps the termination it asks for until the next call
+# into that context.
+BETWEEN_RUNS = textwrap.dedent(
+    """
+    import os, orjson
+    from iota_scripts_sdk import _runner
+    from iota_scripts_sdk._protocol import FrameReader
+    from iota_scripts_sdk._vendor import acorn_path
+    from iota_scripts_sdk.engine import Engine, _run_frame
+    from iota_scripts_sdk.limits import Limits
+
+    runner = _runner.Runner({"memory_mb": 2048, "contexts": 4, "contexts_heap_mb": 256,
+                             "sandbox": {"enabled": False}, "empty_dir": os.getcwd(),
+                             "acorn_path": str(acorn_path())})
+    r, runner.out_fd = os.pipe()
+    frames = FrameReader(r)
+    runner.setup()
+    frames.feed()  # the ready frame
+    payload, key = Engine()._prepare("export default (ctx) => ctx.input * 2", 21, None,
+                                     Limits(), "t", None)
+    head, *tail = _run_frame(payload)
+
+    def run(n):
+        msg = orjson.loads(head)
+        msg["run"] = n
+        runner.run(msg, b"".join(tail[1:]))
+        while True:
+            got = frames.next_message()
+            if got is not None and orjson.loads(got[0])["op"] == "done":
+                return orjson.loads(got[0])["msg"]["ok"], got[1]
+            frames.feed()
+
+    print(run(1))
+    ctx = runner.contexts[key]
+    ctx.mr.set_hard_memory_limit(1)
+    ctx.mr.low_memory_notification()
+    print(ctx.mr.was_hard_memory_limit_reached())
+    print(run(2), key in runner.contexts and runner.contexts[key] is not ctx)
+    os._exit(0)
+    """
+)
+
+
+def test_a_termination_asked_between_runs_never_reaches_the_next_run():
+    proc = subprocess.run(
+        [sys.executable, "-c", BETWEEN_RUNS], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["(True, b'42')", "True", "(True, b'42') True"]
