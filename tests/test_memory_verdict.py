@@ -14,6 +14,7 @@ import textwrap
 import pytest
 
 from iota_scripts_sdk import Engine, EngineConfig, Limits
+from iota_scripts_sdk.bench import RECORDS_JS, _records
 
 # Holds ~40 MB (a packed double array: 8 bytes an element) under the default
 # 64 MB cap, and leaves it behind as garbage when the run ends.
@@ -93,26 +94,18 @@ def test_the_cap_reached_in_a_bridge_call_is_memory_limit_not_a_crash(one_runner
 # 60 MB: on this machine (2 cores) run 3,841 of this series was terminated
 # at the cap, holding 3 MB, and its runner crashed, until the runner bounded
 # the heap by the growth of its RSS (Runner._collect).
-RECORDS = (
-    "export default (ctx) => ctx.input.map(r => ({...r, name: r.name.toUpperCase(),"
-    " total: r.amount * 2}))"
-)
 
 
 def test_thousands_of_runs_leaving_garbage_never_reach_the_cap():
-    records = [
-        {"id": i, "name": f"Partner {i}", "email": f"p{i}@example.com", "tags": ["a", "b"],
-         "amount": i * 1.5, "active": True, "street": "Somewhere street 12", "city": "Brussels"}
-        for i in range(1000)
-    ]  # fmt: skip
+    records = _records()  # what `iota-scripts bench` runs, and RECORDS_JS its script
     eng = Engine(EngineConfig(runners=1))
     try:
-        first = eng.run(RECORDS, input=records)
+        first = eng.run(RECORDS_JS, input=records)
         assert first.ok and first.result[999]["total"] == 2997.0
         pid = eng._pool._idle[0].pid
         out = collections.Counter()
         for _ in range(4500):
-            res = eng.run(RECORDS, input=records)
+            res = eng.run(RECORDS_JS, input=records)
             out["ok" if res.ok else res.error.code] += 1
         assert dict(out) == {"ok": 4500}
         assert eng._pool._idle[0].pid == pid  # the same runner served them all
