@@ -51,11 +51,7 @@ from typing import Any
 
 import orjson
 
-from iota_scripts_sdk import _runner
-from iota_scripts_sdk._vendor import acorn_path
-from iota_scripts_sdk.bench import RECORDS_JS, TRIVIAL, _records
-from iota_scripts_sdk.engine import Engine, _run_frame
-from iota_scripts_sdk.limits import Limits
+from iota_scripts_sdk.bench import RECORDS_JS, TRIVIAL, _records, in_process_runner, run_frame
 
 SCRIPTS = {
     "input": "export default () => 1",
@@ -105,27 +101,14 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    runner = _runner.Runner(
-        {
-            "memory_mb": 2048,
-            "contexts": 16,
-            "contexts_heap_mb": 256,
-            "sandbox": {"enabled": False},
-            "empty_dir": os.getcwd(),
-            "acorn_path": str(acorn_path()),
-        }
-    )
-    runner.setup()
+    runner = in_process_runner()
     records = _records()
-    # The run frames a host sends (Engine._prepare, _run_frame), made once per
-    # script: the engine's pool starts no runner for this.
-    engine = Engine()
     run_id = [0]
 
     def frame(source: str, input_value: Any) -> tuple[dict[str, Any], memoryview]:
-        payload, _ = engine._prepare(source, input_value, None, Limits(), "bench", None)
-        head, *tail = _run_frame(payload)
-        return orjson.loads(head), memoryview(b"".join(tail[1:]))
+        # made once per script
+        msg, data = run_frame(source, input_value)
+        return msg, memoryview(data)
 
     def run(msg: dict[str, Any], data: memoryview) -> None:
         run_id[0] += 1

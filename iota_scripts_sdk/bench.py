@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from .engine import Engine
+from .engine import Engine, _run_frame
 from .limits import EngineConfig, Limits
 
-__all__ = ["main", "measure"]
+__all__ = ["in_process_runner", "main", "measure", "run_frame"]
 
 TRIVIAL = "export default (ctx) => ctx.input + 1"
 RECORDS_JS = (
@@ -46,6 +46,41 @@ def _records() -> list[dict[str, Any]]:
         }
         for i in range(1000)
     ]
+
+
+def in_process_runner(out_fd: int | None = None) -> Any:
+    """A runner (``_runner.Runner``) in this process, its sandbox off, set up:
+    its side of a run, measured (``bench/runner.py``) or tested without a host.
+
+    It writes its frames, the ready frame first, to ``out_fd`` (default: this
+    process's stdout). Feed it :func:`run_frame`'s frames with ``Runner.run``.
+    """
+    from . import _runner
+    from ._vendor import acorn_path
+
+    runner = _runner.Runner(
+        {
+            "memory_mb": 2048,
+            "contexts": 16,
+            "contexts_heap_mb": 256,
+            "sandbox": {"enabled": False},
+            "empty_dir": os.getcwd(),
+            "acorn_path": str(acorn_path()),
+        }
+    )
+    if out_fd is not None:
+        runner.out_fd = out_fd
+    runner.setup()
+    return runner
+
+
+def run_frame(source: str, input_value: Any) -> tuple[dict[str, Any], bytes]:
+    """The run frame a host sends for ``source`` and ``input_value``
+    (``Engine._prepare``, ``_run_frame``; no runner is started): its header,
+    parsed (set its ``run`` before each ``Runner.run``), and its data."""
+    payload, _ = Engine()._prepare(source, input_value, None, Limits(), "bench", None)
+    head, *tail = _run_frame(payload)
+    return orjson.loads(head), b"".join(tail[1:])
 
 
 def _pct(values: list[float], p: float) -> float:

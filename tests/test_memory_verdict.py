@@ -121,27 +121,19 @@ def test_thousands_of_runs_leaving_garbage_never_reach_the_cap():
 BETWEEN_RUNS = textwrap.dedent(
     """
     import os, orjson
-    from iota_scripts_sdk import _runner
     from iota_scripts_sdk._protocol import FrameReader
-    from iota_scripts_sdk._vendor import acorn_path
-    from iota_scripts_sdk.engine import Engine, _run_frame
-    from iota_scripts_sdk.limits import Limits
+    from iota_scripts_sdk.bench import in_process_runner, run_frame
 
-    runner = _runner.Runner({"memory_mb": 2048, "contexts": 4, "contexts_heap_mb": 256,
-                             "sandbox": {"enabled": False}, "empty_dir": os.getcwd(),
-                             "acorn_path": str(acorn_path())})
-    r, runner.out_fd = os.pipe()
+    r, w = os.pipe()
     frames = FrameReader(r)
-    runner.setup()
+    runner = in_process_runner(out_fd=w)
     frames.feed()  # the ready frame
-    payload, key = Engine()._prepare("export default (ctx) => ctx.input * 2", 21, None,
-                                     Limits(), "t", None)
-    head, *tail = _run_frame(payload)
+    msg, data = run_frame("export default (ctx) => ctx.input * 2", 21)
+    key = msg["key"]
 
     def run(n):
-        msg = orjson.loads(head)
         msg["run"] = n
-        runner.run(msg, b"".join(tail[1:]))
+        runner.run(msg, data)
         while True:
             got = frames.next_message()
             if got is not None and orjson.loads(got[0])["op"] == "done":
