@@ -146,7 +146,6 @@ BETWEEN_RUNS = textwrap.dedent(
     ctx.mr.low_memory_notification()
     print(ctx.mr.was_hard_memory_limit_reached())
     print(run(2), key in runner.contexts and runner.contexts[key] is not ctx)
-    os._exit(0)
     """
 )
 
