@@ -6,8 +6,9 @@
   The page carries a strict Content-Security-Policy (``EDITOR_CSP``): no
   ``eval``, no inline script; workers from this origin only. Monaco comes
   from npm (``third_party.json``, placed by ``npm ci``): when one of its
-  files is missing the page answers 503 with a message naming ``npm ci``,
-  and the field falls back to the basic code editor saying why.
+  files is missing, or differs from its sha256, the page answers 503 with a
+  message naming ``npm ci``, and the field falls back to the basic code
+  editor saying why.
 * ``/iota_scripts/editor/typings`` (JSON): the engine's ``sdk.d.ts`` and the
   live-schema declarations the current user may read (cached per user and
   registry, see ``iota.script._iota_editor_typings``).
@@ -21,6 +22,7 @@ All three require the IOTA Scripts developer group: sources are theirs only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -90,13 +92,41 @@ _MISSING_PAGE = """<!DOCTYPE html>
 ADDON_ROOT = Path(__file__).resolve().parent.parent
 
 
-def monaco_missing() -> list[str]:
-    """Monaco's files (``third_party.json``) not placed under :data:`ADDON_ROOT`; [] when
-    installed. Existence only: ``scripts/place-js-deps`` checked their sha256 when it placed
-    them, and hashing 10 MB per page load would cost more than it tells."""
+# Reads and writes of one dict item are atomic: no lock (none to hold across a fork either).
+_verified: dict[Path, tuple[int, int]] = {}
+
+
+def monaco_not_installed() -> tuple[list[str], list[str]]:
+    """``(missing, altered)``: Monaco's files (``third_party.json``) that are not
+    placed under :data:`ADDON_ROOT`, and those whose sha256 differs from the one
+    declared there (a partial copy, a file edited in place); ``([], [])`` when
+    installed as ``npm ci`` placed it.
+
+    A verified file is not hashed again while its size and mtime stay the same
+    (as the engine does for acorn): a page load costs a ``stat`` per file, and
+    the 10 MB are hashed once per process, and again after a change."""
     spec = json.loads((Path(__file__).resolve().parent.parent / "third_party.json").read_text())
-    files = spec["packages"]["monaco-editor"]["files"]
-    return [f["to"] for f in files if not (ADDON_ROOT / f["to"]).is_file()]
+    missing, altered = [], []
+    for f in spec["packages"]["monaco-editor"]["files"]:
+        path = ADDON_ROOT / f["to"]
+        try:
+            st = path.stat()
+        except OSError:
+            missing.append(f["to"])
+            continue
+        stamp = (st.st_size, st.st_mtime_ns)
+        if _verified.get(path) == stamp:
+            continue
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:  # a folder where the file should be, unreadable
+            missing.append(f["to"])
+            continue
+        if digest != f["sha256"]:
+            altered.append(f["to"])
+            continue
+        _verified[path] = stamp
+    return missing, altered
 
 
 #: Largest source the check route accepts (the save check refuses far less).
@@ -114,13 +144,26 @@ class IotaScriptsEditor(http.Controller):
         if not request.env.user.has_group(GROUP_DEVELOPER):
             raise Forbidden()
         page, status = _PAGE, 200
-        missing = monaco_missing()
-        if missing:
-            _logger.warning("Monaco is not installed: %s missing (run npm ci)", ", ".join(missing))
-            message = _(
-                "The Monaco editor is not installed on this server: run `npm ci` in the "
-                "IOTA Scripts folder, then reload this page."
-            )
+        missing, altered = monaco_not_installed()
+        if missing or altered:
+            if missing:
+                _logger.warning(
+                    "Monaco is not installed: %s missing (run npm ci)", ", ".join(missing)
+                )
+                message = _(
+                    "The Monaco editor is not installed on this server: run `npm ci` in the "
+                    "IOTA Scripts folder, then reload this page."
+                )
+            else:
+                _logger.warning(
+                    "Monaco is altered: %s differ from their sha256 (run npm ci)",
+                    ", ".join(altered),
+                )
+                message = _(
+                    "The Monaco editor on this server differs from the version "
+                    "package-lock.json pins: run `npm ci` in the IOTA Scripts folder, then "
+                    "reload this page."
+                )
             page, status = _MISSING_PAGE.format(message=escape(message)), 503
         return request.make_response(
             page,

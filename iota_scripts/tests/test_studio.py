@@ -1,6 +1,7 @@
 """The script studio's server side: editor page (CSP), typings, check, templates, versions."""
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from unittest.mock import patch
@@ -184,7 +185,7 @@ class TestEditorRoutes(HttpCase):
 
     def test_editor_page_names_npm_ci_when_monaco_is_missing(self):
         """Monaco comes from npm: without it the page says how to install it, never blank."""
-        self.assertEqual(editor.monaco_missing(), [])  # this server has it (npm ci ran)
+        self.assertEqual(editor.monaco_not_installed(), ([], []))  # this server has it (npm ci ran)
         self.authenticate("iota_studio_dev", "iota_studio_dev")
         with tempfile.TemporaryDirectory() as empty:
             with (
@@ -213,6 +214,50 @@ class TestEditorRoutes(HttpCase):
         self.authenticate("iota_studio_user", "iota_studio_user")
         with patch.object(editor, "ADDON_ROOT", Path("/nonexistent")):
             self.assertEqual(self.url_open("/iota_scripts/editor").status_code, 403)
+
+    def test_editor_page_names_npm_ci_when_monaco_is_altered(self):
+        """A placed Monaco file that differs from its sha256 (a partial copy, a file
+        edited in place) gets a 503 naming ``npm ci``, never a broken editor."""
+        spec = json.loads((Path(editor.__file__).parent.parent / "third_party.json").read_text())
+        files = [f["to"] for f in spec["packages"]["monaco-editor"]["files"]]
+        main_to = "static/lib/monaco/min/vs/editor/editor.main.js"
+        self.assertIn(main_to, files)
+        self.authenticate("iota_studio_dev", "iota_studio_dev")
+        with tempfile.TemporaryDirectory() as root, patch.object(editor, "ADDON_ROOT", Path(root)):
+            for to in files:  # a copy of this server's install (mtimes kept)
+                (Path(root) / to).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(Path(editor.__file__).parent.parent / to, Path(root) / to)
+            self.assertEqual(editor.monaco_not_installed(), ([], []))
+            self.assertEqual(self.url_open("/iota_scripts/editor").status_code, 200)
+            main = Path(root) / main_to
+            data = main.read_bytes()
+            main.write_bytes(data[: len(data) // 2])  # a partial copy
+            with self.assertLogs("odoo.addons.iota_scripts.controllers.editor", "WARNING") as logs:
+                res = self.url_open("/iota_scripts/editor")
+            self.assertEqual(res.status_code, 503)
+            self.assertIn(main_to, logs.output[0])
+            self.assertIn("differ from their sha256", logs.output[0])
+            message = (
+                "The Monaco editor on this server differs from the version package-lock.json "
+                "pins: run `npm ci` in the IOTA Scripts folder, then reload this page."
+            )
+            self.assertIn(f'data-error="{message}"', res.text)
+            self.assertNotIn("loader.js", res.text)
+            # the same size, one byte changed: its new mtime makes it hashed again
+            main.write_bytes(data[:-1] + (b" " if data[-1:] != b" " else b"\n"))
+            self.assertEqual(editor.monaco_not_installed(), ([], [main_to]))
+            # a missing file is named as missing, before any altered one
+            (Path(root) / files[0]).unlink()
+            self.assertEqual(editor.monaco_not_installed(), ([files[0]], [main_to]))
+            with self.assertLogs("odoo.addons.iota_scripts.controllers.editor", "WARNING"):
+                res = self.url_open("/iota_scripts/editor")
+            self.assertEqual(res.status_code, 503)
+            self.assertIn("The Monaco editor is not installed on this server", res.text)
+            # reinstalled: served again
+            shutil.copy2(Path(editor.__file__).parent.parent / files[0], Path(root) / files[0])
+            main.write_bytes(data)
+            self.assertEqual(editor.monaco_not_installed(), ([], []))
+            self.assertEqual(self.url_open("/iota_scripts/editor").status_code, 200)
 
     def test_check_route_reports_positions(self):
         self.authenticate("iota_studio_dev", "iota_studio_dev")
