@@ -8,10 +8,12 @@ Public surface::
     from iota_scripts_sdk import Engine, EngineConfig, Limits, RunResult, ScriptError
     from iota_scripts_sdk import EngineObserver  # metrics: runners and sdk calls
     from iota_scripts_sdk import Journal, ReplayHost  # record a run's sdk calls, replay it
+    from iota_scripts_sdk import placed_file_state  # a placed third-party file vs its sha256
 """
 
 from __future__ import annotations
 
+from ._vendor import placed_file_state
 from .api import API_VERSION, typescript
 from .breakpoints import Breakpoint
 from .engine import Engine, HostFunction, RunResult, get_engine
@@ -37,6 +39,7 @@ __all__ = [
     "RunResult",
     "ScriptError",
     "get_engine",
+    "placed_file_state",
     "typescript",
 ]
 

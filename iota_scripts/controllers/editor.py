@@ -22,12 +22,11 @@ All three require the IOTA Scripts developer group: sources are theirs only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
 
-from iota_scripts_sdk import ScriptError, typescript
+from iota_scripts_sdk import ScriptError, placed_file_state, typescript
 from markupsafe import escape
 from odoo import _, http
 from odoo.exceptions import AccessError, UserError
@@ -92,41 +91,20 @@ _MISSING_PAGE = """<!DOCTYPE html>
 ADDON_ROOT = Path(__file__).resolve().parent.parent
 
 
-# Reads and writes of one dict item are atomic: no lock (none to hold across a fork either).
-_verified: dict[Path, tuple[int, int]] = {}
-
-
 def monaco_not_installed() -> tuple[list[str], list[str]]:
     """``(missing, altered)``: Monaco's files (``third_party.json``) that are not
     placed under :data:`ADDON_ROOT`, and those whose sha256 differs from the one
     declared there (a partial copy, a file edited in place); ``([], [])`` when
     installed as ``npm ci`` placed it.
 
-    A verified file is not hashed again while its size and mtime stay the same
-    (as the engine does for acorn): a page load costs a ``stat`` per file, and
-    the 10 MB are hashed once per process, and again after a change."""
+    The engine's check of acorn (``placed_file_state``): a page load costs a
+    ``stat`` per file, and the 10 MB are hashed once per process, and again
+    after a change."""
     spec = json.loads((Path(__file__).resolve().parent.parent / "third_party.json").read_text())
-    missing, altered = [], []
+    out: dict[str, list[str]] = {"missing": [], "altered": [], "ok": []}
     for f in spec["packages"]["monaco-editor"]["files"]:
-        path = ADDON_ROOT / f["to"]
-        try:
-            st = path.stat()
-        except OSError:
-            missing.append(f["to"])
-            continue
-        stamp = (st.st_size, st.st_mtime_ns)
-        if _verified.get(path) == stamp:
-            continue
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:  # a folder where the file should be, unreadable
-            missing.append(f["to"])
-            continue
-        if digest != f["sha256"]:
-            altered.append(f["to"])
-            continue
-        _verified[path] = stamp
-    return missing, altered
+        out[placed_file_state(ADDON_ROOT / f["to"], f["sha256"])].append(f["to"])
+    return out["missing"], out["altered"]
 
 
 #: Largest source the check route accepts (the save check refuses far less).
