@@ -353,7 +353,14 @@ class RunnerPool:
             self._waiting = 0
 
     def acquire(self, key: str, timeout_sec: float | None = None) -> RunnerProcess:
-        """A free runner, preferring one that has ``key`` warm. May start one."""
+        """A free runner: of those with ``key`` warm, the one released last;
+        without one, the runner released last. May start one.
+
+        Released last, not first: the runner that just ran still has its
+        V8 heap and the host's pages in the CPU's caches. Taking the oldest
+        instead spread a steady load over every runner, and cost each run
+        about a fifth more of the runners' CPU (docs/operations/benchmarks.md).
+        """
         self._after_fork()
         deadline = time.monotonic() + (timeout_sec or self.config.wait_timeout_sec)
         with self._lock:
@@ -365,7 +372,9 @@ class RunnerPool:
             try:
                 while True:
                     if self._idle:
-                        found = next((r for r in self._idle if key in r.keys), self._idle[-1])
+                        found = next(
+                            (r for r in reversed(self._idle) if key in r.keys), self._idle[-1]
+                        )
                         self._idle.remove(found)
                         self._changed()
                         return found
