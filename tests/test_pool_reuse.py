@@ -45,9 +45,12 @@ def test_a_runner_with_the_script_warm_comes_before_the_one_released_last():
         # Two runs at once again: the short one takes the warm runner, the
         # long one the other, which is then released last.
         with ThreadPoolExecutor(2) as ex:
-            short = ex.submit(engine.run, BUSY, input=100)
-            time.sleep(0.05)
-            long = ex.submit(engine.run, BUSY, input=500)
+            short = ex.submit(engine.run, BUSY, input=300)
+            deadline = time.monotonic() + 10
+            while len(engine._pool._idle) != 1:  # until the short run has its runner
+                assert time.monotonic() < deadline and not short.done()
+                time.sleep(0.001)
+            long = ex.submit(engine.run, BUSY, input=900)
             assert short.result().ok and long.result().ok
         cold = engine._pool._idle[-1]
         assert cold is not warm
