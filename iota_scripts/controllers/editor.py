@@ -22,6 +22,7 @@ All three require the IOTA Scripts developer group: sources are theirs only.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -91,6 +92,14 @@ _MISSING_PAGE = """<!DOCTYPE html>
 ADDON_ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
+def _monaco_files() -> tuple[tuple[str, str], ...]:
+    """``(to, sha256)`` of Monaco's files, from this addon's ``third_party.json``
+    (read once per process: it changes only with the addon's code)."""
+    spec = json.loads((Path(__file__).resolve().parent.parent / "third_party.json").read_text())
+    return tuple((f["to"], f["sha256"]) for f in spec["packages"]["monaco-editor"]["files"])
+
+
 def monaco_not_installed() -> tuple[list[str], list[str]]:
     """``(missing, altered)``: Monaco's files (``third_party.json``) that are not
     placed under :data:`ADDON_ROOT`, and those whose sha256 differs from the one
@@ -100,10 +109,9 @@ def monaco_not_installed() -> tuple[list[str], list[str]]:
     The engine's check of acorn (``placed_file_state``): a page load costs a
     ``stat`` per file, and the 10 MB are hashed once per process, and again
     after a change."""
-    spec = json.loads((Path(__file__).resolve().parent.parent / "third_party.json").read_text())
     out: dict[str, list[str]] = {"missing": [], "altered": [], "ok": []}
-    for f in spec["packages"]["monaco-editor"]["files"]:
-        out[placed_file_state(ADDON_ROOT / f["to"], f["sha256"])].append(f["to"])
+    for to, sha256 in _monaco_files():
+        out[placed_file_state(ADDON_ROOT / to, sha256)].append(to)
     return out["missing"], out["altered"]
 
 
